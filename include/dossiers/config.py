@@ -1,0 +1,41 @@
+"""Where things are: the database, the master key, the working folder.
+
+Everything is read from the environment (``cli.md``); nothing here opens a connection.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The repository root when running from a checkout (``include/dossiers/config.py``).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def home() -> Path:
+    """The local working folder (``.dossier/`` in the repository unless ``DOSSIER_HOME``)."""
+    return Path(os.environ.get("DOSSIER_HOME") or PROJECT_ROOT / ".dossier")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    master_key_file: Path
+    kms_key_id: str | None
+    acting_user: str | None
+    policy_file: Path | None
+
+
+def settings() -> Settings:
+    """Read the settings from the environment now (never cached: tests change it)."""
+    policy_file = os.environ.get("DOSSIER_POLICY_FILE")
+    return Settings(
+        database_url=os.environ.get("DOSSIER_DATABASE_URL") or None,
+        master_key_file=Path(
+            os.environ.get("DOSSIER_MASTER_KEY_FILE") or home() / "master.key"
+        ),
+        kms_key_id=os.environ.get("DOSSIER_KMS_KEY_ID") or None,
+        acting_user=os.environ.get("DOSSIER_USER") or None,
+        policy_file=Path(policy_file) if policy_file else None,
+    )

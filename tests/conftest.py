@@ -1,0 +1,154 @@
+"""Shared fixtures: a real PostgreSQL for every integration test.
+
+The machine's server on 127.0.0.1:5432 is used when it answers; otherwise an embedded
+PostgreSQL (pgserver's binaries) is started in a temporary folder, so a fresh laptop
+passes too. The schema is migrated once into a template database; each test that needs a
+clean company gets its own copy (``CREATE DATABASE … TEMPLATE``), which takes a moment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+from pathlib import Path
+
+import psycopg
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _machine_postgres() -> str | None:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            pass
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+                             connect_timeout=3):
+            return "postgresql+psycopg://postgres@127.0.0.1:5432"
+    except OSError:
+        return None
+    except psycopg.Error:
+        return None
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL (no database) of a PostgreSQL server the tests may create databases on."""
+    base = _machine_postgres()
+    if base:
+        yield base
+        return
+    from dossiers import embedded
+
+    root = tmp_path_factory.mktemp("embedded-pg")
+    server = embedded.ensure_running(root)
+    yield f"postgresql+psycopg://postgres@127.0.0.1:{server.port}"
+    embedded.stop(root)
+
+
+def _admin(base: str) -> psycopg.Connection:
+    return psycopg.connect(base.replace("postgresql+psycopg", "postgresql") + "/postgres",
+                           autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import base64
+
+    path = tmp_path_factory.mktemp("keys") / "master.key"
+    path.write_text(base64.b64encode(os.urandom(32)).decode())
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _environment(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[None]:
+    """Tests never touch the developer's .dossier/ folder or real credentials."""
+    saved = dict(os.environ)
+    os.environ["DOSSIER_HOME"] = str(tmp_path_factory.mktemp("dossier-home"))
+    os.environ["DOSSIER_MASTER_KEY_FILE"] = str(key_file)
+    os.environ.pop("DOSSIER_USER", None)
+    os.environ.pop("DOSSIER_CALENDAR_FILE", None)
+    os.environ.pop("DOSSIER_POLICY_FILE", None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server: str) -> Iterator[str]:
+    """A database migrated to head, used as the template of every test database."""
+    from dossiers import db
+
+    name = f"dossier_tpl_{uuid.uuid4().hex[:8]}"
+    with _admin(pg_server) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    db.upgrade(f"{pg_server}/{name}")
+    db.dispose(f"{pg_server}/{name}")
+    yield name
+    with _admin(pg_server) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(pg_server: str, template_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, migrated, empty dossier database; DOSSIER_DATABASE_URL points at it."""
+    name = f"dossier_t_{uuid.uuid4().hex[:10]}"
+    with _admin(pg_server) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    url = f"{pg_server}/{name}"
+    monkeypatch.setenv("DOSSIER_DATABASE_URL", url)
+    yield url
+    from dossiers import db
+
+    db.dispose(url)
+    with _admin(pg_server) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class CliResult:
+    def __init__(self, proc: subprocess.CompletedProcess[str]):
+        self.status = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def cli(database_url: str) -> Callable[..., CliResult]:
+    """Run ``dossier …`` as an operator would, in a subprocess, against the test database."""
+
+    def run(*args: str, input: str | None = None) -> CliResult:
+        proc = subprocess.run([sys.executable, "-m", "dossiers.cli", *args], capture_output=True,
+                              text=True, check=False, input=input, timeout=300)
+        return CliResult(proc)
+
+    return run
+
+
+@pytest.fixture
+def company(database_url: str) -> dict[str, str]:
+    """A minimal company: one person per role (onboarded in-process; the CLI has its own tests)."""
+    from dossiers import db, staff
+
+    people = {
+        "chen.cs": ("customer_service", ["cs_head"]),
+        "mgmt.wu": ("management", ["management"]),
+        "li.archive": ("customer_service", ["archivist"]),
+        "zhao.market": ("market", ["dept_head"]),
+        "wang.market": ("market", ["liaison"]),
+        "sun.plan": ("planning", ["liaison"]),
+        "qa.he": ("quality", ["qa_supervisor"]),
+    }
+    with db.transaction() as conn:
+        for username, (department, roles) in people.items():
+            staff.add(conn, "chen.cs", username, department, roles)
+    return {u: roles[0] for u, (_, roles) in people.items()}

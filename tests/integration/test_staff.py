@@ -1,0 +1,68 @@
+"""Staff and roles (Arts. 5-7), the one permission check, and offboarding (Art. 19)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from dossiers import db, ledger
+
+pytestmark = pytest.mark.integration
+
+
+def test_first_member_bootstraps_then_the_matrix_applies(cli, company) -> None:
+    with db.transaction() as conn:
+        first = conn.execute(text("SELECT actor, action, details->>'bootstrap' FROM ledger_entry "
+                                  "ORDER BY seq LIMIT 1")).one()
+        assert tuple(first) == ("bootstrap", "staff.add", "true")
+        assert ledger.verify(conn).entries_checked == len(company)
+
+
+def test_first_member_must_be_able_to_onboard_others(cli, database_url) -> None:
+    result = cli("staff", "add", "wang", "--department", "market", "--role", "liaison")
+    assert result.status == 1
+    assert "first staff member must be cs_head or management" in result.stderr
+
+
+def test_liaison_may_not_onboard_and_the_refusal_is_logged(cli, company) -> None:
+    result = cli("staff", "add", "intruder", "--department", "market", "--role", "cs_head",
+                 "--as", "wang.market")
+    assert result.status == 1
+    assert result.stderr.count("\n") == 1 and "may not staff.add" in result.stderr
+    with db.transaction() as conn:
+        assert conn.execute(text("SELECT count(*) FROM staff WHERE username = 'intruder'")).scalar() == 0
+        logged = conn.execute(text("SELECT actor, action, allowed FROM access_log")).all()
+    assert [tuple(r) for r in logged] == [("wang.market", "staff.add", False)]
+
+
+def test_unknown_actor_and_bad_arguments(cli, company) -> None:
+    assert cli("staff", "add", "x", "--department", "market", "--role", "liaison",
+               "--as", "nobody").status == 1
+    bad = cli("staff", "add", "x", "--department", "sales", "--role", "liaison", "--as", "chen.cs")
+    assert bad.status == 2 and "invalid choice" in bad.stderr
+
+
+def test_leaver_hands_over_and_loses_access(cli, company) -> None:
+    with db.transaction() as conn:
+        conn.execute(text(
+            "INSERT INTO clock (kind, subject_type, subject_id, article, owner_id, started_on, due_on) "
+            "SELECT 'form_review', 'form', 'f1', 'Art. 11(2)', id, '2026-11-02', '2026-11-04' "
+            "FROM staff WHERE username = 'wang.market'"))
+    result = cli("staff", "leave", "wang.market", "--handover-to", "sun.plan", "--as", "chen.cs")
+    assert result.status == 0, result.stderr
+    summary = result.json()
+    assert summary["open_clocks"] == 1 and summary["roles_revoked"] == ["liaison"]
+    # The leaver can no longer act (no roles, inactive): a request is refused.
+    again = cli("staff", "leave", "sun.plan", "--handover-to", "zhao.market", "--as", "wang.market")
+    assert again.status == 1 and "inactive" in again.stderr
+    with db.transaction() as conn:
+        owner = conn.execute(text("SELECT s.username FROM clock c JOIN staff s ON s.id = c.owner_id")).scalar()
+    assert owner == "sun.plan"
+
+
+def test_missing_database_is_one_line_and_exit_2(cli, monkeypatch) -> None:
+    monkeypatch.setenv("DOSSIER_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
+    result = cli("ledger", "verify")
+    assert result.status == 2
+    assert result.stderr.startswith("dossier: cannot connect to the dossier database at 127.0.0.1:1/none")
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
