@@ -111,3 +111,17 @@ def leave(conn: Connection, actor: Actor, username: str, handover_to: str) -> di
     ))
     return summary
 
+
+
+def department_heads(conn: Connection) -> dict[str, int]:
+    """Each department's active head (the reviewer of its forms, Arts. 7, 11(2))."""
+    rows = conn.execute(
+        select(staff.c.department, staff.c.id)
+        .join(staff_role, staff_role.c.staff_id == staff.c.id)
+        .where(staff_role.c.role == Role.DEPT_HEAD.value, staff.c.active)
+        .order_by(staff.c.id)
+    )
+    heads: dict[str, int] = {}
+    for r in rows:
+        heads.setdefault(r.department, r.id)
+    return heads

@@ -358,9 +358,7 @@ def _json_objects(document: object, name: str) -> list[dict[str, object]]:
     objects: list[dict[str, object]] = []
     for index, item in enumerate(document):
         if not isinstance(item, dict):
-            raise FileRefused(
-                name, f"item {index} of the array (row {index + 2}) is not an object"
-            )
+            raise FileRefused(name, f"item {index} of the array (row {index + 2}) is not an object")
         objects.append(item)
     return objects
 

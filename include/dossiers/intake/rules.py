@@ -1,0 +1,761 @@
+"""Validate and normalise one collection-form row (``collection-form.md``, Art. 10, 11, 19).
+
+:func:`validate_row` checks every field of a row, never stopping at the first problem,
+and returns either a :class:`ValidForm` with properly typed, normalised values or one
+:class:`RowError` per problem, with the contract's error codes. Duplicates are the
+caller's (they need the database).
+
+Messages name the field and the reason. They quote a short offending value only for
+fields that are not personal data: a contact's name, e-mail or phone, the credit rating
+and the fee range never appear in a message (contract, *Personal data*; Art. 19).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Container, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, ClassVar, Final
+
+import phonenumbers
+import pycountry
+from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
+
+from dossiers.intake.reader import (
+    CONTACT_KEYS,
+    CONTACTS_KEY,
+    EXTRA_CONTACTS_KEY,
+    ZERO_WIDTH_TABLE,
+)
+
+#: Contract, *Text*: 4,000 characters at most per cell; client names 1–200 characters.
+MAX_TEXT_LENGTH: Final = 4000
+MAX_NAME_LENGTH: Final = 200
+
+#: Client types of Art. 11 step 4 (the code in the dossier number) and their English label.
+CLIENT_TYPES: Mapping[str, str] = {
+    "電商": "cross-border e-commerce brand",
+    "外貿": "foreign-trade manufacturer",
+    "本土": "overseas local business",
+    "協會": "overseas industry association",
+}
+#: Accepted spellings (simplified characters, codes in any case) of each client type.
+_CLIENT_TYPE_ALIASES: Mapping[str, str] = {
+    **{code: code for code in CLIENT_TYPES},
+    "电商": "電商",
+    "外贸": "外貿",
+    "协会": "協會",
+    "ecom": "電商",
+    "mfg": "外貿",
+    "local": "本土",
+    "assoc": "協會",
+}
+
+STAGES: Final = ("potential", "active", "terminated")
+DEPARTMENTS: Final = ("market", "planning", "execution", "customer_service")
+CONTACT_PREFERENCES: Final = ("email", "phone", "video", "im", "in_person")
+MARKETING_GOALS: Final = ("brand_promotion", "sales_growth", "market_expansion", "other")
+DEPENDENCE_LEVELS: Final = ("low", "medium", "high")
+
+#: ISO 3166-1 alpha-2 and ISO 4217 codes, built once (lookups per row must be cheap).
+COUNTRY_CODES: frozenset[str] = frozenset(country.alpha_2 for country in pycountry.countries)
+CURRENCY_CODES: frozenset[str] = frozenset(cur.alpha_3 for cur in pycountry.currencies)
+
+#: Form fields that are personal data, encrypted before they reach the database
+#: (contract, *Personal data*; Art. 18). Extra contacts' ``name``/``email``/``phone`` too.
+PERSONAL_FIELDS: frozenset[str] = frozenset(
+    {"contact_name", "contact_email", "contact_phone", "credit_rating", "fee_range"}
+)
+
+#: Which fields must not be in the future, and which an ``active`` row must have.
+_NOT_IN_FUTURE: Final = ("collected_on", "founded_on", "terminated_on")
+_ACTIVE_REQUIRES: Final = ("registered_address", "contract_no", "contract_signed_on")
+
+#: Free text that may span lines (tab, LF and CR allowed); all other text is one line.
+_MULTILINE_FIELDS: Final = (
+    "registered_address",
+    "domestic_contact_address",
+    "business_scope",
+    "core_business",
+    "org_structure",
+    "market_positioning",
+    "target_customers",
+    "competition",
+    "market_share",
+    "policy_fit",
+    "industry_trends",
+    "service_scope",
+    "fee_range",
+    "brand_positioning",
+    "creative_preferences",
+    "selling_points",
+    "consumer_traits",
+    "service_expectations",
+    "latent_needs",
+    "credit_rating",
+    "other_partners",
+    "honours",
+)
+_LINE_FIELDS: Final = ("legal_form", "contract_no")
+_DATE_FIELDS: Final = (
+    "collected_on",
+    "founded_on",
+    "contract_signed_on",
+    "period_start",
+    "period_end",
+    "terminated_on",
+)
+
+# Control characters (Unicode category Cc) other than tab, LF, CR, plus lone surrogates
+# (JSON can smuggle "\ud800" in): refused everywhere. Tab, LF and CR: only in free text.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_LINE_BREAK = re.compile("[\t\n\r]")
+_DATE = re.compile(r"([0-9]{4})([-/])([0-9]{1,2})\2([0-9]{1,2})")
+_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_QUOTE_LIMIT: Final = 40
+# A plain ASCII dot-atom local part (a subset of RFC 5322's), and RFC 5321's length limit.
+_SIMPLE_LOCAL_PART = re.compile(r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*")
+_EMAIL_MAX_LENGTH: Final = 254
+
+
+def _choices(values: Sequence[str]) -> Mapping[str, str]:
+    """Case-folded spelling -> canonical value, for :meth:`_RowCheck.enum`."""
+    return {value.casefold(): value for value in values}
+
+
+_STAGE_CHOICES: Final = _choices(STAGES)
+_DEPARTMENT_CHOICES: Final = _choices(DEPARTMENTS)
+_PREFERENCE_CHOICES: Final = _choices(CONTACT_PREFERENCES)
+_GOAL_CHOICES: Final = _choices(MARKETING_GOALS)
+_DEPENDENCE_CHOICES: Final = _choices(DEPENDENCE_LEVELS)
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One problem with one field of one row, as the import report lists it."""
+
+    row: int
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, object]:
+        """``{"row", "field", "code", "message"}`` for the report's ``rejected`` list."""
+        return {"row": self.row, "field": self.field, "code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A key contact (Art. 10 *Basic*): name, title, contact details, preference."""
+
+    #: Attributes that are personal data (encrypted at rest).
+    PERSONAL: ClassVar[tuple[str, ...]] = ("name", "email", "phone")
+
+    name: str
+    title: str | None
+    email: str | None
+    phone: str | None
+    preference: str | None
+
+    def as_dict(self, *, personal: bool = True) -> dict[str, str | None]:
+        """The contact's values; ``personal=False`` leaves out name, e-mail and phone."""
+        values = {
+            "name": self.name,
+            "title": self.title,
+            "email": self.email,
+            "phone": self.phone,
+            "preference": self.preference,
+        }
+        if not personal:
+            for attr in self.PERSONAL:
+                del values[attr]
+        return values
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValidForm:
+    """A row that passed every rule, with normalised, typed values.
+
+    Field names are the contract's columns, except that ``registered_capital`` is split
+    into an amount and a currency and the ``contact_*`` columns are ``contacts[0]``.
+    """
+
+    row: int
+    client_name_zh: str
+    client_name_en: str
+    client_type: str
+    stage: str
+    target_markets: tuple[str, ...]
+    liaison: str
+    department: str
+    authorisation_ref: str
+    collected_on: date
+    registered_address: str | None
+    domestic_contact_address: str | None
+    founded_on: date | None
+    legal_form: str | None
+    registered_capital_amount: Decimal | None
+    registered_capital_currency: str | None
+    business_scope: str | None
+    core_business: str | None
+    org_structure: str | None
+    contacts: tuple[Contact, ...]
+    market_positioning: str | None
+    target_customers: str | None
+    competition: str | None
+    market_share: str | None
+    policy_fit: str | None
+    industry_trends: str | None
+    contract_no: str | None
+    contract_signed_on: date | None
+    service_scope: str | None
+    period_start: date | None
+    period_end: date | None
+    fee_range: str | None
+    marketing_goals: tuple[str, ...]
+    brand_positioning: str | None
+    creative_preferences: str | None
+    selling_points: str | None
+    consumer_traits: str | None
+    service_expectations: str | None
+    latent_needs: str | None
+    credit_rating: str | None
+    other_partners: str | None
+    honours: str | None
+    dependence: str | None
+    terminated_on: date | None
+
+    @property
+    def name_key(self) -> str:
+        """``client_name_en`` compared case- and space-insensitively (contract, *Duplicates*)."""
+        return name_key(self.client_name_en)
+
+    @property
+    def contact(self) -> Contact:
+        """The first key contact (the ``contact_*`` columns)."""
+        return self.contacts[0]
+
+    def personal_fields(self) -> dict[str, str]:
+        """The personal data present, keyed by field, for the caller to encrypt.
+
+        Keys are ``credit_rating``, ``fee_range``, ``contact_name``/``_email``/``_phone``
+        for the first contact and ``contacts[i].name``/``.email``/``.phone`` for the others.
+        """
+        found: dict[str, str] = {}
+        for name in ("credit_rating", "fee_range"):
+            value = getattr(self, name)
+            if value is not None:
+                found[name] = value
+        for index, contact in enumerate(self.contacts):
+            for attr in Contact.PERSONAL:
+                value = getattr(contact, attr)
+                if value is not None:
+                    found[_contact_field(index, attr)] = value
+        return found
+
+    def as_dict(self, *, personal: bool = True) -> dict[str, object]:
+        """JSON-ready values: dates ISO, tuples as lists, the amount as a string.
+
+        With ``personal=False`` the personal data (see :meth:`personal_fields`) is left
+        out: ``credit_rating`` and ``fee_range`` are dropped, and each contact keeps only
+        its title and preference.
+        """
+        result: dict[str, object] = {}
+        for item in fields(self):
+            if not personal and item.name in PERSONAL_FIELDS:
+                continue
+            value = getattr(self, item.name)
+            if isinstance(value, date):
+                value = value.isoformat()
+            elif isinstance(value, Decimal):
+                value = str(value)
+            elif item.name == "contacts":
+                value = [contact.as_dict(personal=personal) for contact in value]
+            elif isinstance(value, tuple):
+                value = list(value)
+            result[item.name] = value
+        return result
+
+
+def name_key(client_name_en: str) -> str:
+    """Case-folded, every whitespace removed: ``"Acme  Ltd"`` and ``"ACME LTD"`` match."""
+    return "".join(client_name_en.casefold().split())
+
+
+def is_personal(field_name: str) -> bool:
+    """Whether a form field (or ``contacts[i].x``) holds personal data."""
+    if field_name in PERSONAL_FIELDS:
+        return True
+    return field_name.startswith(f"{CONTACTS_KEY}[") and (
+        field_name.rsplit(".", 1)[-1] in Contact.PERSONAL
+    )
+
+
+def validate_row(
+    row_no: int,
+    raw: Mapping[str, object],
+    *,
+    known_liaisons: Mapping[str, str] | Container[str],
+    today: date,
+) -> tuple[ValidForm | None, list[RowError]]:
+    """Validate one row of a collection form (Art. 11 step 1).
+
+    ``known_liaisons`` holds the usernames of active staff; ``today`` bounds the dates
+    that may not be in the future. Returns ``(form, [])`` or ``(None, errors)``.
+    """
+    check = _RowCheck(row_no, raw)
+    values: dict[str, Any] = {"row": row_no}
+    values.update(_identity(check, known_liaisons))
+    values.update(_dates(check, today))
+    values.update(_texts(check))
+    values.update(_capital(check))
+    values["contacts"] = _contacts(check)
+    values.update(_enums_and_lists(check))
+    _stage_rules(check, values)
+    if check.errors:
+        return None, check.errors
+    return ValidForm(**values), []
+
+
+# --- one row's checks ------------------------------------------------------------------
+
+
+class _Invalid:
+    """Marks a value of a type that cannot be text (a JSON object, ``true``…)."""
+
+
+_INVALID: Final = _Invalid()
+
+
+class _RowCheck:
+    """The errors of one row, and which fields already have one (no double reports)."""
+
+    def __init__(self, row_no: int, raw: Mapping[str, object]) -> None:
+        self.row_no = row_no
+        self.raw = raw
+        self.errors: list[RowError] = []
+        self.failed: set[str] = set()
+
+    def error(self, field_name: str, code: str, message: str) -> None:
+        self.errors.append(RowError(self.row_no, field_name, code, message))
+        self.failed.add(field_name)
+
+    def require(self, field_name: str, value: object, message: str | None = None) -> None:
+        """Report ``required`` when *value* is missing and the field has no other error."""
+        if value is None and field_name not in self.failed:
+            self.error(field_name, "required", message or f"{field_name} is required")
+
+    def text(
+        self,
+        field_name: str,
+        value: object = _INVALID,
+        *,
+        multiline: bool = False,
+        max_length: int = MAX_TEXT_LENGTH,
+    ) -> str | None:
+        """The normalised text of a field, or ``None`` when missing or refused.
+
+        Contract, *Columns* and *Text*: trimmed, NFKC, zero-width characters removed, empty
+        means missing; control characters refused (``invalid_text``), at most
+        *max_length* characters (``too_long``). Leading ``=``/``+``/``-``/``@`` are kept.
+        """
+        if value is _INVALID:
+            value = self.raw.get(field_name)
+        if value is None or value == "":
+            return None
+        text = value if isinstance(value, str) else _as_text(value)
+        if text is None:
+            return None
+        if isinstance(text, _Invalid):
+            self.error(field_name, "invalid_text", f"{field_name} must be text")
+            return None
+        text = _normalise(text)
+        if _CONTROL.search(text) or (not multiline and _LINE_BREAK.search(text.strip())):
+            self.error(field_name, "invalid_text", f"{field_name} contains a control character")
+            return None
+        text = text.strip()
+        if not text:
+            return None
+        if len(text) > max_length:
+            self.error(
+                field_name,
+                "too_long",
+                f"{field_name} has {len(text):,} characters; at most {max_length:,} are allowed",
+            )
+            return None
+        return text
+
+    def enum(
+        self, field_name: str, allowed: Mapping[str, str], value: object = _INVALID
+    ) -> str | None:
+        """A value from *allowed* (keys case-folded), as its canonical spelling."""
+        text = self.text(field_name, value)
+        if text is None:
+            return None
+        canonical = allowed.get(text.casefold())
+        if canonical is None:
+            self.error(
+                field_name,
+                "invalid_enum",
+                f"{field_name}{_quote(field_name, text)} is not one of: "
+                f"{', '.join(dict.fromkeys(allowed.values()))}",
+            )
+        return canonical
+
+    def items(self, field_name: str) -> list[str]:
+        """A ``;``-separated list (a JSON array of strings is accepted too), empties dropped."""
+        value = self.raw.get(field_name)
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            value = ";".join(value)
+        text = self.text(field_name, value)
+        if text is None:
+            return []
+        return [part.strip() for part in text.split(";") if part.strip()]
+
+    def date(self, field_name: str) -> date | None:
+        """Contract, *Dates*: ``YYYY-MM-DD``, ``YYYY/MM/DD`` or a real date cell; never a guess."""
+        value = self.raw.get(field_name)
+        if value is None or value == "":
+            return None
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        text = self.text(field_name, value)
+        if text is None:
+            return None
+        parsed = _parse_date(text)
+        if parsed is None:
+            self.error(
+                field_name,
+                "invalid_date",
+                f"{field_name}{_quote(field_name, text)} is not a date: "
+                "write YYYY-MM-DD (for example 2026-03-05)",
+            )
+        return parsed
+
+
+# --- field groups ----------------------------------------------------------------------
+
+
+def _identity(
+    check: _RowCheck, known_liaisons: Mapping[str, str] | Container[str]
+) -> dict[str, Any]:
+    """Names, client type, markets, owner and authorisation (required columns, Art. 19)."""
+    values: dict[str, Any] = {}
+    for name in ("client_name_zh", "client_name_en"):
+        values[name] = check.text(name, max_length=MAX_NAME_LENGTH)
+        check.require(name, values[name])
+    values["client_type"] = check.enum("client_type", _CLIENT_TYPE_ALIASES)
+    values["stage"] = check.enum("stage", _STAGE_CHOICES)
+    values["department"] = check.enum("department", _DEPARTMENT_CHOICES)
+    for name in ("client_type", "stage", "department"):
+        check.require(name, values[name])
+    values["target_markets"] = _countries(check)
+    values["liaison"] = _liaison(check, known_liaisons)
+    values["authorisation_ref"] = check.text("authorisation_ref")
+    _authorisation(check, values["authorisation_ref"])
+    return values
+
+
+def _authorisation(check: _RowCheck, value: str | None) -> None:
+    """Art. 19: no collection without the client's authorisation."""
+    if value is None and "authorisation_ref" not in check.failed:
+        check.error(
+            "authorisation_ref",
+            "no_authorisation",
+            "authorisation_ref is missing: the client's authorisation to collect its "
+            "information is needed first (Art. 19)",
+        )
+
+
+def _countries(check: _RowCheck) -> tuple[str, ...]:
+    """``target_markets``: ISO 3166-1 alpha-2 codes, case-insensitive, deduplicated."""
+    codes: dict[str, None] = {}
+    for part in check.items("target_markets"):
+        code = part.upper()
+        if code in COUNTRY_CODES:
+            codes[code] = None
+        else:
+            hint = " (the United Kingdom is GB)" if code == "UK" else ""
+            check.error(
+                "target_markets",
+                "invalid_country",
+                f"target_markets{_quote('target_markets', part)} is not an ISO 3166-1 "
+                f"alpha-2 country code{hint}",
+            )
+    check.require("target_markets", tuple(codes) or None)
+    return tuple(codes)
+
+
+def _liaison(check: _RowCheck, known_liaisons: Mapping[str, str] | Container[str]) -> str | None:
+    """``liaison``: the username of an active staff member, the dossier's owner."""
+    username = check.text("liaison")
+    check.require("liaison", username)
+    if username is not None and username not in known_liaisons:
+        check.error(
+            "liaison",
+            "unknown_liaison",
+            f"liaison{_quote('liaison', username)} is not an active staff member",
+        )
+        return None
+    return username
+
+
+def _dates(check: _RowCheck, today: date) -> dict[str, Any]:
+    """Every date field, not-in-the-future and ``period_end`` ≥ ``period_start``."""
+    values: dict[str, Any] = {name: check.date(name) for name in _DATE_FIELDS}
+    check.require("collected_on", values["collected_on"])
+    for name in _NOT_IN_FUTURE:
+        if values[name] is not None and values[name] > today:
+            check.error(name, "future_date", f"{name} {values[name].isoformat()} is in the future")
+    _order(check, values, "period_start", "period_end")
+    _order(check, values, "period_start", "terminated_on")
+    return values
+
+
+def _order(check: _RowCheck, values: Mapping[str, Any], first: str, then: str) -> None:
+    if values[first] is not None and values[then] is not None and values[then] < values[first]:
+        check.error(then, "date_order", f"{then} is before {first}")
+
+
+def _texts(check: _RowCheck) -> dict[str, Any]:
+    """Free text of Art. 10 (basic, market, cooperation, needs, other)."""
+    values: dict[str, Any] = {name: check.text(name, multiline=True) for name in _MULTILINE_FIELDS}
+    values.update({name: check.text(name) for name in _LINE_FIELDS})
+    return values
+
+
+def _capital(check: _RowCheck) -> dict[str, Any]:
+    """``registered_capital``: ``<amount> <ISO 4217 currency>``, amount ≥ 0.
+
+    The amount is plain digits with an optional decimal point: ``1,500`` could mean 1.5
+    or 1500 depending on the writer's country, so separators are refused, not guessed.
+    """
+    empty: dict[str, Any] = {"registered_capital_amount": None, "registered_capital_currency": None}
+    name = "registered_capital"
+    text = check.text(name)
+    if text is None:
+        return empty
+    parts = text.split()
+    example = "write '<amount> <ISO 4217 currency>', for example 1500000 USD"
+    if len(parts) != 2:
+        if len(parts) == 1 and _AMOUNT.fullmatch(parts[0]):
+            check.error(name, "invalid_currency", f"{name} has no currency: {example}")
+        else:
+            check.error(name, "invalid_amount", f"{name} is not an amount and currency: {example}")
+        return empty
+    amount, currency = parts[0], parts[1].upper()
+    if not _AMOUNT.fullmatch(amount):
+        reason = "must not be negative" if amount.startswith("-") else "is not a plain number"
+        check.error(name, "invalid_amount", f"{name} amount{_quote(name, amount)} {reason}")
+    if currency not in CURRENCY_CODES:
+        check.error(
+            name,
+            "invalid_currency",
+            f"{name} currency{_quote(name, parts[1])} is not an ISO 4217 code",
+        )
+    if name in check.failed:
+        return empty
+    return {"registered_capital_amount": Decimal(amount), "registered_capital_currency": currency}
+
+
+def _enums_and_lists(check: _RowCheck) -> dict[str, Any]:
+    """``marketing_goals`` (Art. 10 *Needs*) and ``dependence`` (Art. 10 *Other*)."""
+    goals: dict[str, None] = {}
+    for part in check.items("marketing_goals"):
+        goal = check.enum("marketing_goals", _GOAL_CHOICES, part)
+        if goal is not None:
+            goals[goal] = None
+    return {
+        "marketing_goals": tuple(goals),
+        "dependence": check.enum("dependence", _DEPENDENCE_CHOICES),
+    }
+
+
+def _stage_rules(check: _RowCheck, values: Mapping[str, Any]) -> None:
+    """Contract: ``terminated`` only with ``terminated_on``; ``active`` needs the contract."""
+    if values["stage"] == "terminated":
+        check.require(
+            "terminated_on",
+            values["terminated_on"],
+            "terminated_on is required when stage is terminated",
+        )
+    elif values["stage"] == "active":
+        for name in _ACTIVE_REQUIRES:
+            check.require(name, values[name], f"{name} is required when stage is active")
+
+
+# --- contacts --------------------------------------------------------------------------
+
+
+def _contacts(check: _RowCheck) -> tuple[Contact, ...]:
+    """The first contact from the ``contact_*`` columns, then any further JSON contacts."""
+    if CONTACTS_KEY in check.raw:
+        _refuse_contacts_array(check, check.raw[CONTACTS_KEY])
+    first = {key: check.raw.get(column) for key, column in CONTACT_KEYS.items()}
+    found = [_contact(check, first, CONTACT_KEYS)]
+    extras = check.raw.get(EXTRA_CONTACTS_KEY)
+    if extras is not None:
+        if not isinstance(extras, list) or not all(isinstance(c, dict) for c in extras):
+            _refuse_contacts_array(check, extras)
+            extras = []
+        for index, extra in enumerate(extras, start=1):
+            names = {key: _contact_field(index, key) for key in CONTACT_KEYS}
+            found.append(_contact(check, extra, names))
+    return tuple(c for c in found if c is not None)
+
+
+def _refuse_contacts_array(check: _RowCheck, value: object) -> None:
+    if isinstance(value, list) and all(isinstance(c, dict) for c in value):
+        message = "give the first contact either as contact_* keys or as contacts[0], not both"
+    else:
+        message = "contacts must be an array of objects (name, title, email, phone, preference)"
+    check.error(CONTACTS_KEY, "invalid_text", message)
+
+
+def _contact(
+    check: _RowCheck, given: Mapping[str, object], names: Mapping[str, str]
+) -> Contact | None:
+    """One key contact: name required, at least one of e-mail and phone (contract)."""
+    name = check.text(names["name"], given.get("name"))
+    check.require(names["name"], name)
+    title = check.text(names["title"], given.get("title"))
+    email = _email(check, names["email"], given.get("email"))
+    phone = _phone(check, names["phone"], given.get("phone"))
+    if email is None and phone is None and not {names["email"], names["phone"]} & check.failed:
+        check.require(
+            names["email"], None, f"one of {names['email']} or {names['phone']} is required"
+        )
+    preference = check.enum(names["preference"], _PREFERENCE_CHOICES, given.get("preference"))
+    if name is None:
+        return None
+    return Contact(name=name, title=title, email=email, phone=phone, preference=preference)
+
+
+def _email(check: _RowCheck, field_name: str, value: object) -> str | None:
+    """Syntax and domain form only: no DNS lookups at intake. Stored normalised."""
+    text = check.text(field_name, value)
+    if text is None:
+        return None
+    normalised = _normalise_email(text)
+    if normalised is None:
+        check.error(field_name, "invalid_email", f"{field_name} is not a valid e-mail address")
+    return normalised
+
+
+def _normalise_email(text: str) -> str | None:
+    """``email_validator``'s normalised form, or ``None`` when it refuses the address.
+
+    Most addresses are plain ASCII: for those only the domain goes through the library,
+    once per distinct domain (the local part is then already normalised), which keeps a
+    100,000-row file fast. Anything else takes the library's full path.
+    """
+    local, _, domain = text.rpartition("@")
+    if (
+        len(text) <= _EMAIL_MAX_LENGTH
+        and _SIMPLE_LOCAL_PART.fullmatch(local)
+        and local.lower() not in CASE_INSENSITIVE_MAILBOX_NAMES
+    ):
+        normalised_domain = _email_domain(domain)
+        return None if normalised_domain is None else f"{local}@{normalised_domain}"
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _email_domain(domain: str) -> str | None:
+    try:
+        return validate_email(f"a@{domain}", check_deliverability=False).domain
+    except EmailNotValidError:
+        return None
+
+
+def _phone(check: _RowCheck, field_name: str, value: object) -> str | None:
+    """An international number valid for its country, stored as E.164 (``;ext=`` kept)."""
+    text = check.text(field_name, value)
+    if text is None:
+        return None
+    normalised = _normalise_phone(text)
+    if normalised is None:
+        check.error(
+            field_name,
+            "invalid_phone",
+            f"{field_name} is not a valid international phone number "
+            "(write + and the country code, for example +49 30 1234567)",
+        )
+    return normalised
+
+
+@lru_cache(maxsize=4096)  # a company's switchboard often recurs across rows
+def _normalise_phone(text: str) -> str | None:
+    """E.164 of a number that parses without a default region and is valid, else None."""
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return f"{e164};ext={number.extension}" if number.extension else e164
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _as_text(value: object) -> str | _Invalid | None:
+    """Raw cell or JSON value as a string; numbers and dates spelled out, others invalid."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return _INVALID
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return _INVALID
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return _INVALID
+
+
+def _normalise(text: str) -> str:
+    """NFKC (full-width digits become ASCII) and zero-width characters removed."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKC", text).translate(ZERO_WIDTH_TABLE)
+
+
+@lru_cache(maxsize=4096)  # the same few dates recur on many rows
+def _parse_date(text: str) -> date | None:
+    match = _DATE.fullmatch(text)
+    if match is None:
+        return None
+    try:
+        return date(int(match[1]), int(match[3]), int(match[4]))
+    except ValueError:
+        return None
+
+
+def _quote(field_name: str, value: str) -> str:
+    """`` 'value'`` for a message, shortened; nothing at all for personal fields."""
+    if is_personal(field_name):
+        return ""
+    short = value if len(value) <= _QUOTE_LIMIT else value[: _QUOTE_LIMIT - 1] + "…"
+    return f" {short!r}"
+
+
+def _contact_field(index: int, attr: str) -> str:
+    """``contact_name`` for the first contact, ``contacts[2].email`` for the third."""
+    if index == 0:
+        return CONTACT_KEYS[attr]
+    return f"{CONTACTS_KEY}[{index}].{attr}"
