@@ -26,7 +26,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -93,7 +93,7 @@ class LocalMasterKey:
 class KmsMasterKey:
     """An AWS KMS key; the encryption context binds each wrapped key to its dossier."""
 
-    def __init__(self, key_id: str, client: object | None = None):
+    def __init__(self, key_id: str, client: Any = None):
         import boto3
 
         self.key_id = "kms:" + key_id
@@ -101,13 +101,13 @@ class KmsMasterKey:
         self._client = client or boto3.client("kms")
 
     def wrap(self, key: bytes, context: str) -> bytes:
-        out = self._client.encrypt(  # type: ignore[attr-defined]
+        out = self._client.encrypt(
             KeyId=self._kms_key, Plaintext=key, EncryptionContext={"dossier": context}
         )
         return bytes(out["CiphertextBlob"])
 
     def unwrap(self, wrapped: bytes, context: str) -> bytes:
-        out = self._client.decrypt(  # type: ignore[attr-defined]
+        out = self._client.decrypt(
             CiphertextBlob=wrapped, EncryptionContext={"dossier": context}
         )
         return bytes(out["Plaintext"])

@@ -13,6 +13,8 @@ stored in any other column. The schema changes only through an Alembic migration
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -429,7 +431,7 @@ access_log = Table(
 # 檔案管理臺賬 (Arts. 11, 13): append-only and hash-chained; see dossiers.ledger. ``body`` is
 # the exact canonical JSON that was hashed; the other columns are generated from it, so
 # they can never disagree with what the chain protects.
-def _from_body(key: str, type_: type = Text, expr: str | None = None) -> Column:
+def _from_body(key: str, type_: Any = Text, expr: str | None = None) -> Column:
     return Column(key, type_, Computed(expr or f"(body::jsonb ->> '{key}')", persisted=True))
 
 

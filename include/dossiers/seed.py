@@ -49,6 +49,7 @@ def _phone(rng: random.Random, region: str) -> str:
     import phonenumbers
 
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    assert example is not None, region  # every region of LOCALES has an example mobile number
     national = str(example.national_number)
     for _ in range(20):
         digits = national[:-4] + f"{rng.randrange(10_000):04d}"
@@ -86,7 +87,7 @@ def _client_row(rng: random.Random, fakers: dict[str, Any], i: int, liaison: str
     fake, country = fakers[locale], LOCALES[locale]
     client_type = TYPES[i % len(TYPES)]
     stage = rng.choices(("potential", "active", "terminated"), (25, 60, 15))[0]
-    markets = [country] + rng.sample(["US", "DE", "GB", "FR", "JP", "AU"], rng.randint(0, 2))
+    markets = [country, *rng.sample(["US", "DE", "GB", "FR", "JP", "AU"], rng.randint(0, 2))]
     name_en = f"{fake.company()} {i:05d}"
     row = {
         "client_name_zh": f"{rng.choice(ZH_PREFIX)}{ZH_SUFFIX[client_type]}{i:05d}",
@@ -179,7 +180,7 @@ def seed_company(clients: int = 200, seed: int = 2026, today: date | None = None
     counts = _workflow(engine, rng, keyring, people, today)
     with engine.begin() as conn:
         counts.update(_history(conn, rng, people, today))
-        totals = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()  # noqa: S608
+        totals = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
                   for t in ("staff", "form", "dossier", "contact", "communication", "feedback",
                             "paper_volume", "ledger_entry")}
     return {"seed": seed, "clients_requested": clients, "reseeded": existing is not None,

@@ -42,7 +42,7 @@ def test_application_role_cannot_update_or_delete(database_url: str) -> None:
     _append(1)
     for statement in ("UPDATE ledger_entry SET body = body", "DELETE FROM ledger_entry",
                       "TRUNCATE ledger_entry"):
-        with pytest.raises(Exception, match="permission denied|append-only"), \
+        with pytest.raises(Exception, match=r"permission denied|append-only"), \
                 db.transaction() as conn:
             conn.execute(text(statement))
 

@@ -56,7 +56,8 @@ def test_leaver_hands_over_and_loses_access(cli, company) -> None:
     again = cli("staff", "leave", "sun.plan", "--handover-to", "zhao.market", "--as", "wang.market")
     assert again.status == 1 and "inactive" in again.stderr
     with db.transaction() as conn:
-        owner = conn.execute(text("SELECT s.username FROM clock c JOIN staff s ON s.id = c.owner_id")).scalar()
+        owner = conn.execute(text(
+            "SELECT s.username FROM clock c JOIN staff s ON s.id = c.owner_id")).scalar()
     assert owner == "sun.plan"
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import chinese_calendar
 import holidays
 import pytest
+
 from dossiers.errors import CannotRun
 from dossiers.workdays import (
     CALENDAR_FILE_ENV,

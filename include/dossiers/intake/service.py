@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, Text, func, insert, select, text
 
 from dossiers import db, ledger
 from dossiers.crypto import Field, KeyRing
@@ -48,14 +48,7 @@ def personal_field(form_id: uuid.UUID) -> Field:
 
 def split_personal(valid: ValidForm) -> tuple[dict[str, Any], dict[str, str]]:
     """The non-personal payload (stored as JSON) and the personal fields (to be sealed)."""
-    payload = valid.as_dict()
-    for name in ("credit_rating", "fee_range"):
-        payload.pop(name, None)
-    payload["contacts"] = [
-        {k: v for k, v in c.items() if k not in ("name", "email", "phone")}
-        for c in payload.get("contacts", [])  # type: ignore[union-attr]
-    ]
-    return payload, valid.personal_fields()
+    return valid.as_dict(personal=False), valid.personal_fields()
 
 
 @dataclass
@@ -126,26 +119,30 @@ def _refuse_duplicates(conn: Connection, checked: Iterable[tuple[int, ValidForm 
     return accepted
 
 
-def _existing_claims(conn: Connection, en_keys: set[str], zh_keys: set[str]) -> dict[tuple[str, str], str]:
+def _existing_claims(conn: Connection, en_keys: set[str],
+                     zh_keys: set[str]) -> dict[tuple[str, str], str]:
+    """(field, name key) -> what already claims that client: a pending form or a dossier."""
     claims: dict[tuple[str, str], str] = {}
     if not en_keys and not zh_keys:
         return claims
-    for r in conn.execute(
-        select(form.c.id, form.c.name_en_key, form.c.name_zh_key)
+    pending = conn.execute(
+        select(form.c.id.cast(Text).label("label"), form.c.name_en_key, form.c.name_zh_key)
         .where(form.c.status.in_(PENDING))
         .where(form.c.name_en_key.in_(en_keys) | form.c.name_zh_key.in_(zh_keys))
-    ):
-        claims[("client_name_en", r.name_en_key)] = f"pending form {r.id}"
-        claims[("client_name_zh", r.name_zh_key)] = f"pending form {r.id}"
-    for r in conn.execute(
-        select(dossier.c.id, dossier.c.dossier_no, dossier.c.name_en_key, dossier.c.name_zh_key)
+    ).all()
+    dossiers = conn.execute(
+        select(func.coalesce(dossier.c.dossier_no, dossier.c.id.cast(Text)).label("label"),
+               dossier.c.name_en_key, dossier.c.name_zh_key)
         .where(dossier.c.status != "destroyed")
         .where(dossier.c.name_en_key.in_(en_keys) | dossier.c.name_zh_key.in_(zh_keys))
-    ):
-        label = f"dossier {r.dossier_no or r.id}"
-        claims[("client_name_en", r.name_en_key)] = label
-        claims[("client_name_zh", r.name_zh_key)] = label
-    return {k: v for k, v in claims.items() if k[1] in (en_keys if k[0] == "client_name_en" else zh_keys)}
+    ).all()
+    for kind, rows in (("pending form", pending), ("dossier", dossiers)):
+        for r in rows:
+            if r.name_en_key in en_keys:
+                claims[("client_name_en", r.name_en_key)] = f"{kind} {r.label}"
+            if r.name_zh_key in zh_keys:
+                claims[("client_name_zh", r.name_zh_key)] = f"{kind} {r.label}"
+    return claims
 
 
 def _store(conn: Connection, keyring: KeyRing, actor: Actor, file_name: str,

@@ -1,0 +1,176 @@
+"""`dossier import` end to end, as ``collection-form.md`` says: reports, exit statuses,
+duplicates, idempotent re-import, nothing partial, and no plaintext personal data at rest."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from dossiers import db, ledger
+
+pytestmark = pytest.mark.integration
+
+HEADER = ["client_name_zh", "client_name_en", "client_type", "stage", "target_markets",
+          "liaison", "department", "authorisation_ref", "collected_on", "contact_name",
+          "contact_email", "contact_phone", "registered_address", "contract_no",
+          "contract_signed_on", "fee_range", "credit_rating"]
+
+
+def _row(n: int, **overrides: str) -> dict[str, str]:
+    row = {
+        "client_name_zh": f"客戶{n}", "client_name_en": f"Client {n} GmbH", "client_type": "電商",
+        "stage": "active", "target_markets": "DE;us", "liaison": "wang.market",
+        "department": "market", "authorisation_ref": f"AUTH-{n}", "collected_on": "2026-11-02",
+        "contact_name": f"Zyxwvuts Person{n}", "contact_email": f"person{n}@client{n}.example.de",
+        "contact_phone": "+49 30 1234567", "registered_address": f"Hauptstraße {n}, Berlin",
+        "contract_no": f"C-{n}", "contract_signed_on": "2026-10-30",
+        "fee_range": f"FEE-SECRET-{n}", "credit_rating": f"CREDIT-SECRET-{n}",
+    }
+    row.update(overrides)
+    return row
+
+
+def _write(path: Path, rows: list[dict[str, str]], header: list[str] = HEADER) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _count(sql: str) -> int:
+    with db.transaction() as conn:
+        return int(conn.execute(text(sql)).scalar_one())
+
+
+def test_clean_file_is_accepted_with_ledger_entries(cli, company, tmp_path) -> None:
+    result = cli("import", str(_write(tmp_path / "forms.csv", [_row(1), _row(2)])),
+                 "--as", "wang.market")
+    assert result.status == 0, result.stderr
+    report = result.json()
+    assert [a["row"] for a in report["accepted"]] == [2, 3] and report["rejected"] == []
+    assert _count("SELECT count(*) FROM form WHERE status = 'submitted'") == 2
+    assert _count("SELECT count(*) FROM ledger_entry WHERE action = 'form.submit'") == 2
+    # Each form starts the department head's 2-wd review clock (Art. 11(2)).
+    with db.transaction() as conn:
+        due = conn.execute(text("SELECT DISTINCT due_on FROM clock WHERE kind = 'form_review'")).all()
+    assert len(due) == 1
+
+
+def test_bad_rows_refused_good_rows_committed(cli, company, tmp_path) -> None:
+    rows = [_row(1), _row(2, contact_email="not-an-email", contact_phone=""),
+            _row(3, collected_on="03/05/2026", target_markets="XX")]
+    result = cli("import", str(_write(tmp_path / "f.csv", rows)), "--as", "wang.market")
+    assert result.status == 1
+    report = result.json()
+    assert [a["row"] for a in report["accepted"]] == [2]
+    assert {(e["row"], e["field"], e["code"]) for e in report["rejected"]} == {
+        (3, "contact_email", "invalid_email"),
+        (4, "collected_on", "invalid_date"), (4, "target_markets", "invalid_country")}
+    assert _count("SELECT count(*) FROM form") == 1
+    assert _count("SELECT count(*) FROM ledger_entry WHERE action = 'form.submit'") == 1
+
+
+def test_reimport_creates_nothing_and_names_the_duplicate(cli, company, tmp_path) -> None:
+    path = _write(tmp_path / "f.csv", [_row(1), _row(2)])
+    assert cli("import", str(path), "--as", "wang.market").status == 0
+    again = cli("import", str(path), "--as", "wang.market")
+    assert again.status == 1
+    report = again.json()
+    assert report["accepted"] == []
+    assert all(e["code"] == "duplicate" and "pending form" in e["message"]
+               for e in report["rejected"])
+    assert _count("SELECT count(*) FROM form") == 2
+
+
+def test_same_client_twice_in_one_file(cli, company, tmp_path) -> None:
+    rows = [_row(1), _row(2, client_name_en="  CLIENT 1   gmbh ")]
+    report = cli("import", str(_write(tmp_path / "f.csv", rows)), "--as", "wang.market").json()
+    assert report["rejected"] == [{"row": 3, "field": "client_name_en", "code": "duplicate",
+                                   "message": "client_name_en duplicates row 2 of this file"}]
+
+
+@pytest.mark.parametrize("problem", ["missing_column", "not_utf8", "bad_json"])
+def test_refused_file_writes_nothing(cli, company, tmp_path, problem) -> None:
+    if problem == "missing_column":
+        path = _write(tmp_path / "f.csv", [_row(1)], [h for h in HEADER if h != "liaison"])
+    elif problem == "not_utf8":
+        path = tmp_path / "f.csv"
+        path.write_bytes(",".join(HEADER).encode() + "\n客戶".encode("big5") + b",x\n")
+    else:
+        path = tmp_path / "f.json"
+        path.write_text('{"not": "an array"')
+    before = _count("SELECT count(*) FROM ledger_entry")
+    result = cli("import", str(path), "--as", "wang.market")
+    assert result.status == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and path.name in result.stderr
+    assert _count("SELECT count(*) FROM form") == 0
+    assert _count("SELECT count(*) FROM ledger_entry") == before
+
+
+def test_only_staff_with_the_right_may_submit(cli, company, tmp_path) -> None:
+    result = cli("import", str(_write(tmp_path / "f.csv", [_row(1)])), "--as", "qa.he")
+    assert result.status == 1 and "may not form.submit" in result.stderr
+    assert _count("SELECT count(*) FROM form") == 0
+
+
+def test_json_contacts_and_xlsx(cli, company, tmp_path) -> None:
+    import openpyxl
+
+    record = _row(5)
+    record.pop("contact_name"), record.pop("contact_email"), record.pop("contact_phone")
+    record["contacts"] = [{"name": "Ana Lima", "email": "ana@lima.example.com"},
+                          {"name": "Rui Costa", "phone": "+55 11 96123-4567"}]
+    jpath = tmp_path / "f.json"
+    jpath.write_text(json.dumps([record], ensure_ascii=False))
+    assert cli("import", str(jpath), "--as", "wang.market").status == 0
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEADER)
+    row = _row(6)
+    import datetime as dt
+    row_values: list[object] = [row[h] for h in HEADER]
+    row_values[HEADER.index("collected_on")] = dt.date(2026, 11, 2)
+    row_values[HEADER.index("contract_signed_on")] = dt.datetime(2026, 10, 30)
+    sheet.append(row_values)
+    book.save(tmp_path / "f.xlsx")
+    assert cli("import", str(tmp_path / "f.xlsx"), "--as", "wang.market").status == 0
+    assert _count("SELECT count(*) FROM form") == 2
+
+
+def test_database_dump_holds_no_plaintext_personal_data(cli, company, tmp_path, database_url) -> None:
+    """Forms, created dossiers and the ledger: a pg_dump never shows a personal value."""
+    from dossiers import creation, staff
+    from dossiers.crypto import KeyRing
+
+    rows = [_row(n) for n in range(1, 6)]
+    assert cli("import", str(_write(tmp_path / "f.csv", rows)), "--as", "wang.market").status == 0
+    keyring = KeyRing()
+    with db.transaction() as conn:
+        head = staff.load_actor(conn, "zhao.market")
+        archivist = staff.load_actor(conn, "li.archive")
+        for f in creation.pending_forms(conn)[:3]:
+            creation.review_form(conn, head, f.id, approve=True)
+            made = creation.create_dossier(conn, keyring, archivist, f.id)
+        assert ledger.verify(conn).ok
+    pg_dump = shutil.which("pg_dump") or str(Path(__import__("pgserver").__file__).parent
+                                             / "pginstall" / "bin" / "pg_dump")
+    dump = subprocess.run([pg_dump, "--no-owner", database_url.replace("+psycopg", "")],
+                          capture_output=True, check=True).stdout.decode()
+    assert made["dossier_no"] in dump  # the dump is real and holds the dossiers
+    for row in rows:
+        for field in ("contact_name", "contact_email", "fee_range", "credit_rating"):
+            assert row[field] not in dump, field
+    assert "1234567" not in dump  # the phone number, in any format
+    # And it really is there, for whoever holds the keys: decrypt one contact.
+    with db.transaction() as conn:
+        d_id, blob = conn.execute(text("SELECT dossier_id, email_enc FROM contact LIMIT 1")).one()
+        from dossiers.crypto import Field
+        assert keyring.open(conn, d_id, Field("contact", "email", "0"), blob).endswith(".example.de")
