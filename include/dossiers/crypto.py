@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql import func
 
 from dossiers.config import settings
@@ -199,14 +200,16 @@ class KeyRing:
 
     def index_key(self, conn: Connection) -> bytes:
         if self._index_key is None:
+            # Made once per database; concurrent first users agree on the stored one.
+            conn.execute(pg_insert(data_key).values(
+                dossier_id=INDEX_KEY_ID, master_key_id=self.master.key_id,
+                wrapped_key=self.master.wrap(AESGCM.generate_key(bit_length=256),
+                                             str(INDEX_KEY_ID)),
+            ).on_conflict_do_nothing())
             wrapped = conn.execute(
                 select(data_key.c.wrapped_key).where(data_key.c.dossier_id == INDEX_KEY_ID)
-            ).scalar_one_or_none()
-            if wrapped is None:
-                self.create_keys(conn, [INDEX_KEY_ID])
-                self._index_key = self._cache[INDEX_KEY_ID]
-            else:
-                self._index_key = self.master.unwrap(wrapped, str(INDEX_KEY_ID))
+            ).scalar_one()
+            self._index_key = self.master.unwrap(wrapped, str(INDEX_KEY_ID))
         return self._index_key
 
     def blind_index(self, conn: Connection, kind: str, value: str) -> bytes:

@@ -105,6 +105,8 @@ def load_overrides(path: Path) -> dict[str, Any]:
         expected = float if isinstance(default, float) else type(default)
         if isinstance(default, tuple) and isinstance(value, list):
             overrides[name] = value = tuple(value)
+        if expected is float and type(value) is int:
+            overrides[name] = value = float(value)
         if not isinstance(value, expected) or isinstance(value, bool) != isinstance(default, bool):
             raise CannotRun(
                 f"policy file {path}: rule {name!r} must be {expected.__name__}, got {value!r}"

@@ -166,9 +166,7 @@ def read_form_file(path: Path) -> FormFile:
     name = str(path)
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
-        raise FileRefused(
-            name, f"unknown file type {path.suffix or '(none)'!r}: use .csv, .xlsx or .json"
-        )
+        raise FileRefused(name, f"unknown file type {path.suffix or '(none)'!r}: use .csv, .xlsx or .json")
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -207,9 +205,7 @@ def _read_xlsx(path: Path, name: str) -> FormFile:
             raise FileRefused(name, "has no sheet")
         sheet = workbook.worksheets[0]
         sheet.reset_dimensions()  # stale <dimension> tags must not cut rows or columns
-        records = (
-            tuple(_xlsx_value(v) for v in values) for values in sheet.iter_rows(values_only=True)
-        )
+        records = (tuple(_xlsx_value(v) for v in values) for values in sheet.iter_rows(values_only=True))
         return _read_table(name, records)
     except FileRefused:
         raise
@@ -285,8 +281,7 @@ def _map_header(name: str, header: Sequence[object], warnings: _Warnings) -> lis
         if column in seen:
             raise FileRefused(
                 name,
-                f"column {column!r} appears twice (columns {seen[column] + 1} and "
-                f"{position + 1}); keep one",
+                f"column {column!r} appears twice (columns {seen[column] + 1} and {position + 1}); keep one",
             )
         seen[column] = position
         positions.append((position, column))
@@ -423,9 +418,7 @@ def _decode_utf8(data: bytes, name: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise FileRefused(
-            name, f"is not UTF-8 (bad byte at offset {exc.start}); save it as UTF-8"
-        ) from exc
+        raise FileRefused(name, f"is not UTF-8 (bad byte at offset {exc.start}); save it as UTF-8") from exc
 
 
 def _check_required(name: str, columns: Iterable[str]) -> None:

@@ -115,13 +115,21 @@ _DATE_FIELDS: Final = (
 # Control characters (Unicode category Cc) other than tab, LF, CR, plus lone surrogates
 # (JSON can smuggle "\ud800" in): refused everywhere. Tab, LF and CR: only in free text.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-_LINE_BREAK = re.compile("[\t\n\r]")
+_CONTROL_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+#: What trimming removes: every character ``str.isspace`` accepts except the control
+#: characters that are refused (VT, FF, U+001C–U+001F, NEL): those must not vanish.
+TRIMMED_WHITESPACE: Final = (
+    " \t\n\r\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 _DATE = re.compile(r"([0-9]{4})([-/])([0-9]{1,2})\2([0-9]{1,2})")
 _AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _QUOTE_LIMIT: Final = 40
 # A plain ASCII dot-atom local part (a subset of RFC 5322's), and RFC 5321's length limit.
 _SIMPLE_LOCAL_PART = re.compile(r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*")
 _EMAIL_MAX_LENGTH: Final = 254
+# "+49 30 1234567", "+1-212-555-0123": parsing is faster without the separators.
+_PLAIN_PHONE = re.compile(r"\+[0-9][0-9 -]*")
 
 
 def _choices(values: Sequence[str]) -> Mapping[str, str]:
@@ -178,7 +186,7 @@ class Contact:
         return values
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class ValidForm:
     """A row that passed every rule, with normalised, typed values.
 
@@ -230,6 +238,22 @@ class ValidForm:
     honours: str | None
     dependence: str | None
     terminated_on: date | None
+
+    @classmethod
+    def _from_values(cls, values: Mapping[str, Any]) -> ValidForm:
+        """Build from a complete ``{field: value}`` without the generated ``__init__``.
+
+        The frozen ``__init__`` sets each of the ~45 fields through ``object.__setattr__``,
+        a tenth of a row's validation time over a 100,000-row file; filling ``__dict__``
+        is equivalent (the instance stays frozen) as long as every field is given.
+        """
+        if values.keys() != _VALID_FORM_FIELDS:
+            missing = sorted(_VALID_FORM_FIELDS - values.keys())
+            extra = sorted(values.keys() - _VALID_FORM_FIELDS)
+            raise TypeError(f"ValidForm fields missing {missing}, unexpected {extra}")
+        form = object.__new__(cls)
+        form.__dict__.update(values)
+        return form
 
     @property
     def name_key(self) -> str:
@@ -283,6 +307,9 @@ class ValidForm:
         return result
 
 
+_VALID_FORM_FIELDS: Final = frozenset(item.name for item in fields(ValidForm))
+
+
 def name_key(client_name_en: str) -> str:
     """Case-folded, every whitespace removed: ``"Acme  Ltd"`` and ``"ACME LTD"`` match."""
     return "".join(client_name_en.casefold().split())
@@ -292,9 +319,7 @@ def is_personal(field_name: str) -> bool:
     """Whether a form field (or ``contacts[i].x``) holds personal data."""
     if field_name in PERSONAL_FIELDS:
         return True
-    return field_name.startswith(f"{CONTACTS_KEY}[") and (
-        field_name.rsplit(".", 1)[-1] in Contact.PERSONAL
-    )
+    return field_name.startswith(f"{CONTACTS_KEY}[") and (field_name.rsplit(".", 1)[-1] in Contact.PERSONAL)
 
 
 def validate_row(
@@ -320,7 +345,7 @@ def validate_row(
     _stage_rules(check, values)
     if check.errors:
         return None, check.errors
-    return ValidForm(**values), []
+    return ValidForm._from_values(values), []
 
 
 # --- one row's checks ------------------------------------------------------------------
@@ -375,12 +400,11 @@ class _RowCheck:
         if isinstance(text, _Invalid):
             self.error(field_name, "invalid_text", f"{field_name} must be text")
             return None
-        text = _normalise(text)
-        if _CONTROL.search(text) or (not multiline and _LINE_BREAK.search(text.strip())):
-            self.error(field_name, "invalid_text", f"{field_name} contains a control character")
-            return None
-        text = text.strip()
+        text = _normalise(text).strip(TRIMMED_WHITESPACE)
         if not text:
+            return None
+        if (_CONTROL if multiline else _CONTROL_ONE_LINE).search(text):
+            self.error(field_name, "invalid_text", f"{field_name} contains a control character")
             return None
         if len(text) > max_length:
             self.error(
@@ -391,9 +415,7 @@ class _RowCheck:
             return None
         return text
 
-    def enum(
-        self, field_name: str, allowed: Mapping[str, str], value: object = _INVALID
-    ) -> str | None:
+    def enum(self, field_name: str, allowed: Mapping[str, str], value: object = _INVALID) -> str | None:
         """A value from *allowed* (keys case-folded), as its canonical spelling."""
         text = self.text(field_name, value)
         if text is None:
@@ -444,9 +466,7 @@ class _RowCheck:
 # --- field groups ----------------------------------------------------------------------
 
 
-def _identity(
-    check: _RowCheck, known_liaisons: Mapping[str, str] | Container[str]
-) -> dict[str, Any]:
+def _identity(check: _RowCheck, known_liaisons: Mapping[str, str] | Container[str]) -> dict[str, Any]:
     """Names, client type, markets, owner and authorisation (required columns, Art. 19)."""
     values: dict[str, Any] = {}
     for name in ("client_name_zh", "client_name_en"):
@@ -620,9 +640,7 @@ def _refuse_contacts_array(check: _RowCheck, value: object) -> None:
     check.error(CONTACTS_KEY, "invalid_text", message)
 
 
-def _contact(
-    check: _RowCheck, given: Mapping[str, object], names: Mapping[str, str]
-) -> Contact | None:
+def _contact(check: _RowCheck, given: Mapping[str, object], names: Mapping[str, str]) -> Contact | None:
     """One key contact: name required, at least one of e-mail and phone (contract)."""
     name = check.text(names["name"], given.get("name"))
     check.require(names["name"], name)
@@ -630,9 +648,7 @@ def _contact(
     email = _email(check, names["email"], given.get("email"))
     phone = _phone(check, names["phone"], given.get("phone"))
     if email is None and phone is None and not {names["email"], names["phone"]} & check.failed:
-        check.require(
-            names["email"], None, f"one of {names['email']} or {names['phone']} is required"
-        )
+        check.require(names["email"], None, f"one of {names['email']} or {names['phone']} is required")
     preference = check.enum(names["preference"], _PREFERENCE_CHOICES, given.get("preference"))
     if name is None:
         return None
@@ -698,6 +714,8 @@ def _phone(check: _RowCheck, field_name: str, value: object) -> str | None:
 @lru_cache(maxsize=4096)  # a company's switchboard often recurs across rows
 def _normalise_phone(text: str) -> str | None:
     """E.164 of a number that parses without a default region and is valid, else None."""
+    if _PLAIN_PHONE.fullmatch(text):  # spaces and hyphens only separate digits: drop them
+        text = text.replace(" ", "").replace("-", "")
     try:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
