@@ -18,7 +18,9 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from operator import itemgetter
 from pathlib import Path
+from typing import cast
 
 from dossiers.errors import CannotRun
 
@@ -246,6 +248,8 @@ def _read_table(name: str, records: Iterable[Sequence[object]]) -> FormFile:
     _check_required(name, [column for _, column in positions])
     width = len(header)
     unnamed = [i for i, cell in enumerate(header) if not _header_name(cell)]
+    pick = _picker(positions, width)
+    columns = [column for _, column in positions]
     rows: list[Row] = []
     for row_no, record in numbered:
         if _is_blank_record(record):
@@ -254,8 +258,22 @@ def _read_table(name: str, records: Iterable[Sequence[object]]) -> FormFile:
             raise _too_many_rows(name)
         if _has_unnamed_data(record, width, unnamed):
             warnings.ignore(_UNNAMED, "cells without a column heading ignored")
-        rows.append((row_no, _record_values(record, positions)))
-    return FormFile(rows=rows, columns=[c for _, c in positions], warnings=warnings.items)
+        if len(record) < width:  # short rows: missing trailing cells are empty
+            record = (*record, *(None,) * (width - len(record)))
+        rows.append((row_no, dict(zip(columns, pick(record), strict=True))))
+    return FormFile(rows=rows, columns=columns, warnings=warnings.items)
+
+
+def _picker(positions: list[tuple[int, str]], width: int) -> Callable[[Sequence[object]], Sequence[object]]:
+    """The cells of the known columns, in ``positions`` order (C speed: 100,000 rows)."""
+    if not positions:
+        return lambda record: ()
+    if [i for i, _ in positions] == list(range(width)):
+        return lambda record: record[:width]
+    getter = itemgetter(*(i for i, _ in positions))
+    if len(positions) == 1:
+        return lambda record: (getter(record),)
+    return cast(Callable[[Sequence[object]], Sequence[object]], getter)
 
 
 def _first_non_blank(
@@ -294,11 +312,6 @@ def _header_name(cell: object) -> str:
         return ""
     text = unicodedata.normalize("NFKC", str(cell)).translate(ZERO_WIDTH_TABLE)
     return text.strip().casefold()
-
-
-def _record_values(record: Sequence[object], positions: list[tuple[int, str]]) -> dict[str, object]:
-    size = len(record)
-    return {column: record[i] if i < size else None for i, column in positions}
 
 
 def _has_unnamed_data(record: Sequence[object], width: int, unnamed: list[int]) -> bool:
