@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -50,13 +51,13 @@ def test_seeded_company_is_realistic(cli, database_url) -> None:
 
 def _submit(cli, tmp_path, name: str = "Acme") -> uuid.UUID:
     path = tmp_path / f"{name}.json"
-    path.write_text(
-        '[{"client_name_zh": "%s中文", "client_name_en": "%s", "client_type": "MFG", '
-        '"stage": "active", "target_markets": "DE", "liaison": "wang.market", '
-        '"department": "market", "authorisation_ref": "A-1", "collected_on": "2026-11-02", '
-        '"registered_address": "Berlin", "contract_no": "C-%s", "contract_signed_on": "2026-10-30", '
-        '"contact_name": "Q", "contact_phone": "+49 30 1234567", "fee_range": "10k USD"}]'
-        % (name, name, name))
+    record = {"client_name_zh": f"{name}中文", "client_name_en": name, "client_type": "MFG",
+              "stage": "active", "target_markets": "DE", "liaison": "wang.market",
+              "department": "market", "authorisation_ref": "A-1", "collected_on": "2026-11-02",
+              "registered_address": "Berlin", "contract_no": f"C-{name}",
+              "contract_signed_on": "2026-10-30", "contact_name": "Q",
+              "contact_phone": "+49 30 1234567", "fee_range": "10k USD"}
+    path.write_text(json.dumps([record], ensure_ascii=False))
     report = cli("import", str(path), "--as", "wang.market").json()
     return uuid.UUID(report["accepted"][0]["form_id"])
 
