@@ -39,8 +39,11 @@ def _machine_postgres() -> str | None:
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL (no database) of a PostgreSQL server the tests may create databases on."""
-    base = _machine_postgres()
+    """Base URL (no database) of a PostgreSQL server the tests may create databases on.
+
+    ``DOSSIER_TEST_EMBEDDED=1`` forces the embedded server, as on a machine without one.
+    """
+    base = None if os.environ.get("DOSSIER_TEST_EMBEDDED") == "1" else _machine_postgres()
     if base:
         yield base
         return
