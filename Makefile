@@ -33,8 +33,8 @@ airflow: install
 bench: install
 	$(BIN)/python bench/run.py
 
-compose-check:
-	docker compose -f docker-compose.yaml config --quiet
+compose-check: install
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_compose.py
 
 clean:
 	rm -rf $(VENV) .dossier

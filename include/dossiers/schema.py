@@ -13,15 +13,12 @@ stored in any other column. The schema changes only through an Alembic migration
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import (
     ARRAY,
     BigInteger,
     Boolean,
     CheckConstraint,
     Column,
-    Computed,
     Date,
     DateTime,
     ForeignKey,
@@ -429,27 +426,24 @@ access_log = Table(
 )
 
 # 檔案管理臺賬 (Arts. 11, 13): append-only and hash-chained; see dossiers.ledger. ``body`` is
-# the exact canonical JSON that was hashed; the other columns are generated from it, so
-# they can never disagree with what the chain protects.
-def _from_body(key: str, type_: Any = Text, expr: str | None = None) -> Column:
-    return Column(key, type_, Computed(expr or f"(body::jsonb ->> '{key}')", persisted=True))
-
-
+# the exact canonical JSON that was hashed; a BEFORE INSERT trigger fills the other columns
+# from it (whatever a client sends), and UPDATE is refused, so they never disagree.
 ledger_entry = Table(
     "ledger_entry", metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("body", Text, nullable=False),
     Column("prev_hash", LargeBinary, nullable=False),
     Column("entry_hash", LargeBinary, nullable=False),
-    _from_body("recorded_at", DateTime(timezone=True), "ledger_ts(body::jsonb ->> 'at')"),
-    _from_body("actor"),
-    _from_body("action"),
-    _from_body("subject_type"),
-    _from_body("subject_id"),
-    _from_body("dossier_no"),
-    _from_body("details", JSONB, "(body::jsonb -> 'details')"),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("subject_type", Text, nullable=False),
+    Column("subject_id", Text, nullable=False),
+    Column("dossier_no", Text),
+    Column("details", JSONB, nullable=False),
     Index("ix_ledger_entry_subject", "subject_type", "subject_id"),
     Index("ix_ledger_entry_dossier_no", "dossier_no"),
+    Index("ix_ledger_entry_action", "action", "recorded_at"),
 )
 
 # --- data keys, kept apart from the data (Art. 18, crypto-shredding) ----------------------

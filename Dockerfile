@@ -1,0 +1,8 @@
+# The Airflow image of the production-like stack (docker-compose.yaml): the official image
+# plus this project's pinned requirements. The project's own code (include/, dags/, plugins/,
+# sql/) is mounted by docker-compose.yaml, not baked in.
+FROM apache/airflow:3.3.0-python3.11
+
+COPY requirements.txt /tmp/requirements.txt
+# Pinning apache-airflow on the same line keeps pip from up- or downgrading the image's Airflow.
+RUN pip install --no-cache-dir "apache-airflow==3.3.0" -r /tmp/requirements.txt

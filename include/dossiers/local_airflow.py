@@ -1,0 +1,136 @@
+"""A local Airflow for the duties (``make airflow``): one machine, SQLite, ``airflow standalone``.
+
+Airflow's home is ``.dossier/airflow`` (under ``DOSSIER_HOME`` when set), its DAGs and
+plugins are the repository's ``dags/`` and ``plugins/``, and the dossier database is handed
+to it as the connection ``dossier_db`` (env ``AIRFLOW_CONN_DOSSIER_DB``). When
+``DOSSIER_DATABASE_URL`` is unset the embedded PostgreSQL is started, as for the CLI.
+
+:func:`airflow_env` and :func:`run_dag_test` let the demo and the tests run a duty once,
+for real, with ``airflow dags test`` (no scheduler, no web server).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO
+
+from dossiers.config import PROJECT_ROOT, home
+
+UI_URL = "http://localhost:8080"
+PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
+
+
+def airflow_home() -> Path:
+    """Where the local Airflow keeps its config, SQLite metadata DB and logs."""
+    return home() / "airflow"
+
+
+def metadata_db(airflow_home_dir: Path | None = None) -> Path:
+    """The local Airflow's SQLite metadata database file."""
+    return (airflow_home_dir or airflow_home()) / "airflow.db"
+
+
+def airflow_bin() -> str:
+    """The ``airflow`` command of this virtual environment (falls back to PATH)."""
+    beside = Path(sys.executable).with_name("airflow")
+    return str(beside) if beside.exists() else (shutil.which("airflow") or "airflow")
+
+
+def libpq_url(dossier_url: str) -> str:
+    """A plain ``postgresql://`` URI (no SQLAlchemy driver) for an Airflow connection."""
+    from sqlalchemy import make_url
+
+    return make_url(dossier_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def airflow_env(dossier_url: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The full environment for an ``airflow`` subprocess running this project's duties.
+
+    ``base`` (default: this process's environment) plus Airflow's home, the repository's
+    dags/plugins folders, no examples, a SQLite metadata DB in that home, and the dossier
+    database both as the Airflow connection ``dossier_db`` and as ``DOSSIER_DATABASE_URL``.
+    The ledger anchor defaults to the CLI's (``.dossier/ledger.anchor``) so both move the
+    same anchor (Arts. 11, 13).
+    """
+    env = dict(os.environ if base is None else base)
+    af_home = airflow_home()
+    # `airflow standalone` starts its components as `airflow …` from PATH: put this venv first.
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([venv_bin, *[p for p in env.get("PATH", "").split(os.pathsep)
+                                               if p and p != venv_bin]])
+    env.update({
+        "AIRFLOW_HOME": str(af_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{metadata_db(af_home)}",
+        "AIRFLOW_CONN_DOSSIER_DB": libpq_url(dossier_url),
+        "DOSSIER_DATABASE_URL": dossier_url,
+        "DOSSIER_HOME": str(home()),
+    })
+    env.setdefault("DOSSIER_LEDGER_ANCHOR", str(home() / "ledger.anchor"))
+    # LocalExecutor starts one worker process per parallelism slot (default 32): a laptop
+    # running a handful of duties needs a few.
+    env.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
+    return env
+
+
+def ensure_metadata_db(env: Mapping[str, str], *, output: IO[bytes] | None = None) -> int:
+    """``airflow db migrate`` when the SQLite metadata DB of ``env`` does not exist yet (≈ 7 s)."""
+    af_home = Path(env["AIRFLOW_HOME"])
+    af_home.mkdir(parents=True, exist_ok=True)
+    if metadata_db(af_home).exists():
+        return 0
+    return subprocess.run([airflow_bin(), "db", "migrate"], env=dict(env), check=False, stdout=output,
+                          stderr=subprocess.STDOUT if output is not None else None).returncode
+
+
+def run_dag_test(dag_id: str, dossier_url: str, logical_date: str | None = None, *,
+                 output: Path | None = None) -> int:
+    """Run one DAG once with ``airflow dags test``; return its exit status (0: the run succeeded).
+
+    Migrates the local metadata DB first when it does not exist yet. A one-task run takes
+    ≈ 15-25 s here, mostly Airflow's own start-up. Airflow's log goes to ``output`` when
+    given, else to this process's stdout/stderr.
+    """
+    env = airflow_env(dossier_url)
+    cmd = [airflow_bin(), "dags", "test", dag_id, *([logical_date] if logical_date else [])]
+    with ExitStack() as stack:
+        sink = stack.enter_context(output.open("ab")) if output is not None else None
+        migrated = ensure_metadata_db(env, output=sink)
+        if migrated != 0:
+            return migrated
+        return subprocess.run(cmd, env=env, check=False, stdout=sink,
+                              stderr=subprocess.STDOUT if sink is not None else None).returncode
+
+
+def main() -> None:
+    """``make airflow``: migrate the dossier schema, then exec ``airflow standalone``."""
+    from dossiers import db
+    from dossiers.errors import DossierError
+
+    try:
+        url = db.database_url()
+        revision = db.upgrade(url)
+    except DossierError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_status) from None
+    env = airflow_env(url)
+    af_home = Path(env["AIRFLOW_HOME"])
+    af_home.mkdir(parents=True, exist_ok=True)
+    print(f"dossier database {db.describe(url)} at schema revision {revision}")
+    print(f"AIRFLOW_HOME={af_home}")
+    print(f"Airflow UI: {UI_URL} (user admin; password in {af_home / PASSWORDS_FILE}, "
+          "written on first start)")
+    sys.stdout.flush()
+    os.execve(airflow_bin(), [airflow_bin(), "standalone"], env)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Every DAG file parses, documents itself and stays cheap to parse (architecture: dags/).
+
+Airflow runs in subprocesses with their own AIRFLOW_HOME, so this pytest process never
+imports Airflow (whose settings and logging set-up would leak into other tests).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.airflow
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS = REPO / "dags"
+DAG_FILES = sorted(p for p in DAGS.glob("*.py") if not p.name.startswith("_"))
+
+#: Never imported at parse time: heavy (GX, boto3, pandas) or touching the database. Checked
+#: as "newly imported by the DAG file": Airflow core itself already loads SQLAlchemy.
+BANNED_AT_PARSE = ("great_expectations", "boto3", "botocore", "pandas", "sqlalchemy", "psycopg",
+                   "alembic", "dossiers.db", "dossiers.ledger", "dossiers.schema")
+
+_DAGBAG = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+
+bag = DagBag(dag_folder=sys.argv[1])
+dags = {}
+for dag_id, dag in bag.dags.items():
+    dags[dag_id] = {
+        "fileloc": dag.fileloc,
+        "doc_md": dag.doc_md or "",
+        "tags": sorted(dag.tags),
+        "owners": sorted({t.owner for t in dag.tasks}),
+        "retries": {t.task_id: t.retries for t in dag.tasks},
+        "failure_callbacks": {t.task_id: bool(t.on_failure_callback) for t in dag.tasks},
+    }
+print("RESULT " + json.dumps({"import_errors": {str(k): v for k, v in bag.import_errors.items()},
+                              "dags": dags}))
+"""
+
+_IMPORT = """
+import importlib.util, json, sys
+import airflow.sdk  # what every DAG file imports anyway; its own imports are not the DAG's
+
+before = set(sys.modules)
+spec = importlib.util.spec_from_file_location("dag_under_test", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print("RESULT " + json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    home = tmp_path_factory.mktemp("airflow-home")
+    env = dict(os.environ)
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+    })
+    yield env
+
+
+def _run(script: str, arg: Path, env: dict[str, str]) -> Any:
+    proc = subprocess.run([sys.executable, "-c", script, str(arg)], env=env, capture_output=True,
+                          text=True, check=False, timeout=300)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_env: dict[str, str]) -> dict[str, Any]:
+    result: dict[str, Any] = _run(_DAGBAG, DAGS, airflow_env)
+    return result
+
+
+def test_there_are_dag_files() -> None:
+    assert DAG_FILES, "dags/ holds no DAG file"
+
+
+def test_every_dag_file_imports_without_error(dagbag: dict[str, Any]) -> None:
+    assert dagbag["import_errors"] == {}
+    files_with_dags = {Path(d["fileloc"]).name for d in dagbag["dags"].values()}
+    assert files_with_dags == {p.name for p in DAG_FILES}, "a file in dags/ defines no DAG"
+
+
+def test_every_dag_is_documented_owned_tagged_and_retried(dagbag: dict[str, Any]) -> None:
+    assert dagbag["dags"]
+    for dag_id, dag in dagbag["dags"].items():
+        assert len(dag["doc_md"].strip()) > 100, f"{dag_id}: doc_md missing or too short"
+        assert dag["tags"], f"{dag_id}: no tags"
+        assert dag["owners"] and "airflow" not in dag["owners"], f"{dag_id}: owner {dag['owners']}"
+        for task_id, retries in dag["retries"].items():
+            assert retries >= 1, f"{dag_id}.{task_id}: retries={retries}"
+        for task_id, has_callback in dag["failure_callbacks"].items():
+            assert has_callback, f"{dag_id}.{task_id}: no on_failure_callback"
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=[p.name for p in DAG_FILES])
+def test_dag_file_imports_nothing_heavy(dag_file: Path, airflow_env: dict[str, str]) -> None:
+    """Parsing a DAG file must not import GX, boto3, pandas or the database layer."""
+    imported: list[str] = _run(_IMPORT, dag_file, airflow_env)
+    heavy = sorted(m for m in imported if any(m == b or m.startswith(b + ".") for b in BANNED_AT_PARSE))
+    assert heavy == [], f"{dag_file.name} imports at parse time: {heavy}"
