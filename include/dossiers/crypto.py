@@ -30,11 +30,12 @@ from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql import func
 
 from dossiers.config import settings
+from dossiers.db import copy_rows
 from dossiers.errors import CannotRun, Refused
 from dossiers.schema import data_key
 
@@ -149,16 +150,15 @@ class KeyRing:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def create_keys(self, conn: Connection, dossier_ids: list[uuid.UUID]) -> None:
-        """Make a fresh random data key for each dossier (one round trip for all)."""
-        rows = []
-        for dossier_id in dossier_ids:
-            key = AESGCM.generate_key(bit_length=256)
-            rows.append({"dossier_id": dossier_id, "master_key_id": self.master.key_id,
-                         "wrapped_key": self.master.wrap(key, str(dossier_id))})
+    def create_keys(self, conn: Connection, dossier_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
+        """Make a fresh random data key for each dossier (one COPY for all); return them."""
+        keys = {dossier_id: AESGCM.generate_key(bit_length=256) for dossier_id in dossier_ids}
+        copy_rows(conn, data_key, ("dossier_id", "master_key_id", "wrapped_key"), (
+            (dossier_id, self.master.key_id, self.master.wrap(key, str(dossier_id)))
+            for dossier_id, key in keys.items()))
+        for dossier_id, key in list(keys.items())[-self._cache_size:]:
             self._remember(dossier_id, key)
-        if rows:
-            conn.execute(insert(data_key), rows)
+        return keys
 
     def key_for(self, conn: Connection, dossier_id: uuid.UUID) -> bytes:
         key = self._cache.get(dossier_id)

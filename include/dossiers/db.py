@@ -9,11 +9,12 @@ migrations run as the connecting (owner) role.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, Table, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 
 from dossiers.config import PROJECT_ROOT, settings
@@ -91,6 +92,16 @@ def transaction(engine: Engine | None = None) -> Iterator[Connection]:
     """One unit of work: committed whole, or rolled back whole."""
     with (engine or get_engine()).begin() as conn:
         yield conn
+
+
+def copy_rows(conn: Connection, table: Table, columns: Sequence[str],
+              rows: Iterable[Sequence[Any]]) -> None:
+    """Bulk-insert rows with one COPY, inside the caller's transaction (hot intake paths)."""
+    name = f"{table.schema}.{table.name}" if table.schema else table.name
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor, cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def alembic_config(url: str):  # type: ignore[no-untyped-def]

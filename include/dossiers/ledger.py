@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text
 
+from dossiers.db import copy_rows
 from dossiers.schema import ledger_entry
 
 GENESIS = bytes(32)
@@ -78,11 +79,7 @@ def append_many(conn: Connection, entries: Iterable[Entry]) -> int:
         rows.append((seq, body, prev, digest))
         prev = digest
     if rows:
-        with conn.connection.driver_connection.cursor() as cur, cur.copy(  # type: ignore[union-attr]
-            "COPY ledger_entry (seq, body, prev_hash, entry_hash) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(row)
+        copy_rows(conn, ledger_entry, ("seq", "body", "prev_hash", "entry_hash"), rows)
     return seq
 
 

@@ -296,23 +296,23 @@ class ValidForm:
         its title and preference.
         """
         result: dict[str, object] = {}
-        for item in fields(self):
-            if not personal and item.name in PERSONAL_FIELDS:
-                continue
-            value = getattr(self, item.name)
+        for name in _FIELD_NAMES if personal else _NON_PERSONAL_FIELD_NAMES:
+            value = getattr(self, name)
             if isinstance(value, date):
                 value = value.isoformat()
             elif isinstance(value, Decimal):
                 value = str(value)
-            elif item.name == "contacts":
+            elif name == "contacts":
                 value = [contact.as_dict(personal=personal) for contact in value]
             elif isinstance(value, tuple):
                 value = list(value)
-            result[item.name] = value
+            result[name] = value
         return result
 
 
-_VALID_FORM_FIELDS: Final = frozenset(item.name for item in fields(ValidForm))
+_FIELD_NAMES: Final = tuple(item.name for item in fields(ValidForm))
+_NON_PERSONAL_FIELD_NAMES: Final = tuple(n for n in _FIELD_NAMES if n not in PERSONAL_FIELDS)
+_VALID_FORM_FIELDS: Final = frozenset(_FIELD_NAMES)
 
 
 def name_key(client_name_en: str) -> str:
