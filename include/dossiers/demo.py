@@ -43,13 +43,19 @@ def main() -> int:
             print("    " + json.dumps(summary["totals"], ensure_ascii=False))
 
         _step("running the DAG dossier_ledger_verification through Airflow (airflow dags test)")
+        from dossiers.config import home
         from dossiers.local_airflow import airflow_home, run_dag_test
 
-        status = run_dag_test("dossier_ledger_verification", url)
+        log = home() / "demo-airflow.log"
+        log.unlink(missing_ok=True)
+        status = run_dag_test("dossier_ledger_verification", url, output=log)
         if status != 0:
-            print(f"dossier demo: the DAG run failed (exit {status}); see the log above",
+            tail = log.read_text(errors="replace").splitlines()[-15:]
+            print("\n".join(tail), file=sys.stderr)
+            print(f"dossier demo: the DAG run failed (exit {status}); full log: {log}",
                   file=sys.stderr)
             return 1
+        print(f"    the run succeeded; Airflow's log: {log}")
     except DossierError as exc:
         print(f"dossier demo: {exc}", file=sys.stderr)
         return exc.exit_status
@@ -58,6 +64,7 @@ Done in {time.monotonic() - started:.0f} s. Where to look:
   database      {db.describe(url)}  (psql "{url.replace('+psycopg', '')}")
   CLI           .venv/bin/dossier ledger verify | .venv/bin/dossier policy show
   Airflow home  {airflow_home()}  (task logs under logs/dag_id=dossier_ledger_verification)
+  ledger anchor {home() / "ledger.anchor"}  (moved forward by the DAG run)
   Airflow UI    make airflow  ->  http://localhost:8080  (same database)
 """)
     return 0

@@ -23,10 +23,21 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, text, update
 
 from dossiers import creation, db, ledger, staff
-from dossiers.crypto import KeyRing
+from dossiers.crypto import Field, KeyRing
 from dossiers.intake.reader import KNOWN_COLUMNS
 from dossiers.intake.service import SHANGHAI, import_file
-from dossiers.schema import communication, dossier, feedback, form, market_info, project
+from dossiers.schema import (
+    communication,
+    dossier,
+    feedback,
+    form,
+    market_info,
+    paper_condition_check,
+    paper_volume,
+    project,
+    qualification_document,
+)
+from dossiers.schema import staff as staff_table
 from dossiers.workdays import default_calendar
 
 LOCALES = {  # Faker locale -> ISO 3166-1 country
@@ -179,7 +190,7 @@ def seed_company(clients: int = 200, seed: int = 2026, today: date | None = None
             refused.update(f"{e['field']}:{e['code']}" for e in report["rejected"])
     counts = _workflow(engine, rng, keyring, people, today)
     with engine.begin() as conn:
-        counts.update(_history(conn, rng, people, today))
+        counts.update(_history(conn, rng, people, today, keyring))
         totals = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
                   for t in ("staff", "form", "dossier", "contact", "communication", "feedback",
                             "paper_volume", "ledger_entry")}
@@ -240,12 +251,16 @@ def _workflow(engine: Any, rng: random.Random, keyring: KeyRing,
 
 
 def _history(conn: Connection, rng: random.Random, people: dict[str, tuple[str, list[str]]],
-             today: date) -> Counter[str]:
-    """A year of communications, feedback and projects; gaps and stale dossiers."""
+             today: date, keyring: KeyRing) -> Counter[str]:
+    """A year of communications, feedback and projects; qualification documents (number
+    sealed, desensitised copy kept) and paper condition checks; gaps and stale dossiers."""
     counts: Counter[str] = Counter()
+    archivist = next(u for u, (_, r) in people.items() if "archivist" in r)
+    checker = conn.execute(
+        select(staff_table.c.id).where(staff_table.c.username == archivist)).scalar_one()
     rows = conn.execute(select(dossier.c.id, dossier.c.dossier_no, dossier.c.stage,
                                dossier.c.liaison_id, dossier.c.created_at)).all()
-    comms, fbs, projects, entries = [], [], [], []
+    comms, fbs, projects, licences, entries = [], [], [], [], []
     stale, gaps = [], []
     for d in rows:
         start = d.created_at.astimezone(SHANGHAI).date()
@@ -277,15 +292,33 @@ def _history(conn: Connection, rng: random.Random, people: dict[str, tuple[str, 
                                  "project_type": rng.choice(["social", "search", "influencer"]),
                                  "started_on": start + timedelta(days=rng.randint(0, span)),
                                  "progress": rng.choice(["planned", "in_progress", "delivered"])})
+        if rng.random() < 0.6:  # Art. 10: desensitised business licence
+            number = f"{rng.randrange(10**9, 10**10)}"
+            licences.append({"dossier_id": d.id, "kind": "business_licence",
+                             "number_enc": keyring.seal(conn, d.id, Field(
+                                 "qualification_document", "number", "business_licence"), number),
+                             "number_masked": "*" * (len(number) - 4) + number[-4:],
+                             "valid_until": today + timedelta(days=rng.randint(-30, 900))})
         if rng.random() < 0.1:
             gaps.append(d.id)
         if rng.random() < 0.15:
             stale.append(d.id)
         entries.append(ledger.Entry("seed", "history.backfill", "dossier", str(d.id),
                                     d.dossier_no, {"source": "synthetic history"}))
-    for table, batch in ((communication, comms), (feedback, fbs), (project, projects)):
+    for table, batch in ((communication, comms), (feedback, fbs), (project, projects),
+                         (qualification_document, licences)):
         if batch:
             conn.execute(insert(table), batch)
+    # Art. 14: periodic condition checks of the paper volumes; damaged ones repaired or copied.
+    checks = []
+    for volume_id, in conn.execute(select(paper_volume.c.id)):
+        if rng.random() < 0.3:
+            condition = rng.choices(("good", "worn", "damaged", "faded"), (70, 15, 10, 5))[0]
+            checks.append({"volume_id": volume_id, "checked_on": today - timedelta(days=rng.randint(1, 90)),
+                           "checked_by": checker, "condition": condition,
+                           "action": {"damaged": "repair", "faded": "copy"}.get(condition, "none")})
+    if checks:
+        conn.execute(insert(paper_condition_check), checks)
     if gaps:  # defect: market information never collected (Art. 10)
         conn.execute(update(market_info).where(market_info.c.dossier_id.in_(gaps))
                      .values(market_positioning=None, target_customers=None))
@@ -294,5 +327,6 @@ def _history(conn: Connection, rng: random.Random, people: dict[str, tuple[str, 
             updated_at=datetime.combine(today - timedelta(days=200), time(9), UTC)))
     ledger.append_many(conn, entries)
     counts.update(communications=len(comms), feedback=len(fbs), projects=len(projects),
+                  qualification_documents=len(licences), condition_checks=len(checks),
                   gap_dossiers=len(gaps), stale_dossiers=len(stale))
     return counts

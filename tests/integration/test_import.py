@@ -174,3 +174,13 @@ def test_database_dump_holds_no_plaintext_personal_data(cli, company, tmp_path, 
         d_id, blob = conn.execute(text("SELECT dossier_id, email_enc FROM contact LIMIT 1")).one()
         from dossiers.crypto import Field
         assert keyring.open(conn, d_id, Field("contact", "email", "0"), blob).endswith(".example.de")
+
+
+def test_a_file_beyond_the_bind_parameter_limit_imports(cli, company, tmp_path) -> None:
+    """33,000 rows: more name keys than PostgreSQL's 65,535 bind parameters would hold."""
+    rows = [_row(n, contact_email="", contact_name="X", fee_range="", credit_rating="")
+            for n in range(33_000)]
+    result = cli("import", str(_write(tmp_path / "big.csv", rows)), "--as", "wang.market")
+    assert result.status == 0, result.stderr[-500:]
+    assert len(result.json()["accepted"]) == 33_000
+    assert _count("SELECT count(*) FROM form") == 33_000

@@ -42,6 +42,12 @@ def test_seeded_company_is_realistic(cli, database_url) -> None:
     assert _rows("SELECT count(*) FROM dossier WHERE filed_at IS NULL")[0][0] > 0
     assert _rows("SELECT count(*) FROM clock WHERE met_at > (due_on + 1)::timestamptz")[0][0] > 0
     assert _rows("SELECT count(*) FROM feedback WHERE kind = 'complaint' AND closed_on IS NULL")[0][0] > 0
+    # the vault is checked, and licences are kept desensitised (Arts. 10, 14)
+    assert _rows("SELECT count(*) FROM paper_condition_check")[0][0] > 0
+    assert _rows("SELECT count(*) FROM paper_condition_check "
+                 "WHERE condition = 'damaged' AND action <> 'repair'")[0][0] == 0
+    masked = _rows("SELECT number_masked FROM qualification_document")
+    assert masked and all(m.startswith("******") for (m,) in masked)
     # every number well-formed, and the ledger intact
     for (number,) in _rows("SELECT dossier_no FROM dossier"):
         assert numbering.NUMBER_PATTERN.match(number)
