@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import os
 import platform
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -129,14 +128,9 @@ class Scratch:
 
     @staticmethod
     def _machine_server() -> str | None:
-        try:
-            with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-                pass
-            with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres",
-                                 connect_timeout=3):
-                return "postgresql+psycopg://postgres@127.0.0.1:5432"
-        except (OSError, psycopg.Error):
-            return None
+        from dossiers.embedded import machine_server
+
+        return machine_server()
 
     def _embedded_server(self, root: Path) -> str:
         from dossiers import embedded

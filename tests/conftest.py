@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -24,31 +23,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _machine_postgres() -> str | None:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            pass
-        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres",
-                             connect_timeout=3):
-            return "postgresql+psycopg://postgres@127.0.0.1:5432"
-    except OSError:
-        return None
-    except psycopg.Error:
-        return None
-
-
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL (no database) of a PostgreSQL server the tests may create databases on.
 
     ``DOSSIER_TEST_EMBEDDED=1`` forces the embedded server, as on a machine without one.
     """
-    base = None if os.environ.get("DOSSIER_TEST_EMBEDDED") == "1" else _machine_postgres()
+    from dossiers import embedded
+
+    base = None if os.environ.get("DOSSIER_TEST_EMBEDDED") == "1" else embedded.machine_server()
     if base:
         yield base
         return
-    from dossiers import embedded
-
     root = tmp_path_factory.mktemp("embedded-pg")
     server = embedded.ensure_running(root)
     yield f"postgresql+psycopg://postgres@127.0.0.1:{server.port}"

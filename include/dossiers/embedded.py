@@ -33,7 +33,8 @@ class EmbeddedServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{DATABASE}"
 
 
-def _bin(name: str) -> str:
+def postgres_tool(name: str) -> str:
+    """Path of a PostgreSQL 16 program shipped in the pgserver wheel (pg_dump, initdb, …)."""
     # Found without importing pgserver (its import warns and starts nothing we need).
     spec = importlib.util.find_spec("pgserver")
     if spec is None or not spec.submodule_search_locations:
@@ -85,7 +86,7 @@ def ensure_running(root: Path | None = None) -> EmbeddedServer:
                 subprocess.run(["chown", "-R", SYSTEM_USER, str(pgdata)], check=True)
                 pgdata.chmod(0o700)
             subprocess.run(
-                [_bin("initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
+                [postgres_tool("initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
                  "--encoding=UTF8", "--locale=C.UTF-8"],
                 check=True, capture_output=True, **run_as,  # type: ignore[call-overload]
             )
@@ -95,7 +96,8 @@ def ensure_running(root: Path | None = None) -> EmbeddedServer:
                 port = _free_port()
             port_file.write_text(str(port))
             subprocess.run(
-                [_bin("pg_ctl"), "-D", str(pgdata), "-w", "-t", "60", "-l", str(pgdata / "server.log"),
+                [postgres_tool("pg_ctl"), "-D", str(pgdata), "-w", "-t", "60",
+                 "-l", str(pgdata / "server.log"),
                  "-o", f"-h 127.0.0.1 -p {port} -k {pgdata}", "start"],
                 check=True, capture_output=True, **run_as,  # type: ignore[call-overload]
             )
@@ -108,6 +110,21 @@ def ensure_running(root: Path | None = None) -> EmbeddedServer:
             f"cannot start the embedded PostgreSQL under {pgdata}: "
             f"{detail.decode(errors='replace').strip().splitlines()[-1:] or exc}"
         ) from exc
+
+
+def machine_server(host: str = "127.0.0.1", port: int = 5432) -> str | None:
+    """Base URL (no database) of a PostgreSQL already serving on this machine, or None.
+
+    Tests and ``make bench`` make scratch databases there, else on an embedded server.
+    """
+    import psycopg
+
+    try:
+        with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres",
+                             connect_timeout=3):
+            return f"postgresql+psycopg://postgres@{host}:{port}"
+    except (OSError, psycopg.Error):
+        return None
 
 
 def _port_taken(port: int) -> bool:
@@ -136,7 +153,7 @@ def stop(root: Path | None = None) -> bool:
     if not (pgdata / "postmaster.pid").exists():
         return False
     subprocess.run(
-        [_bin("pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"],
+        [postgres_tool("pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"],
         check=False, capture_output=True, **_run_as(),  # type: ignore[call-overload]
     )
     return True

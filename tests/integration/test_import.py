@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -160,9 +159,11 @@ def test_database_dump_holds_no_plaintext_personal_data(cli, company, tmp_path, 
             creation.review_form(conn, head, f.id, approve=True)
             made = creation.create_dossier(conn, keyring, archivist, f.id)
         assert ledger.verify(conn).ok
-    pg_dump = shutil.which("pg_dump") or str(Path(__import__("pgserver").__file__).parent
-                                             / "pginstall" / "bin" / "pg_dump")
-    dump = subprocess.run([pg_dump, "--no-owner", database_url.replace("+psycopg", "")],
+    # pgserver's pg_dump (16) dumps the machine's 15 and the embedded 16 alike.
+    from dossiers.embedded import postgres_tool
+
+    dump = subprocess.run([postgres_tool("pg_dump"), "--no-owner",
+                           database_url.replace("+psycopg", "")],
                           capture_output=True, check=True).stdout.decode()
     assert made["dossier_no"] in dump  # the dump is real and holds the dossiers
     for row in rows:
