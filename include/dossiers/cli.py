@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -78,6 +79,79 @@ def cmd_import(args: argparse.Namespace) -> int:
     report = import_file(Path(args.file), acting_user=args.acting_user)
     _print_json(report)
     return 1 if report["rejected"] else 0
+
+
+# --- forms and dossiers (Arts. 11, 15, 16) -----------------------------------------------------
+
+def _form_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a form id (a UUID): {value!r}") from None
+
+
+def cmd_forms_list(args: argparse.Namespace) -> int:
+    from dossiers import creation, db, staff
+    from dossiers.permissions import Action, authorize
+
+    with db.transaction() as conn:
+        actor = staff.load_actor(conn, args.acting_user)
+        authorize(conn, actor, Action.FORM_LIST, subject="forms")
+        _print_json(creation.list_forms(conn, actor, args.status))
+    return 0
+
+
+def cmd_forms_review(args: argparse.Namespace) -> int:
+    from dossiers import creation, db, staff
+
+    with db.transaction() as conn:
+        actor = staff.load_actor(conn, args.acting_user)
+        _print_json(creation.review_form(conn, actor, args.form_id, approve=args.reject is None,
+                                         reason=args.reject))
+    return 0
+
+
+def cmd_dossiers_create(args: argparse.Namespace) -> int:
+    from dossiers import creation, db, staff
+    from dossiers.crypto import KeyRing
+
+    with db.transaction() as conn:
+        actor = staff.load_actor(conn, args.acting_user)
+        _print_json(creation.create_dossier(conn, KeyRing(), actor, args.form_id))
+    return 0
+
+
+def cmd_dossiers_file(args: argparse.Namespace) -> int:
+    from dossiers import creation, db, lifecycle, staff
+
+    with db.transaction() as conn:
+        actor = staff.load_actor(conn, args.acting_user)
+        row = lifecycle.find(conn, args.dossier_no)
+        _print_json(creation.file_dossier(conn, actor, row.id, cabinet=args.cabinet,
+                                          shelf=args.shelf))
+    return 0
+
+
+def cmd_dossiers_stage(args: argparse.Namespace) -> int:
+    from dossiers import db, lifecycle, staff
+
+    prospect = None if args.further_cooperation is None else args.further_cooperation == "yes"
+    with db.transaction() as conn:
+        actor = staff.load_actor(conn, args.acting_user)
+        _print_json(lifecycle.change_stage(conn, actor, args.dossier_no, args.stage,
+                                           terminated_on=args.terminated_on,
+                                           further_cooperation=prospect))
+    return 0
+
+
+def cmd_dossiers_show(args: argparse.Namespace) -> int:
+    from dossiers import db, lifecycle, staff
+    from dossiers.crypto import KeyRing
+
+    with db.transaction() as conn:
+        actor = staff.load_actor(conn, args.acting_user)
+        _print_json(lifecycle.read(conn, KeyRing(), actor, args.dossier_no))
+    return 0
 
 
 # --- workdays ----------------------------------------------------------------------------------
@@ -203,6 +277,44 @@ def build_parser() -> argparse.ArgumentParser:
     imp = command(nouns, "import", cmd_import,
                   "submit collection forms from a CSV, XLSX or JSON file (collection-form.md)")
     imp.add_argument("file")
+
+    forms = nouns.add_parser(
+        "forms", help="collection forms: list and review (Art. 11)").add_subparsers(
+        dest="verb", required=True, metavar="VERB")
+    flist = command(forms, "list", cmd_forms_list,
+                    "forms you may see: a liaison their own, a department head their department's")
+    flist.add_argument("--status", default="submitted",
+                       choices=["submitted", "reviewed", "rejected", "created", "all"])
+    review = command(forms, "review", cmd_forms_review,
+                     "department head: approve a submitted form within 2 wd, or reject it with "
+                     "the reason that goes back to the liaison (Art. 11(2))")
+    review.add_argument("form_id", type=_form_id)
+    verdict = review.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--approve", action="store_true")
+    verdict.add_argument("--reject", metavar="REASON")
+
+    doss = nouns.add_parser(
+        "dossiers", help="create, file, move between stages, show (Arts. 11, 15, 16)"
+    ).add_subparsers(dest="verb", required=True, metavar="VERB")
+    create = command(doss, "create", cmd_dossiers_create,
+                     "archivist: create the electronic dossier from a reviewed form and number it")
+    create.add_argument("form_id", type=_form_id)
+    file_ = command(doss, "file", cmd_dossiers_file,
+                    "archivist: file the dossier and register its paper volume in the vault "
+                    "(within 2 wd of creation)")
+    file_.add_argument("dossier_no")
+    file_.add_argument("--cabinet", required=True, help="vault cabinet, e.g. the type code 電商")
+    file_.add_argument("--shelf", required=True, type=int)
+    stage = command(doss, "stage", cmd_dossiers_stage,
+                    "archivist: move a dossier to potential, active or terminated (Art. 15)")
+    stage.add_argument("dossier_no")
+    stage.add_argument("stage", choices=["potential", "active", "terminated"])
+    stage.add_argument("--terminated-on", type=_iso_date, metavar="DATE")
+    stage.add_argument("--further-cooperation", choices=["yes", "no"],
+                       help="on termination: is further cooperation possible? (Art. 14)")
+    show = command(doss, "show", cmd_dossiers_show,
+                   "a dossier with every dimension (its liaison or the archivist; logged)")
+    show.add_argument("dossier_no")
 
     wd = nouns.add_parser("workdays", help="the PRC working-day calendar").add_subparsers(
         dest="verb", required=True, metavar="VERB")

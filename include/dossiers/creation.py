@@ -19,13 +19,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Text, func, insert, select, update
 
 from dossiers import ledger, numbering
 from dossiers.crypto import Field, KeyRing
 from dossiers.errors import Refused
 from dossiers.intake.service import personal_field
-from dossiers.permissions import Action, Actor, authorize
+from dossiers.permissions import Action, Actor, Role, authorize
 from dossiers.policy import policy
 from dossiers.schema import (
     basic_info,
@@ -234,10 +234,28 @@ def file_dossier(conn: Connection, actor: Actor, dossier_id: uuid.UUID, *, cabin
             "position": position}
 
 
-def pending_forms(conn: Connection, status: str = "submitted") -> list[Any]:
-    return list(conn.execute(
-        select(form.c.id, form.c.department, form.c.liaison_id, staff.c.username)
-        .join(staff, staff.c.id == form.c.liaison_id).where(form.c.status == status)
-        .order_by(form.c.submitted_at)))
-
-
+def list_forms(conn: Connection, actor: Actor, status: str = "submitted") -> list[dict[str, Any]]:
+    """Forms the actor works on: a liaison their own, a department head their department's,
+    Customer Service (archivist, CS head) all of them; with the review deadline."""
+    query = (select(form.c.id, form.c.status, form.c.client_name_zh, form.c.client_name_en,
+                    form.c.client_type, form.c.stage, form.c.department, staff.c.username,
+                    form.c.submitted_at, form.c.rejection_reason, clock.c.due_on,
+                    clock.c.provisional)
+             .join(staff, staff.c.id == form.c.liaison_id)
+             .outerjoin(clock, (clock.c.subject_type == "form")
+                        & (clock.c.subject_id == form.c.id.cast(Text))
+                        & (clock.c.kind == "form_review"))
+             .order_by(form.c.submitted_at))
+    if status != "all":
+        query = query.where(form.c.status == status)
+    if actor.department != "customer_service":
+        if Role.DEPT_HEAD in actor.roles:
+            query = query.where(form.c.department == actor.department)
+        else:
+            query = query.where(form.c.liaison_id == actor.staff_id)
+    return [{"form_id": str(r.id), "status": r.status, "client_name_zh": r.client_name_zh,
+             "client_name_en": r.client_name_en, "client_type": r.client_type,
+             "stage": r.stage, "department": r.department, "liaison": r.username,
+             "submitted_at": r.submitted_at, "review_due": r.due_on,
+             "review_due_provisional": r.provisional, "rejection_reason": r.rejection_reason}
+            for r in conn.execute(query)]

@@ -34,6 +34,9 @@ class Action(StrEnum):
     FORM_REVIEW = "form.review"
     DOSSIER_CREATE = "dossier.create"
     DOSSIER_FILE = "dossier.file"
+    DOSSIER_STAGE = "dossier.stage"
+    DOSSIER_READ = "dossier.read"
+    FORM_LIST = "form.list"
     UPDATE_SUBMIT = "update.submit"
     UPDATE_REVIEW = "update.review"
     UPDATE_APPLY = "update.apply"
@@ -57,16 +60,19 @@ class Action(StrEnum):
 #: The role x action matrix. Each line cites where the policy gives the role that duty.
 MATRIX: dict[Role, frozenset[Action]] = {
     Role.LIAISON: frozenset({
-        Action.FORM_SUBMIT, Action.UPDATE_SUBMIT,  # Arts. 7, 11(1), 13(1)
+        Action.FORM_SUBMIT, Action.UPDATE_SUBMIT, Action.FORM_LIST,  # Arts. 7, 11(1), 13(1)
+        Action.DOSSIER_READ,  # Art. 16: their own clients' dossiers (others need a grant)
         Action.QUERY_REQUEST, Action.LOAN_REQUEST,  # Art. 16
     }),
     Role.DEPT_HEAD: frozenset({
         Action.FORM_SUBMIT, Action.UPDATE_SUBMIT, Action.QUERY_REQUEST, Action.LOAN_REQUEST,
-        Action.FORM_REVIEW, Action.UPDATE_REVIEW,  # Arts. 7, 11(2), 13(2)
+        Action.FORM_REVIEW, Action.UPDATE_REVIEW, Action.FORM_LIST,  # Arts. 7, 11(2), 13(2)
         Action.LOAN_APPROVE_DEPARTMENT,  # Art. 16
     }),
     Role.ARCHIVIST: frozenset({
         Action.DOSSIER_CREATE, Action.DOSSIER_FILE, Action.UPDATE_APPLY,  # Arts. 11, 13
+        Action.DOSSIER_STAGE, Action.FORM_LIST,  # Art. 15: classification kept current
+        Action.DOSSIER_READ,  # Art. 7: custodian of every dossier
         Action.QUERY_APPROVE, Action.LOAN_APPROVE_ARCHIVE, Action.VAULT_MANAGE,  # Arts. 7, 14, 16
         Action.DESTRUCTION_PROPOSE,  # Art. 17(1)
         Action.LEDGER_VERIFY,  # Art. 11(5): keeps the ledger
@@ -76,7 +82,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.FILING_DELAY_APPROVE,  # Art. 15
         Action.DESTRUCTION_REVIEW,  # Art. 17(1)
         Action.STAFF_ADD, Action.STAFF_LEAVE,  # Arts. 6, 19: CS receives leavers' materials
-        Action.FORM_REVIEW, Action.UPDATE_REVIEW,  # head of the CS department
+        Action.FORM_REVIEW, Action.UPDATE_REVIEW, Action.FORM_LIST,  # head of CS
         Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 12, 14: full checks, sampling
     }),
     Role.QA_SUPERVISOR: frozenset({

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -155,9 +156,10 @@ def test_database_dump_holds_no_plaintext_personal_data(cli, company, tmp_path, 
     with db.transaction() as conn:
         head = staff.load_actor(conn, "zhao.market")
         archivist = staff.load_actor(conn, "li.archive")
-        for f in creation.pending_forms(conn)[:3]:
-            creation.review_form(conn, head, f.id, approve=True)
-            made = creation.create_dossier(conn, keyring, archivist, f.id)
+        for f in creation.list_forms(conn, archivist)[:3]:
+            form_id = uuid.UUID(f["form_id"])
+            creation.review_form(conn, head, form_id, approve=True)
+            made = creation.create_dossier(conn, keyring, archivist, form_id)
         assert ledger.verify(conn).ok
     # pgserver's pg_dump (16) dumps the machine's 15 and the embedded 16 alike.
     from dossiers.embedded import postgres_tool
