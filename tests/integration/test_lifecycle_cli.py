@@ -89,3 +89,16 @@ def test_rejected_form_goes_back_with_the_reason(cli, company, tmp_path) -> None
     assert mine[0]["rejection_reason"] == "no registered address"
     again = cli("forms", "review", form_id, "--approve", "--as", "zhao.market")
     assert again.status == 1 and "only a submitted form can be reviewed" in again.stderr
+
+
+def test_nobody_reviews_their_own_form(cli, company, tmp_path) -> None:
+    """Separation of duties: a department head who is the form's liaison cannot approve it."""
+    path = tmp_path / "forms.json"
+    path.write_text(json.dumps([{**FORM, "liaison": "zhao.market"}], ensure_ascii=False))
+    assert cli("import", str(path), "--as", "zhao.market").status == 0
+    form_id = cli("forms", "list", "--as", "zhao.market").json()[0]["form_id"]
+    refused = cli("forms", "review", form_id, "--approve", "--as", "zhao.market")
+    assert refused.status == 1 and "nobody reviews their own form" in refused.stderr
+    assert _rows("SELECT status FROM form") == [("submitted",)]
+    # The CS head, who reviews for Customer Service, may.
+    assert cli("forms", "review", form_id, "--approve", "--as", "chen.cs").status == 0
