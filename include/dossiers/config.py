@@ -8,6 +8,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+#: Times are stored in UTC and shown, scheduled and counted in Asia/Shanghai.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 #: The repository root when running from a checkout (``include/dossiers/config.py``).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

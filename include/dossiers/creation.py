@@ -17,11 +17,11 @@ import json
 import uuid
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Text, func, insert, select, update
 
 from dossiers import ledger, numbering
+from dossiers.config import SHANGHAI
 from dossiers.crypto import Field, KeyRing
 from dossiers.errors import Refused
 from dossiers.intake.service import personal_field
@@ -45,7 +45,6 @@ from dossiers.schema import (
 )
 from dossiers.workdays import default_calendar
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 BASIC = ("registered_address", "domestic_contact_address", "founded_on", "legal_form",
          "registered_capital_amount", "registered_capital_currency", "business_scope",
          "core_business", "org_structure")

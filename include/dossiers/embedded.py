@@ -105,11 +105,9 @@ def ensure_running(root: Path | None = None) -> EmbeddedServer:
         _ensure_database(server)
         return server
     except (OSError, subprocess.CalledProcessError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
-        raise CannotRun(
-            f"cannot start the embedded PostgreSQL under {pgdata}: "
-            f"{detail.decode(errors='replace').strip().splitlines()[-1:] or exc}"
-        ) from exc
+        lines = (getattr(exc, "stderr", b"") or b"").decode(errors="replace").strip().splitlines()
+        raise CannotRun(f"cannot start the embedded PostgreSQL under {pgdata}: "
+                        f"{lines[-1] if lines else exc}") from exc
 
 
 def machine_server(host: str = "127.0.0.1", port: int = 5432) -> str | None:

@@ -12,11 +12,11 @@ import json
 import uuid
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, insert, select, update
 
 from dossiers import ledger
+from dossiers.config import SHANGHAI
 from dossiers.crypto import Field, KeyRing
 from dossiers.errors import Refused
 from dossiers.permissions import Action, Actor, Role, authorize
@@ -34,7 +34,6 @@ from dossiers.schema import (
     staff,
 )
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 TRANSITIONS = {  # Art. 15; a terminated client may come back (renewed cooperation)
     "potential": {"active", "terminated"},
     "active": {"terminated"},

@@ -8,7 +8,7 @@ refusal is recorded even though the refused work writes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import Connection, insert
@@ -109,7 +109,6 @@ class Actor:
     staff_id: int | None = None
     department: str | None = None
     active: bool = True
-    notes: list[str] = field(default_factory=list, compare=False)
 
     @classmethod
     def system(cls, name: str = "system") -> Actor:

@@ -23,9 +23,10 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, text, update
 
 from dossiers import creation, db, ledger, staff
+from dossiers.config import SHANGHAI
 from dossiers.crypto import Field, KeyRing
 from dossiers.intake.reader import KNOWN_COLUMNS
-from dossiers.intake.service import SHANGHAI, import_file
+from dossiers.intake.service import import_file
 from dossiers.schema import (
     communication,
     dossier,

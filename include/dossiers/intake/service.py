@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ARRAY, Connection, Text, any_, bindparam, func, select, text
 
 from dossiers import db, ledger
+from dossiers.config import SHANGHAI
 from dossiers.crypto import Field, KeyRing, seal
 from dossiers.db import copy_rows
 from dossiers.intake.reader import read_form_file
@@ -32,7 +32,6 @@ from dossiers.schema import clock, dossier, form, staff
 from dossiers.staff import department_heads, load_actor
 from dossiers.workdays import default_calendar
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: pg_advisory_xact_lock key serialising intake ("intake" in ASCII).
 INTAKE_LOCK = 0x696E74616B65
 PENDING = ("submitted", "reviewed")
@@ -96,9 +95,10 @@ def import_file(path: Path, *, acting_user: str | None, today: date | None = Non
     with db.transaction() as conn:
         actor = load_actor(conn, acting_user)
         authorize(conn, actor, Action.FORM_SUBMIT, subject=f"file {path.name}")
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INTAKE_LOCK})
         liaisons = _active_liaisons(conn)
         checked = validate_rows(form_file.rows, set(liaisons), today)
+        # Duplicates are decided under the lock, so two imports never accept one client.
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INTAKE_LOCK})
         valid = _refuse_duplicates(conn, checked, report)
         _store(conn, keyring, actor, path.name, valid, liaisons, today, report)
     report.rejected.sort(key=lambda e: (e["row"], e["field"]))
