@@ -84,10 +84,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 # --- forms and dossiers (Arts. 11, 15, 16) -----------------------------------------------------
 
 def _form_id(value: str) -> uuid.UUID:
+    """A form or grant id."""
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a form id (a UUID): {value!r}") from None
+        raise argparse.ArgumentTypeError(f"not an id (a UUID): {value!r}") from None
 
 
 def cmd_forms_list(args: argparse.Namespace) -> int:
@@ -151,6 +152,26 @@ def cmd_dossiers_show(args: argparse.Namespace) -> int:
     with db.transaction() as conn:
         actor = staff.load_actor(conn, args.acting_user)
         _print_json(lifecycle.read(conn, KeyRing(), actor, args.dossier_no))
+    return 0
+
+
+def cmd_queries_request(args: argparse.Namespace) -> int:
+    from dossiers import db, queries, staff
+
+    with db.transaction() as conn:
+        actor = staff.load_actor(conn, args.acting_user)
+        _print_json(queries.request(conn, actor, args.dossier_no, purpose=args.purpose,
+                                    scope=args.scope, expires_on=args.until))
+    return 0
+
+
+def cmd_queries_decide(args: argparse.Namespace) -> int:
+    from dossiers import db, queries, staff
+
+    with db.transaction() as conn:
+        actor = staff.load_actor(conn, args.acting_user)
+        _print_json(queries.decide(conn, actor, args.grant_id, approve=args.verb == "approve",
+                                   reason=getattr(args, "reason", None)))
     return 0
 
 
@@ -315,6 +336,25 @@ def build_parser() -> argparse.ArgumentParser:
     show = command(doss, "show", cmd_dossiers_show,
                    "a dossier with every dimension (its liaison or the archivist; logged)")
     show.add_argument("dossier_no")
+
+    que = nouns.add_parser(
+        "queries", help="query grants: purpose, scope, expiry; approved by the archivist (Art. 16)"
+    ).add_subparsers(dest="verb", required=True, metavar="VERB")
+    qreq = command(que, "request", cmd_queries_request,
+                   "ask to read a dossier that is not your own client's")
+    qreq.add_argument("dossier_no")
+    qreq.add_argument("--purpose", required=True)
+    qreq.add_argument("--scope", required=True, action="append",
+                      choices=["basic", "contacts", "market", "cooperation", "needs", "other",
+                               "vault", "personal"],
+                      help="a dimension to read (repeat); 'personal' shows personal data in clear")
+    qreq.add_argument("--until", required=True, type=_iso_date, metavar="DATE",
+                      help="the grant expires after this day")
+    qapp = command(que, "approve", cmd_queries_decide, "archivist: approve a query request")
+    qapp.add_argument("grant_id", type=_form_id)
+    qrej = command(que, "reject", cmd_queries_decide, "archivist: reject a query request")
+    qrej.add_argument("grant_id", type=_form_id)
+    qrej.add_argument("--reason", required=True)
 
     wd = nouns.add_parser("workdays", help="the PRC working-day calendar").add_subparsers(
         dest="verb", required=True, metavar="VERB")

@@ -21,6 +21,7 @@ from dossiers.crypto import Field, KeyRing
 from dossiers.errors import Refused
 from dossiers.permissions import Action, Actor, Role, authorize
 from dossiers.schema import (
+    QUERY_SCOPES,
     access_log,
     basic_info,
     contact,
@@ -85,27 +86,59 @@ def change_stage(conn: Connection, actor: Actor, dossier_no: str, stage: str, *,
             "terminated_on": terminated_on, "further_cooperation": further_cooperation}
 
 
-def read(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str) -> dict[str, Any]:
-    """A dossier with its dimensions, for its own liaison or the archivist (Arts. 7, 16).
+def mask(value: str | None) -> str | None:
+    """A desensitised form of a personal value: enough to recognise, not to use."""
+    if not value:
+        return value
+    if "@" in value:
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if value.startswith("+"):
+        return value[:3] + "*" * max(0, len(value) - 6) + value[-3:]
+    return value[:1] + "***"
 
-    Everyone else needs an approved query grant (not built yet) and is refused. The
-    liaison and the archivist see personal data in clear; every read is logged.
+
+def read(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str) -> dict[str, Any]:
+    """A dossier with the dimensions the reader may see (Arts. 7, 16); every read is logged.
+
+    The client's own liaison and the archivist (its custodian) see all of it. Anyone else
+    sees only the scope of their approved, unexpired query grants, with personal data
+    masked unless the scope includes ``personal``; without a grant the read is refused.
     """
+    from dossiers.queries import active_scope
+
     row = find(conn, dossier_no)
     record = f"dossier {dossier_no}"
     authorize(conn, actor, Action.DOSSIER_READ, subject=record)
-    if Role.ARCHIVIST not in actor.roles and actor.staff_id != row.liaison_id:
+    d_id: uuid.UUID = row.id
+    if Role.ARCHIVIST in actor.roles or actor.staff_id == row.liaison_id:
+        scope: set[str] | None = set(QUERY_SCOPES)
+    else:
+        scope = active_scope(conn, actor, d_id)
+    if scope is None:
         authorize(conn, actor, Action.DOSSIER_READ, subject=record,
                   reason="only the client's own liaison reads without an approved query grant "
-                         "(Art. 16)")
+                         "(Art. 16): request one with `dossier queries request`")
+    assert scope is not None
+    shown = _dossier_view(conn, keyring, row, scope)
+    with conn.engine.begin() as own:  # the read is logged even if the caller rolls back
+        own.execute(insert(access_log).values(
+            actor=actor.username, action=Action.DOSSIER_READ.value, subject=record,
+            allowed=True, reason=json.dumps({"scope": sorted(scope)})))
+    return shown
+
+
+def _dossier_view(conn: Connection, keyring: KeyRing, row: Any, scope: set[str]) -> dict[str, Any]:
     d_id: uuid.UUID = row.id
+    clear = "personal" in scope
 
     def one(table: Any) -> dict[str, Any]:
         found = conn.execute(select(table).where(table.c.dossier_id == d_id)).first()
         return {k: v for k, v in found._mapping.items() if k != "dossier_id"} if found else {}
 
     def opened(where: Field, blob: bytes | None) -> str | None:
-        return keyring.open(conn, d_id, where, blob)
+        value = keyring.open(conn, d_id, where, blob)
+        return value if clear else mask(value)
 
     contacts = [
         {"title": c.title, "preference": c.preference,
@@ -123,8 +156,16 @@ def read(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str) -> d
     other["credit_rating"] = opened(Field("other_info", "credit_rating", str(d_id)),
                                     other.pop("credit_rating_enc", None))
     liaison = conn.execute(select(staff.c.username).where(staff.c.id == row.liaison_id)).scalar()
-    shown = {
-        "dossier_no": dossier_no, "client_name_zh": row.client_name_zh,
+    dimensions = {
+        "basic": one(basic_info), "contacts": contacts, "market": one(market_info),
+        "cooperation": contracts, "needs": one(needs), "other": other,
+        "vault": [dict(v._mapping) for v in conn.execute(
+            select(paper_volume.c.volume_no, paper_volume.c.cabinet, paper_volume.c.shelf,
+                   paper_volume.c.position, paper_volume.c.condition)
+            .where(paper_volume.c.dossier_id == d_id))],
+    }
+    return {
+        "dossier_no": row.dossier_no, "client_name_zh": row.client_name_zh,
         "client_name_en": row.client_name_en, "client_type": row.client_type,
         "stage": row.stage, "status": row.status, "liaison": liaison,
         "department": row.department, "created_at": row.created_at, "filed_at": row.filed_at,
@@ -132,15 +173,6 @@ def read(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str) -> d
         "target_markets": list(conn.execute(
             select(dossier_market.c.country).where(dossier_market.c.dossier_id == d_id)
             .order_by(dossier_market.c.ordinal)).scalars()),
-        "basic": one(basic_info), "contacts": contacts, "market": one(market_info),
-        "contracts": contracts, "needs": one(needs), "other": other,
-        "paper_volumes": [dict(v._mapping) for v in conn.execute(
-            select(paper_volume.c.volume_no, paper_volume.c.cabinet, paper_volume.c.shelf,
-                   paper_volume.c.position, paper_volume.c.condition)
-            .where(paper_volume.c.dossier_id == d_id))],
+        "scope": sorted(scope),
+        **{name: value for name, value in dimensions.items() if name in scope},
     }
-    with conn.engine.begin() as own:  # the read is logged even if the caller rolls back
-        own.execute(insert(access_log).values(
-            actor=actor.username, action=Action.DOSSIER_READ.value, subject=record,
-            allowed=True, reason=json.dumps({"scope": "all", "personal": "clear"})))
-    return shown

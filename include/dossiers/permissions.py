@@ -61,13 +61,14 @@ class Action(StrEnum):
 MATRIX: dict[Role, frozenset[Action]] = {
     Role.LIAISON: frozenset({
         Action.FORM_SUBMIT, Action.UPDATE_SUBMIT, Action.FORM_LIST,  # Arts. 7, 11(1), 13(1)
-        Action.DOSSIER_READ,  # Art. 16: their own clients' dossiers (others need a grant)
+        Action.DOSSIER_READ,  # Art. 16: their own clients'; any other through a grant
         Action.QUERY_REQUEST, Action.LOAN_REQUEST,  # Art. 16
     }),
     Role.DEPT_HEAD: frozenset({
         Action.FORM_SUBMIT, Action.UPDATE_SUBMIT, Action.QUERY_REQUEST, Action.LOAN_REQUEST,
         Action.FORM_REVIEW, Action.UPDATE_REVIEW, Action.FORM_LIST,  # Arts. 7, 11(2), 13(2)
         Action.LOAN_APPROVE_DEPARTMENT,  # Art. 16
+        Action.DOSSIER_READ,  # Art. 16: through an approved grant
     }),
     Role.ARCHIVIST: frozenset({
         Action.DOSSIER_CREATE, Action.DOSSIER_FILE, Action.UPDATE_APPLY,  # Arts. 11, 13
@@ -78,6 +79,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.LEDGER_VERIFY,  # Art. 11(5): keeps the ledger
     }),
     Role.CS_HEAD: frozenset({
+        Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
         Action.IMPORTANT_CHANGE_APPROVE,  # Art. 13(3)
         Action.FILING_DELAY_APPROVE,  # Art. 15
         Action.DESTRUCTION_REVIEW,  # Art. 17(1)
@@ -86,10 +88,12 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 12, 14: full checks, sampling
     }),
     Role.QA_SUPERVISOR: frozenset({
+        Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
         Action.DESTRUCTION_SUPERVISE,  # Art. 17(3)
         Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 7, 21
     }),
     Role.MANAGEMENT: frozenset({
+        Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
         Action.DESTRUCTION_APPROVE, Action.DISCLOSURE_APPROVE,  # Arts. 6, 16, 17
         Action.STAFF_ADD, Action.STAFF_LEAVE,
         Action.LEDGER_VERIFY,

@@ -411,6 +411,29 @@ clock = Table(
     Index("ix_clock_open_due", "due_on", postgresql_where=text("met_at IS NULL")),
 )
 
+# --- queries (Art. 16) -----------------------------------------------------------------------
+
+#: What a query grant may cover: the Art. 10 dimensions, and whether personal data shows.
+QUERY_SCOPES = ("basic", "contacts", "market", "cooperation", "needs", "other", "vault",
+                "personal")
+
+query_grant = Table(
+    "query_grant", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    _dossier_fk(),
+    Column("requester_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
+    Column("purpose", Text, nullable=False),
+    Column("scope", ARRAY(Text), nullable=False),
+    Column("expires_on", Date, nullable=False),
+    Column("status", String(16), nullable=False, server_default="requested"),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("decided_by", Integer, ForeignKey("staff.id")),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("reason", Text),
+    CheckConstraint("status IN ('requested', 'approved', 'rejected', 'revoked')", name="status"),
+    CheckConstraint("cardinality(scope) > 0", name="scope"),
+)
+
 # --- audit trail ----------------------------------------------------------------------------
 
 # Every read of a dossier and every refused action (Art. 16); the ledger records changes.

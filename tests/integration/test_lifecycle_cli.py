@@ -102,3 +102,35 @@ def test_nobody_reviews_their_own_form(cli, company, tmp_path) -> None:
     assert _rows("SELECT status FROM form") == [("submitted",)]
     # The CS head, who reviews for Customer Service, may.
     assert cli("forms", "review", form_id, "--approve", "--as", "chen.cs").status == 0
+
+
+def test_query_by_another_department_through_a_grant(cli, company, tmp_path) -> None:
+    """Art. 16: purpose, scope and expiry; approved by the archivist, not by the asker;
+    only the granted dimensions are shown, personal data masked unless granted."""
+    path = tmp_path / "forms.json"
+    path.write_text(json.dumps([FORM], ensure_ascii=False))
+    cli("import", str(path), "--as", "wang.market")
+    form_id = cli("forms", "list", "--as", "wang.market").json()[0]["form_id"]
+    cli("forms", "review", form_id, "--approve", "--as", "zhao.market")
+    number = cli("dossiers", "create", form_id, "--as", "li.archive").json()["dossier_no"]
+
+    assert cli("dossiers", "show", number, "--as", "sun.plan").status == 1
+    asked = cli("queries", "request", number, "--purpose", "campaign proposal",
+                "--scope", "contacts", "--scope", "needs", "--until", "2099-01-01",
+                "--as", "sun.plan")
+    assert asked.status == 0, asked.stderr
+    grant = asked.json()["grant_id"]
+    still = cli("dossiers", "show", number, "--as", "sun.plan")  # requested, not approved
+    assert still.status == 1
+    assert cli("queries", "approve", grant, "--as", "zhao.market").status == 1  # not archivist
+    assert cli("queries", "approve", grant, "--as", "li.archive").status == 0
+
+    shown = cli("dossiers", "show", number, "--as", "sun.plan").json()
+    assert shown["scope"] == ["contacts", "needs"]
+    assert "other" not in shown and "basic" not in shown  # outside the grant
+    assert shown["contacts"][0]["email"] == "g***@northwind.example.de"  # masked
+    assert "Greta" not in json.dumps(shown)
+    reads = _rows("SELECT actor, allowed FROM access_log WHERE action = 'dossier.read' ORDER BY id")
+    assert reads == [("sun.plan", False), ("sun.plan", False), ("sun.plan", True)]
+    actions = [a for (a,) in _rows("SELECT action FROM ledger_entry WHERE action LIKE 'query.%'")]
+    assert actions == ["query.request", "query.approve"]
