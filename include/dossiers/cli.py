@@ -91,88 +91,75 @@ def _form_id(value: str) -> uuid.UUID:
         raise argparse.ArgumentTypeError(f"not an id (a UUID): {value!r}") from None
 
 
-def cmd_forms_list(args: argparse.Namespace) -> int:
-    from dossiers import creation, db, staff
-    from dossiers.permissions import Action, authorize
+def _acting(args: argparse.Namespace, work: Callable[[Any, Any], Any]) -> int:
+    """Run ``work(conn, actor)`` in one transaction as the ``--as`` user; print its JSON."""
+    from dossiers import db, staff
 
     with db.transaction() as conn:
-        actor = staff.load_actor(conn, args.acting_user)
-        authorize(conn, actor, Action.FORM_LIST, subject="forms")
-        _print_json(creation.list_forms(conn, actor, args.status))
+        _print_json(work(conn, staff.load_actor(conn, args.acting_user)))
     return 0
+
+
+def cmd_forms_list(args: argparse.Namespace) -> int:
+    from dossiers import creation
+
+    return _acting(args, lambda conn, actor: creation.list_forms(conn, actor, args.status))
 
 
 def cmd_forms_review(args: argparse.Namespace) -> int:
-    from dossiers import creation, db, staff
+    from dossiers import creation
 
-    with db.transaction() as conn:
-        actor = staff.load_actor(conn, args.acting_user)
-        _print_json(creation.review_form(conn, actor, args.form_id, approve=args.reject is None,
-                                         reason=args.reject))
-    return 0
+    return _acting(args, lambda conn, actor: creation.review_form(
+        conn, actor, args.form_id, approve=args.reject is None, reason=args.reject))
 
 
 def cmd_dossiers_create(args: argparse.Namespace) -> int:
-    from dossiers import creation, db, staff
+    from dossiers import creation
     from dossiers.crypto import KeyRing
 
-    with db.transaction() as conn:
-        actor = staff.load_actor(conn, args.acting_user)
-        _print_json(creation.create_dossier(conn, KeyRing(), actor, args.form_id))
-    return 0
+    return _acting(args, lambda conn, actor: creation.create_dossier(
+        conn, KeyRing(), actor, args.form_id))
 
 
 def cmd_dossiers_file(args: argparse.Namespace) -> int:
-    from dossiers import creation, db, lifecycle, staff
+    from dossiers import creation, lifecycle
 
-    with db.transaction() as conn:
-        actor = staff.load_actor(conn, args.acting_user)
-        row = lifecycle.find(conn, args.dossier_no)
-        _print_json(creation.file_dossier(conn, actor, row.id, cabinet=args.cabinet,
-                                          shelf=args.shelf))
-    return 0
+    return _acting(args, lambda conn, actor: creation.file_dossier(
+        conn, actor, lifecycle.find(conn, args.dossier_no).id, cabinet=args.cabinet,
+        shelf=args.shelf))
 
 
 def cmd_dossiers_stage(args: argparse.Namespace) -> int:
-    from dossiers import db, lifecycle, staff
+    from dossiers import lifecycle
 
     prospect = None if args.further_cooperation is None else args.further_cooperation == "yes"
-    with db.transaction() as conn:
-        actor = staff.load_actor(conn, args.acting_user)
-        _print_json(lifecycle.change_stage(conn, actor, args.dossier_no, args.stage,
-                                           terminated_on=args.terminated_on,
-                                           further_cooperation=prospect))
-    return 0
+    return _acting(args, lambda conn, actor: lifecycle.change_stage(
+        conn, actor, args.dossier_no, args.stage, terminated_on=args.terminated_on,
+        further_cooperation=prospect))
 
 
 def cmd_dossiers_show(args: argparse.Namespace) -> int:
-    from dossiers import db, lifecycle, staff
+    from dossiers import lifecycle
     from dossiers.crypto import KeyRing
 
-    with db.transaction() as conn:
-        actor = staff.load_actor(conn, args.acting_user)
-        _print_json(lifecycle.read(conn, KeyRing(), actor, args.dossier_no))
-    return 0
+    return _acting(args, lambda conn, actor: lifecycle.read(conn, KeyRing(), actor,
+                                                            args.dossier_no))
 
 
 def cmd_queries_request(args: argparse.Namespace) -> int:
-    from dossiers import db, queries, staff
+    from dossiers import queries
 
-    with db.transaction() as conn:
-        actor = staff.load_actor(conn, args.acting_user)
-        _print_json(queries.request(conn, actor, args.dossier_no, purpose=args.purpose,
-                                    scope=args.scope, expires_on=args.until))
-    return 0
+    return _acting(args, lambda conn, actor: queries.request(
+        conn, actor, args.dossier_no, purpose=args.purpose, scope=args.scope,
+        expires_on=args.until))
 
 
 def cmd_queries_decide(args: argparse.Namespace) -> int:
-    from dossiers import db, queries, staff
+    from dossiers import queries
 
-    with db.transaction() as conn:
-        actor = staff.load_actor(conn, args.acting_user)
-        _print_json(queries.decide(conn, actor, args.grant_id, approve=args.verb == "approve",
-                                   reason=getattr(args, "reason", None)))
-    return 0
+    return _acting(args, lambda conn, actor: queries.decide(
+        conn, actor, args.grant_id, approve=args.verb == "approve",
+        reason=getattr(args, "reason", None)))
 
 
 # --- workdays ----------------------------------------------------------------------------------

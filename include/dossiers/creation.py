@@ -236,6 +236,7 @@ def file_dossier(conn: Connection, actor: Actor, dossier_id: uuid.UUID, *, cabin
 def list_forms(conn: Connection, actor: Actor, status: str = "submitted") -> list[dict[str, Any]]:
     """Forms the actor works on: a liaison their own, a department head their department's,
     Customer Service (archivist, CS head) all of them; with the review deadline."""
+    authorize(conn, actor, Action.FORM_LIST, subject="forms")
     query = (select(form.c.id, form.c.status, form.c.client_name_zh, form.c.client_name_en,
                     form.c.client_type, form.c.stage, form.c.department, staff.c.username,
                     form.c.submitted_at, form.c.rejection_reason, clock.c.due_on,
