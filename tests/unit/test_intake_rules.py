@@ -14,7 +14,6 @@ from decimal import Decimal
 
 import phonenumbers
 import pytest
-from email_validator import EmailNotValidError, validate_email
 
 from dossiers.exports import neutralise_for_spreadsheet
 from dossiers.intake import rules
@@ -510,24 +509,6 @@ def test_a_contacts_array_the_reader_could_not_place_refuses_the_row(contacts: o
 # --- equivalence of the fast paths with the libraries ----------------------------------
 
 
-def _library_email(address: str) -> str | None:
-    try:
-        return validate_email(address, check_deliverability=False).normalized
-    except EmailNotValidError:
-        return None
-
-
-def _library_phone(text: str) -> str | None:
-    try:
-        number = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return f"{e164};ext={number.extension}" if number.extension else e164
-
-
 @pytest.mark.parametrize(
     "address",
     [
@@ -564,7 +545,7 @@ def _library_phone(text: str) -> str | None:
     ],
 )
 def test_email_normalisation_matches_email_validator(address: str) -> None:
-    assert rules._normalise_email(address) == _library_email(address)
+    assert rules._normalise_email(address) == rules.library_email(address)
 
 
 def test_email_normalisation_matches_email_validator_on_random_addresses() -> None:
@@ -574,7 +555,7 @@ def test_email_normalisation_matches_email_validator_on_random_addresses() -> No
         local = "".join(rng.choice(alphabet.replace("@", "")) for _ in range(rng.randint(1, 6)))
         domain = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
         address = f"{local}@{domain}"
-        assert rules._normalise_email(address) == _library_email(address), address
+        assert rules._normalise_email(address) == rules.library_email(address), address
 
 
 def test_plain_addresses_take_the_fast_path() -> None:
@@ -617,7 +598,7 @@ def test_phone_normalisation_matches_phonenumbers() -> None:
     assert len(variants) > 5000
     valid_seen = 0
     for written in variants:
-        expected = _library_phone(written)
+        expected = rules.library_e164(written)
         assert rules._normalise_phone.__wrapped__(written) == expected, written
         valid_seen += expected is not None
     assert valid_seen > 1000  # the comparison covers valid numbers, not only refusals
