@@ -62,13 +62,10 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
 
 
 def cmd_staff_leave(args: argparse.Namespace) -> int:
-    from dossiers import db, staff
+    from dossiers import staff
 
-    with db.transaction() as conn:
-        actor = staff.load_actor(conn, args.acting_user)
-        summary = staff.leave(conn, actor, args.username, args.handover_to)
-    _print_json(summary)
-    return 0
+    return _acting(args, lambda conn, actor: staff.leave(conn, actor, args.username,
+                                                         args.handover_to))
 
 
 # --- intake ------------------------------------------------------------------------------------
@@ -92,11 +89,13 @@ def _form_id(value: str) -> uuid.UUID:
 
 
 def _acting(args: argparse.Namespace, work: Callable[[Any, Any], Any]) -> int:
-    """Run ``work(conn, actor)`` in one transaction as the ``--as`` user; print its JSON."""
+    """Run ``work(conn, actor)`` in one transaction as the ``--as`` user; once it has
+    committed, print its JSON (nothing is reported done that did not commit)."""
     from dossiers import db, staff
 
     with db.transaction() as conn:
-        _print_json(work(conn, staff.load_actor(conn, args.acting_user)))
+        result = work(conn, staff.load_actor(conn, args.acting_user))
+    _print_json(result)
     return 0
 
 
