@@ -411,6 +411,119 @@ clock = Table(
     Index("ix_clock_open_due", "due_on", postgresql_where=text("met_at IS NULL")),
 )
 
+# --- updates (Arts. 12, 13) -----------------------------------------------------------------
+
+#: The immediate-update triggers of Art. 12 (each starts a 2-wd clock for the liaison).
+UPDATE_TRIGGERS = ("basic_info", "cooperation", "needs", "feedback", "material")
+
+# A Dossier Information Update Form (Art. 13(1)): what changes, why, on what evidence.
+dossier_change = Table(
+    "dossier_change", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    _dossier_fk(),
+    Column("status", String(16), nullable=False, server_default="submitted"),
+    Column("important", Boolean, nullable=False),  # Art. 13(3): needs the CS head first
+    Column("trigger", String(16)),  # an Art. 12 immediate trigger; NULL for a routine update
+    Column("occurred_on", Date),  # when the triggering event happened
+    Column("reason", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("requested_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("reviewed_by", Integer, ForeignKey("staff.id")),
+    Column("reviewed_at", DateTime(timezone=True)),
+    Column("approved_by", Integer, ForeignKey("staff.id")),  # the CS head, important changes
+    Column("approved_at", DateTime(timezone=True)),
+    Column("applied_by", Integer, ForeignKey("staff.id")),
+    Column("applied_at", DateTime(timezone=True)),
+    Column("rejected_by", Integer, ForeignKey("staff.id")),
+    Column("rejection_reason", Text),
+    CheckConstraint(
+        "status IN ('submitted', 'reviewed', 'approved', 'applied', 'rejected')", name="status"),
+    CheckConstraint(f"trigger IS NULL OR trigger IN {UPDATE_TRIGGERS}", name="trigger"),
+    CheckConstraint("(trigger IS NULL) = (occurred_on IS NULL)", name="occurred_on"),
+)
+
+# One changed field of an update form, with its value before and after (Art. 13(4)).
+# Personal fields keep both values only as ciphertext (``*_enc``), others in the clear.
+dossier_change_item = Table(
+    "dossier_change_item", metadata,
+    Column("change_id", UUID(as_uuid=True), ForeignKey("dossier_change.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("field", String(48), primary_key=True),
+    Column("personal", Boolean, nullable=False),
+    Column("before_value", Text),
+    Column("after_value", Text),
+    Column("before_enc", LargeBinary),
+    Column("after_enc", LargeBinary),
+    CheckConstraint("NOT personal OR (before_value IS NULL AND after_value IS NULL)",
+                    name="personal_sealed"),
+)
+
+# A delayed filing (Art. 15): approved by the CS head, never beyond 5 wd.
+filing_delay = Table(
+    "filing_delay", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("clock_id", BigInteger, ForeignKey("clock.id"), nullable=False),
+    Column("requested_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("reason", Text, nullable=False),
+    Column("original_due_on", Date, nullable=False),
+    Column("new_due_on", Date, nullable=False),
+    Column("status", String(16), nullable=False, server_default="requested"),
+    Column("decided_by", Integer, ForeignKey("staff.id")),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_reason", Text),
+    CheckConstraint("status IN ('requested', 'approved', 'rejected')", name="status"),
+    CheckConstraint("new_due_on > original_due_on", name="later"),
+    # At most one pending or approved delay per clock.
+    Index("uq_filing_delay_open", "clock_id", unique=True,
+          postgresql_where=text("status <> 'rejected'")),
+)
+
+# --- paper borrowing (Art. 16) ----------------------------------------------------------------
+
+# A Borrowing Request Form: purpose, period, the volumes; approved by the requester's
+# department head and by the archivist; one extension at most.
+loan = Table(
+    "loan", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("requester_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
+    Column("purpose", Text, nullable=False),
+    Column("period_wd", SmallInteger, nullable=False),
+    Column("status", String(16), nullable=False, server_default="requested"),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("department_approved_by", Integer, ForeignKey("staff.id")),
+    Column("department_approved_at", DateTime(timezone=True)),
+    Column("archive_approved_by", Integer, ForeignKey("staff.id")),
+    Column("archive_approved_at", DateTime(timezone=True)),
+    Column("rejected_by", Integer, ForeignKey("staff.id")),
+    Column("rejection_reason", Text),
+    Column("lent_on", Date),
+    Column("due_on", Date),
+    Column("extension_wd", SmallInteger),
+    Column("extension_requested_on", Date),
+    Column("extension_status", String(16)),
+    Column("extension_decided_by", Integer, ForeignKey("staff.id")),
+    Column("returned_on", Date),
+    Column("returned_to", Integer, ForeignKey("staff.id")),
+    CheckConstraint(
+        "status IN ('requested', 'approved', 'lent', 'returned', 'rejected')", name="status"),
+    CheckConstraint("period_wd > 0", name="period"),
+    CheckConstraint(
+        "extension_status IS NULL OR extension_status IN ('requested', 'approved', 'rejected')",
+        name="extension_status"),
+)
+
+loan_volume = Table(
+    "loan_volume", metadata,
+    Column("loan_id", UUID(as_uuid=True), ForeignKey("loan.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("volume_id", BigInteger, ForeignKey("paper_volume.id"), primary_key=True,
+           index=True),
+    Column("returned_condition", String(16)),  # recorded at return (Art. 16: intact)
+    Column("return_notes", Text),
+)
+
 # --- queries (Art. 16) -----------------------------------------------------------------------
 
 #: What a query grant may cover: the Art. 10 dimensions, and whether personal data shows.
