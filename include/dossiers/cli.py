@@ -161,6 +161,162 @@ def cmd_queries_decide(args: argparse.Namespace) -> int:
         reason=getattr(args, "reason", None)))
 
 
+# --- updates and filing delays (Arts. 12, 13, 15) ----------------------------------------------
+
+def _field_value(value: str) -> tuple[str, str | None]:
+    """``FIELD=VALUE`` (``FIELD=`` empties the field)."""
+    name, sep, new = value.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"write FIELD=VALUE, not {value!r}")
+    return name.strip(), new or None
+
+
+def cmd_updates_submit(args: argparse.Namespace) -> int:
+    from dossiers import updates
+    from dossiers.crypto import KeyRing
+
+    return _acting(args, lambda conn, actor: updates.submit(
+        conn, KeyRing(), actor, args.dossier_no, dict(args.set), reason=args.reason,
+        evidence=args.evidence, trigger=args.trigger, occurred_on=args.occurred_on))
+
+
+def cmd_updates_list(args: argparse.Namespace) -> int:
+    from dossiers import updates
+    from dossiers.crypto import KeyRing
+
+    return _acting(args, lambda conn, actor: updates.list_changes(conn, KeyRing(), actor,
+                                                                  args.status))
+
+
+def cmd_updates_review(args: argparse.Namespace) -> int:
+    from dossiers import updates
+
+    return _acting(args, lambda conn, actor: updates.review(
+        conn, actor, args.change_id, approve=args.reject is None, reason=args.reject))
+
+
+def cmd_updates_important(args: argparse.Namespace) -> int:
+    from dossiers import updates
+
+    return _acting(args, lambda conn, actor: updates.approve_important(
+        conn, actor, args.change_id, approve=args.verb == "approve-important",
+        reason=getattr(args, "reason", None)))
+
+
+def cmd_updates_apply(args: argparse.Namespace) -> int:
+    from dossiers import updates
+    from dossiers.crypto import KeyRing
+
+    return _acting(args, lambda conn, actor: updates.apply(conn, KeyRing(), actor,
+                                                           args.change_id))
+
+
+def cmd_dossiers_delay(args: argparse.Namespace) -> int:
+    from dossiers import filing_delays
+
+    return _acting(args, lambda conn, actor: filing_delays.request(
+        conn, actor, args.dossier_no, until=args.until, reason=args.reason))
+
+
+def cmd_dossiers_delay_decide(args: argparse.Namespace) -> int:
+    from dossiers import filing_delays
+
+    return _acting(args, lambda conn, actor: filing_delays.decide(
+        conn, actor, args.delay_id, approve=args.verb == "approve-delay",
+        reason=getattr(args, "reason", None)))
+
+
+# --- paper loans and the vault (Arts. 14, 15, 16) ----------------------------------------------
+
+def _volume_condition(value: str) -> tuple[str | None, str]:
+    """``CONDITION`` (every volume not named otherwise) or ``VOLUME=CONDITION``."""
+    ref, sep, condition = value.rpartition("=")
+    if sep and not ref.strip():
+        raise argparse.ArgumentTypeError(f"write VOLUME=CONDITION or CONDITION, not {value!r}")
+    return (ref.strip() or None), condition.strip()
+
+
+def cmd_loans_request(args: argparse.Namespace) -> int:
+    from dossiers import loans
+
+    return _acting(args, lambda conn, actor: loans.request(
+        conn, actor, args.dossier_no, purpose=args.purpose, period_wd=args.period))
+
+
+def cmd_loans_approve(args: argparse.Namespace) -> int:
+    from dossiers import loans
+
+    return _acting(args, lambda conn, actor: loans.approve(conn, actor, args.loan_id,
+                                                           capacity=args.capacity))
+
+
+def cmd_loans_reject(args: argparse.Namespace) -> int:
+    from dossiers import loans
+
+    return _acting(args, lambda conn, actor: loans.reject(
+        conn, actor, args.loan_id, reason=args.reason, capacity=args.capacity))
+
+
+def cmd_loans_lend(args: argparse.Namespace) -> int:
+    from dossiers import loans
+
+    return _acting(args, lambda conn, actor: loans.lend(conn, actor, args.loan_id))
+
+
+def cmd_loans_extend(args: argparse.Namespace) -> int:
+    from dossiers import loans
+
+    return _acting(args, lambda conn, actor: loans.request_extension(conn, actor, args.loan_id,
+                                                                     args.wd))
+
+
+def cmd_loans_extension_decide(args: argparse.Namespace) -> int:
+    from dossiers import loans
+
+    return _acting(args, lambda conn, actor: loans.decide_extension(
+        conn, actor, args.loan_id, approve=args.verb == "extension-approve",
+        reason=getattr(args, "reason", None)))
+
+
+def cmd_loans_return(args: argparse.Namespace) -> int:
+    from dossiers import loans
+
+    named = {ref: condition for ref, condition in args.condition if ref is not None}
+    defaults = [condition for ref, condition in args.condition if ref is None]
+    if len(defaults) > 1:
+        raise CannotRun("give at most one --condition without a volume (the default)")
+    return _acting(args, lambda conn, actor: loans.return_loan(
+        conn, actor, args.loan_id, conditions=named, default=defaults[0] if defaults else None,
+        notes=args.notes))
+
+
+def cmd_loans_list(args: argparse.Namespace) -> int:
+    from dossiers import loans
+
+    return _acting(args, lambda conn, actor: loans.list_loans(conn, actor, args.status))
+
+
+def cmd_vault_list(args: argparse.Namespace) -> int:
+    from dossiers import vault
+
+    return _acting(args, lambda conn, actor: vault.list_volumes(conn, actor, args.cabinet))
+
+
+def cmd_vault_register(args: argparse.Namespace) -> int:
+    from dossiers import vault
+
+    return _acting(args, lambda conn, actor: vault.register_volume(
+        conn, actor, args.dossier_no, cabinet=args.cabinet, shelf=args.shelf))
+
+
+def cmd_vault_check(args: argparse.Namespace) -> int:
+    from dossiers import vault
+
+    return _acting(args, lambda conn, actor: vault.check_condition(
+        conn, actor, args.volume, condition=args.condition, action=args.action,
+        notes=args.notes))
+
+
 # --- workdays ----------------------------------------------------------------------------------
 
 def _provisional_note(provisional: bool) -> None:
@@ -323,6 +479,71 @@ def build_parser() -> argparse.ArgumentParser:
                    "a dossier with every dimension (its liaison or the archivist; logged)")
     show.add_argument("dossier_no")
 
+    delay = command(doss, "delay-filing", cmd_dossiers_delay,
+                    "archivist: ask the CS head to let a dossier be filed later, before its "
+                    "deadline passes; the filing may never take more than 5 wd (Art. 15)")
+    delay.add_argument("dossier_no")
+    delay.add_argument("--until", required=True, type=_iso_date, metavar="DATE",
+                       help="the new filing deadline")
+    delay.add_argument("--reason", required=True)
+    dapp = command(doss, "approve-delay", cmd_dossiers_delay_decide,
+                   "CS head: approve a filing delay (moves the deadline; Art. 15)")
+    dapp.add_argument("delay_id", type=int)
+    drej = command(doss, "reject-delay", cmd_dossiers_delay_decide,
+                   "CS head: refuse a filing delay (the original deadline stands)")
+    drej.add_argument("delay_id", type=int)
+    drej.add_argument("--reason", required=True)
+
+    upd = nouns.add_parser(
+        "updates", help="update forms: submit, review, approve important changes, apply "
+                        "(Arts. 12, 13)"
+    ).add_subparsers(dest="verb", required=True, metavar="VERB")
+    usub = command(upd, "submit", cmd_updates_submit,
+                   "liaison: submit a Dossier Information Update Form - what changes (--set), "
+                   "why (--reason) and on what evidence (--evidence). The department head "
+                   "reviews it within 1 wd, the archivist applies it within 1 wd; a change of "
+                   "the client's name or core cooperation terms also needs the CS head "
+                   "(Art. 13). After an Art. 12 event (--trigger) submit within 2 wd.")
+    usub.add_argument("dossier_no")
+    usub.add_argument("--set", required=True, action="append", type=_field_value,
+                      metavar="FIELD=VALUE",
+                      help="a field of the collection form and its new value (repeat); "
+                           "FIELD= empties it. Lists (target_markets, marketing_goals) are "
+                           "separated by ';'. E.g. --set contact_email=anna@example.de")
+    usub.add_argument("--reason", required=True, help="why the information changes")
+    usub.add_argument("--evidence", required=True,
+                      help="what shows it (e.g. the client's e-mail of 2026-03-02, contract "
+                           "amendment no.)")
+    usub.add_argument("--trigger", choices=["basic_info", "cooperation", "needs", "feedback",
+                                            "material"],
+                      help="the Art. 12 immediate-update event this follows")
+    usub.add_argument("--occurred-on", type=_iso_date, metavar="DATE",
+                      help="the day the event happened (with --trigger)")
+    ulist = command(upd, "list", cmd_updates_list,
+                    "update forms you work on, with each field before and after (personal "
+                    "values masked)")
+    ulist.add_argument("--status", default="open",
+                       choices=["open", "submitted", "reviewed", "approved", "applied",
+                                "rejected", "all"])
+    urev = command(upd, "review", cmd_updates_review,
+                   "department head: approve an update form within 1 wd, or reject it with the "
+                   "reason that goes back to the liaison (Art. 13(2))")
+    urev.add_argument("change_id", type=_form_id)
+    uverdict = urev.add_mutually_exclusive_group(required=True)
+    uverdict.add_argument("--approve", action="store_true")
+    uverdict.add_argument("--reject", metavar="REASON")
+    uimp = command(upd, "approve-important", cmd_updates_important,
+                   "CS head: approve an important change after its review (Art. 13(3))")
+    uimp.add_argument("change_id", type=_form_id)
+    uref = command(upd, "refuse-important", cmd_updates_important,
+                   "CS head: refuse an important change, with the reason")
+    uref.add_argument("change_id", type=_form_id)
+    uref.add_argument("--reason", required=True)
+    uapp = command(upd, "apply", cmd_updates_apply,
+                   "archivist: apply a reviewed (and, if important, approved) update within "
+                   "1 wd; the values before and after are kept (Art. 13(3)-(4))")
+    uapp.add_argument("change_id", type=_form_id)
+
     que = nouns.add_parser(
         "queries", help="query grants: purpose, scope, expiry; approved by the archivist (Art. 16)"
     ).add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -341,6 +562,102 @@ def build_parser() -> argparse.ArgumentParser:
     qrej = command(que, "reject", cmd_queries_decide, "archivist: reject a query request")
     qrej.add_argument("grant_id", type=_form_id)
     qrej.add_argument("--reason", required=True)
+
+    loans_ = nouns.add_parser(
+        "loans", help="borrowing paper dossiers: request, two approvals, lend, extend, return "
+                      "(Art. 16)",
+        description="Borrowing paper dossiers (Art. 16). The borrower fills in a Borrowing "
+                    "Request Form (purpose, period of at most 7 working days, dossier numbers: "
+                    "every paper volume of each). Their department head (for Customer Service "
+                    "staff: the CS head) and the archivist both approve, in either order, and "
+                    "never their own request; then the archivist lends the volumes, due the "
+                    "period's working days later. The borrower may ask once for 1 to 3 wd "
+                    "more, at least 1 wd before the due date. The archivist records every "
+                    "volume's condition on return (intact, on time). Dates are today's; "
+                    "deadlines count PRC working days (`dossier workdays`)."
+    ).add_subparsers(dest="verb", required=True, metavar="VERB")
+    lreq = command(loans_, "request", cmd_loans_request,
+                   "fill in a Borrowing Request Form for every paper volume of the dossiers "
+                   "(Art. 16); refused if a volume is already on an open loan")
+    lreq.add_argument("dossier_no", nargs="+", metavar="DOSSIER_NO")
+    lreq.add_argument("--purpose", required=True, help="what the paper is needed for")
+    lreq.add_argument("--period", required=True, type=int, metavar="WD",
+                      help="working days from the day it is lent, 1 to 7 (Art. 16)")
+    capacity_help = ("approve as 'department' head or as 'archive' (the archivist); needed "
+                     "only by someone who holds both roles")
+    lapp = command(loans_, "approve", cmd_loans_approve,
+                   "department head of the borrower's department, or archivist: approve a "
+                   "requested loan; with both approvals it is 'approved' and can be lent")
+    lapp.add_argument("loan_id", type=_form_id)
+    lapp.add_argument("--capacity", choices=["department", "archive"], help=capacity_help)
+    lrej = command(loans_, "reject", cmd_loans_reject,
+                   "either approver: reject a requested loan with the reason the borrower reads")
+    lrej.add_argument("loan_id", type=_form_id)
+    lrej.add_argument("--reason", required=True)
+    lrej.add_argument("--capacity", choices=["department", "archive"], help=capacity_help)
+    command(loans_, "lend", cmd_loans_lend,
+            "archivist: hand out the volumes of an approved loan today; due the loan's period "
+            "in working days later (the borrower's return clock starts)"
+            ).add_argument("loan_id", type=_form_id)
+    lext = command(loans_, "extend", cmd_loans_extend,
+                   "borrower: ask once for more time, 1 to 3 wd, no later than 1 wd before the "
+                   "due date (`loans list` shows the last day to ask) (Art. 16)")
+    lext.add_argument("loan_id", type=_form_id)
+    lext.add_argument("--wd", required=True, type=int, help="working days more, 1 to 3")
+    command(loans_, "extension-approve", cmd_loans_extension_decide,
+            "archivist: approve the requested extension; the due date moves that many working "
+            "days on from the old one").add_argument("loan_id", type=_form_id)
+    lexr = command(loans_, "extension-reject", cmd_loans_extension_decide,
+                   "archivist: reject the requested extension (no second one may be asked)")
+    lexr.add_argument("loan_id", type=_form_id)
+    lexr.add_argument("--reason", required=True)
+    lret = command(loans_, "return", cmd_loans_return,
+                   "archivist: take the volumes back today and record each one's condition; "
+                   "says whether the return is late and by how many working days. A damaged "
+                   "volume is marked for repair, a faded one for copying (Art. 14)")
+    lret.add_argument("loan_id", type=_form_id)
+    lret.add_argument("--condition", required=True, action="append", type=_volume_condition,
+                      metavar="[VOLUME=]CONDITION",
+                      help="good, worn, damaged or faded; VOLUME is DOSSIER_NO/VOLUME_NO (or the "
+                           "volume number, for a one-dossier loan); without VOLUME it covers "
+                           "every volume not named. Repeat for each volume")
+    lret.add_argument("--notes", help="what was found, e.g. which pages are torn")
+    llist = command(loans_, "list", cmd_loans_list,
+                    "loans you may see (your own; a department head their department's; the "
+                    "archivist, CS head and QA supervisor all) with due dates, the last day to "
+                    "ask for an extension and overdue flags")
+    llist.add_argument("--status", default="open",
+                       choices=["open", "requested", "approved", "lent", "returned", "rejected",
+                                "all"],
+                       help="open = requested, approved or lent (default)")
+
+    vault_ = nouns.add_parser(
+        "vault", help="the paper dossier vault register (Arts. 14, 15)",
+        description="The paper vault (Arts. 14, 15): bound volumes labelled with dossier "
+                    "number, client name and filing date, standing by cabinet, shelf and "
+                    "position in the same order as the electronic dossiers. The archivist "
+                    "registers volumes and records periodic condition checks; a damaged or "
+                    "faded volume is repaired or copied. The archivist, CS head and QA "
+                    "supervisor read the register."
+    ).add_subparsers(dest="verb", required=True, metavar="VERB")
+    vlist = command(vault_, "list", cmd_vault_list,
+                    "the register in shelf order: label, place, condition, last check, loan")
+    vlist.add_argument("--cabinet", help="only this cabinet, e.g. 電商")
+    vreg = command(vault_, "register", cmd_vault_register,
+                   "archivist: register another volume of a filed dossier, placed right after "
+                   "its last volume on the shelf (Art. 15: same order as the electronic dossiers)")
+    vreg.add_argument("dossier_no")
+    vreg.add_argument("--cabinet", help="default: where the dossier's last volume stands")
+    vreg.add_argument("--shelf", type=int, help="default: where the dossier's last volume stands")
+    vchk = command(vault_, "check", cmd_vault_check,
+                   "archivist: record a condition check of a volume (Art. 14); a damaged or "
+                   "faded one needs --action repair or copy")
+    vchk.add_argument("volume", metavar="VOLUME",
+                      help="DOSSIER_NO/VOLUME_NO (DOSSIER_NO alone for a one-volume dossier)")
+    vchk.add_argument("--condition", required=True, choices=["good", "worn", "damaged", "faded"])
+    vchk.add_argument("--action", default="none", choices=["none", "repair", "copy"],
+                      help="what is done about it (default none)")
+    vchk.add_argument("--notes")
 
     wd = nouns.add_parser("workdays", help="the PRC working-day calendar").add_subparsers(
         dest="verb", required=True, metavar="VERB")

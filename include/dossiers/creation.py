@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import Connection, Text, func, insert, select, update
 
 from dossiers import ledger, numbering
+from dossiers.clocks import close_clock, open_clock
 from dossiers.config import SHANGHAI
 from dossiers.crypto import Field, KeyRing
-from dossiers.errors import Refused
+from dossiers.errors import NotFound, Refused
 from dossiers.intake.service import personal_field
 from dossiers.permissions import Action, Actor, Role, authorize
-from dossiers.policy import policy
 from dossiers.schema import (
     basic_info,
     clock,
@@ -43,7 +43,6 @@ from dossiers.schema import (
     paper_volume,
     staff,
 )
-from dossiers.workdays import default_calendar
 
 BASIC = ("registered_address", "domestic_contact_address", "founded_on", "legal_form",
          "registered_capital_amount", "registered_capital_currency", "business_scope",
@@ -61,16 +60,8 @@ def _now() -> datetime:
 def _form(conn: Connection, form_id: uuid.UUID) -> Any:
     row = conn.execute(select(form).where(form.c.id == form_id).with_for_update()).first()
     if row is None:
-        raise Refused("no such form", record=f"form {form_id}")
+        raise NotFound("no such form", record=f"form {form_id}")
     return row
-
-
-def _close_clock(conn: Connection, kind: str, subject_type: str, subject_id: str,
-                 at: datetime) -> None:
-    conn.execute(update(clock).where(
-        clock.c.kind == kind, clock.c.subject_type == subject_type,
-        clock.c.subject_id == subject_id, clock.c.met_at.is_(None),
-    ).values(met_at=at))
 
 
 def review_form(conn: Connection, actor: Actor, form_id: uuid.UUID, *, approve: bool,
@@ -95,7 +86,7 @@ def review_form(conn: Connection, actor: Actor, form_id: uuid.UUID, *, approve: 
     conn.execute(update(form).where(form.c.id == form_id).values(
         status=status, reviewed_by=actor.staff_id, reviewed_at=at,
         rejection_reason=None if approve else reason))
-    _close_clock(conn, "form_review", "form", str(form_id), at)
+    close_clock(conn, "form_review", "form", str(form_id), at)
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action="form.approve" if approve else "form.reject",
         subject_type="form", subject_id=str(form_id),
@@ -130,19 +121,16 @@ def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uu
     ))
     _insert_dimensions(conn, keyring, dossier_id, p, personal)
     conn.execute(update(form).where(form.c.id == form_id).values(status="created"))
-    filing = default_calendar().add(at.date(), policy().creation_filing_wd)  # Art. 11(5)
-    conn.execute(insert(clock).values(
-        kind="filing", subject_type="dossier", subject_id=str(dossier_id),
-        article=policy().article("creation_filing_wd"), owner_id=actor.staff_id,
-        started_on=at.date(), due_on=filing.date, provisional=filing.provisional))
+    filing = open_clock(conn, "filing", "dossier", str(dossier_id), "creation_filing_wd",
+                        owner_id=actor.staff_id, start=at.date())  # Art. 11(5)
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action="dossier.create", subject_type="dossier",
         subject_id=str(dossier_id), dossier_no=number,
         details={"form_id": str(form_id), "client_type": row.client_type, "stage": row.stage,
-                 "filing_due": filing.date.isoformat()},
+                 "filing_due": filing.due.isoformat()},
     ))
     return {"dossier_id": str(dossier_id), "dossier_no": number,
-            "filing_due": filing.date.isoformat(), "filing_due_provisional": filing.provisional}
+            "filing_due": filing.due.isoformat(), "filing_due_provisional": filing.provisional}
 
 
 def _insert_dimensions(conn: Connection, keyring: KeyRing, dossier_id: uuid.UUID,
@@ -203,7 +191,7 @@ def file_dossier(conn: Connection, actor: Actor, dossier_id: uuid.UUID, *, cabin
     at = at or _now()
     row = conn.execute(select(dossier).where(dossier.c.id == dossier_id).with_for_update()).first()
     if row is None:
-        raise Refused("no such dossier", record=f"dossier {dossier_id}")
+        raise NotFound("no such dossier", record=f"dossier {dossier_id}")
     authorize(conn, actor, Action.DOSSIER_FILE, subject=f"dossier {row.dossier_no}")
     if row.filed_at is not None:
         raise Refused("is already filed", record=f"dossier {row.dossier_no}")
@@ -223,7 +211,9 @@ def file_dossier(conn: Connection, actor: Actor, dossier_id: uuid.UUID, *, cabin
         filed_at=at, filed_by=actor.staff_id))
     conn.execute(update(dossier).where(dossier.c.id == dossier_id).values(filed_at=at,
                                                                          updated_at=at))
-    _close_clock(conn, "filing", "dossier", str(dossier_id), at)
+    # Art. 8: filing completes a new client's creation and a legacy client's back-fill.
+    for kind in ("filing", "new_client_creation", "legacy_backfill"):
+        close_clock(conn, kind, "dossier", str(dossier_id), at)
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action="dossier.file", subject_type="dossier",
         subject_id=str(dossier_id), dossier_no=row.dossier_no,

@@ -32,6 +32,10 @@ class PermissionDenied(Refused):
     """The actor's roles do not allow the action (Arts. 6, 7, 16)."""
 
 
+class NotFound(Refused):
+    """The named record does not exist (or no longer does): a form, dossier, grant, user."""
+
+
 class CannotRun(DossierError):
     """No database, no key file, an unreadable file: nothing was done."""
 

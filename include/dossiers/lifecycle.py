@@ -18,7 +18,7 @@ from sqlalchemy import Connection, insert, select, update
 from dossiers import ledger
 from dossiers.config import SHANGHAI
 from dossiers.crypto import Field, KeyRing
-from dossiers.errors import Refused
+from dossiers.errors import NotFound, Refused
 from dossiers.permissions import Action, Actor, Role, authorize
 from dossiers.schema import (
     QUERY_SCOPES,
@@ -46,7 +46,7 @@ def find(conn: Connection, dossier_no: str, *, lock: bool = False) -> Any:
     query = select(dossier).where(dossier.c.dossier_no == dossier_no)
     row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None or row.status == "destroyed":
-        raise Refused("no such dossier", record=f"dossier {dossier_no}")
+        raise NotFound("no such dossier", record=f"dossier {dossier_no}")
     return row
 
 

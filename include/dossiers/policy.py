@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import tomllib
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ RULES: dict[str, Rule] = {
     "new_client_collection_wd": Rule(3, "Art. 8", "new client: departments submit the basic information within N wd of the contract"),
     "new_client_creation_wd": Rule(5, "Art. 8", "new client: CS completes initial creation and filing within N wd"),
     "legacy_backfill_months": Rule(1, "Art. 8", "legacy clients: dossiers back-filled within N months"),
+    "policy_effective_on": Rule(date(2026, 1, 1), "Art. 8", "the policy took effect: clients signed before are legacy clients"),
     "form_review_wd": Rule(2, "Art. 11(2)", "department head reviews a collection form within N wd"),
     "creation_filing_wd": Rule(2, "Art. 11(5)", "archivist files electronic and paper dossier within N wd of creation"),
     "dossier_number_format": Rule("海外-{year}-{type_code}-{serial:03d}", "Art. 11(4)", "dossier number format"),

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from dossiers import ledger
 from dossiers.config import SHANGHAI
-from dossiers.errors import Refused
+from dossiers.errors import NotFound, Refused
 from dossiers.lifecycle import find
 from dossiers.permissions import Action, Actor, authorize
 from dossiers.schema import QUERY_SCOPES, query_grant
@@ -54,7 +54,7 @@ def decide(conn: Connection, actor: Actor, grant_id: uuid.UUID, *, approve: bool
                          .with_for_update()).first()
     record = f"query grant {grant_id}"
     if grant is None:
-        raise Refused("no such query request", record=record)
+        raise NotFound("no such query request", record=record)
     authorize(conn, actor, Action.QUERY_APPROVE, subject=record)
     if grant.requester_id == actor.staff_id:
         authorize(conn, actor, Action.QUERY_APPROVE, subject=record,

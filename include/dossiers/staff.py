@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from dossiers import ledger
-from dossiers.errors import Refused
+from dossiers.errors import NotFound, Refused
 from dossiers.permissions import STAFF_ROLES, Action, Actor, Role, authorize
 from dossiers.schema import clock, dossier, form, staff, staff_role
 
@@ -22,7 +22,7 @@ def load_actor(conn: Connection, username: str | None) -> Actor:
         select(staff.c.id, staff.c.department, staff.c.active).where(staff.c.username == username)
     ).first()
     if row is None:
-        raise Refused("no such staff member (see `dossier staff add`)", record=f"user {username}")
+        raise NotFound("no such staff member (see `dossier staff add`)", record=f"user {username}")
     roles = conn.execute(select(staff_role.c.role).where(staff_role.c.staff_id == row.id)).scalars()
     return Actor(username=username, roles=frozenset(Role(r) for r in roles), staff_id=row.id,
                  department=row.department, active=row.active)
@@ -35,7 +35,7 @@ def staff_id(conn: Connection, username: str, *, active: bool = True) -> int:
     found = conn.execute(query).scalar_one_or_none()
     if found is None:
         state = "active staff member" if active else "staff member"
-        raise Refused(f"no {state} with this username", record=f"user {username}")
+        raise NotFound(f"no {state} with this username", record=f"user {username}")
     return int(found)
 
 

@@ -886,3 +886,71 @@ def _contact_field(index: int, attr: str) -> str:
     if index == 0:
         return CONTACT_KEYS[attr]
     return f"{CONTACTS_KEY}[{index}].{attr}"
+
+
+# --- update forms (Art. 13) -----------------------------------------------------------
+
+
+#: Fields an update form may change, by the collection form's own column names. Client
+#: type and department are not among them: the type is part of the dossier number (Art. 11)
+#: and the department follows the liaison (``dossier staff leave``).
+UPDATABLE_FIELDS: Final = (
+    "client_name_zh", "client_name_en", "target_markets",
+    "registered_address", "domestic_contact_address", "founded_on", "legal_form",
+    "registered_capital", "business_scope", "core_business", "org_structure",
+    "contact_name", "contact_title", "contact_email", "contact_phone", "contact_preference",
+    "market_positioning", "target_customers", "competition", "market_share", "policy_fit",
+    "industry_trends",
+    "contract_no", "contract_signed_on", "service_scope", "period_start", "period_end",
+    "fee_range", "marketing_goals", "brand_positioning", "creative_preferences", "selling_points",
+    "consumer_traits", "service_expectations", "latent_needs",
+    "credit_rating", "other_partners", "honours", "dependence",
+)
+#: What an update may not empty: the dossier could no longer be identified or reached.
+_NOT_EMPTIED: Final = ("client_name_zh", "client_name_en", "target_markets", "contact_name",
+                       "contract_no")
+
+
+def validate_update(raw: Mapping[str, object], *, today: date,
+                    record: int = 0) -> tuple[dict[str, Any], list[RowError]]:
+    """Check the new values of an update form field by field, with the intake's own rules.
+
+    Returns ``(values, errors)``: normalised values by field (``None`` empties a field;
+    ``registered_capital`` becomes amount and currency), or every problem found.
+    """
+    check = _RowCheck(record, raw)
+    values: dict[str, Any] = {}
+    for name in raw:
+        if name not in UPDATABLE_FIELDS:
+            check.error(name, "not_updatable",
+                        f"{name} cannot be changed by an update form (see `dossier updates "
+                        "submit --help` for the fields that can)")
+        elif name == "target_markets":
+            values[name] = _countries(check)
+        elif name == "registered_capital":
+            values.update(_capital(check))
+        elif name in _DATE_FIELDS:
+            values[name] = check.date(name)
+            if name == "founded_on" and values[name] is not None and values[name] > today:
+                check.error(name, "future_date", f"{name} {values[name].isoformat()} is in the future")
+        elif name == "contact_email":
+            values[name] = _email(check, name, raw[name])
+        elif name == "contact_phone":
+            values[name] = _phone(check, name, raw[name])
+        elif name == "contact_preference":
+            values[name] = check.enum(name, _PREFERENCE_CHOICES)
+        elif name == "dependence":
+            values[name] = check.enum(name, _DEPENDENCE_CHOICES)
+        elif name == "marketing_goals":
+            goals = (check.enum(name, _GOAL_CHOICES, part) for part in check.items(name))
+            values[name] = tuple(dict.fromkeys(g for g in goals if g is not None))
+        elif name in ("client_name_zh", "client_name_en", "contact_name"):
+            values[name] = check.text(name, max_length=MAX_NAME_LENGTH)
+        else:
+            values[name] = check.text(name, multiline=name in _MULTILINE_FIELDS)
+    for name in _NOT_EMPTIED:
+        if name in values and not values[name] and name not in check.failed:
+            check.error(name, "required", f"{name} cannot be emptied by an update")
+    if not raw:
+        check.error("changes", "required", "an update form changes at least one field")
+    return values, check.errors

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ARRAY, Connection, Text, any_, bindparam, func, select, text
 
 from dossiers import db, ledger
+from dossiers.clocks import due_after
 from dossiers.config import SHANGHAI
 from dossiers.crypto import Field, KeyRing, seal
 from dossiers.db import copy_rows
@@ -63,6 +64,7 @@ class Prepared(NamedTuple):
     liaison: str
     payload_json: str
     personal_json: str
+    contract_signed_on: date | None
 
 
 def prepare(valid: ValidForm) -> Prepared:
@@ -70,7 +72,33 @@ def prepare(valid: ValidForm) -> Prepared:
         valid.row, valid.client_name_zh, valid.client_name_en, valid.name_key,
         zh_key(valid.client_name_zh), valid.client_type, valid.stage, valid.department,
         valid.liaison, json.dumps(valid.as_dict(personal=False), ensure_ascii=False),
-        json.dumps(valid.personal_fields(), ensure_ascii=False))
+        json.dumps(valid.personal_fields(), ensure_ascii=False),
+        valid.contract_signed_on if valid.stage == "active" else None)
+
+
+def creation_clocks(dossier_id: uuid.UUID, signed_on: date | None, submitted_at: datetime,
+                    liaison_id: int) -> list[tuple[Any, ...]]:
+    """Art. 8 clocks of an active client's form, on its future dossier.
+
+    A client signed since the policy took effect is new: its information is due 3 wd after
+    the contract (met now, on time or not) and its dossier created and filed 5 wd after
+    submission. One signed before is a legacy client, back-filled within 1 month of the
+    policy taking effect.
+    """
+    if signed_on is None:
+        return []
+    subject = ("dossier", str(dossier_id))
+    effective = policy().policy_effective_on
+    if signed_on < effective:
+        due = due_after(effective, "legacy_backfill_months")
+        return [("legacy_backfill", *subject, policy().article("legacy_backfill_months"),
+                 liaison_id, effective, due.due, due.provisional, None)]
+    collected = due_after(signed_on, "new_client_collection_wd")
+    created = due_after(submitted_at.date(), "new_client_creation_wd")
+    return [("new_client_collection", *subject, policy().article("new_client_collection_wd"),
+             liaison_id, signed_on, collected.due, collected.provisional, submitted_at),
+            ("new_client_creation", *subject, policy().article("new_client_creation_wd"),
+             None, submitted_at.date(), created.due, created.provisional, None)]  # CS's duty
 
 
 @dataclass
@@ -209,7 +237,7 @@ FORM_COLUMNS = ("id", "kind", "status", "dossier_id", "client_name_zh", "client_
                 "submitted_by", "submitted_at", "source_file", "source_row", "payload",
                 "personal_enc")
 CLOCK_COLUMNS = ("kind", "subject_type", "subject_id", "article", "owner_id", "started_on",
-                 "due_on", "provisional")
+                 "due_on", "provisional", "met_at")
 
 
 def _store(conn: Connection, keyring: KeyRing, actor: Actor, file_name: str,
@@ -235,7 +263,10 @@ def _store(conn: Connection, keyring: KeyRing, actor: Actor, file_name: str,
             actor.staff_id, submitted_at, file_name, form_row.row, form_row.payload_json, sealed,
         ))
         clocks.append(("form_review", "form", str(form_id), article,
-                       heads.get(form_row.department), today, review.date, review.provisional))
+                       heads.get(form_row.department), today, review.date, review.provisional,
+                       None))
+        clocks.extend(creation_clocks(dossier_id, form_row.contract_signed_on, submitted_at,
+                                      liaisons[form_row.liaison]))
         entries.append(ledger.Entry(
             actor=actor.username, action="form.submit", subject_type="form",
             subject_id=str(form_id),

@@ -1,0 +1,61 @@
+"""Running deadlines in working days (Arts. 8, 11, 13, 15, 16): what the SLA watch reads.
+
+A clock is opened when a duty starts (a form is submitted, a dossier created, a loan lent),
+with its due date from the policy rule that sets it, and closed (``met_at``) when the duty
+is done. A clock closed after its due date was missed; the KPI scorecard counts both.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, insert, update
+
+from dossiers.policy import policy
+from dossiers.schema import clock
+from dossiers.workdays import default_calendar
+
+
+@dataclass(frozen=True)
+class Opened:
+    due: date
+    provisional: bool
+
+
+def due_after(start: date, rule: str) -> Opened:
+    """The due date of the duty a policy rule sets, counted from ``start``: working days
+    for ``*_wd`` rules, calendar months for ``*_months`` rules (clamped to the month's end)."""
+    n = getattr(policy(), rule)
+    if rule.endswith("_months"):
+        month = start.month - 1 + n
+        year, month = start.year + month // 12, month % 12 + 1
+        return Opened(date(year, month, min(start.day, calendar.monthrange(year, month)[1])),
+                      False)
+    deadline = default_calendar().add(start, n)
+    return Opened(deadline.date, deadline.provisional)
+
+
+def open_clock(conn: Connection, kind: str, subject_type: str, subject_id: str, rule: str, *,
+               owner_id: int | None, start: date, met_at: datetime | None = None) -> Opened:
+    """Start the clock of ``kind`` on a subject, due as the policy ``rule`` says.
+
+    ``met_at`` records a duty done at the moment its clock is known (an immediate update
+    submitted after its trigger): the clock is kept so timeliness can be measured.
+    """
+    opened = due_after(start, rule)
+    conn.execute(insert(clock).values(
+        kind=kind, subject_type=subject_type, subject_id=subject_id,
+        article=policy().article(rule), owner_id=owner_id, started_on=start, due_on=opened.due,
+        provisional=opened.provisional, met_at=met_at))
+    return opened
+
+
+def close_clock(conn: Connection, kind: str, subject_type: str, subject_id: str,
+                at: datetime) -> None:
+    """The duty is done: stop its clock (a clock already stopped is left as it was)."""
+    conn.execute(update(clock).where(
+        clock.c.kind == kind, clock.c.subject_type == subject_type,
+        clock.c.subject_id == subject_id, clock.c.met_at.is_(None),
+    ).values(met_at=at))
