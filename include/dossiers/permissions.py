@@ -48,6 +48,7 @@ class Action(StrEnum):
     LOAN_APPROVE_DEPARTMENT = "loan.approve_department"
     LOAN_APPROVE_ARCHIVE = "loan.approve_archive"
     VAULT_MANAGE = "vault.manage"
+    VAULT_READ = "vault.read"
     DESTRUCTION_PROPOSE = "destruction.propose"
     DESTRUCTION_REVIEW = "destruction.review"
     DESTRUCTION_APPROVE = "destruction.approve"
@@ -75,6 +76,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.DOSSIER_STAGE, Action.FORM_LIST,  # Art. 15: classification kept current
         Action.DOSSIER_READ,  # Art. 7: custodian of every dossier
         Action.QUERY_APPROVE, Action.LOAN_APPROVE_ARCHIVE, Action.VAULT_MANAGE,  # Arts. 7, 14, 16
+        Action.VAULT_READ,  # Art. 6: CS runs the paper vault; the archivist keeps it
         Action.DESTRUCTION_PROPOSE,  # Art. 17(1)
         Action.LEDGER_VERIFY,  # Art. 11(5): keeps the ledger
     }),
@@ -85,11 +87,14 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.DESTRUCTION_REVIEW,  # Art. 17(1)
         Action.STAFF_ADD, Action.STAFF_LEAVE,  # Arts. 6, 19: CS receives leavers' materials
         Action.FORM_REVIEW, Action.UPDATE_REVIEW, Action.FORM_LIST,  # head of CS
+        Action.LOAN_APPROVE_DEPARTMENT,  # Art. 16: department head of CS staff's loans
+        Action.VAULT_READ,  # Arts. 6, 14: CS runs the vault; checks and rectification
         Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 12, 14: full checks, sampling
     }),
     Role.QA_SUPERVISOR: frozenset({
         Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
         Action.DESTRUCTION_SUPERVISE,  # Art. 17(3)
+        Action.VAULT_READ,  # Arts. 6, 21: supervises security and custody of the paper
         Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 7, 21
     }),
     Role.MANAGEMENT: frozenset({
