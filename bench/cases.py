@@ -397,3 +397,12 @@ BENCHMARKS: dict[str, Callable[[Context], list[Result]]] = {
     "ledger": bench_ledger,
     "dags": bench_dags,
 }
+
+
+def _workflow_benchmarks() -> None:
+    import workflows
+
+    BENCHMARKS["creation"] = workflows.bench_creation
+
+
+_workflow_benchmarks()

@@ -34,6 +34,7 @@ class Sizes:
     ledger_entries: int = 1_000_000
     ledger_batch: int = 50_000
     dag_repeats: int = 3
+    creation_forms: int = 10_000
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -43,7 +44,8 @@ class Sizes:
                    numbering_per_worker=full.numbering_per_worker // 10,
                    ledger_entries=full.ledger_entries // 10,
                    ledger_batch=full.ledger_batch // 10,
-                   dag_repeats=1)
+                   dag_repeats=1,
+                   creation_forms=full.creation_forms // 10)
 
 
 @dataclass

@@ -28,7 +28,7 @@ from typing import Any
 from harness import Context, Result, Scratch, Sizes, machine_info, prepare_environment
 
 REPO = Path(__file__).resolve().parents[1]
-NAMES = ("import", "numbering", "ledger", "dags")
+NAMES = ("import", "numbering", "ledger", "dags", "creation")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

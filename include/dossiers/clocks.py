@@ -52,10 +52,12 @@ def open_clock(conn: Connection, kind: str, subject_type: str, subject_id: str, 
     return opened
 
 
-def close_clock(conn: Connection, kind: str, subject_type: str, subject_id: str,
-                at: datetime) -> None:
-    """The duty is done: stop its clock (a clock already stopped is left as it was)."""
+def close_clock(conn: Connection, kind: str | tuple[str, ...], subject_type: str,
+                subject_id: str, at: datetime) -> None:
+    """The duty is done: stop its clock (a clock already stopped is left as it was).
+    ``kind`` may name several clocks one act stops together."""
+    kinds = (kind,) if isinstance(kind, str) else kind
     conn.execute(update(clock).where(
-        clock.c.kind == kind, clock.c.subject_type == subject_type,
+        clock.c.kind.in_(kinds), clock.c.subject_type == subject_type,
         clock.c.subject_id == subject_id, clock.c.met_at.is_(None),
     ).values(met_at=at))

@@ -212,8 +212,8 @@ def file_dossier(conn: Connection, actor: Actor, dossier_id: uuid.UUID, *, cabin
     conn.execute(update(dossier).where(dossier.c.id == dossier_id).values(filed_at=at,
                                                                          updated_at=at))
     # Art. 8: filing completes a new client's creation and a legacy client's back-fill.
-    for kind in ("filing", "new_client_creation", "legacy_backfill"):
-        close_clock(conn, kind, "dossier", str(dossier_id), at)
+    close_clock(conn, ("filing", "new_client_creation", "legacy_backfill"), "dossier",
+                str(dossier_id), at)
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action="dossier.file", subject_type="dossier",
         subject_id=str(dossier_id), dossier_no=row.dossier_no,

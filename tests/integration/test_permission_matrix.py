@@ -1,0 +1,188 @@
+"""The whole role × action matrix (Arts. 6, 7, 16), walked through the real operations.
+
+For every action there is the operation that carries it (the one the CLI and the API
+call), and every role tries it once. A role the matrix does not allow must be refused by
+the matrix itself, with the refusal in ``access_log``; a role it allows must get past the
+permission check (it may still be refused for another reason: the wrong department, its
+own request, the state of the record). A new action fails this test until it is walked.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from dossiers import (
+    cli,
+    creation,
+    db,
+    filing_delays,
+    lifecycle,
+    loans,
+    queries,
+    staff,
+    updates,
+    vault,
+)
+from dossiers.crypto import KeyRing
+from dossiers.errors import DossierError
+from dossiers.intake.service import import_file
+from dossiers.permissions import MATRIX, Action, Actor, Role
+
+pytestmark = pytest.mark.integration
+
+#: Actions whose operations belong to later work (destruction, external disclosure, the
+#: audit duties); the matrix already says who will hold them.
+NOT_BUILT = {Action.DESTRUCTION_PROPOSE, Action.DESTRUCTION_REVIEW, Action.DESTRUCTION_APPROVE,
+             Action.DESTRUCTION_SUPERVISE, Action.DISCLOSURE_APPROVE, Action.AUDIT_RUN}
+
+#: One person per role (the ``company`` fixture), and the system that runs the duties.
+PEOPLE = {Role.LIAISON: "wang.market", Role.DEPT_HEAD: "zhao.market",
+          Role.ARCHIVIST: "li.archive", Role.CS_HEAD: "chen.cs", Role.QA_SUPERVISOR: "qa.he",
+          Role.MANAGEMENT: "mgmt.wu", Role.SYSTEM: None}
+
+
+def _form(name: str) -> dict[str, str]:
+    return {"client_name_zh": f"{name}公司", "client_name_en": f"{name} Ltd", "client_type": "MFG",
+            "stage": "potential", "target_markets": "FR", "liaison": "wang.market",
+            "department": "market", "authorisation_ref": "AUTH-1", "collected_on": "2026-11-02",
+            "contact_name": "Jean Roy", "contact_email": f"jean@{name.lower()}.example.fr"}
+
+
+def _submit(tmp_path, name: str, as_user: str | None = "wang.market") -> uuid.UUID | None:
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps([_form(name)], ensure_ascii=False))
+    report = import_file(path, acting_user=as_user)
+    return uuid.UUID(report["accepted"][0]["form_id"]) if report["accepted"] else None
+
+
+def _act(username: str, work: Callable[[Any, Actor], Any]) -> Any:
+    with db.transaction() as conn:
+        return work(conn, staff.load_actor(conn, username))
+
+
+@pytest.fixture
+def scenario(company, tmp_path) -> dict[str, Any]:
+    """Records in every state an action needs: forms, dossiers (filed and not), a query
+    request, an update form, a loan request, a filing delay request."""
+    keys = KeyRing()
+    pending = _submit(tmp_path, "Alpha")
+    reviewed, unfiled = _submit(tmp_path, "Beta"), _submit(tmp_path, "Gamma")
+    for form_id in (reviewed, unfiled):
+        _act("zhao.market", lambda c, a, f=form_id: creation.review_form(c, a, f, approve=True))
+    filed = _act("li.archive", lambda c, a: creation.create_dossier(c, keys, a, reviewed))
+    loose = _act("li.archive", lambda c, a: creation.create_dossier(c, keys, a, unfiled))
+    _act("li.archive", lambda c, a: creation.file_dossier(
+        c, a, uuid.UUID(filed["dossier_id"]), cabinet="外貿", shelf=1))
+    number = filed["dossier_no"]
+    grant = _act("sun.plan", lambda c, a: queries.request(
+        c, a, number, purpose="campaign planning", scope=["market"],
+        expires_on=date.today() + timedelta(days=30)))
+    change = _act("wang.market", lambda c, a: updates.submit(
+        c, keys, a, number, {"honours": "Award 2026"}, reason="new award", evidence="press"))
+    loan = _act("sun.plan", lambda c, a: loans.request(c, a, [number], purpose="audit prep",
+                                                       period_wd=3))
+    delay = _act("li.archive", lambda c, a: filing_delays.request(
+        c, a, loose["dossier_no"], until=_late(loose["filing_due"]), reason="binder jammed"))
+    return {"keys": keys, "tmp": tmp_path, "pending": pending, "number": number,
+            "loose": uuid.UUID(loose["dossier_id"]), "grant": uuid.UUID(grant["grant_id"]),
+            "change": uuid.UUID(change["change_id"]), "loan": uuid.UUID(loan["loan_id"]),
+            "delay": delay["delay_id"]}
+
+
+def _late(due: str) -> date:
+    from dossiers.workdays import default_calendar
+
+    return default_calendar().add(date.fromisoformat(due), 1).date
+
+
+def _operations(s: dict[str, Any]) -> dict[Action, Callable[[Any, Actor], Any]]:
+    """The operation that carries each action, with arguments valid for the scenario."""
+    keys, number = s["keys"], s["number"]
+    return {
+        Action.STAFF_ADD: lambda c, a: staff.add(c, a.username if a.staff_id else None,
+                                                 "new.joiner", "market", ["liaison"]),
+        Action.STAFF_LEAVE: lambda c, a: staff.leave(c, a, "sun.plan", "wang.market"),
+        Action.FORM_REVIEW: lambda c, a: creation.review_form(c, a, s["pending"], approve=True),
+        Action.FORM_LIST: lambda c, a: creation.list_forms(c, a),
+        Action.DOSSIER_CREATE: lambda c, a: creation.create_dossier(c, keys, a, s["pending"]),
+        Action.DOSSIER_FILE: lambda c, a: creation.file_dossier(c, a, s["loose"], cabinet="外貿",
+                                                                shelf=2),
+        Action.DOSSIER_STAGE: lambda c, a: lifecycle.change_stage(c, a, number, "active"),
+        Action.DOSSIER_READ: lambda c, a: lifecycle.read(c, keys, a, number),
+        Action.UPDATE_SUBMIT: lambda c, a: updates.submit(c, keys, a, number, {"honours": "x"},
+                                                          reason="r", evidence="e"),
+        Action.UPDATE_REVIEW: lambda c, a: updates.review(c, a, s["change"], approve=True),
+        Action.UPDATE_APPLY: lambda c, a: updates.apply(c, keys, a, s["change"]),
+        Action.IMPORTANT_CHANGE_APPROVE: lambda c, a: updates.approve_important(
+            c, a, s["change"], approve=True),
+        Action.FILING_DELAY_APPROVE: lambda c, a: filing_delays.decide(c, a, s["delay"],
+                                                                       approve=True),
+        Action.QUERY_REQUEST: lambda c, a: queries.request(
+            c, a, number, purpose="p", scope=["basic"], expires_on=date.today()),
+        Action.QUERY_APPROVE: lambda c, a: queries.decide(c, a, s["grant"], approve=True),
+        Action.LOAN_REQUEST: lambda c, a: loans.request(c, a, [number], purpose="p", period_wd=2),
+        Action.LOAN_APPROVE_DEPARTMENT: lambda c, a: loans.approve(c, a, s["loan"],
+                                                                   capacity="department"),
+        Action.LOAN_APPROVE_ARCHIVE: lambda c, a: loans.approve(c, a, s["loan"],
+                                                                capacity="archive"),
+        Action.VAULT_MANAGE: lambda c, a: vault.check_condition(c, a, f"{number}/1",
+                                                                condition="good"),
+        Action.VAULT_READ: lambda c, a: vault.list_volumes(c, a),
+    }
+
+
+def _outside_a_transaction(s: dict[str, Any]) -> dict[Action, Callable[[str | None], Any]]:
+    """Operations that run their own transactions, as the CLI does."""
+    return {
+        Action.FORM_SUBMIT: lambda user: _submit(s["tmp"], f"Walk{uuid.uuid4().hex[:6]}", user),
+        Action.LEDGER_VERIFY: lambda user: cli.main(["ledger", "verify"] + (
+            ["--as", user] if user else [])),
+    }
+
+
+def _matrix_refusals(actor: str, action: Action) -> int:
+    with db.transaction() as conn:
+        return conn.execute(text(
+            "SELECT count(*) FROM access_log WHERE NOT allowed AND actor = :actor AND "
+            "action = :action AND reason LIKE '%do not allow%'"),
+            {"actor": actor, "action": action.value}).scalar_one()
+
+
+def test_every_role_tries_every_action(scenario, monkeypatch, capsys) -> None:
+    inside, outside = _operations(scenario), _outside_a_transaction(scenario)
+    assert set(inside) | set(outside) | NOT_BUILT == set(Action), "an action is not walked"
+    monkeypatch.delenv("DOSSIER_USER", raising=False)
+    engine = db.get_engine()
+    walked, wrong = 0, []
+    for role, username in PEOPLE.items():
+        for action in sorted(set(inside) | set(outside)):
+            actor_name = username or "system"
+            before = _matrix_refusals(actor_name, action)
+            try:
+                if action in outside:
+                    outside[action](username)
+                else:
+                    with engine.connect() as conn, conn.begin() as txn:
+                        actor = staff.load_actor(conn, username)
+                        try:
+                            inside[action](conn, actor)
+                        finally:
+                            txn.rollback()  # every attempt leaves the scenario as it was
+            except DossierError:
+                pass  # refused: by the matrix (counted below) or for another reason
+            refused = _matrix_refusals(actor_name, action) - before
+            allowed = action in MATRIX[role]
+            walked += 1
+            if refused != (0 if allowed else 1):
+                wrong.append(f"{role.value} {action.value}: matrix says "
+                             f"{'allow' if allowed else 'refuse'}, refusals logged {refused}")
+    capsys.readouterr()
+    assert wrong == []
+    assert walked == len(PEOPLE) * (len(Action) - len(NOT_BUILT))
