@@ -24,15 +24,19 @@ class Opened:
     provisional: bool
 
 
+def add_months(start: date, n: int) -> date:
+    """The same day ``n`` calendar months later (or earlier), clamped to the month's end."""
+    month = start.month - 1 + n
+    year, month = start.year + month // 12, month % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
 def due_after(start: date, rule: str) -> Opened:
     """The due date of the duty a policy rule sets, counted from ``start``: working days
     for ``*_wd`` rules, calendar months for ``*_months`` rules (clamped to the month's end)."""
     n = getattr(policy(), rule)
     if rule.endswith("_months"):
-        month = start.month - 1 + n
-        year, month = start.year + month // 12, month % 12 + 1
-        return Opened(date(year, month, min(start.day, calendar.monthrange(year, month)[1])),
-                      False)
+        return Opened(add_months(start, n), False)
     deadline = default_calendar().add(start, n)
     return Opened(deadline.date, deadline.provisional)
 

@@ -29,6 +29,12 @@ class Settings:
     kms_key_id: str | None
     acting_user: str | None
     policy_file: Path | None
+    #: Staff are e-mailed at ``<username>@<staff_mail_domain>`` (no address is stored).
+    staff_mail_domain: str
+    compliance_recipients: tuple[str, ...]
+    management_recipients: tuple[str, ...]
+    #: Where reports are written: a local folder, or ``s3://bucket/prefix``.
+    report_store: str
 
 
 def settings() -> Settings:
@@ -42,4 +48,13 @@ def settings() -> Settings:
         kms_key_id=os.environ.get("DOSSIER_KMS_KEY_ID") or None,
         acting_user=os.environ.get("DOSSIER_USER") or None,
         policy_file=Path(policy_file) if policy_file else None,
+        staff_mail_domain=os.environ.get("DOSSIER_STAFF_MAIL_DOMAIN") or "staff.example.com",
+        compliance_recipients=_addresses("DOSSIER_COMPLIANCE_TO", "compliance@staff.example.com"),
+        management_recipients=_addresses("DOSSIER_MANAGEMENT_TO", "management@staff.example.com"),
+        report_store=os.environ.get("DOSSIER_REPORT_STORE") or str(home() / "reports"),
     )
+
+
+def _addresses(name: str, default: str) -> tuple[str, ...]:
+    """A comma-separated list of e-mail addresses from the environment."""
+    return tuple(a.strip() for a in (os.environ.get(name) or default).split(",") if a.strip())

@@ -56,6 +56,9 @@ RULES: dict[str, Rule] = {
     "sampling_audit_ratio": Rule(0.05, "Art. 14", "share of dossiers drawn in the quarterly sample"),
     "sampling_audit_minimum": Rule(10, "Art. 14", "smallest quarterly sample"),
     "inactive_review_months": Rule(6, "Art. 14", "terminated, no-prospect dossiers reviewed within N months"),
+    "rectification_wd": Rule(10, "Arts. 4, 14", "implementation rule: a finding is rectified within N wd, then re-checked"),
+    "stale_communication_months": Rule(3, "Arts. 4, 12", "implementation rule: an active client with no communication record for N months is stale"),
+    "reminder_before_wd": Rule(1, "Arts. 4, 21", "implementation rule: the SLA watch reminds the owner N wd before a deadline"),
     # Chapter 5 - management and use
     "filing_wd": Rule(3, "Art. 15", "everything filed within N wd after it is confirmed"),
     "filing_delay_max_wd": Rule(5, "Art. 15", "a delayed filing (CS head approval) never exceeds N wd"),

@@ -547,6 +547,71 @@ query_grant = Table(
     CheckConstraint("cardinality(scope) > 0", name="scope"),
 )
 
+# --- scheduled duties (Arts. 12, 14, 21, 22) -------------------------------------------------
+
+# One run of a duty for one period (``2026-10``, ``2026-Q4``, ``2026-H2``, ``2026``): the key
+# that makes a retry or a second run of the same period change nothing.
+duty_run = Table(
+    "duty_run", metadata,
+    Column("duty", String(32), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("seed", BigInteger),  # the sampling audit's random seed, recorded (Art. 14)
+    Column("summary", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+)
+
+# Something a duty found about one dossier: a gap, a stale part, an inconsistency. A finding
+# of the sampling audit or the QA inspection is a rectification item with an owner and a
+# deadline, re-checked by the next run (Arts. 14, 21).
+finding = Table(
+    "finding", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("duty", String(32), nullable=False),
+    Column("period", String(16), nullable=False),
+    _dossier_fk(),
+    Column("check_id", String(64), nullable=False),
+    Column("article", Text, nullable=False),
+    Column("dimension", String(32), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("owner_id", Integer, ForeignKey("staff.id"), index=True),
+    Column("due_on", Date),
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("found_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("rechecked_in", String(16)),  # the period of the run that re-checked it
+    Column("resolved_at", DateTime(timezone=True)),
+    UniqueConstraint("duty", "period", "dossier_id", "check_id"),
+    CheckConstraint("severity IN ('error', 'warning')", name="severity"),
+    CheckConstraint("status IN ('open', 'resolved', 'persisting')", name="status"),
+)
+
+# A reminder or escalation sent about a running clock, at most one of a kind per day.
+reminder = Table(
+    "reminder", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("clock_id", BigInteger, ForeignKey("clock.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # due_soon | overdue | escalation
+    Column("for_date", Date, nullable=False),
+    Column("recipient_id", Integer, ForeignKey("staff.id")),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("clock_id", "kind", "for_date"),
+    CheckConstraint("kind IN ('due_soon', 'overdue', 'escalation')", name="kind"),
+)
+
+# A report written by a duty: where it is stored and its digest, one per kind/period/format.
+report = Table(
+    "report", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    _created_at(),
+    UniqueConstraint("kind", "period", "format"),
+)
+
 # --- audit trail ----------------------------------------------------------------------------
 
 # Every read of a dossier and every refused action (Art. 16); the ledger records changes.

@@ -1,0 +1,175 @@
+"""The scheduled duties' domain work: SLA watch, owner check, sampling audit (Arts. 12, 14).
+
+Mail goes through Airflow's SMTP provider to a real SMTP server on loopback (aiosmtpd).
+Re-running a duty for the same period changes nothing and sends nothing.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import socket
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from email.message import Message as MimeMessage
+
+import pytest
+from sqlalchemy import text
+
+from dossiers import creation, db, staff
+from dossiers.crypto import KeyRing
+from dossiers.duties import mail, owner_check, sampling_audit, sla_watch
+from dossiers.duties.findings import Gap
+from dossiers.intake.service import import_file
+from dossiers.workdays import default_calendar
+
+pytestmark = pytest.mark.integration
+
+
+class Inbox:
+    """Messages an aiosmtpd server on loopback received."""
+
+    def __init__(self) -> None:
+        self.messages: list[MimeMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def to(self, address: str) -> list[MimeMessage]:
+        return [m for m in self.messages if address in m["To"]]
+
+
+@pytest.fixture
+def inbox(monkeypatch) -> Iterator[Inbox]:
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    extra = json.dumps({"from_email": "dossiers@staff.example.com", "disable_tls": True,
+                        "disable_ssl": True, "timeout": 10, "retry_limit": 1})
+    monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_SMTP", json.dumps(
+        {"conn_type": "smtp", "host": "127.0.0.1", "port": port, "extra": extra}))
+    yield handler
+    controller.stop()
+
+
+def _body(message: MimeMessage) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/html":
+            return part.get_payload(decode=True).decode()
+    raise AssertionError("no html part")
+
+
+def _rows(sql: str, **params) -> list[tuple]:
+    with db.transaction() as conn:
+        return [tuple(r) for r in conn.execute(text(sql), params)]
+
+
+def _submit(tmp_path, name: str) -> uuid.UUID:
+    form = {"client_name_zh": f"{name}公司", "client_name_en": f"{name} AG", "client_type": "MFG",
+            "stage": "potential", "target_markets": "CH", "liaison": "wang.market",
+            "department": "market", "authorisation_ref": "A-1", "collected_on": "2026-11-02",
+            "contact_name": "Urs Keller", "contact_email": f"urs@{name.lower()}.example.ch"}
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps([form], ensure_ascii=False))
+    return uuid.UUID(import_file(path, acting_user="wang.market")["accepted"][0]["form_id"])
+
+
+def test_sla_watch_reminds_then_escalates_once_a_day(company, tmp_path, inbox) -> None:
+    _submit(tmp_path, "Alpen")
+    (due,), = _rows("SELECT due_on FROM clock WHERE kind = 'form_review'")
+    cal = default_calendar()
+    day_before = cal.add(due, -1).date
+    with db.transaction() as conn:
+        summary, messages = sla_watch.watch(conn, day_before)
+    assert summary["due_soon"] == 1 and summary["overdue"] == 0
+    assert mail.send(messages) == 1
+    [reminder] = inbox.to("zhao.market@staff.example.com")
+    assert "Due soon" in _body(reminder) and f"due {due.isoformat()}" in _body(reminder)
+    with db.transaction() as conn:  # the same day again: nothing new
+        again, more = sla_watch.watch(conn, day_before)
+    assert "skipped" in again and more == []
+
+    late = cal.add(due, 1).date
+    with db.transaction() as conn:
+        summary, messages = sla_watch.watch(conn, late)
+    mail.send(messages)
+    assert summary["overdue"] == 1 and summary["escalation"] == 1
+    # the owner is the department head, so the escalation goes to the CS head
+    assert "Escalated to you" in _body(inbox.to("chen.cs@staff.example.com")[0])
+    assert _rows("SELECT kind, for_date FROM reminder ORDER BY id") == [
+        ("due_soon", day_before), ("overdue", late), ("escalation", late)]
+    assert _rows("SELECT action FROM ledger_entry WHERE action LIKE 'duty.%'") == [
+        ("duty.sla_watch",), ("duty.sla_watch",)]
+
+
+def test_owner_check_lists_each_liaisons_gaps_with_their_article(cli, company, tmp_path,
+                                                                  inbox) -> None:
+    keys = KeyRing()
+    form_id = _submit(tmp_path, "Berg")
+    with db.transaction() as conn:
+        creation.review_form(conn, staff.load_actor(conn, "zhao.market"), form_id, approve=True)
+    with db.transaction() as conn:
+        made = creation.create_dossier(conn, keys, staff.load_actor(conn, "li.archive"), form_id)
+    broken = uuid.UUID(made["dossier_id"])
+    gap = Gap(broken, "basic.registered_address", "Art. 10", "basic", "error",
+              "registered address is missing")
+    with db.transaction() as conn:
+        summary, messages = owner_check.owner_check(conn, date(2026, 11, 1), [gap],
+                                                    date(2026, 12, 1))
+    mail.send(messages)
+    assert summary["dossiers_with_gaps"] == 1
+    [note] = inbox.to("wang.market@staff.example.com")
+    body = _body(note)
+    assert made["dossier_no"] in body and "basic.registered_address (Art. 10, basic)" in body
+    with db.transaction() as conn:
+        again, more = owner_check.owner_check(conn, date(2026, 11, 1), [gap], date(2026, 12, 1))
+    assert "skipped" in again and more == []
+    assert _rows("SELECT duty, period, check_id FROM finding") == [
+        ("owner_check", "2026-11", "basic.registered_address")]
+
+
+def test_sampling_audit_is_reproducible_and_rechecks_its_findings(cli, database_url) -> None:
+    assert cli("seed", "--clients", "120", "--seed", "11").status == 0
+    with db.transaction() as conn:
+        first = sampling_audit.sampling_audit(conn, date(2026, 7, 1), [], date(2026, 10, 9),
+                                              seed=42)
+    sample_size = first["sample"]
+    assert sample_size >= 10 and first["seed"] == 42
+    assert all(n >= 1 for n in first["sampled_by_stratum"].values())
+    # the same quarter again: nothing new, the seed kept in the ledger
+    with db.transaction() as conn:
+        assert "skipped" in sampling_audit.sampling_audit(conn, date(2026, 7, 1), [],
+                                                          date(2026, 10, 9), seed=7)
+    ((details,),) = _rows("SELECT details FROM ledger_entry WHERE action = 'duty.sampling_audit'")
+    assert details["seed"] == 42 and details["sample"] == sample_size
+    # the draw itself is reproducible from the recorded seed
+    strata = {("a", "x"): [uuid.UUID(int=i) for i in range(50)],
+              ("b", "y"): [uuid.UUID(int=100 + i) for i in range(7)]}
+    assert sampling_audit.draw(strata, 42) == sampling_audit.draw(strata, 42)
+    assert sampling_audit.draw(strata, 42) != sampling_audit.draw(strata, 43)
+
+    # paper labels that no longer match become rectification items with deadlines...
+    with db.transaction() as conn:
+        conn.execute(text("UPDATE paper_volume SET label_dossier_no = label_dossier_no || '*'"))
+        q4 = sampling_audit.sampling_audit(conn, date(2026, 10, 1), [], date(2027, 1, 4), seed=1)
+    items = _rows("SELECT f.check_id, f.due_on, c.due_on FROM finding f JOIN clock c "
+                  "ON c.kind = 'rectification' AND c.subject_id = f.id::text "
+                  "WHERE f.period = '2026-Q4' AND f.check_id = 'paper.label_number'")
+    assert len(items) == q4["findings"] > 0
+    assert all(found_due == clock_due == default_calendar().add(date(2027, 1, 4), 10).date
+               for _, found_due, clock_due in items)
+    # ...re-checked by the next quarter: once relabelled, resolved and their clocks stopped
+    with db.transaction() as conn:
+        conn.execute(text("UPDATE paper_volume SET label_dossier_no = rtrim(label_dossier_no, '*')"))
+        q1 = sampling_audit.sampling_audit(conn, date(2027, 1, 1), [], date(2027, 4, 1), seed=2)
+    assert q1["recheck"] == {"rechecked": len(items), "resolved": len(items), "persisting": 0}
+    assert _rows("SELECT count(*) FROM clock WHERE kind = 'rectification' AND met_at IS NULL "
+                 "AND subject_id IN (SELECT id::text FROM finding WHERE period = '2026-Q4')"
+                 ) == [(0,)]
