@@ -211,6 +211,13 @@ def cmd_updates_apply(args: argparse.Namespace) -> int:
                                                            args.change_id))
 
 
+def cmd_dossiers_keep(args: argparse.Namespace) -> int:
+    from dossiers import lifecycle
+
+    return _acting(args, lambda conn, actor: lifecycle.keep_terminated(
+        conn, actor, args.dossier_no, reason=args.reason))
+
+
 def cmd_dossiers_delay(args: argparse.Namespace) -> int:
     from dossiers import filing_delays
 
@@ -479,6 +486,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "a dossier with every dimension (its liaison or the archivist; logged)")
     show.add_argument("dossier_no")
 
+    keep = command(doss, "keep", cmd_dossiers_keep,
+                   "archivist: after the six-month review, keep a terminated, no-prospect "
+                   "dossier as a terminated-cooperation client dossier (Art. 14)")
+    keep.add_argument("dossier_no")
+    keep.add_argument("--reason", required=True, help="why it is kept")
     delay = command(doss, "delay-filing", cmd_dossiers_delay,
                     "archivist: ask the CS head to let a dossier be filed later, before its "
                     "deadline passes; the filing may never take more than 5 wd (Art. 15)")

@@ -176,3 +176,30 @@ def _dossier_view(conn: Connection, keyring: KeyRing, row: Any, scope: set[str])
         "scope": sorted(scope),
         **{name: value for name, value in dimensions.items() if name in scope},
     }
+
+
+def keep_terminated(conn: Connection, actor: Actor, dossier_no: str, *, reason: str,
+                    at: datetime | None = None) -> dict[str, Any]:
+    """Art. 14: after the six-month review the archivist keeps a terminated, no-prospect
+    dossier, filed separately as a "terminated-cooperation client dossier" (終止合作客戶檔案).
+    (The other outcome, destruction, follows Art. 17.)"""
+    from dossiers.clocks import close_clock
+
+    at = at or datetime.now(SHANGHAI)
+    row = find(conn, dossier_no, lock=True)
+    record = f"dossier {dossier_no}"
+    authorize(conn, actor, Action.DOSSIER_STAGE, subject=record)
+    if row.stage != "terminated" or row.further_cooperation is not False:
+        raise Refused("only a terminated dossier with no prospect of further cooperation is "
+                      "kept as a terminated-cooperation client dossier (Art. 14)", record=record)
+    if row.status != "open":
+        raise Refused(f"is already {row.status}", record=record)
+    if not reason.strip():
+        raise Refused("say why it is kept (Art. 14)", record=record, field="reason")
+    conn.execute(update(dossier).where(dossier.c.id == row.id).values(
+        status="terminated_kept", updated_at=at))
+    close_clock(conn, "inactive_review", "dossier", str(row.id), at)
+    ledger.append(conn, ledger.Entry(
+        actor=actor.username, action="dossier.keep_terminated", subject_type="dossier",
+        subject_id=str(row.id), dossier_no=dossier_no, details={"reason": reason.strip()}))
+    return {"dossier_no": dossier_no, "status": "terminated_kept"}

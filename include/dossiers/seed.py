@@ -323,6 +323,11 @@ def _history(conn: Connection, rng: random.Random, people: dict[str, tuple[str, 
     if gaps:  # defect: market information never collected (Art. 10)
         conn.execute(update(market_info).where(market_info.c.dossier_id.in_(gaps))
                      .values(market_positioning=None, target_customers=None))
+    # Art. 14: whether a terminated client may come back decides its six-month review.
+    for d in rows:
+        if d.stage == "terminated":
+            conn.execute(update(dossier).where(dossier.c.id == d.id).values(
+                further_cooperation=rng.random() < 0.4))
     if stale:  # defect: not updated for over half a year (Art. 12)
         conn.execute(update(dossier).where(dossier.c.id.in_(stale)).values(
             updated_at=datetime.combine(today - timedelta(days=200), time(9), UTC)))

@@ -317,6 +317,8 @@ def apply(conn: Connection, keyring: KeyRing, actor: Actor, change_id: uuid.UUID
     conn.execute(update(dossier_change).where(dossier_change.c.id == change_id).values(
         status="applied", applied_by=actor.staff_id, applied_at=at))
     close_clock(conn, "update_apply", "dossier_change", str(change_id), at)
+    # Art. 12: an update applied in the annual campaign's year completes it for the dossier
+    close_clock(conn, f"annual_update:{at.year}", "dossier", str(target.id), at)
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action="update.apply", subject_type="dossier_change",
         subject_id=str(change_id), dossier_no=target.dossier_no,
