@@ -15,6 +15,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import CronTriggerTimetable, ExceptionRetryPolicy, RetryAction, RetryRule, dag, task
 
+from dossiers.duties.dagkit import deadline
 from dossiers.duties.notify import on_failure
 
 DOC_MD = """
@@ -57,6 +58,7 @@ NOT_TRANSIENT = ExceptionRetryPolicy(rules=[RetryRule(
     max_active_runs=1,
     doc_md=DOC_MD,
     tags=["dossier", "ledger", "Art. 11", "Art. 13"],
+    deadline=deadline(timedelta(hours=1)),
     default_args={
         "owner": "customer_service",
         "retries": 2,

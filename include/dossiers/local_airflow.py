@@ -99,7 +99,7 @@ def run_dag_test(dag_id: str, dossier_url: str, logical_date: str | None = None,
     ≈ 15-25 s here, mostly Airflow's own start-up. Airflow's log goes to ``output`` when
     given, else to this process's stdout/stderr.
     """
-    env = airflow_env(dossier_url)
+    env = {**airflow_env(dossier_url), "DOSSIER_DEADLINE_ALERTS": "0"}  # see duties.dagkit
     cmd = [airflow_bin(), "dags", "test", dag_id, *([logical_date] if logical_date else [])]
     with ExitStack() as stack:
         sink = stack.enter_context(output.open("ab")) if output is not None else None

@@ -30,11 +30,16 @@ BANNED_AT_PARSE = ("great_expectations", "boto3", "botocore", "pandas", "sqlalch
 _DAGBAG = """
 import json, sys
 from airflow.dag_processing.dagbag import DagBag
+from airflow.serialization.serialized_objects import DagSerialization
 
 bag = DagBag(dag_folder=sys.argv[1])
 dags = {}
 for dag_id, dag in bag.dags.items():
+    restored = DagSerialization.from_dict(json.loads(json.dumps(DagSerialization.to_dict(dag))))
     dags[dag_id] = {
+        "timetable": type(dag.timetable).__name__,
+        "restored_timetable": type(restored.timetable).__name__,
+        "deadline": bool(dag.deadline),
         "fileloc": dag.fileloc,
         "doc_md": dag.doc_md or "",
         "tags": sorted(dag.tags),
@@ -62,9 +67,11 @@ print("RESULT " + json.dumps(sorted(set(sys.modules) - before)))
 def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     home = tmp_path_factory.mktemp("airflow-home")
     env = dict(os.environ)
+    env.pop("DOSSIER_DEADLINE_ALERTS", None)
     env.update({
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
     })
@@ -113,3 +120,13 @@ def test_dag_file_imports_nothing_heavy(dag_file: Path, airflow_env: dict[str, s
     imported: list[str] = _run(_IMPORT, dag_file, airflow_env)
     heavy = sorted(m for m in imported if any(m == b or m.startswith(b + ".") for b in BANNED_AT_PARSE))
     assert heavy == [], f"{dag_file.name} imports at parse time: {heavy}"
+
+
+def test_every_dag_serializes_with_its_schedule_and_has_a_deadline(dagbag: dict[str, Any]) -> None:
+    """The scheduler runs serialized DAGs: a working-day timetable must survive the round
+    trip (registered by the plugin); every duty reports a run that is late."""
+    for dag_id, dag in dagbag["dags"].items():
+        assert dag["restored_timetable"] == dag["timetable"], dag_id
+        assert dag["deadline"], f"{dag_id}: no deadline alert"
+    working_days = {d for d, dag in dagbag["dags"].items() if "WorkingDay" in dag["timetable"]}
+    assert len(working_days) == len(dagbag["dags"]) - 1  # all but the daily 06:00 ledger check

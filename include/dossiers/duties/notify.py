@@ -34,3 +34,12 @@ def on_failure(context: Mapping[str, Any]) -> None:
     log.error(failure_line(context))
 
 
+
+
+async def deadline_missed(**kwargs: Any) -> None:
+    """Deadline alert callback (runs in the triggerer): one line, like a failure."""
+    context = kwargs.get("context") or {}
+    dag_run = context.get("dag_run") if isinstance(context, dict) else None
+    log.error("DUTY LATE dag=%s run=%s: the run has not finished within its deadline",
+              _name(dag_run, "dag_id") or kwargs.get("dag_id", "?"),
+              _name(dag_run, "run_id") or kwargs.get("run_id", "?"))

@@ -1,0 +1,147 @@
+"""What each duty DAG's task does: read the period from the run, do the duty in one
+transaction, send its e-mail, publish its reports. DAG files call these and nothing else.
+
+Every function takes the run's data interval (Airflow passes it to the task) and returns a
+small JSON summary (what the Airflow UI shows as the task's return value); the state is in
+PostgreSQL, keyed by duty and period, so a retry or a backfill repeats nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from dossiers.config import SHANGHAI
+
+
+def _local(moment: datetime) -> date:
+    return moment.astimezone(SHANGHAI).date()
+
+
+def _database_url() -> str:
+    from dossiers.duties.ledger_check import dossier_db_url
+
+    return dossier_db_url()
+
+
+def _gaps(url: str) -> tuple[list[Any], dict[str, Any]]:
+    """Every dossier's completeness gaps (GX, inside Postgres), as duty findings."""
+    from dossiers.duties.findings import Gap
+    from dossiers.quality.checks import CHECKS
+    from dossiers.quality.completeness import run_completeness
+
+    result = run_completeness(url)
+    described = {c.id: c.description for c in CHECKS}
+    gaps = [Gap(f.dossier_id, f.check_id, f.article, f.dimension, f.severity,
+                described.get(f.check_id, f.check_id)) for f in result.failures]
+    return gaps, {"completeness_success": result.success, "failing_checks": len(result.failures),
+                  "data_docs": str(result.data_docs) if result.data_docs else None}
+
+
+def _send(messages: list[Any]) -> int:
+    from dossiers.duties import mail
+
+    return mail.send(messages)
+
+
+def _publish(kind: str, period: str, figures: dict[str, Any]) -> list[str]:
+    """Render and store the duty's report and e-mail it (see :mod:`dossiers.reports`)."""
+    from dossiers.reports.duty_reports import publish_duty_report
+
+    return publish_duty_report(kind, period, figures)
+
+
+def sla_watch(data_interval_end: datetime) -> dict[str, Any]:
+    from dossiers import db
+    from dossiers.duties import sla_watch as duty
+
+    with db.transaction(db.get_engine(_database_url())) as conn:
+        summary, messages = duty.watch(conn, _local(data_interval_end))
+        summary["sent"] = _send(messages)
+    return summary
+
+
+def owner_check(data_interval_start: datetime, data_interval_end: datetime) -> dict[str, Any]:
+    from dossiers import db
+    from dossiers.duties import owner_check as duty
+
+    url = _database_url()
+    gaps, completeness = _gaps(url)
+    with db.transaction(db.get_engine(url)) as conn:
+        summary, messages = duty.owner_check(conn, _local(data_interval_start), gaps,
+                                             _local(data_interval_end))
+        summary["sent"] = _send(messages)
+    return {**summary, **completeness}
+
+
+def sampling_audit(data_interval_start: datetime, data_interval_end: datetime) -> dict[str, Any]:
+    from dossiers import db
+    from dossiers.duties import sampling_audit as duty
+
+    url = _database_url()
+    gaps, completeness = _gaps(url)
+    with db.transaction(db.get_engine(url)) as conn:
+        summary = duty.sampling_audit(conn, _local(data_interval_start), gaps,
+                                      _local(data_interval_end))
+    if "skipped" not in summary:
+        summary["reports"] = _publish("sampling_audit", summary["period"], summary)
+    return {**summary, **completeness}
+
+
+def annual_refresh(data_interval_end: datetime) -> dict[str, Any]:
+    from dossiers import db
+    from dossiers.duties import annual
+
+    with db.transaction(db.get_engine(_database_url())) as conn:
+        summary = annual.open_campaign(conn, _local(data_interval_end))
+    if "skipped" not in summary:
+        summary["reports"] = _publish("annual_update", str(summary["year"]), summary)
+    return summary
+
+
+def inactive_sweep(data_interval_start: datetime, data_interval_end: datetime) -> dict[str, Any]:
+    from dossiers import db
+    from dossiers.duties import inactive
+
+    with db.transaction(db.get_engine(_database_url())) as conn:
+        return inactive.sweep(conn, _local(data_interval_start), _local(data_interval_end))
+
+
+def kpi_scorecard(kind: str, data_interval_start: datetime) -> dict[str, Any]:
+    from dossiers import db
+    from dossiers.duties import kpi
+
+    with db.transaction(db.get_engine(_database_url())) as conn:
+        summary = kpi.scorecard(conn, kind, _local(data_interval_start))
+    if "skipped" not in summary:
+        summary["reports"] = _publish(f"kpi_{kind}", summary["period"], summary)
+    return {k: v for k, v in summary.items() if k not in ("people", "departments")}
+
+
+def qa_inspection(data_interval_start: datetime) -> dict[str, Any]:
+    from dossiers import db, ledger
+    from dossiers.duties import analysis
+
+    url = _database_url()
+    gaps, completeness = _gaps(url)
+    with db.transaction(db.get_engine(url)) as conn:
+        intact = ledger.verify(conn).ok
+        figures = analysis.qa_inspection(conn, _local(data_interval_start), gaps, intact)
+    if "skipped" not in figures:
+        figures["reports"] = _publish("qa_inspection", figures["period"],
+                                      {**figures, **completeness})
+    return {"period": figures["period"], **completeness,
+            **({"reports": figures["reports"]} if "reports" in figures else {})}
+
+
+def client_analysis(data_interval_start: datetime) -> dict[str, Any]:
+    from dossiers import db
+    from dossiers.duties import analysis
+
+    with db.transaction(db.get_engine(_database_url())) as conn:
+        figures = analysis.client_analysis(conn, _local(data_interval_start))
+    if "skipped" not in figures:
+        figures["reports"] = _publish("client_analysis", figures["period"], figures)
+    return {"period": figures["period"], **({"reports": figures["reports"]}
+                                            if "reports" in figures else {})}
+
