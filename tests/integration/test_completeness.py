@@ -1,0 +1,134 @@
+"""Completeness with GX (Arts. 3, 8, 10, 14): every registered check on a seeded company.
+
+GX validates inside Postgres and returns which dossier fails which check; the hand-written
+SQL pass must find exactly the same. A dossier broken by hand shows up under the right
+check and article; a check added to the registry runs with no other change; the file
+context and Data Docs never hold the database URL.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import make_url, text
+
+from dossiers import config, db
+from dossiers.errors import CannotRun
+from dossiers.quality import checks, run_completeness, sql_completeness
+from dossiers.quality.checks import Check, at_least, not_null
+from dossiers.quality.completeness import GX_URL_VARIABLE, Failure
+
+pytestmark = pytest.mark.integration
+
+SECRET = "not-a-real-s3cret"  # trust authentication ignores it; it must never reach a file
+
+
+def _with_password(url: str) -> str:
+    return make_url(url).set(password=SECRET).render_as_string(hide_password=False)
+
+
+def _owner_rows(url: str, sql: str, **params: object) -> list[tuple]:
+    with db.get_engine(url, app_role=False).begin() as conn:
+        result = conn.execute(text(sql), params)
+        return [tuple(r) for r in result] if result.returns_rows else []
+
+
+def _seed(cli) -> None:
+    result = cli("seed", "--clients", "60", "--seed", "3")
+    assert result.status == 0, result.stderr
+
+
+def test_gx_finds_per_dossier_gaps_equal_to_the_sql_pass(cli, database_url) -> None:
+    _seed(cli)
+    gx = run_completeness(_with_password(database_url))
+    sql = sql_completeness(database_url)
+
+    # every registered check ran, over the dossiers of its stages
+    registered = [c.id for c in checks.CHECKS]
+    assert list(gx.counts) == registered
+    assert {c.dimension for c in checks.CHECKS} == set(checks.DIMENSIONS)
+    stages = dict(_owner_rows(database_url, "SELECT stage, count(*) FROM dossier GROUP BY stage"))
+    assert set(stages) == set(checks.ALL_STAGES)
+    for check in checks.CHECKS:
+        assert gx.evaluated[check.id] == sum(stages[s] for s in check.stages), check.id
+
+    # the seed's defects are found, dossier by dossier, and GX agrees with the SQL pass
+    assert gx.failures == sql.failures
+    assert gx.counts == sql.counts and gx.evaluated == sql.evaluated
+    assert gx.success is sql.success is False  # e.g. licences and market positioning missing
+    assert gx.counts["basic.business_licence"] > 0 and gx.counts["market.positioning"] > 0
+    assert gx.counts["basic.key_contact"] == 0  # the form requires a contact at every stage
+    assert {f.severity for f in gx.failures} == {"error", "warning"}
+    owners = {row[0]: row[1:] for row in _owner_rows(
+        database_url, "SELECT id, dossier_no, liaison_id, stage FROM dossier")}
+    by_id = {c.id: c for c in checks.CHECKS}
+    for f in gx.failures:
+        check = by_id[f.check_id]
+        assert isinstance(f.dossier_id, uuid.UUID)
+        assert owners[f.dossier_id][:2] == (f.dossier_no, f.liaison_id)
+        assert owners[f.dossier_id][2] in check.stages  # stage-dependent: never outside them
+        assert (f.article, f.dimension, f.severity) == (check.article, check.dimension,
+                                                        check.severity)
+
+    # Data Docs under the dossier home, naming failing dossiers, and no URL or password on disk
+    root = config.home() / "quality"
+    assert gx.data_docs is not None and gx.data_docs.is_file()
+    assert gx.data_docs.name == "index.html" and root in gx.data_docs.parents
+    pages = list((gx.data_docs.parent / "validations").rglob("*.html"))
+    assert any(gx.failures[0].dossier_no in p.read_text(encoding="utf-8") for p in pages)
+    yml = (root / "gx" / "great_expectations.yml").read_text()
+    assert "connection_string: ${" + GX_URL_VARIABLE + "}" in yml
+    host = make_url(database_url).host or "127.0.0.1"
+    for path in root.rglob("*"):
+        if path.is_file() and path.suffix in {".yml", ".yaml", ".json", ".html"}:
+            body = path.read_text(encoding="utf-8", errors="replace")
+            assert SECRET not in body and f"@{host}" not in body, path
+    assert GX_URL_VARIABLE not in os.environ  # only set for the run
+
+
+def test_a_broken_dossier_and_a_new_check(cli, database_url, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    _seed(cli)
+    ((dossier_id, number, liaison),) = _owner_rows(
+        database_url, "SELECT id, dossier_no, liaison_id FROM dossier WHERE stage = 'active' "
+        "ORDER BY dossier_no LIMIT 1")
+    # As the owner: its key contacts go; every client's registered address becomes blank
+    # (more than 20 failing rows: GX's SQL path LIMITs them to 20 unless told otherwise).
+    _owner_rows(database_url, "DELETE FROM contact WHERE dossier_id = :d", d=dossier_id)
+    _owner_rows(database_url, "UPDATE basic_info SET registered_address = '  ' "
+                "WHERE dossier_id IN (SELECT id FROM dossier WHERE stage <> 'potential')")
+    # The data team adds one entry to the registry; nothing else changes.
+    new = Check("communication.three_records", "Art. 10", "communication", "warning",
+                ("active",), "an active client has at least three recorded communications",
+                at_least("communication_count", 3))
+    monkeypatch.setattr(checks, "CHECKS", [*checks.CHECKS, new])
+
+    gx = run_completeness(database_url, context_dir=tmp_path / "gx", data_docs=False)
+    sql = sql_completeness(database_url)
+    assert gx.failures == sql.failures and gx.data_docs is None
+    mine = [f for f in gx.failures if f.dossier_id == dossier_id]
+    assert Failure(dossier_id, number, "basic.key_contact", "Arts. 8, 10", "basic", "error",
+                   liaison) in mine
+    assert Failure(dossier_id, number, "basic.registered_address", "Art. 10", "basic", "error",
+                   liaison) in mine
+    assert gx.success is False
+    clients = gx.evaluated["basic.registered_address"]
+    assert clients > 20 and gx.counts["basic.registered_address"] == clients
+
+    expected = {row[0] for row in _owner_rows(database_url, """
+        SELECT d.id FROM dossier d LEFT JOIN communication c ON c.dossier_id = d.id
+        WHERE d.stage = 'active' GROUP BY d.id HAVING count(c.id) < 3""")}
+    assert expected  # the seed records 1 to 8 communications per dossier
+    assert {f.dossier_id for f in gx.failures if f.check_id == new.id} == expected
+    assert gx.counts[new.id] == len(expected)
+
+
+def test_a_check_that_cannot_run_is_named(database_url, tmp_path: Path) -> None:
+    broken = Check("basic.typo", "Art. 10", "basic", "error", ("active",),
+                   "a column missing from the rows query", not_null("no_such_column"))
+    with pytest.raises(CannotRun, match=r"'basic\.typo' could not run"):
+        run_completeness(database_url, context_dir=tmp_path / "gx", checks=[broken],
+                         data_docs=False)
