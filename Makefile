@@ -5,9 +5,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck unit demo airflow bench compose-check clean
+.PHONY: install system-deps test lint typecheck unit demo airflow bench compose-check clean
 
-install: $(STAMP)
+install: system-deps $(STAMP)
+
+# Debian packages the project needs beyond Python: a CJK TrueType font that the report PDFs
+# and charts embed (fonts-wqy-microhei), and for the tests pdftotext/pdffonts (poppler-utils)
+# and a headless browser (chromium). Installed when missing and running as root; otherwise
+# say what is missing and go on (the tests that need them say so too).
+SYSTEM_PACKAGES := fonts-wqy-microhei poppler-utils chromium
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "system-deps: not Debian/Ubuntu; install the equivalents of: $$missing" >&2; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "system-deps: not root, skipped; run as root: apt-get install -y --no-install-recommends $$missing" >&2; \
+		exit 0; fi; \
+	echo "system-deps: installing $$missing"; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing \
+		|| { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; }
 
 # (Re)install when the venv is missing or older than the pinned requirements / project.
 $(STAMP): requirements.txt pyproject.toml

@@ -141,3 +141,68 @@ def company(database_url: str) -> dict[str, str]:
         for username, (department, roles) in people.items():
             staff.add(conn, "chen.cs", username, department, roles)
     return {u: roles[0] for u, (_, roles) in people.items()}
+
+
+# --- mail and S3 servers on loopback (shared by the duties' and the reports' tests) ---------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Inbox:
+    """Messages an aiosmtpd server on loopback received."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        import email
+
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def to(self, address: str) -> list[Any]:
+        return [m for m in self.messages if address in m["To"]]
+
+
+@pytest.fixture
+def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    """An SMTP server on loopback, and the Airflow connection ``dossier_smtp`` pointing at it.
+    (``tests/integration/test_duties.py`` has its own copy of this fixture.)"""
+    from aiosmtpd.controller import Controller
+
+    port = free_port()
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    extra = json.dumps({"from_email": "dossiers@staff.example.com", "disable_tls": True,
+                        "disable_ssl": True, "timeout": 10, "retry_limit": 1})
+    monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_SMTP", json.dumps(
+        {"conn_type": "smtp", "host": "127.0.0.1", "port": port, "extra": extra}))
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[str]:
+    """A real S3 API: moto's server on a free loopback port (its endpoint URL)."""
+    import socket
+    import time
+
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # wait for the port to answer, not for a fixed time
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(10)

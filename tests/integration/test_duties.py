@@ -6,11 +6,8 @@ Re-running a duty for the same period changes nothing and sends nothing.
 
 from __future__ import annotations
 
-import email
 import json
-import socket
 import uuid
-from collections.abc import Iterator
 from datetime import date
 from email.message import Message as MimeMessage
 
@@ -25,38 +22,6 @@ from dossiers.intake.service import import_file
 from dossiers.workdays import default_calendar
 
 pytestmark = pytest.mark.integration
-
-
-class Inbox:
-    """Messages an aiosmtpd server on loopback received."""
-
-    def __init__(self) -> None:
-        self.messages: list[MimeMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def to(self, address: str) -> list[MimeMessage]:
-        return [m for m in self.messages if address in m["To"]]
-
-
-@pytest.fixture
-def inbox(monkeypatch) -> Iterator[Inbox]:
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    extra = json.dumps({"from_email": "dossiers@staff.example.com", "disable_tls": True,
-                        "disable_ssl": True, "timeout": 10, "retry_limit": 1})
-    monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_SMTP", json.dumps(
-        {"conn_type": "smtp", "host": "127.0.0.1", "port": port, "extra": extra}))
-    yield handler
-    controller.stop()
 
 
 def _body(message: MimeMessage) -> str:

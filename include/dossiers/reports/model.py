@@ -1,0 +1,266 @@
+"""What a report is, before it is a PDF, a CSV or a web page: a small typed tree.
+
+A duty (or a builder in :mod:`dossiers.reports.builders`) fills a :class:`Report` with
+sections — :class:`Table`, :class:`Chart`, :class:`Text` — and every figure carries the
+:class:`Source` it came from: the duty run (``duty/period``, the key of ``duty_run``) and
+the ledger entry (``ledger_entry.seq``) that recorded it, or the query it was counted by
+and the ledger head it was counted at. The renderers print the sources as numbered notes
+(PDF and HTML) or as columns (CSV), so any figure can be traced back (Arts. 11, 13, 22).
+
+Every label is bilingual (:class:`Label`: Chinese first, the Chinese text stands where the
+two differ, as for the policy). Nothing here renders or imports anything heavy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+#: ``report.kind`` and ``report.period`` are ``varchar(32)`` and ``varchar(16)``.
+KIND_MAX, PERIOD_MAX = 32, 16
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+#: A cell: text, a number, a date; ``None`` shows as a dash.
+Value = str | int | float | Decimal | date | datetime | None
+ColumnKind = Literal["text", "int", "number", "percent", "date"]
+Audience = Literal["compliance", "management"]
+Format = Literal["pdf", "csv", "html"]
+FORMATS: tuple[Format, ...] = ("pdf", "csv", "html")
+
+
+@dataclass(frozen=True)
+class Label:
+    """A bilingual label: Chinese and English."""
+
+    zh: str
+    en: str
+
+    def both(self, sep: str = " / ") -> str:
+        return f"{self.zh}{sep}{self.en}" if self.zh != self.en else self.zh
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a figure came from.
+
+    ``duty_run`` is the ``duty/period`` key of the run that produced it; ``ledger_seq`` the
+    ledger entry that recorded it (a run's ``duty.<name>`` entry), or, for a figure counted
+    live from the tables, the ledger head at the time of counting (the figure reflects every
+    change up to that entry); ``query`` says what was counted (``finding 17``,
+    ``clock due in 2026-Q4``). A source without a run or a ledger entry is refused.
+    """
+
+    duty_run: str | None = None
+    ledger_seq: int | None = None
+    query: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.duty_run is None and self.ledger_seq is None:
+            raise ValueError("a source needs a duty run key or a ledger seq")
+
+    def ref(self) -> str:
+        """One line, e.g. ``duty_run sampling_audit/2026-Q4 · ledger #42 · finding 17``."""
+        parts = []
+        if self.duty_run is not None:
+            parts.append(f"duty_run {self.duty_run}")
+        if self.ledger_seq is not None:
+            parts.append(f"ledger #{self.ledger_seq}")
+        if self.query:
+            parts.append(self.query)
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class Column:
+    label: Label
+    kind: ColumnKind = "text"
+
+
+@dataclass(frozen=True)
+class Row:
+    cells: tuple[Value, ...]
+    source: Source
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of figures; ``name`` is the CSV file's stem (lowercase ASCII)."""
+
+    name: str
+    title: Label
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    note: Label | None = None
+
+    def __post_init__(self) -> None:
+        _check_slug("table name", self.name)
+        for i, row in enumerate(self.rows):
+            if len(row.cells) != len(self.columns):
+                raise ValueError(f"table {self.name}: row {i + 1} has {len(row.cells)} cells "
+                                 f"for {len(self.columns)} columns")
+
+
+@dataclass(frozen=True)
+class Series:
+    label: Label
+    values: tuple[float | int | None, ...]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A line (trend) or bar chart; ``sources[i]`` is where the figures at ``x[i]`` came
+    from. Its data is exported to CSV like a table (``name``)."""
+
+    name: str
+    title: Label
+    kind: Literal["line", "bar"]
+    x_label: Label
+    y_label: Label
+    x: tuple[str, ...]
+    series: tuple[Series, ...]
+    sources: tuple[Source, ...]
+    percent: bool = False
+
+    def __post_init__(self) -> None:
+        _check_slug("chart name", self.name)
+        if len(self.sources) != len(self.x):
+            raise ValueError(f"chart {self.name}: {len(self.sources)} sources for {len(self.x)} "
+                             "points; give one source per x value")
+        for s in self.series:
+            if len(s.values) != len(self.x):
+                raise ValueError(f"chart {self.name}: series {s.label.en!r} has {len(s.values)} "
+                                 f"values for {len(self.x)} points")
+
+    def as_table(self) -> Table:
+        """The chart's figures as a table (CSV export, and the HTML's accessible data)."""
+        kind: ColumnKind = "percent" if self.percent else "number"
+        return Table(
+            name=self.name, title=self.title,
+            columns=(Column(self.x_label), *(Column(s.label, kind) for s in self.series)),
+            rows=tuple(Row((x, *(s.values[i] for s in self.series)), self.sources[i])
+                       for i, x in enumerate(self.x)))
+
+
+@dataclass(frozen=True)
+class Text:
+    """A paragraph in both languages."""
+
+    zh: str
+    en: str
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A section heading (bilingual)."""
+
+    label: Label
+
+
+Section = Table | Chart | Text | Heading
+
+
+@dataclass(frozen=True)
+class Report:
+    """One report of one kind for one period.
+
+    ``as_of`` is when the data was final (the duty run's end), not when the file was
+    made: rendering the same report twice gives the same bytes, so re-publishing an
+    unchanged period changes nothing.
+    """
+
+    kind: str
+    period: str
+    title: Label
+    as_of: datetime
+    articles: str
+    sections: tuple[Section, ...]
+    audience: Audience = "compliance"
+    summary: Label | None = None
+    meta: tuple[tuple[Label, str], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        _check_slug("report kind", self.kind)
+        if len(self.kind) > KIND_MAX or not 0 < len(self.period) <= PERIOD_MAX:
+            raise ValueError(f"report {self.kind}/{self.period}: kind at most {KIND_MAX} and "
+                             f"period 1 to {PERIOD_MAX} characters")
+        if as_naive(self.as_of):
+            raise ValueError(f"report {self.kind}/{self.period}: as_of must carry a time zone")
+
+    @property
+    def stem(self) -> str:
+        """The files' common name: ``sampling_audit-2026-Q4``."""
+        return f"{self.kind}-{self.period}"
+
+    def tables(self) -> Iterator[Table]:
+        """Every table, a chart's data included, in order (what the CSV export writes)."""
+        for s in self.sections:
+            if isinstance(s, Table):
+                yield s
+            elif isinstance(s, Chart):
+                yield s.as_table()
+
+    def sources(self) -> list[Source]:
+        """Every distinct source in order of first use: note ``[n]`` is ``sources()[n-1]``."""
+        seen: dict[Source, None] = {}
+        for s in self.sections:
+            if isinstance(s, Table):
+                seen.update((r.source, None) for r in s.rows)
+            elif isinstance(s, Chart):
+                seen.update((src, None) for src in s.sources)
+            elif isinstance(s, Text) and s.source is not None:
+                seen[s.source] = None
+        return list(seen)
+
+    def note_numbers(self) -> dict[Source, int]:
+        return {s: i for i, s in enumerate(self.sources(), start=1)}
+
+
+def as_naive(moment: datetime) -> bool:
+    return moment.tzinfo is None or moment.tzinfo.utcoffset(moment) is None
+
+
+def _check_slug(what: str, name: str) -> None:
+    if not _SLUG.match(name):
+        raise ValueError(f"{what} {name!r}: lowercase letters, digits, '_' and '-' only")
+
+
+def format_value(value: Value, kind: ColumnKind = "text") -> str:
+    """A cell as people read it (PDF, HTML): percentages as ``98.5%``, None as ``—``."""
+    from dossiers.config import SHANGHAI
+
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "是 yes" if value else "否 no"
+    if kind == "percent" and isinstance(value, int | float | Decimal):
+        return f"{float(value) * 100:.1f}%"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if kind == "number" else f"{value:g}"
+    return str(value)
+
+
+#: The reports of the policy, by ``report.kind``: their titles and who receives them.
+KINDS: dict[str, tuple[Label, Audience]] = {
+    "sampling_audit": (Label("季度全面檢查及抽查報告", "Quarterly full check and sampling audit"),
+                       "compliance"),  # Arts. 12, 14
+    "annual_update": (Label("年度檔案更新報告", "Annual dossier update report"),
+                      "compliance"),  # Art. 12
+    "qa_inspection": (Label("質量部專項檢查報告", "QA special inspection report"),
+                      "management"),  # Art. 21
+    "kpi_monthly": (Label("檔案工作考核指標（月度）", "Dossier work KPI scorecard, monthly"),
+                    "management"),  # Art. 22
+    "kpi_quarterly": (Label("檔案工作考核指標（季度）", "Dossier work KPI scorecard, quarterly"),
+                      "management"),  # Art. 22
+    "client_analysis": (Label("客戶檔案分析報告", "Client dossier analysis report"),
+                        "management"),  # Art. 6(5)
+    "audit_summary": (Label("檔案審計摘要", "Dossier audit summary"), "management"),  # Arts. 21, 22
+}

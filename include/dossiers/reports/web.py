@@ -1,0 +1,132 @@
+"""The report pages in the Airflow UI: a small FastAPI app (``plugins/dossier_reports.py``
+mounts it at ``/dossier-reports``; the UI shows it in an iframe through ``external_views``).
+
+- ``GET /`` — the stored reports, latest first, with links (HTML, autoescaped);
+- ``GET /reports/{id}`` — one stored report as recorded in ``report``; its bytes are checked
+  against the recorded SHA-256 before they are served (409 when the store disagrees);
+- ``GET /latest/{kind}?format=html`` — the latest period of a kind;
+- ``GET /health`` — readiness, no authentication.
+
+**Authentication is Airflow's**: Airflow mounts a plugin app as it is and protects none of
+its routes, so every route but ``/health`` depends on :func:`airflow_user`, which calls
+Airflow's own ``get_user`` (a JWT from ``Authorization: Bearer`` — ``POST /auth/token`` —
+or the UI's ``_token`` session cookie, which the iframe sends). Any failure is a 401.
+Reports carry dossier numbers and counts, never personal data (Art. 18).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Security
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+
+from dossiers import db
+from dossiers.errors import CannotRun, NotFound
+from dossiers.reports.html import CSP, environment
+from dossiers.reports.model import FORMATS, KINDS
+from dossiers.reports.store import CONTENT_TYPES, open_store
+from dossiers.schema import report
+
+log = logging.getLogger(__name__)
+PREFIX = "/dossier-reports"
+MEDIA = {"pdf": CONTENT_TYPES["pdf"], "html": CONTENT_TYPES["html"], "csv": CONTENT_TYPES["zip"]}
+bearer = HTTPBearer(auto_error=False, scheme_name="AirflowJWT")
+
+
+async def airflow_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> str:
+    """The Airflow username of the request, checked by Airflow's own ``get_user``."""
+    from airflow.api_fastapi.core_api.security import get_user
+
+    try:
+        user = await get_user(request, None, credentials)
+    except HTTPException as exc:  # Not authenticated / Token Expired / Invalid JWT token
+        raise HTTPException(401, f"authentication: {exc.detail}; sign in to Airflow or send "
+                                 "'Authorization: Bearer <token>' (POST /auth/token)",
+                            headers={"WWW-Authenticate": "Bearer"}) from None
+    return str(user.get_name())
+
+
+User = Annotated[str, Depends(airflow_user)]
+
+
+def _rows(kind: str | None = None, fmt: str | None = None) -> list[Any]:
+    query = select(report).order_by(report.c.period.desc(), report.c.kind, report.c.format)
+    if kind is not None:
+        query = query.where(report.c.kind == kind)
+    if fmt is not None:
+        query = query.where(report.c.format == fmt)
+    with db.transaction() as conn:
+        return list(conn.execute(query).all())
+
+
+def _serve(row: Any) -> Response:
+    data = open_store().get(row.uri)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != row.sha256:
+        log.error("report %s (%s) digest %s, recorded %s", row.id, row.uri, digest, row.sha256)
+        raise HTTPException(409, f"report {row.id}: the stored object does not match the digest "
+                                 "recorded when it was published")
+    ext = {"csv": "-csv.zip"}.get(row.format, f".{row.format}")
+    name = f"{row.kind}-{row.period}{ext}"
+    disposition = "attachment" if row.format == "csv" else "inline"
+    headers = {"Content-Disposition": f'{disposition}; filename="{name}"',
+               "X-Report-SHA256": row.sha256, "X-Content-Type-Options": "nosniff",
+               "Content-Security-Policy": f"{CSP}; frame-ancestors 'self'"}
+    return Response(data, media_type=MEDIA[row.format], headers=headers)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Dossier reports", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(CannotRun)
+    async def _cannot_run(_: Request, exc: CannotRun) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request, user: User) -> HTMLResponse:
+        groups: dict[tuple[str, str], dict[str, Any]] = {}
+        latest: dict[str, str] = {}
+        for r in _rows():  # newest period first: one line per kind and period
+            latest.setdefault(r.kind, r.period)
+            groups.setdefault((r.kind, r.period), {})[r.format] = r
+        page = environment().get_template("index.html.j2").render(
+            groups=[{"kind": k, "period": p, "formats": [f[x] for x in FORMATS if x in f],
+                     "published": max(r.created_at for r in f.values()),
+                     "latest": latest[k] == p} for (k, p), f in groups.items()],
+            kinds=KINDS, user=user, base=request.scope.get("root_path", ""), csp=CSP)
+        return HTMLResponse(page, headers={"Content-Security-Policy": f"{CSP}; frame-ancestors 'self'"})
+
+    @app.get("/reports/{report_id}")
+    def one(report_id: int, user: User) -> Response:
+        with db.transaction() as conn:
+            row = conn.execute(select(report).where(report.c.id == report_id)).one_or_none()
+        if row is None:
+            raise NotFound(f"no report {report_id}", record="report")
+        return _serve(row)
+
+    @app.get("/latest/{kind}")
+    def latest_of(kind: str, user: User, format: str = "html") -> Response:
+        if format not in FORMATS:
+            raise HTTPException(422, f"format: one of {', '.join(FORMATS)}")
+        rows = _rows(kind, format)
+        if not rows:
+            raise NotFound(f"no {format} report of kind {kind!r} yet", record="report")
+        return _serve(rows[0])
+
+    return app

@@ -1,0 +1,56 @@
+"""The duties through Airflow (``airflow dags test``) on a seeded company, e-mail caught by a
+real SMTP server on loopback: a deliberately broken dossier reaches its liaison with the
+article it breaks, and a second run of the same period sends nothing and adds nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from dossiers import db, local_airflow
+
+pytestmark = pytest.mark.airflow
+
+
+def _body(message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/html":
+            return part.get_payload(decode=True).decode()
+    raise AssertionError("no html part")
+
+
+def test_owner_check_through_airflow_routes_a_broken_dossier_to_its_liaison(
+        cli, database_url: str, inbox, tmp_path: Path) -> None:
+    assert cli("seed", "--clients", "40", "--seed", "9").status == 0
+    with db.get_engine(database_url, app_role=False).begin() as owner:  # the break, as a DBA
+        number, liaison = owner.execute(text(
+            "SELECT d.dossier_no, s.username FROM dossier d JOIN staff s ON s.id = d.liaison_id "
+            "WHERE d.stage = 'active' AND d.status = 'open' AND s.active "
+            "ORDER BY d.dossier_no LIMIT 1")).one()
+        owner.execute(text("UPDATE basic_info SET registered_address = NULL WHERE dossier_id = "
+                           "(SELECT id FROM dossier WHERE dossier_no = :n)"), {"n": number})
+    log = tmp_path / "airflow.log"
+    # a manual run on 2026-11-02 covers October (the first working day's interval)
+    status = local_airflow.run_dag_test("dossier_owner_check", database_url,
+                                        "2026-11-02T09:00:00+08:00", output=log)
+    assert status == 0, log.read_text()[-4000:]
+    mails = inbox.to(f"{liaison}@staff.example.com")
+    assert len(mails) == 1
+    body = _body(mails[0])
+    assert number in body and "Art. 10" in body and "registered_address" in body
+    with db.transaction() as conn:
+        (period, found), = conn.execute(text(
+            "SELECT period, count(*) FROM finding WHERE duty = 'owner_check' "
+            "AND dossier_id = (SELECT id FROM dossier WHERE dossier_no = :n) GROUP BY period"),
+            {"n": number}).all()
+        findings_before = conn.execute(text("SELECT count(*) FROM finding")).scalar_one()
+    assert period == "2026-10" and found >= 1
+
+    sent = len(inbox.messages)
+    assert local_airflow.run_dag_test("dossier_owner_check", database_url,
+                                      "2026-11-02T09:00:00+08:00", output=log) == 0
+    assert len(inbox.messages) == sent  # the same period again: nothing new
+    with db.transaction() as conn:
+        assert conn.execute(text("SELECT count(*) FROM finding")).scalar_one() == findings_before

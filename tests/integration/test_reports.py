@@ -1,0 +1,583 @@
+"""Reports: PDF with the CJK font embedded, CSV safe for spreadsheets, HTML with inline SVG
+charts checked in headless Chromium, publishing to a folder and to S3 (moto's server),
+e-mail to an SMTP server on loopback, and reports built from real duty runs.
+
+Last, the report pages of ``plugins/dossier_reports.py``, in-process and in a real
+``airflow api-server``.
+
+Needs Debian's fonts-wqy-microhei, poppler-utils and chromium (``make system-deps``); a test
+whose tool is missing is skipped with the reason. Screenshots are kept under
+``test-artifacts/reports/`` (their paths are printed: ``pytest -s``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from email.header import decode_header, make_header
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from dossiers import db, local_airflow
+from dossiers.duties import sampling_audit
+from dossiers.reports import KINDS, Chart, Column, Heading, Label, Report, Row, Series, Source, Table
+from dossiers.reports import Text as Para
+from dossiers.reports.csv import render_csv
+from dossiers.reports.html import render_html
+from dossiers.reports.pdf import render_pdf
+from dossiers.reports.publish import messages, publish, send
+from dossiers.reports.store import open_store
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "reports"
+EVIL = "<script>alert('x')</script>"
+FORMULAS = ['=HYPERLINK("http://evil.example","點我")', "+1+2", "-3+cmd|' /C calc'!A0", "@SUM(A1:A9)"]
+RUN_Q3 = Source(duty_run="sampling_audit/2026-Q3", ledger_seq=41)
+RUN_Q4 = Source(duty_run="sampling_audit/2026-Q4", ledger_seq=57)
+
+
+def sample_report(*, extra: int = 0) -> Report:
+    """A report with Chinese and English, hostile text, formulas and two charts."""
+    rows = [Row(("市場部 Market", 12 + extra, 0.95), Source("sampling_audit/2026-Q4", 57, "finding 17")),
+            Row(("策劃部 Planning", 3, 0.875), RUN_Q4),
+            Row((EVIL, 1, None), RUN_Q3),
+            *(Row((f, i, None), RUN_Q4) for i, f in enumerate(FORMULAS))]
+    return Report(
+        kind="sampling_audit", period="2026-Q4", title=KINDS["sampling_audit"][0],
+        as_of=datetime(2027, 1, 4, 2, 30, tzinfo=UTC), articles="Arts. 12, 14, 21",
+        summary=Label("本季度抽查 15 份檔案，完整率 95.0%。", "15 dossiers sampled; completeness 95.0%."),
+        meta=((Label("隨機種子", "Seed"), "42"),),
+        sections=(
+            Heading(Label("概要", "Summary")),
+            Table("departments", Label("各部門抽查結果", "Results by department"),
+                  (Column(Label("部門", "Department")), Column(Label("問題數", "Findings"), "int"),
+                   Column(Label("完整率", "Completeness"), "percent")), tuple(rows)),
+            Chart("completeness", Label("完整率趨勢", "Completeness trend"), "line",
+                  Label("季度", "Quarter"), Label("完整率", "Completeness"), ("2026-Q3", "2026-Q4"),
+                  (Series(Label("完整率", "Completeness"), (0.91, 0.95)),), (RUN_Q3, RUN_Q4),
+                  percent=True),
+            Chart("findings_by_department", Label("各部門問題", "Findings by department"), "bar",
+                  Label("部門", "Department"), Label("問題數", "Findings"), ("市場部", "策劃部"),
+                  (Series(Label("2026-Q3", "2026-Q3"), (4, 1)),
+                   Series(Label("2026-Q4", "2026-Q4"), (12, 3))), (RUN_Q4, RUN_Q4)),
+            Para("抽樣種子已記錄於檔案管理臺賬。", "The sampling seed is recorded in the ledger.", RUN_Q4),
+        ))
+
+
+def _need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.skip(f"{tool} is not installed (make system-deps)")
+    return path
+
+
+# --- PDF --------------------------------------------------------------------------------------
+
+
+def test_pdf_embeds_the_cjk_font_and_its_text_extracts(tmp_path: Path) -> None:
+    report = sample_report()
+    data = render_pdf(report)
+    assert data.startswith(b"%PDF-") and render_pdf(report) == data  # same report, same bytes
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(data)
+
+    fonts = subprocess.run([_need("pdffonts"), str(pdf)], capture_output=True, text=True,
+                           check=True).stdout
+    [font] = [ln for ln in fonts.splitlines() if "WenQuanYi" in ln]
+    assert "CID TrueType" in font and font.split()[-5:-2] == ["yes", "yes", "yes"]  # emb sub uni
+
+    extracted = subprocess.run([_need("pdftotext"), "-layout", str(pdf), "-"], capture_output=True,
+                               text=True, check=True).stdout
+    for expected in ("季度全面檢查及抽查報告", "Quarterly full check and sampling audit",
+                     "各部門抽查結果", "Results by department", "市場部 Market", "策劃部 Planning",
+                     "95.0%", "87.5%", "完整率趨勢", "抽樣種子已記錄於檔案管理臺賬。",
+                     "2027-01-04 10:30 (Asia/Shanghai)", EVIL,
+                     # every figure's source, numbered, in the appendix
+                     "附錄：數據來源", "[1] duty_run sampling_audit/2026-Q4 · ledger #57 · finding 17",
+                     "[2] duty_run sampling_audit/2026-Q4 · ledger #57",
+                     "[3] duty_run sampling_audit/2026-Q3 · ledger #41"):
+        assert expected in extracted, expected
+    assert " 12 " in extracted.split("市場部 Market")[1].splitlines()[0] + " "
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def test_csv_neutralises_formulas_and_round_trips_chinese() -> None:
+    files = render_csv(sample_report())
+    assert set(files) == {"sampling_audit-2026-Q4-departments.csv",
+                          "sampling_audit-2026-Q4-completeness.csv",
+                          "sampling_audit-2026-Q4-findings_by_department.csv",
+                          "sampling_audit-2026-Q4-sources.csv"}
+    raw = files["sampling_audit-2026-Q4-departments.csv"]
+    assert raw.startswith("\ufeff".encode())  # Excel reads UTF-8 with a BOM
+    header, *rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert header == ["部門 / Department", "問題數 / Findings", "完整率 / Completeness",
+                      "來源 / Source", "職責運行 / Duty run", "臺賬序號 / Ledger seq"]
+    assert rows[0] == ["市場部 Market", "12", "95.0%", "[1]", "sampling_audit/2026-Q4", "57"]
+    assert rows[2][0] == EVIL  # text stays text: only formula triggers are touched
+    formula_cells = [r[0] for r in rows[3:]]
+    assert formula_cells == ["'" + f for f in FORMULAS]
+    for cell in (c for r in rows for c in r):
+        assert not cell.startswith(("=", "+", "@")), cell
+        assert not cell.startswith("-") or cell.lstrip("-").replace(".", "").isdigit(), cell
+
+    sources = list(csv.reader(io.StringIO(files["sampling_audit-2026-Q4-sources.csv"]
+                                          .decode("utf-8-sig"))))
+    assert sources[1] == ["[1]", "sampling_audit/2026-Q4", "57", "finding 17"]
+    chart = list(csv.reader(io.StringIO(files["sampling_audit-2026-Q4-completeness.csv"]
+                                        .decode("utf-8-sig"))))
+    assert chart[1:] == [["2026-Q3", "91.0%", "[3]", "sampling_audit/2026-Q3", "41"],
+                         ["2026-Q4", "95.0%", "[2]", "sampling_audit/2026-Q4", "57"]]
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+
+def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--hide-scrollbars", f"--user-data-dir={profile}"]
+    return subprocess.run([_need("chromium"), *flags, *args], capture_output=True, text=True,
+                          check=False, timeout=120)
+
+
+def test_html_is_escaped_self_contained_and_renders_in_chromium(tmp_path: Path) -> None:
+    report = sample_report()
+    page = render_html(report)
+    assert render_html(report) == page
+    # autoescaped: the hostile value is text, and the page has no script at all
+    assert "<script" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    # charts inline as SVG, ids unique across them, and nothing to fetch from anywhere
+    assert page.count("<svg ") == 2 and 'aria-label="完整率趨勢 / Completeness trend"' in page
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert 'http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;;' in page
+
+    html_file = tmp_path / "report.html"
+    html_file.write_text(page, encoding="utf-8")
+    dom = _chromium("--dump-dom", html_file.as_uri(), profile=tmp_path / "profile-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "季度全面檢查及抽查報告" in dom.stdout and "<script" not in dom.stdout
+    assert "&lt;script&gt;alert('x')&lt;/script&gt;" in dom.stdout  # shown as text
+    assert dom.stdout.count("<svg") >= 2
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "sampling_audit-2026-Q4.png"
+    shot.unlink(missing_ok=True)
+    done = _chromium(f"--screenshot={shot}", "--window-size=1280,2000", html_file.as_uri(),
+                     profile=tmp_path / "profile-shot")
+    assert done.returncode == 0 and shot.stat().st_size > 20_000, done.stderr[-2000:]
+    print(f"\nscreenshot: {shot}")
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        pixels = image.convert("RGB").getdata()
+        # the charts' first colour (#1f5fa8) is drawn: the SVG rendered
+        blue = sum(1 for r, g, b in pixels if abs(r - 31) < 30 and abs(g - 95) < 30 and abs(b - 168) < 30)
+    assert blue > 2_000
+
+
+# --- publishing ---------------------------------------------------------------------------------
+
+
+def _report_rows() -> list[tuple[str, str, str, str, str]]:
+    with db.transaction() as conn:
+        return [tuple(r) for r in conn.execute(text(
+            "SELECT kind, period, format, uri, sha256 FROM report ORDER BY format"))]
+
+
+def test_publish_to_a_folder_records_each_format_once(database_url: str, tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "store"))
+    with db.transaction() as conn:
+        first = publish(conn, sample_report(), store=store)
+    assert [(p.format, p.status) for p in first] == [("pdf", "new"), ("csv", "new"), ("html", "new")]
+    rows = _report_rows()
+    assert [r[2] for r in rows] == ["csv", "html", "pdf"]
+    for kind, period, _fmt, uri, digest in rows:
+        assert (kind, period) == ("sampling_audit", "2026-Q4")
+        path = Path(uri.removeprefix("file://"))
+        assert path.is_relative_to(tmp_path / "store" / "sampling_audit" / "2026-Q4")
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    with zipfile.ZipFile(tmp_path / "store/sampling_audit/2026-Q4/sampling_audit-2026-Q4-csv.zip") as z:
+        assert "sampling_audit-2026-Q4-departments.csv" in z.namelist()
+
+    # the same period again, same data: nothing written, no row added; the mail not sent yet
+    # is still owed (see test_mail_carries_the_files_to_compliance for once it went out)
+    with db.transaction() as conn:
+        again = publish(conn, sample_report(), store=store)
+    assert {p.status for p in again} == {"unchanged"} and _report_rows() == rows
+    assert all(p.to_mail for p in again) and len(messages(sample_report(), again, tmp_path)) == 1
+
+    # corrected data for the same period: the object and the row are replaced, not added
+    with db.transaction() as conn:
+        corrected = publish(conn, sample_report(extra=1), store=store, formats=("pdf",))
+    assert corrected[0].status == "replaced"
+    after = _report_rows()
+    assert len(after) == 3 and after[2][3] == rows[2][3] and after[2][4] != rows[2][4]
+    assert hashlib.sha256(Path(after[2][3].removeprefix("file://")).read_bytes()).hexdigest() \
+        == after[2][4]
+    with db.transaction() as conn:
+        ledgered = conn.execute(text(
+            "SELECT subject_id, details FROM ledger_entry WHERE action = 'report.publish' "
+            "ORDER BY seq")).all()
+    assert [s for s, _ in ledgered] == ["sampling_audit/2026-Q4/pdf", "sampling_audit/2026-Q4/csv",
+                                        "sampling_audit/2026-Q4/html", "sampling_audit/2026-Q4/pdf"]
+    assert ledgered[-1][1]["replaced_sha256"] == rows[2][4]
+
+
+def test_publish_to_s3_on_motos_server(database_url: str, moto_s3: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_S3", json.dumps({
+        "conn_type": "aws", "login": "test", "password": "test",
+        "extra": {"endpoint_url": moto_s3, "region_name": "us-east-1"}}))
+    monkeypatch.setenv("DOSSIER_REPORT_STORE", "s3://dossier-reports/compliance")
+    s3 = boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    s3.create_bucket(Bucket="dossier-reports")
+
+    with db.transaction() as conn:
+        published = publish(conn, sample_report())
+    assert {p.status for p in published} == {"new"}
+    for *_, uri, digest in _report_rows():
+        key = uri.removeprefix("s3://dossier-reports/")
+        assert key.startswith("compliance/sampling_audit/2026-Q4/sampling_audit-2026-Q4")
+        obj = s3.get_object(Bucket="dossier-reports", Key=key)
+        assert hashlib.sha256(obj["Body"].read()).hexdigest() == digest
+        assert obj["Metadata"]["sha256"] == digest
+        assert open_store().get(uri)[:4] in (b"%PDF", b"PK\x03\x04", b"<!DO")
+    with db.transaction() as conn:
+        assert {p.status for p in publish(conn, sample_report())} == {"unchanged"}
+    assert len(_report_rows()) == 3
+
+
+def test_mail_carries_the_files_to_compliance(database_url: str, inbox, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    inbox_conn = os.environ["AIRFLOW_CONN_DOSSIER_SMTP"]
+    monkeypatch.setenv("DOSSIER_COMPLIANCE_TO", "compliance@staff.example.com,qa.he@staff.example.com")
+    store = open_store(str(tmp_path / "store"))
+    report = sample_report()
+    with db.transaction() as conn:
+        published = publish(conn, report, store=store)
+    assert send(report, published) == 1
+    [message] = inbox.to("compliance@staff.example.com")
+    assert "qa.he@staff.example.com" in message["To"]
+    subject = str(make_header(decode_header(message["Subject"])))
+    assert subject == "[檔案報告 Dossier report] 季度全面檢查及抽查報告 Quarterly full check and " \
+                      "sampling audit 2026-Q4"
+    attached = {part.get_filename(): part.get_payload(decode=True) for part in message.walk()
+                if part.get_filename()}
+    assert set(attached) == {"sampling_audit-2026-Q4.pdf", "sampling_audit-2026-Q4-csv.zip",
+                             "sampling_audit-2026-Q4.html"}
+    by_name = {p.filename: p.sha256 for p in published}
+    for name, payload in attached.items():
+        assert hashlib.sha256(payload).hexdigest() == by_name[name]
+    body = next(p for p in message.walk() if p.get_content_type() == "text/html")
+    assert by_name["sampling_audit-2026-Q4.pdf"] in body.get_payload(decode=True).decode()
+
+    # a re-run publishes nothing new and mails nothing
+    with db.transaction() as conn:
+        again = publish(conn, report, store=store)
+    assert not any(p.to_mail for p in again) and send(report, again) == 0
+    assert len(inbox.messages) == 1
+
+    # a mail that never went out (server down after the commit) goes with the next try
+    with db.transaction() as conn:
+        corrected = publish(conn, sample_report(extra=1), store=store, formats=("pdf",))
+    monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_SMTP", json.dumps(
+        {"conn_type": "smtp", "host": "127.0.0.1", "port": 9, "extra": json.dumps(
+            {"disable_tls": True, "disable_ssl": True, "timeout": 2, "retry_limit": 1})}))
+    with pytest.raises(OSError):
+        send(sample_report(extra=1), corrected)
+    monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_SMTP", inbox_conn)  # the server is back
+    with db.transaction() as conn:
+        retry = publish(conn, sample_report(extra=1), store=store, formats=("pdf",))
+    assert [(p.status, p.to_mail) for p in retry] == [("unchanged", True)]
+    assert send(sample_report(extra=1), retry) == 1
+    late = inbox.messages[-1]
+    assert [p.get_filename() for p in late.walk() if p.get_filename()] == \
+        ["sampling_audit-2026-Q4.pdf"]
+    with db.transaction() as conn:
+        assert not publish(conn, sample_report(extra=1), store=store, formats=("pdf",))[0].to_mail
+        mailed = conn.execute(text("SELECT subject_id FROM ledger_entry WHERE action = "
+                                   "'report.mail' ORDER BY seq")).scalars().all()
+    assert mailed == ["sampling_audit/2026-Q4/pdf", "sampling_audit/2026-Q4/csv",
+                      "sampling_audit/2026-Q4/html", "sampling_audit/2026-Q4/pdf"]
+
+
+# --- reports from real duty runs ------------------------------------------------------------
+
+
+def test_reports_built_from_duty_runs_trace_every_figure(cli, database_url: str,
+                                                         tmp_path: Path) -> None:
+    from dossiers.reports import builders
+    from dossiers.reports.duty_reports import publish_duty_report
+
+    assert cli("seed", "--clients", "60", "--seed", "11").status == 0
+    with db.transaction() as conn:
+        sampling_audit.sampling_audit(conn, date(2026, 7, 1), [], date(2026, 10, 9), seed=42)
+        conn.execute(text("UPDATE paper_volume SET label_dossier_no = label_dossier_no || '*'"))
+        q4 = sampling_audit.sampling_audit(conn, date(2026, 10, 1), [], date(2027, 1, 4), seed=1)
+        seq = conn.execute(text("SELECT seq FROM ledger_entry WHERE action = 'duty.sampling_audit' "
+                                "AND subject_id = 'sampling_audit/2026-Q4'")).scalar_one()
+        audit = builders.sampling_audit_report(conn, "2026-Q4")
+        summary = builders.audit_summary(conn, "2026-Q4")
+    assert q4["findings"] > 0
+
+    figures = {r.cells[0]: r for t in audit.tables() if t.name == "figures" for r in t.rows}
+    sampled = figures["抽查樣本數 Dossiers sampled"]
+    assert sampled.cells[1] == q4["sample"]
+    assert sampled.source == Source("sampling_audit/2026-Q4", seq)
+    [items] = [t for t in audit.tables() if t.name == "findings"]
+    assert len(items.rows) == q4["findings"]
+    assert all(r.source.duty_run == "sampling_audit/2026-Q4" and r.source.ledger_seq == seq
+               and (r.source.query or "").startswith("finding ") for r in items.rows)
+    assert {r.cells[2] for r in items.rows} == {"paper.label_number"}
+
+    assert summary.audience == "management"
+    trend = {t.name: t for t in summary.tables()}
+    assert [r.cells[0] for r in trend["completeness"].rows] == ["2026-Q3", "2026-Q4"]
+    assert trend["completeness"].rows[1].source == Source("sampling_audit/2026-Q4", seq)
+    assert sum(sum(v for v in r.cells[1:] if isinstance(v, int))
+               for r in trend["findings_by_department"].rows) >= q4["findings"]
+
+    (tmp_path / "audit.pdf").write_bytes(render_pdf(audit))
+    text_ = subprocess.run([_need("pdftotext"), "-layout", str(tmp_path / "audit.pdf"), "-"],
+                           capture_output=True, text=True, check=True).stdout
+    assert f"duty_run sampling_audit/2026-Q4 · ledger #{seq}" in text_
+    assert "paper.label_number" in text_
+
+    page = tmp_path / "audit_summary.html"
+    page.write_text(render_html(summary), encoding="utf-8")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "audit_summary-2026-Q4.png"
+    shot.unlink(missing_ok=True)
+    done = _chromium(f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri(),
+                     profile=tmp_path / "profile")
+    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+    print(f"\nscreenshot: {shot}")
+
+    # what the duty task calls: both reports of the quarter, stored and recorded once each
+    store = tmp_path / "store"
+    with db.transaction() as conn:
+        uris = publish_duty_report("sampling_audit", "2026-Q4", q4, conn=conn,
+                                   store=open_store(str(store)))
+    assert len(uris) == 6 and all(u.startswith(store.resolve().as_uri()) for u in uris)
+    with db.transaction() as conn:
+        assert conn.execute(text("SELECT kind, count(*) FROM report GROUP BY kind ORDER BY kind")
+                            ).all() == [("audit_summary", 3), ("sampling_audit", 3)]
+
+
+def test_other_duties_figures_become_tables_with_sources() -> None:
+    from dossiers.reports.duty_reports import from_figures
+
+    kpi = {"period": "2026-11", "kind": "monthly",
+           "creation_timeliness": {"total": 8, "met": 7, "rate": 0.875},
+           "creation_timeliness_target": 1.0, "creation_timeliness_met_target": False,
+           "accuracy": 0.9, "departments": {"market": {"creation_timeliness": {
+               "total": 8, "met": 7, "rate": 0.875}, "refused_actions": 2}},
+           "people": [{"indicator": "creation_timeliness", "department": "market",
+                       "person": "=wang.market", "total": 8, "met": 7, "rate": 0.875}],
+           "security_incidents": {"loans_returned_late": 1, "volumes_returned_damaged": 0}}
+    source = Source("kpi_monthly/2026-11", 99)
+    report = from_figures("kpi_monthly", "2026-11", kpi, source, datetime(2026, 12, 1, tzinfo=UTC))
+    tables = {t.name: t for t in report.tables()}
+    assert set(tables) == {"figures", "departments", "people", "security_incidents"}
+    assert all(r.source == source for t in tables.values() for r in t.rows)
+    key = {r.cells[0]: r.cells for r in tables["figures"].rows}
+    assert key["建檔及時率 Creation timeliness"] == ("建檔及時率 Creation timeliness", 8, 0.875)
+    assert key["信息準確率 Information accuracy"][2] == 0.9
+    columns = [c.label.en for c in tables["departments"].columns]
+    assert columns == ["Item", "Creation timeliness: Total", "Creation timeliness: On time",
+                       "Creation timeliness: Rate", "Refused actions"]
+    people = render_csv(report)["kpi_monthly-2026-11-people.csv"].decode("utf-8-sig")
+    assert "'=wang.market" in people and "87.5%" in people
+    assert "Creation timeliness: Rate" in render_html(report)
+
+
+# --- the report pages of plugins/dossier_reports.py ----------------------------------------------
+#
+# In-process, the plugin module is imported from its file and its app mounted under its prefix
+# in a bare FastAPI app, as Airflow's ``init_plugins`` does (``app.mount``): no DagBag, no server.
+# Then a real ``airflow api-server`` (subprocess, free loopback port, temporary AIRFLOW_HOME with
+# SQLite, SimpleAuth users) shows that Airflow does not protect a plugin's routes by itself and
+# the app does: 401 without a token, 200 with one from ``POST /auth/token`` or the UI's cookie.
+# About 30-40 s, mostly Airflow's start.
+
+PREFIX = "/dossier-reports"
+
+
+def _plugin_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("dossier_reports_plugin",
+                                                  REPO / "plugins" / "dossier_reports.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _published(store: Path) -> dict[str, Any]:
+    """A sample report published into ``store``; its ``report`` rows by format."""
+    with db.transaction() as conn:
+        publish(conn, sample_report(), store=open_store(str(store)))
+        rows = conn.execute(text("SELECT id, format, uri, sha256 FROM report")).all()
+    return {r.format: r for r in rows}
+
+
+def test_plugin_declares_the_app_and_the_ui_view() -> None:
+    plugin = _plugin_module().DossierReportsPlugin
+    assert plugin.name == "dossier_reports"
+    [app] = plugin.fastapi_apps
+    assert app["url_prefix"] == PREFIX and not app["url_prefix"].startswith(
+        ("/api/v2", "/ui", "/execution", "/auth", "/pluginsv2"))
+    [view] = plugin.external_views
+    assert view["href"] == f"{PREFIX}/" and view["url_route"] == "dossier-reports"
+
+
+def test_pages_in_process(database_url: str, tmp_path: Path,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from dossiers.reports.web import airflow_user
+
+    monkeypatch.setenv("DOSSIER_REPORT_STORE", str(tmp_path / "store"))
+    rows = _published(tmp_path / "store")
+    lazy = _plugin_module().DossierReportsPlugin.fastapi_apps[0]["app"]
+    root = FastAPI()
+    root.mount(PREFIX, lazy)
+    client = TestClient(root)
+
+    assert client.get(f"{PREFIX}/health").json() == {"status": "ok"}
+    refused = client.get(f"{PREFIX}/")
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
+    assert "authentication" in refused.json()["detail"]
+    assert client.get(f"{PREFIX}/reports/{rows['pdf'].id}").status_code == 401
+
+    lazy._app.dependency_overrides[airflow_user] = lambda: "mgmt.wu"  # signed in (see below)
+    index = client.get(f"{PREFIX}/")
+    assert index.status_code == 200 and "季度全面檢查及抽查報告" in index.text
+    assert f'href="{PREFIX}/reports/{rows["pdf"].id}"' in index.text
+    assert "frame-ancestors 'self'" in index.headers["Content-Security-Policy"]
+
+    pdf = client.get(f"{PREFIX}/reports/{rows['pdf'].id}")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert hashlib.sha256(pdf.content).hexdigest() == rows["pdf"].sha256 == \
+        pdf.headers["X-Report-SHA256"]
+    page = client.get(f"{PREFIX}/latest/sampling_audit")
+    assert page.status_code == 200 and page.text.count("<svg ") == 2
+    assert "script-src" not in page.headers["Content-Security-Policy"]  # default-src 'none'
+    assert client.get(f"{PREFIX}/latest/kpi_monthly").status_code == 404
+
+    # a stored object that no longer matches its recorded digest is not served
+    Path(rows["html"].uri.removeprefix("file://")).write_text("<p>changed</p>")
+    assert client.get(f"{PREFIX}/reports/{rows['html'].id}").status_code == 409
+
+
+# --- a real API server --------------------------------------------------------------------------
+
+USERS = {"mgmt.wu": "viewer"}
+START_DEADLINE_S = 75
+
+
+@pytest.fixture
+def api_server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    home = tmp_path / "airflow"
+    home.mkdir()
+    passwords = {u: f"pw-{os.urandom(6).hex()}" for u in USERS}
+    (home / "passwords.json").write_text(json.dumps(passwords))
+    env = local_airflow.airflow_env(database_url)
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__AUTH_MANAGER":
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(48).hex(),
+        "DOSSIER_REPORT_STORE": str(tmp_path / "store"),
+    })
+    assert local_airflow.ensure_metadata_db(env) == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "api-server.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [local_airflow.airflow_bin(), "api-server", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "1"], env=env, stdout=sink, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_DEADLINE_S
+        while True:
+            assert proc.poll() is None, f"api-server exited:\n{log.read_text()[-3000:]}"
+            try:
+                if httpx.get(f"{base}{PREFIX}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"api-server not ready:\n{log.read_text()[-3000:]}"
+            time.sleep(0.5)
+        yield base, passwords
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.mark.airflow
+def test_pages_in_a_real_api_server(api_server: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    base, passwords = api_server
+    rows = _published(tmp_path / "store")
+    for path in ("/", f"/reports/{rows['pdf'].id}", "/latest/sampling_audit"):
+        refused = httpx.get(f"{base}{PREFIX}{path}", timeout=30)
+        assert refused.status_code == 401, (path, refused.text)
+    bad = httpx.get(f"{base}{PREFIX}/", headers={"Authorization": "Bearer not-a-jwt"}, timeout=30)
+    assert bad.status_code == 401
+
+    token = httpx.post(f"{base}/auth/token", json={"username": "mgmt.wu",
+                                                   "password": passwords["mgmt.wu"]}, timeout=30)
+    assert token.status_code == 201, token.text
+    auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    index = httpx.get(f"{base}{PREFIX}/", headers=auth, timeout=30)
+    assert index.status_code == 200 and "季度全面檢查及抽查報告" in index.text
+    assert f'href="{PREFIX}/reports/{rows["pdf"].id}"' in index.text  # links under the mount
+    pdf = httpx.get(f"{base}{PREFIX}/reports/{rows['pdf'].id}", headers=auth, timeout=30)
+    assert pdf.status_code == 200 and hashlib.sha256(pdf.content).hexdigest() == rows["pdf"].sha256
+    # the browser's way in: the UI's session cookie, as the iframe sends it
+    cookie = httpx.get(f"{base}{PREFIX}/latest/sampling_audit", timeout=30,
+                       cookies={"_token": token.json()["access_token"]})
+    assert cookie.status_code == 200 and cookie.text.count("<svg ") == 2
+
+    plugins = httpx.get(f"{base}/api/v2/plugins", headers=auth, timeout=30).json()["plugins"]
+    [mine] = [p for p in plugins if p["name"] == "dossier_reports"]
+    assert mine["fastapi_apps"][0]["url_prefix"] == PREFIX
+    assert mine["external_views"][0]["url_route"] == "dossier-reports"
