@@ -87,7 +87,7 @@ def main() -> int:
 Done in {time.monotonic() - started:.0f} s. Where to look:
   database      {db.describe(url)}  (psql "{url.replace('+psycopg', '')}")
   CLI           .venv/bin/dossier ledger verify | .venv/bin/dossier policy show
-  reports       {settings().report_store}  (PDF, CSV, HTML summary; index.html)
+  reports       {settings().report_store}  (PDF, CSV zip, HTML; in the Airflow UI under Dossier reports)
   mail          {home() / "mail"}  (what the duties sent: reminders, owner checks, reports)
   Airflow home  {airflow_home()}  (task logs under logs/dag_id=...; Airflow's output: {log})
   ledger anchor {home() / "ledger.anchor"}  (moved forward by the ledger DAG)

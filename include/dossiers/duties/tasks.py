@@ -114,7 +114,8 @@ def kpi_scorecard(kind: str, data_interval_start: datetime) -> dict[str, Any]:
     with db.transaction(db.get_engine(_database_url())) as conn:
         summary = kpi.scorecard(conn, kind, _local(data_interval_start))
     if "skipped" not in summary:
-        summary["reports"] = _publish(f"kpi_{kind}", summary["period"], summary)
+        report = {"month": "kpi_monthly", "quarter": "kpi_quarterly"}[kind]
+        summary["reports"] = _publish(report, summary["period"], summary)
     return {k: v for k, v in summary.items() if k not in ("people", "departments")}
 
 

@@ -24,7 +24,8 @@ from dossiers.reports.store import LocalStore, S3Store
 from dossiers.schema import duty_run
 
 #: The duty (``duty_run.duty``) behind each report kind, where the names differ.
-DUTY_OF_KIND = {"annual_update": "annual_refresh"}
+DUTY_OF_KIND = {"annual_update": "annual_refresh", "kpi_monthly": "kpi_month",
+                "kpi_quarterly": "kpi_quarter"}
 
 #: The articles each report enforces.
 ARTICLES = {"sampling_audit": "Arts. 12, 14, 21", "annual_update": "Art. 12",
