@@ -54,3 +54,32 @@ def test_owner_check_through_airflow_routes_a_broken_dossier_to_its_liaison(
     assert len(inbox.messages) == sent  # the same period again: nothing new
     with db.transaction() as conn:
         assert conn.execute(text("SELECT count(*) FROM finding")).scalar_one() == findings_before
+
+
+def test_a_backfill_over_2026_runs_each_month_once(cli, database_url: str, inbox,
+                                                   tmp_path: Path) -> None:
+    """Each month of 2026 to October through Airflow (the runs a backfill makes), twice:
+    the second pass adds no duty run, no finding, no report and no ledger entry."""
+    assert cli("seed", "--clients", "40", "--seed", "4").status == 0
+    months = [f"2026-{m:02d}-01T12:00:00+08:00" for m in range(2, 12)]  # covers Jan..Oct
+    runs = [(dag_id, when) for when in months
+            for dag_id in ("dossier_inactive_sweep", "dossier_kpi_monthly")]
+
+    def counts() -> dict[str, int]:
+        with db.transaction() as conn:
+            return {table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                    for table in ("duty_run", "finding", "report", "ledger_entry", "clock")}
+
+    first = local_airflow.run_dags_test(runs, database_url, output=tmp_path / "airflow.log")
+    assert [r["state"] for r in first] == ["success"] * len(runs), first
+    with db.transaction() as conn:
+        periods = conn.execute(text(
+            "SELECT duty, array_agg(period ORDER BY period) FROM duty_run GROUP BY duty")).all()
+    expected = [f"2026-{m:02d}" for m in range(1, 11)]
+    assert dict(periods) == {"inactive_sweep": expected, "kpi_month": expected}
+    after_first, mails = counts(), len(inbox.messages)
+    assert mails > 0  # the KPI reports went to compliance and management
+
+    again = local_airflow.run_dags_test(runs, database_url, output=tmp_path / "airflow.log")
+    assert [r["state"] for r in again] == ["success"] * len(runs)
+    assert counts() == after_first and len(inbox.messages) == mails

@@ -18,14 +18,21 @@ def _local(moment: datetime) -> date:
     return moment.astimezone(SHANGHAI).date()
 
 
+def _period(kind: str, start: datetime) -> str:
+    from dossiers.duties.runs import period_key
+
+    return period_key(kind, _local(start))
+
+
 def _database_url() -> str:
     from dossiers.duties.ledger_check import dossier_db_url
 
     return dossier_db_url()
 
 
-def _gaps(url: str) -> tuple[list[Any], dict[str, Any]]:
-    """Every dossier's completeness gaps (GX, inside Postgres), as duty findings."""
+def _gaps(url: str, period: str) -> tuple[list[Any], dict[str, Any]]:
+    """Every dossier's completeness gaps (GX, inside Postgres), as duty findings; the Data
+    Docs of the run are published with the reports of ``period``."""
     from dossiers.duties.findings import Gap
     from dossiers.quality.checks import CHECKS
     from dossiers.quality.completeness import run_completeness
@@ -34,8 +41,15 @@ def _gaps(url: str) -> tuple[list[Any], dict[str, Any]]:
     described = {c.id: c.description for c in CHECKS}
     gaps = [Gap(f.dossier_id, f.check_id, f.article, f.dimension, f.severity,
                 described.get(f.check_id, f.check_id)) for f in result.failures]
+    docs = None
+    if result.data_docs is not None:
+        from dossiers import db
+        from dossiers.reports.data_docs import publish_data_docs
+
+        with db.transaction(db.get_engine(url)) as conn:
+            docs = publish_data_docs(conn, result.data_docs, period)
     return gaps, {"completeness_success": result.success, "failing_checks": len(result.failures),
-                  "data_docs": str(result.data_docs) if result.data_docs else None}
+                  "data_docs": docs}
 
 
 def _send(messages: list[Any]) -> int:
@@ -66,7 +80,7 @@ def owner_check(data_interval_start: datetime, data_interval_end: datetime) -> d
     from dossiers.duties import owner_check as duty
 
     url = _database_url()
-    gaps, completeness = _gaps(url)
+    gaps, completeness = _gaps(url, _period("month", data_interval_start))
     with db.transaction(db.get_engine(url)) as conn:
         summary, messages = duty.owner_check(conn, _local(data_interval_start), gaps,
                                              _local(data_interval_end))
@@ -79,7 +93,7 @@ def sampling_audit(data_interval_start: datetime, data_interval_end: datetime) -
     from dossiers.duties import sampling_audit as duty
 
     url = _database_url()
-    gaps, completeness = _gaps(url)
+    gaps, completeness = _gaps(url, _period("quarter", data_interval_start))
     with db.transaction(db.get_engine(url)) as conn:
         summary = duty.sampling_audit(conn, _local(data_interval_start), gaps,
                                       _local(data_interval_end))
@@ -124,7 +138,7 @@ def qa_inspection(data_interval_start: datetime) -> dict[str, Any]:
     from dossiers.duties import analysis
 
     url = _database_url()
-    gaps, completeness = _gaps(url)
+    gaps, completeness = _gaps(url, _period("half", data_interval_start))
     with db.transaction(db.get_engine(url)) as conn:
         intact = ledger.verify(conn).ok
         figures = analysis.qa_inspection(conn, _local(data_interval_start), gaps, intact)
