@@ -405,4 +405,11 @@ def _workflow_benchmarks() -> None:
     BENCHMARKS["creation"] = workflows.bench_creation
 
 
+def _api_benchmarks() -> None:
+    import api_read
+
+    BENCHMARKS["api"] = api_read.bench_api
+
+
 _workflow_benchmarks()
+_api_benchmarks()

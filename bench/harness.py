@@ -35,6 +35,9 @@ class Sizes:
     ledger_batch: int = 50_000
     dag_repeats: int = 3
     creation_forms: int = 10_000
+    api_dossiers: int = 50
+    api_reads: int = 5_000
+    api_clients: int = 8
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -45,7 +48,10 @@ class Sizes:
                    ledger_entries=full.ledger_entries // 10,
                    ledger_batch=full.ledger_batch // 10,
                    dag_repeats=1,
-                   creation_forms=full.creation_forms // 10)
+                   creation_forms=full.creation_forms // 10,
+                   api_dossiers=full.api_dossiers // 10,
+                   api_reads=full.api_reads // 10,
+                   api_clients=full.api_clients)
 
 
 @dataclass

@@ -28,7 +28,7 @@ from typing import Any
 from harness import Context, Result, Scratch, Sizes, machine_info, prepare_environment
 
 REPO = Path(__file__).resolve().parents[1]
-NAMES = ("import", "numbering", "ledger", "dags", "creation")
+NAMES = ("import", "numbering", "ledger", "dags", "creation", "api")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,6 +61,8 @@ def _short_traceback(exc: BaseException) -> str:
 def _number(value: float, unit: str) -> str:
     if unit == "s":
         return f"{value:.3f} s"
+    if unit == "ms":
+        return f"{value:.2f} ms"
     return f"{value:,.0f} {unit}"
 
 

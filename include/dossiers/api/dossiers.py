@@ -1,0 +1,202 @@
+"""Dossiers (Arts. 11, 15, 16): create from a reviewed form, file, move between stages, read.
+
+A read shows the dimensions the reader may see (its liaison and the archivist: all; anyone
+else: the scope of their approved query grants, personal data masked unless the scope has
+``personal``) and is logged in ``access_log``. Dimensions outside the scope are absent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body
+from pydantic import BaseModel, ConfigDict, Field
+
+from dossiers.api.deps import ERRORS, StaffUser, keyring, run
+from dossiers.api.fields import DossierNo, Scope, Stage, one_line
+
+router = APIRouter(prefix="/dossiers", tags=["dossiers"], responses=ERRORS)
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+class Create(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    form_id: uuid.UUID = Field(description="a form its department head has reviewed")
+
+
+class File(BaseModel):
+    """Where the paper volume stands in the vault (Art. 15)."""
+
+    model_config = ConfigDict(extra="forbid")
+    cabinet: Annotated[str, one_line(64)] = Field(examples=["電商"])
+    shelf: int = Field(ge=1, le=32767)
+
+
+class StageChange(BaseModel):
+    """Art. 15; a termination needs its date and whether cooperation may resume (Art. 14)."""
+
+    model_config = ConfigDict(extra="forbid")
+    stage: Stage
+    terminated_on: date | None = None
+    further_cooperation: bool | None = None
+
+
+# --- responses ---------------------------------------------------------------------------------
+
+class Created(BaseModel):
+    dossier_id: uuid.UUID
+    dossier_no: str
+    filing_due: date
+    filing_due_provisional: bool
+
+
+class Filed(BaseModel):
+    dossier_no: str
+    cabinet: str
+    shelf: int
+    position: int
+
+
+class StageChanged(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    dossier_no: str
+    from_stage: Stage = Field(alias="from")
+    stage: Stage
+    terminated_on: date | None
+    further_cooperation: bool | None
+
+
+class BasicInfo(BaseModel):
+    registered_address: str | None = None
+    domestic_contact_address: str | None = None
+    founded_on: date | None = None
+    legal_form: str | None = None
+    registered_capital_amount: Decimal | None = None
+    registered_capital_currency: str | None = None
+    business_scope: str | None = None
+    core_business: str | None = None
+    org_structure: str | None = None
+
+
+class ContactView(BaseModel):
+    """Personal values are masked (``g***@example.com``) unless the reader may see them."""
+
+    title: str | None
+    preference: str | None
+    name: str | None
+    email: str | None
+    phone: str | None
+
+
+class MarketInfo(BaseModel):
+    market_positioning: str | None = None
+    target_customers: str | None = None
+    competition: str | None = None
+    market_share: str | None = None
+    policy_fit: str | None = None
+    industry_trends: str | None = None
+
+
+class ContractView(BaseModel):
+    contract_no: str
+    signed_on: date
+    service_scope: str | None
+    period_start: date | None
+    period_end: date | None
+    fee_range: str | None
+
+
+class Needs(BaseModel):
+    marketing_goals: list[str] = []
+    brand_positioning: str | None = None
+    creative_preferences: str | None = None
+    selling_points: str | None = None
+    consumer_traits: str | None = None
+    service_expectations: str | None = None
+    latent_needs: str | None = None
+
+
+class OtherInfo(BaseModel):
+    other_partners: str | None = None
+    honours: str | None = None
+    dependence: Literal["low", "medium", "high"] | None = None
+    credit_rating: str | None = None
+
+
+class PaperVolume(BaseModel):
+    volume_no: int
+    cabinet: str
+    shelf: int
+    position: int
+    condition: str
+
+
+class DossierView(BaseModel):
+    """A dossier with the dimensions in ``scope``; the others are left out."""
+
+    dossier_no: str
+    client_name_zh: str
+    client_name_en: str
+    client_type: str
+    stage: Stage
+    status: str
+    liaison: str | None
+    department: str
+    created_at: datetime
+    filed_at: datetime | None
+    terminated_on: date | None
+    further_cooperation: bool | None
+    target_markets: list[str]
+    scope: list[Scope]
+    basic: BasicInfo | None = None
+    contacts: list[ContactView] | None = None
+    market: MarketInfo | None = None
+    cooperation: list[ContractView] | None = None
+    needs: Needs | None = None
+    other: OtherInfo | None = None
+    vault: list[PaperVolume] | None = None
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+@router.post("", status_code=201, summary="Create the dossier from a reviewed form, numbered")
+def create_dossier(body: Create, user: StaffUser) -> Created:
+    """The archivist (Art. 11(3)-(4)); filing is then due within 2 working days."""
+    from dossiers import creation
+
+    return Created.model_validate(run(user, lambda conn, actor: creation.create_dossier(
+        conn, keyring(), actor, body.form_id)))
+
+
+@router.get("/{dossier_no}", response_model_exclude_unset=True,
+            summary="Read a dossier (logged; masked outside the reader's grant)")
+def read_dossier(dossier_no: DossierNo, user: StaffUser) -> DossierView:
+    from dossiers import lifecycle
+
+    return DossierView.model_validate(run(user, lambda conn, actor: lifecycle.read(
+        conn, keyring(), actor, dossier_no)))
+
+
+@router.post("/{dossier_no}/file", summary="File the dossier and shelve its paper volume")
+def file_dossier(dossier_no: DossierNo, body: File, user: StaffUser) -> Filed:
+    """The archivist, within 2 wd of creation (Arts. 11(5), 15)."""
+    from dossiers import creation, lifecycle
+
+    return Filed.model_validate(run(user, lambda conn, actor: creation.file_dossier(
+        conn, actor, lifecycle.find(conn, dossier_no).id, cabinet=body.cabinet,
+        shelf=body.shelf)))
+
+
+@router.post("/{dossier_no}/stage", summary="Move the dossier to another stage")
+def change_stage(dossier_no: DossierNo, body: Annotated[StageChange, Body()],
+                 user: StaffUser) -> StageChanged:
+    """The archivist (Art. 15): potential → active → terminated; terminated → active."""
+    from dossiers import lifecycle
+
+    return StageChanged.model_validate(run(user, lambda conn, actor: lifecycle.change_stage(
+        conn, actor, dossier_no, body.stage, terminated_on=body.terminated_on,
+        further_cooperation=body.further_cooperation)))
