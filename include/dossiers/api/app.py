@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from dossiers.api.deps import install_error_handlers
 
 #: The router modules, in the order their routes appear in the OpenAPI document.
-ROUTERS = ("system", "forms", "dossiers", "queries", "vault")
+ROUTERS = ("system", "forms", "dossiers", "updates", "queries", "loans", "vault")
 
 DESCRIPTION = """\
 The overseas-client dossier system of record (the same actions as the `dossier` CLI).

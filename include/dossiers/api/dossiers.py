@@ -13,10 +13,11 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body
+from fastapi import Path as FastPath
 from pydantic import BaseModel, ConfigDict, Field
 
 from dossiers.api.deps import ERRORS, StaffUser, keyring, run
-from dossiers.api.fields import DossierNo, Scope, Stage, one_line
+from dossiers.api.fields import DossierNo, Reason, Scope, Stage, one_line
 
 router = APIRouter(prefix="/dossiers", tags=["dossiers"], responses=ERRORS)
 
@@ -200,3 +201,76 @@ def change_stage(dossier_no: DossierNo, body: Annotated[StageChange, Body()],
     return StageChanged.model_validate(run(user, lambda conn, actor: lifecycle.change_stage(
         conn, actor, dossier_no, body.stage, terminated_on=body.terminated_on,
         further_cooperation=body.further_cooperation)))
+
+
+class Keep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason
+
+
+class Kept(BaseModel):
+    dossier_no: str
+    status: Literal["terminated_kept"]
+
+
+@router.post("/{dossier_no}/keep", summary="Keep a terminated dossier after its six-month review")
+def keep_terminated(dossier_no: DossierNo, body: Keep, user: StaffUser) -> Kept:
+    """The archivist (Art. 14): filed separately as a terminated-cooperation client dossier."""
+    from dossiers import lifecycle
+
+    return Kept.model_validate(run(user, lambda conn, actor: lifecycle.keep_terminated(
+        conn, actor, dossier_no, reason=body.reason)))
+
+
+class DelayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    until: date = Field(description="the new filing deadline (at most 5 wd in all, Art. 15)")
+    reason: Reason
+
+
+class DelayRequested(BaseModel):
+    delay_id: int
+    dossier_no: str
+    status: Literal["requested"]
+    original_due: date
+    until: date
+
+
+class DelayDecided(BaseModel):
+    delay_id: int
+    status: Literal["approved", "rejected"]
+    filing_due: date
+
+
+class DelayRejection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason
+
+
+@router.post("/{dossier_no}/filing-delays", status_code=201,
+             summary="Ask the CS head to let the dossier be filed later (archivist)")
+def request_filing_delay(dossier_no: DossierNo, body: DelayRequest,
+                         user: StaffUser) -> DelayRequested:
+    """Before the deadline passes; the filing may never take more than 5 wd (Art. 15)."""
+    from dossiers import filing_delays
+
+    return DelayRequested.model_validate(run(user, lambda conn, actor: filing_delays.request(
+        conn, actor, dossier_no, until=body.until, reason=body.reason)))
+
+
+@router.post("/filing-delays/{delay_id}/approve", summary="Approve a filing delay (CS head)")
+def approve_filing_delay(delay_id: Annotated[int, FastPath(ge=1, le=2**62)],
+                         user: StaffUser) -> DelayDecided:
+    from dossiers import filing_delays
+
+    return DelayDecided.model_validate(run(user, lambda conn, actor: filing_delays.decide(
+        conn, actor, delay_id, approve=True)))
+
+
+@router.post("/filing-delays/{delay_id}/reject", summary="Refuse a filing delay (CS head)")
+def reject_filing_delay(delay_id: Annotated[int, FastPath(ge=1, le=2**62)],
+                        body: DelayRejection, user: StaffUser) -> DelayDecided:
+    from dossiers import filing_delays
+
+    return DelayDecided.model_validate(run(user, lambda conn, actor: filing_delays.decide(
+        conn, actor, delay_id, approve=False, reason=body.reason)))

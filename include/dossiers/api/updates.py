@@ -1,0 +1,140 @@
+"""Update forms (Arts. 12, 13): the liaison submits what changes, why and on what evidence;
+the department head reviews within 1 wd; an important change (client name, core
+cooperation terms) needs the CS head's approval; the archivist applies it within 1 wd,
+keeping every field's value before and after."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from dossiers.api.deps import ERRORS, StaffUser, keyring, run
+from dossiers.api.fields import Reason, one_line
+
+router = APIRouter(prefix="/updates", tags=["updates"], responses=ERRORS)
+
+Trigger = Literal["basic_info", "cooperation", "needs", "feedback", "material"]
+Status = Literal["submitted", "reviewed", "approved", "applied", "rejected"]
+#: A field of the collection form (``dossiers.intake.rules.UPDATABLE_FIELDS``).
+FieldName = Annotated[str, one_line(48)]
+
+
+class Submit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dossier_no: Annotated[str, one_line(64)] = Field(examples=["海外-2026-電商-001"])
+    changes: dict[FieldName, Annotated[str, one_line(4000, min_length=0)] | None] = Field(
+        min_length=1, max_length=40,
+        description="collection-form field → new value (null or \"\" empties it; lists "
+                    "separated by ';')", examples=[{"contact_email": "anna@example.de"}])
+    reason: Reason
+    evidence: Reason
+    trigger: Trigger | None = Field(default=None, description="the Art. 12 immediate-update event")
+    occurred_on: date | None = Field(default=None, description="the day the event happened")
+
+
+class Submitted(BaseModel):
+    change_id: uuid.UUID
+    dossier_no: str
+    status: Literal["submitted"]
+    fields: list[str]
+    important: bool
+    review_due: date
+    trigger: Trigger | None = None
+    occurred_on: date | None = None
+    submission_due: date | None = None
+    late: bool | None = None
+
+
+class Review(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["approve", "reject"]
+    reason: Reason | None = Field(default=None, description="required to reject")
+
+
+class Decided(BaseModel):
+    change_id: uuid.UUID
+    status: Status
+    important: bool | None = None
+    apply_due: date | None = None
+    reason: str | None = None
+
+
+class Applied(BaseModel):
+    change_id: uuid.UUID
+    dossier_no: str
+    status: Literal["applied"]
+    fields: list[str]
+
+
+class FieldChange(BaseModel):
+    field: str
+    personal: bool
+    before: str | None
+    after: str | None
+
+
+class UpdateForm(BaseModel):
+    change_id: uuid.UUID
+    dossier_no: str
+    status: Status
+    important: bool
+    trigger: Trigger | None
+    occurred_on: date | None
+    reason: str
+    evidence: str
+    requested_by: str
+    requested_at: datetime
+    reviewed_at: datetime | None
+    approved_at: datetime | None
+    applied_at: datetime | None
+    rejection_reason: str | None
+    changes: list[FieldChange]
+
+
+@router.post("", status_code=201, summary="Submit an update form (the client's liaison)")
+def submit(body: Submit, user: StaffUser) -> Submitted:
+    from dossiers import updates
+
+    return Submitted.model_validate(run(user, lambda conn, actor: updates.submit(
+        conn, keyring(), actor, body.dossier_no, {k: v or None for k, v in body.changes.items()},
+        reason=body.reason, evidence=body.evidence, trigger=body.trigger,
+        occurred_on=body.occurred_on)))
+
+
+@router.get("", summary="Update forms you work on, each field before and after (masked)")
+def list_updates(user: StaffUser, status: Annotated[
+        Literal["open", "submitted", "reviewed", "approved", "applied", "rejected", "all"],
+        Query()] = "open") -> list[UpdateForm]:
+    from dossiers import updates
+
+    return [UpdateForm.model_validate(u) for u in run(user, lambda conn, actor:
+                                                      updates.list_changes(conn, keyring(), actor,
+                                                                           status))]
+
+
+@router.post("/{change_id}/review", summary="Approve or reject an update form (department head)")
+def review(change_id: uuid.UUID, body: Review, user: StaffUser) -> Decided:
+    from dossiers import updates
+
+    return Decided.model_validate(run(user, lambda conn, actor: updates.review(
+        conn, actor, change_id, approve=body.decision == "approve", reason=body.reason)))
+
+
+@router.post("/{change_id}/important", summary="Approve or refuse an important change (CS head)")
+def decide_important(change_id: uuid.UUID, body: Review, user: StaffUser) -> Decided:
+    from dossiers import updates
+
+    return Decided.model_validate(run(user, lambda conn, actor: updates.approve_important(
+        conn, actor, change_id, approve=body.decision == "approve", reason=body.reason)))
+
+
+@router.post("/{change_id}/apply", summary="Apply a reviewed (and approved) update (archivist)")
+def apply(change_id: uuid.UUID, user: StaffUser) -> Applied:
+    from dossiers import updates
+
+    return Applied.model_validate(run(user, lambda conn, actor: updates.apply(
+        conn, keyring(), actor, change_id)))
