@@ -39,7 +39,10 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
     url = db.database_url()
     revision = db.upgrade(url)
-    print(f"dossier database {db.describe(url)} is at revision {revision}")
+    if args.as_json:
+        _print_json({"database": db.describe(url), "revision": revision})
+    else:
+        print(f"dossier database {db.describe(url)} is at revision {revision}")
     return 0
 
 
@@ -57,7 +60,10 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
 
     with db.transaction() as conn:
         added = staff.add(conn, args.acting_user, args.username, args.department, args.role)
-    print(f"added {added['username']} to {added['department']} as {', '.join(added['roles'])}")
+    if args.as_json:
+        _print_json(added)
+    else:
+        print(f"added {added['username']} to {added['department']} as {', '.join(added['roles'])}")
     return 0
 
 
@@ -408,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--as", dest="acting_user", metavar="USERNAME",
                         default=argparse.SUPPRESS,
                         help="the staff member acting (default: $DOSSIER_USER)")
+    common.add_argument("--json", dest="as_json", action="store_true", default=argparse.SUPPRESS,
+                        help="print the result as JSON (what every workflow command prints; "
+                             "`db upgrade` and `staff add` print one line without it)")
 
     parser = argparse.ArgumentParser(
         prog="dossier", parents=[common],
@@ -708,6 +717,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not hasattr(args, "acting_user"):
         args.acting_user = settings().acting_user
+    args.as_json = getattr(args, "as_json", False)
     try:
         return int(args.handler(args))
     except DossierError as exc:

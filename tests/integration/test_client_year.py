@@ -68,8 +68,8 @@ def test_a_year_of_one_client(cli, company, tmp_path) -> None:
     _ok(cli("loans", "approve", loan_id, "--as", "li.archive"))
     second = cli("loans", "approve", loan_id, "--as", "zhao.market")  # not Planning's head
     assert second.status == 1 and "planning" in second.stderr
-    assert cli("staff", "add", "qian.plan", "--department", "planning", "--role", "dept_head",
-               "--as", "chen.cs").status == 0
+    assert _ok(cli("staff", "add", "qian.plan", "--department", "planning", "--role",
+                   "dept_head", "--as", "chen.cs", "--json"))["roles"] == ["dept_head"]
     _ok(cli("loans", "approve", loan_id, "--as", "qian.plan"))
     lent = _ok(cli("loans", "lend", loan_id, "--as", "li.archive"))
     assert lent["due_on"] == wd.add(today, 5).date.isoformat()
