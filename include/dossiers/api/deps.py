@@ -90,18 +90,33 @@ bearer = HTTPBearer(
 )
 
 
+class Unauthenticated(Exception):
+    """Airflow's own check refused the caller (no token, expired, invalid, revoked)."""
+
+
+async def authenticated_user(request: Request,
+                             credentials: HTTPAuthorizationCredentials | None) -> Any:
+    """The Airflow user of the request (Bearer token or the UI's session cookie), checked by
+    Airflow's own ``get_user`` — the one authentication of every plugin route (API, reports).
+    Airflow mounts plugin apps without any; this is what protects them."""
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi import HTTPException
+
+    try:
+        return await get_user(request, None, credentials)
+    except HTTPException as exc:  # Not authenticated / Token Expired / Invalid JWT token
+        raise Unauthenticated(str(exc.detail)) from None
+
+
 async def airflow_username(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> str:
     """The Airflow user of the request, authenticated by Airflow's own ``get_user``."""
-    from airflow.api_fastapi.core_api.security import get_user
-    from fastapi import HTTPException
-
     try:
-        user = await get_user(request, None, credentials)
-    except HTTPException as exc:  # Not authenticated / Token Expired / Invalid JWT token
-        raise ApiError(401, f"authentication: {exc.detail}; send an Airflow JWT as "
+        user = await authenticated_user(request, credentials)
+    except Unauthenticated as exc:
+        raise ApiError(401, f"authentication: {exc}; send an Airflow JWT as "
                             "'Authorization: Bearer <token>' (POST /auth/token)",
                        {"WWW-Authenticate": "Bearer"}) from None
     name = user.get_name()

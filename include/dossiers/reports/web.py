@@ -43,12 +43,12 @@ async def airflow_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> str:
     """The Airflow username of the request, checked by Airflow's own ``get_user``."""
-    from airflow.api_fastapi.core_api.security import get_user
+    from dossiers.api.deps import Unauthenticated, authenticated_user
 
     try:
-        user = await get_user(request, None, credentials)
-    except HTTPException as exc:  # Not authenticated / Token Expired / Invalid JWT token
-        raise HTTPException(401, f"authentication: {exc.detail}; sign in to Airflow or send "
+        user = await authenticated_user(request, credentials)
+    except Unauthenticated as exc:
+        raise HTTPException(401, f"authentication: {exc}; sign in to Airflow or send "
                                  "'Authorization: Bearer <token>' (POST /auth/token)",
                             headers={"WWW-Authenticate": "Bearer"}) from None
     return str(user.get_name())
