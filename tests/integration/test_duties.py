@@ -138,3 +138,20 @@ def test_sampling_audit_is_reproducible_and_rechecks_its_findings(cli, database_
     assert _rows("SELECT count(*) FROM clock WHERE kind = 'rectification' AND met_at IS NULL "
                  "AND subject_id IN (SELECT id::text FROM finding WHERE period = '2026-Q4')"
                  ) == [(0,)]
+
+
+def test_a_failed_duty_is_mailed_to_ops(inbox, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from dossiers.duties import notify
+
+    monkeypatch.setenv("DOSSIER_OPS_TO", "ops@staff.example.com")
+    context = {"dag": SimpleNamespace(dag_id="dossier_owner_check"),
+               "task": SimpleNamespace(task_id="owner_check"), "run_id": "manual__2026-11-02",
+               "exception": RuntimeError("database unreachable")}
+    notify.on_failure(context)
+    [notice] = inbox.to("ops@staff.example.com")
+    assert ("DUTY FAILED dag=dossier_owner_check task=owner_check run=manual__2026-11-02: "
+            "RuntimeError: database unreachable") in _body(notice)
+    monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_SMTP", "smtp://127.0.0.1:9")  # nothing listens
+    notify.on_failure(context)  # logged, not raised: the task has failed already

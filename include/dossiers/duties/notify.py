@@ -1,7 +1,9 @@
 """Failure notification for the duties: one error line an ops engineer can act on.
 
-Logged, not sent: no network here. The line names the DAG, the task, the run and the
-error, so a log search or an alerting rule on ``DUTY FAILED`` finds every failed duty.
+The line names the DAG, the task, the run and the error, so a log search or an alerting
+rule on ``DUTY FAILED`` finds every failed duty. When ``DOSSIER_OPS_TO`` names recipients
+the same line is e-mailed to them through the SMTP connection (``dossier_smtp``); a mail
+that cannot be sent is logged, never raised (the task has failed already).
 """
 
 from __future__ import annotations
@@ -30,8 +32,25 @@ def failure_line(context: Mapping[str, Any]) -> str:
 
 
 def on_failure(context: Mapping[str, Any]) -> None:
-    """``on_failure_callback`` of every duty: log one error line (no network)."""
-    log.error(failure_line(context))
+    """``on_failure_callback`` of every duty: log one error line, and mail it to ops."""
+    line = failure_line(context)
+    log.error(line)
+    _mail_ops(line)
+
+
+def _mail_ops(line: str) -> None:
+    import os
+
+    recipients = tuple(a.strip() for a in os.environ.get("DOSSIER_OPS_TO", "").split(",")
+                       if a.strip())
+    if not recipients:
+        return
+    from dossiers.duties.mail import Message, send
+
+    try:
+        send([Message(to=recipients, subject=f"[dossiers] {line[:120]}", text=line)])
+    except Exception as exc:  # the notice must not mask the failure it reports
+        log.error("could not e-mail the failure to %s: %s", ", ".join(recipients), exc)
 
 
 
@@ -40,6 +59,8 @@ async def deadline_missed(**kwargs: Any) -> None:
     """Deadline alert callback (runs in the triggerer): one line, like a failure."""
     context = kwargs.get("context") or {}
     dag_run = context.get("dag_run") if isinstance(context, dict) else None
-    log.error("DUTY LATE dag=%s run=%s: the run has not finished within its deadline",
-              _name(dag_run, "dag_id") or kwargs.get("dag_id", "?"),
-              _name(dag_run, "run_id") or kwargs.get("run_id", "?"))
+    line = (f"DUTY LATE dag={_name(dag_run, 'dag_id') or kwargs.get('dag_id', '?')} "
+            f"run={_name(dag_run, 'run_id') or kwargs.get('run_id', '?')}: the run has not "
+            "finished within its deadline")
+    log.error(line)
+    _mail_ops(line)
