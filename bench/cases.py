@@ -411,5 +411,12 @@ def _api_benchmarks() -> None:
     BENCHMARKS["api"] = api_read.bench_api
 
 
+def _duty_benchmarks() -> None:
+    import duties
+
+    BENCHMARKS["duties"] = duties.bench_duties
+
+
 _workflow_benchmarks()
 _api_benchmarks()
+_duty_benchmarks()

@@ -38,6 +38,7 @@ class Sizes:
     api_dossiers: int = 50
     api_reads: int = 5_000
     api_clients: int = 8
+    duty_dossiers: int = 1_000_000
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -51,7 +52,8 @@ class Sizes:
                    creation_forms=full.creation_forms // 10,
                    api_dossiers=full.api_dossiers // 10,
                    api_reads=full.api_reads // 10,
-                   api_clients=full.api_clients)
+                   api_clients=full.api_clients,
+                   duty_dossiers=full.duty_dossiers // 10)
 
 
 @dataclass

@@ -28,7 +28,7 @@ from typing import Any
 from harness import Context, Result, Scratch, Sizes, machine_info, prepare_environment
 
 REPO = Path(__file__).resolve().parents[1]
-NAMES = ("import", "numbering", "ledger", "dags", "creation", "api")
+NAMES = ("import", "numbering", "ledger", "dags", "creation", "api", "duties")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,6 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="cProfile the measured call; stats to stderr and bench-results/*.prof")
     parser.add_argument("--import-rows", type=int, metavar="N",
                         help="rows of the import benchmark (default 100,000; 10,000 with --quick)")
+    parser.add_argument("--duty-dossiers", type=int, metavar="N",
+                        help="dossiers of the duties benchmark (default 1,000,000; 100,000 with --quick)")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when a figure misses its target too")
     parser.add_argument("--output", type=Path, default=REPO / "bench-results" / "latest.json",
@@ -106,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = Sizes.quick() if args.quick else Sizes()
     if args.import_rows:
         sizes = dataclasses.replace(sizes, import_rows=args.import_rows)
+    if args.duty_dossiers:
+        sizes = dataclasses.replace(sizes, duty_dossiers=args.duty_dossiers)
     chosen = [n for n in NAMES if not args.only or n in args.only]
     results: list[Result] = []
     errors: dict[str, str] = {}

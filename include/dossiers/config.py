@@ -35,6 +35,8 @@ class Settings:
     management_recipients: tuple[str, ...]
     #: Where reports are written: a local folder, or ``s3://bucket/prefix``.
     report_store: str
+    #: GX completeness runs whose validation results and Data Docs pages are kept.
+    gx_keep_runs: int
 
 
 def settings() -> Settings:
@@ -52,9 +54,22 @@ def settings() -> Settings:
         compliance_recipients=_addresses("DOSSIER_COMPLIANCE_TO", "compliance@staff.example.com"),
         management_recipients=_addresses("DOSSIER_MANAGEMENT_TO", "management@staff.example.com"),
         report_store=os.environ.get("DOSSIER_REPORT_STORE") or str(home() / "reports"),
+        gx_keep_runs=_at_least_one("DOSSIER_GX_KEEP_RUNS", 12),
     )
 
 
 def _addresses(name: str, default: str) -> tuple[str, ...]:
     """A comma-separated list of e-mail addresses from the environment."""
     return tuple(a.strip() for a in (os.environ.get(name) or default).split(",") if a.strip())
+
+
+def _at_least_one(name: str, default: int) -> int:
+    """A whole number, at least 1, from the environment."""
+    from dossiers.errors import CannotRun
+
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise CannotRun(f"{name}={value}: a whole number, at least 1")
+    return int(value)

@@ -21,6 +21,13 @@ def _body(message) -> str:
     raise AssertionError("no html part")
 
 
+def _validation_results() -> list[Path]:
+    """The GX validation results kept in the dossier home's completeness context."""
+    from dossiers.quality.completeness import default_context_dir
+
+    return sorted((default_context_dir() / "gx").rglob("validations/**/*.json"))
+
+
 def test_owner_check_through_airflow_routes_a_broken_dossier_to_its_liaison(
         cli, database_url: str, inbox, tmp_path: Path) -> None:
     assert cli("seed", "--clients", "40", "--seed", "9").status == 0
@@ -49,9 +56,13 @@ def test_owner_check_through_airflow_routes_a_broken_dossier_to_its_liaison(
     assert period == "2026-10" and found >= 1
 
     sent = len(inbox.messages)
+    validations = _validation_results()
+    assert validations  # the first run validated
     assert local_airflow.run_dag_test("dossier_owner_check", database_url,
                                       "2026-11-02T09:00:00+08:00", output=log) == 0
     assert len(inbox.messages) == sent  # the same period again: nothing new
+    # ...and it returns before validating every dossier again
+    assert _validation_results() == validations
     with db.transaction() as conn:
         assert conn.execute(text("SELECT count(*) FROM finding")).scalar_one() == findings_before
 

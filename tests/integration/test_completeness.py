@@ -9,6 +9,7 @@ context and Data Docs never hold the database URL.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -41,9 +42,23 @@ def _seed(cli) -> None:
     assert result.status == 0, result.stderr
 
 
+def _other_sessions(url: str, at_most: int) -> int:
+    """Sessions on the test database besides this one, once at most ``at_most`` remain (a
+    backend ends a moment after its client closes it) or after 10 s."""
+    deadline = time.monotonic() + 10
+    while True:
+        [(n,)] = _owner_rows(url, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                  "datname = current_database() AND pid <> pg_backend_pid()")
+        if n <= at_most or time.monotonic() > deadline:
+            return int(n)
+
+
 def test_gx_finds_per_dossier_gaps_equal_to_the_sql_pass(cli, database_url) -> None:
     _seed(cli)
+    before = _other_sessions(database_url, at_most=1_000)
     gx = run_completeness(_with_password(database_url))
+    # GX's connections are closed (its session holds the temporary table of the rows)
+    assert _other_sessions(database_url, at_most=before) == before
     sql = sql_completeness(database_url)
 
     # every registered check ran, over the dossiers of its stages
@@ -132,3 +147,44 @@ def test_a_check_that_cannot_run_is_named(database_url, tmp_path: Path) -> None:
     with pytest.raises(CannotRun, match=r"'basic\.typo' could not run"):
         run_completeness(database_url, context_dir=tmp_path / "gx", checks=[broken],
                          data_docs=False)
+
+
+def test_only_the_newest_runs_are_kept_with_their_data_docs(
+        cli, database_url, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``DOSSIER_GX_KEEP_RUNS``: a run deletes the validation results of all but the newest N
+    runs, its Data Docs index links only their pages, and the pages of the others are gone."""
+    import re
+
+    result = cli("seed", "--clients", "12", "--seed", "5")
+    assert result.status == 0, result.stderr
+    keep = 2
+    monkeypatch.setenv("DOSSIER_GX_KEEP_RUNS", str(keep))
+    assert config.settings().gx_keep_runs == keep
+    uncommitted = tmp_path / "gx" / "gx" / "uncommitted"
+    results, site = uncommitted / "validations", uncommitted / "data_docs" / "local_site"
+
+    def stored() -> set[Path]:  # one JSON per run (one validation per checkpoint run)
+        return {p.relative_to(results) for p in results.rglob("*.json")}
+
+    newest: list[Path] = []
+    for run in range(keep + 3):
+        before = stored()
+        gx = run_completeness(database_url, context_dir=tmp_path / "gx")
+        added = stored() - before
+        assert len(added) == 1, added  # the run's own result ...
+        newest.append(added.pop())
+        assert stored() == set(newest[-keep:]), run  # ... and those of the runs before it, up to N
+
+        # the index links exactly the pages of the kept results, all on disk; no other page is left
+        assert gx.data_docs == site / "index.html"
+        index = gx.data_docs.read_text(encoding="utf-8")
+        linked = set(re.findall(r"validations/[^\"'\s<>]+?\.html", index))
+        assert linked == {f"validations/{r.with_suffix('.html').as_posix()}"
+                          for r in newest[-keep:]}, run
+        for page in re.findall(r"(?:expectations|validations)/[^\"'\s<>]+?\.html", index):
+            assert (site / page).is_file(), page
+        pages = {p.relative_to(site).as_posix() for p in (site / "validations").rglob("*.html")}
+        assert pages == linked, run
+    assert len(stored()) == keep and newest[-1] in stored()
+    # no empty run folder is left behind in the results store (GX 1.24 leaves them)
+    assert all(any(d.iterdir()) for d in results.rglob("*") if d.is_dir())

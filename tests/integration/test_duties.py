@@ -130,14 +130,35 @@ def test_sampling_audit_is_reproducible_and_rechecks_its_findings(cli, database_
     assert len(items) == q4["findings"] > 0
     assert all(found_due == clock_due == default_calendar().add(date(2027, 1, 4), 10).date
                for _, found_due, clock_due in items)
-    # ...re-checked by the next quarter: once relabelled, resolved and their clocks stopped
+    # ...re-checked by the next quarter: the relabelled ones resolved and their clocks
+    # stopped, the one left as it was persisting with its clock still running
+    left = _rows("SELECT d.id FROM finding f JOIN dossier d ON d.id = f.dossier_id "
+                 "WHERE f.period = '2026-Q4' AND f.check_id = 'paper.label_number' "
+                 "ORDER BY d.dossier_no LIMIT 1")[0][0]
     with db.transaction() as conn:
-        conn.execute(text("UPDATE paper_volume SET label_dossier_no = rtrim(label_dossier_no, '*')"))
+        conn.execute(text("UPDATE paper_volume SET label_dossier_no = rtrim(label_dossier_no, '*') "
+                          "WHERE dossier_id <> :left"), {"left": left})
         q1 = sampling_audit.sampling_audit(conn, date(2027, 1, 1), [], date(2027, 4, 1), seed=2)
-    assert q1["recheck"] == {"rechecked": len(items), "resolved": len(items), "persisting": 0}
-    assert _rows("SELECT count(*) FROM clock WHERE kind = 'rectification' AND met_at IS NULL "
-                 "AND subject_id IN (SELECT id::text FROM finding WHERE period = '2026-Q4')"
-                 ) == [(0,)]
+    assert q1["recheck"] == {"rechecked": len(items), "resolved": len(items) - 1, "persisting": 1}
+    assert _rows("SELECT f.dossier_id, f.status, f.rechecked_in FROM finding f JOIN clock c "
+                 "ON c.kind = 'rectification' AND c.subject_id = f.id::text "
+                 "WHERE f.period = '2026-Q4' AND c.met_at IS NULL") == [(left, "persisting", "2027-Q1")]
+
+
+def test_a_contact_shared_with_another_clients_dossier_is_a_truthfulness_signal(
+        cli, database_url) -> None:
+    assert cli("seed", "--clients", "30", "--seed", "5").status == 0
+    first, second, third = (r[0] for r in _rows(
+        "SELECT dossier_id FROM contact WHERE email_bidx IS NOT NULL "
+        "GROUP BY dossier_id ORDER BY dossier_id LIMIT 3"))
+    with db.transaction() as conn:  # the second dossier's contact gets the first one's e-mail
+        conn.execute(text("UPDATE contact SET email_bidx = (SELECT email_bidx FROM contact "
+                          "WHERE dossier_id = :a AND email_bidx IS NOT NULL LIMIT 1) "
+                          "WHERE id = (SELECT min(id) FROM contact WHERE dossier_id = :b)"),
+                     {"a": first, "b": second})
+        gaps = sampling_audit.consistency_gaps(conn, [first, second, third])
+    shared = sorted(g.dossier_id for g in gaps if g.check_id == "truth.shared_email")
+    assert shared == sorted([first, second])
 
 
 def test_a_failed_duty_is_mailed_to_ops(inbox, monkeypatch) -> None:

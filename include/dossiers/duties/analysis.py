@@ -76,11 +76,14 @@ def client_analysis(conn: Connection, period_start: date) -> dict[str, Any]:
     return figures
 
 
+QA_DUTY = "qa_inspection"
+
+
 def qa_inspection(conn: Connection, period_start: date, gaps: Iterable[Gap],
                   ledger_ok: bool) -> dict[str, Any]:
     """The six-monthly special inspection's figures for management (Art. 21)."""
     period = runs.period_key("half", period_start)
-    run = runs.claim(conn, "qa_inspection", period)
+    run = runs.claim(conn, QA_DUTY, period)
     if run is None:
         return {"period": period, "skipped": "already done for this period"}
     start, end = runs.period_bounds("half", period_start)

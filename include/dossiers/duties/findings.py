@@ -12,12 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection, text
 
-from dossiers.clocks import close_clock, open_clock
+from dossiers.clocks import close_clock, due_after, open_clocks
 from dossiers.config import SHANGHAI
-from dossiers.schema import finding
 
 
 @dataclass(frozen=True)
@@ -36,23 +34,41 @@ def record(conn: Connection, duty: str, period: str, gaps: Iterable[Gap],
            owners: dict[uuid.UUID, int], *, rectify_from: date | None = None) -> int:
     """Store the gaps as findings (once per duty, period, dossier and check). With
     ``rectify_from`` each new one becomes a rectification item with a clock. Returns how
-    many were new."""
-    new = 0
-    for g in gaps:
-        owner = owners.get(g.dossier_id)
-        inserted = conn.execute(insert(finding).values(
-            duty=duty, period=period, dossier_id=g.dossier_id, check_id=g.check_id,
-            article=g.article, dimension=g.dimension, severity=g.severity,
-            description=g.description, owner_id=owner,
-        ).on_conflict_do_nothing().returning(finding.c.id)).scalar()
-        if inserted is None:
-            continue
-        new += 1
-        if rectify_from is not None:
-            due = open_clock(conn, "rectification", "finding", str(inserted),
-                             "rectification_wd", owner_id=owner, start=rectify_from)
-            conn.execute(update(finding).where(finding.c.id == inserted).values(due_on=due.due))
-    return new
+    many were new.
+
+    One statement for all of them: a monthly owner check of a million dossiers records
+    hundreds of thousands of gaps, one round trip each would take minutes."""
+    gaps = list(gaps)
+    if not gaps:
+        return 0
+    due = due_after(rectify_from, RECTIFICATION_RULE) if rectify_from is not None else None
+    new = conn.execute(_INSERT_FINDINGS, {
+        "duty": duty, "period": period, "due_on": due.due if due else None,
+        "dossier_ids": [g.dossier_id for g in gaps], "check_ids": [g.check_id for g in gaps],
+        "articles": [g.article for g in gaps], "dimensions": [g.dimension for g in gaps],
+        "severities": [g.severity for g in gaps], "descriptions": [g.description for g in gaps],
+        "owner_ids": [owners.get(g.dossier_id) for g in gaps],
+    }).all()
+    if rectify_from is not None:
+        open_clocks(conn, "rectification", "finding", [(str(f.id), f.owner_id) for f in new],
+                    RECTIFICATION_RULE, start=rectify_from)
+    return len(new)
+
+
+RECTIFICATION_RULE = "rectification_wd"
+
+_INSERT_FINDINGS = text("""
+INSERT INTO finding (duty, period, dossier_id, check_id, article, dimension, severity,
+                     description, owner_id, due_on)
+SELECT :duty, :period, g.dossier_id, g.check_id, g.article, g.dimension, g.severity,
+       g.description, g.owner_id, CAST(:due_on AS date)
+FROM unnest(CAST(:dossier_ids AS uuid[]), CAST(:check_ids AS text[]), CAST(:articles AS text[]),
+            CAST(:dimensions AS text[]), CAST(:severities AS text[]),
+            CAST(:descriptions AS text[]), CAST(:owner_ids AS integer[]))
+     AS g(dossier_id, check_id, article, dimension, severity, description, owner_id)
+ON CONFLICT (duty, period, dossier_id, check_id) DO NOTHING
+RETURNING id, owner_id
+""")
 
 
 def recheck(conn: Connection, duty: str, period: str,
@@ -60,16 +76,30 @@ def recheck(conn: Connection, duty: str, period: str,
     """Re-check the open rectification items of earlier periods of ``duty`` against what
     fails now: resolved ones close their clock, the others persist (Art. 14)."""
     now = datetime.now(SHANGHAI)
-    open_items = conn.execute(select(finding.c.id, finding.c.dossier_id, finding.c.check_id)
-                              .where(finding.c.duty == duty, finding.c.period < period,
-                                     finding.c.status.in_(("open", "persisting")))).all()
-    counts = {"rechecked": len(open_items), "resolved": 0, "persisting": 0}
-    for item in open_items:
-        still = (item.dossier_id, item.check_id) in failing_now
-        conn.execute(update(finding).where(finding.c.id == item.id).values(
-            status="persisting" if still else "resolved", rechecked_in=period,
-            resolved_at=None if still else now))
-        if not still:
-            close_clock(conn, "rectification", "finding", str(item.id), now)
-        counts["persisting" if still else "resolved"] += 1
-    return counts
+    failing = sorted(failing_now)
+    outcome = conn.execute(_RECHECK, {
+        "duty": duty, "period": period, "now": now,
+        "dossier_ids": [d for d, _ in failing], "check_ids": [c for _, c in failing],
+    }).all()
+    resolved = [str(item.id) for item in outcome if item.status == "resolved"]
+    close_clock(conn, "rectification", "finding", resolved, now)
+    return {"rechecked": len(outcome), "resolved": len(resolved),
+            "persisting": len(outcome) - len(resolved)}
+
+
+_RECHECK = text("""
+WITH failing AS (
+    SELECT * FROM unnest(CAST(:dossier_ids AS uuid[]), CAST(:check_ids AS text[]))
+        AS f(dossier_id, check_id)
+), judged AS (
+    SELECT i.id, EXISTS (SELECT 1 FROM failing f WHERE f.dossier_id = i.dossier_id
+                                                AND f.check_id = i.check_id) AS still
+    FROM finding i
+    WHERE i.duty = :duty AND i.period < :period AND i.status IN ('open', 'persisting')
+)
+UPDATE finding SET status = CASE WHEN j.still THEN 'persisting' ELSE 'resolved' END,
+                   rechecked_in = :period,
+                   resolved_at = CASE WHEN j.still THEN NULL ELSE CAST(:now AS timestamptz) END
+FROM judged j WHERE finding.id = j.id
+RETURNING finding.id, finding.status
+""")

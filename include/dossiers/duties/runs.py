@@ -69,6 +69,14 @@ def claim(conn: Connection, duty: str, period: str, *, seed: int | None = None) 
     return Run(duty, period, row.seed)
 
 
+def done(conn: Connection, duty: str, period: str) -> bool:
+    """Whether the period is already done for this duty: a task checks it before the costly
+    part (a completeness run over every dossier), so a retry or a backfill of a finished
+    period returns at once. :func:`claim` still decides, under a row lock."""
+    return conn.execute(select(duty_run.c.finished_at.is_not(None)).where(
+        duty_run.c.duty == duty, duty_run.c.period == period)).scalar() is True
+
+
 def finish(conn: Connection, run: Run, summary: dict[str, Any], *,
            dossier_no: str | None = None, kept: dict[str, Any] | None = None) -> None:
     """Mark the period done, with its summary, and ledger it (figures traceable, Art. 22).

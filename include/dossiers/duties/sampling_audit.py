@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+import operator
 import random
 import secrets
 import uuid
@@ -21,7 +22,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ARRAY, UUID, Connection, any_, exists, literal, select
 
 from dossiers.duties import findings, runs
 from dossiers.duties.findings import Gap
@@ -31,19 +32,44 @@ from dossiers.schema import contact, dossier, finding, paper_volume
 DUTY = "sampling_audit"
 
 
+def open_strata(conn: Connection) -> tuple[dict[tuple[str, str], list[uuid.UUID]],
+                                            dict[uuid.UUID, int]]:
+    """The open dossiers by (department, client type), and each one's liaison."""
+    strata: dict[tuple[str, str], list[uuid.UUID]] = defaultdict(list)
+    owners: dict[uuid.UUID, int] = {}
+    for r in conn.execute(select(dossier.c.id, dossier.c.department, dossier.c.client_type,
+                                 dossier.c.liaison_id).where(dossier.c.status == "open")):
+        strata[(r.department, r.client_type)].append(r.id)
+        owners[r.id] = r.liaison_id
+    return strata, owners
+
+
 def draw(strata: dict[tuple[str, str], list[uuid.UUID]], seed: int) -> list[uuid.UUID]:
     """The sample: from each stratum its share (at least one), then topped up at random
-    to the minimum. Same strata and seed, same sample."""
+    to the minimum. Same strata and seed, same sample (members are sorted first: the order
+    rows come from the database is not part of the draw)."""
     rng = random.Random(seed)
     ratio, minimum = policy().sampling_audit_ratio, policy().sampling_audit_minimum
     chosen: list[uuid.UUID] = []
     for key in sorted(strata):
-        members = sorted(strata[key])
+        members = sorted(strata[key], key=_uuid_order)
         chosen += rng.sample(members, min(len(members), max(1, math.ceil(ratio * len(members)))))
-    rest = sorted(set().union(*strata.values()) - set(chosen)) if strata else []
-    if len(chosen) < minimum and rest:
+    if len(chosen) < minimum:
+        picked = set(chosen)
+        rest = sorted((i for members in strata.values() for i in members if i not in picked),
+                      key=_uuid_order)
         chosen += rng.sample(rest, min(len(rest), minimum - len(chosen)))
     return chosen
+
+
+#: UUIDs in their own order (``UUID.__lt__`` compares ``.int``), as a C-level sort key.
+_uuid_order = operator.attrgetter("int")
+
+
+def _among(ids: list[uuid.UUID]) -> Any:
+    """``= ANY(:ids)`` with the ids as one array parameter (``IN`` takes one parameter per
+    id, and PostgreSQL's protocol stops at 65,535)."""
+    return any_(literal(ids, ARRAY(UUID(as_uuid=True))))
 
 
 def consistency_gaps(conn: Connection, sample: list[uuid.UUID]) -> list[Gap]:
@@ -53,7 +79,7 @@ def consistency_gaps(conn: Connection, sample: list[uuid.UUID]) -> list[Gap]:
                                dossier.c.filed_at, paper_volume.c.label_dossier_no,
                                paper_volume.c.label_client_name, paper_volume.c.volume_no)
                         .outerjoin(paper_volume, paper_volume.c.dossier_id == dossier.c.id)
-                        .where(dossier.c.id.in_(sample))).all()
+                        .where(dossier.c.id == _among(sample))).all()
     for r in rows:
         if r.filed_at is not None and r.volume_no is None:
             gaps.append(Gap(r.id, "paper.missing_volume", "Arts. 14, 15", "vault", "error",
@@ -65,13 +91,13 @@ def consistency_gaps(conn: Connection, sample: list[uuid.UUID]) -> list[Gap]:
             gaps.append(Gap(r.id, "paper.label_client_name", "Art. 15", "vault", "warning",
                             f"volume {r.volume_no} label shows an older client name: relabel it"))
     # Truthfulness signal: a contact e-mail or phone shared with another client's dossier.
+    other = contact.alias("other")
     for kind in ("email", "phone"):
-        column = contact.c[f"{kind}_bidx"]
-        shared = (select(column).where(column.is_not(None)).group_by(column)
-                  .having(func.count(func.distinct(contact.c.dossier_id)) > 1))
+        column, same = contact.c[f"{kind}_bidx"], other.c[f"{kind}_bidx"]
+        shared = exists().where(same == column, other.c.dossier_id != contact.c.dossier_id)
         for d_id in conn.execute(select(contact.c.dossier_id).distinct()
-                                 .where(contact.c.dossier_id.in_(sample), column.in_(shared))
-                                 ).scalars():
+                                 .where(contact.c.dossier_id == _among(sample),
+                                        column.is_not(None), shared)).scalars():
             gaps.append(Gap(d_id, f"truth.shared_{kind}", "Art. 3", "basic", "warning",
                             f"a key contact's {kind} also appears in another client's dossier"))
     return gaps
@@ -86,11 +112,7 @@ def sampling_audit(conn: Connection, period_start: date, completeness: Iterable[
         return {"period": period, "skipped": "already done for this period"}
     assert run.seed is not None
     gaps_now = list(completeness)
-    rows = conn.execute(select(dossier.c.id, dossier.c.department, dossier.c.client_type,
-                               dossier.c.liaison_id).where(dossier.c.status == "open")).all()
-    strata: dict[tuple[str, str], list[uuid.UUID]] = defaultdict(list)
-    for r in rows:
-        strata[(r.department, r.client_type)].append(r.id)
+    strata, owners = open_strata(conn)
     sample = draw(strata, run.seed)
     in_sample = set(sample)
     found = [g for g in gaps_now if g.dossier_id in in_sample and g.severity == "error"]
@@ -99,16 +121,15 @@ def sampling_audit(conn: Connection, period_start: date, completeness: Iterable[
     failing_now = {(g.dossier_id, g.check_id)
                    for g in gaps_now + consistency_gaps(conn, earlier)}
     rechecked = findings.recheck(conn, DUTY, period, failing_now)
-    owners = {r.id: r.liaison_id for r in rows}
     new = findings.record(conn, DUTY, period, found, owners, rectify_from=today)
-    summary = {"period": period, "population": len(rows), "sample": len(sample),
+    summary = {"period": period, "population": len(owners), "sample": len(sample),
                "strata": {f"{d}/{t}": len(m) for (d, t), m in sorted(strata.items())},
                "sampled_by_stratum": {f"{d}/{t}": len(set(m) & in_sample)
                                       for (d, t), m in sorted(strata.items())},
                "findings": new, "dossiers_with_findings": len({g.dossier_id for g in found}),
                "recheck": rechecked}
     numbers = dict(conn.execute(select(dossier.c.id, dossier.c.dossier_no)
-                                .where(dossier.c.id.in_(sample))).tuples().all())
+                                .where(dossier.c.id == _among(sample))).tuples().all())
     runs.finish(conn, run, summary, kept={"sample_dossiers": sorted(numbers.values())})
     return {**summary, "seed": run.seed}
 

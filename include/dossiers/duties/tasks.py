@@ -30,6 +30,16 @@ def _database_url() -> str:
     return dossier_db_url()
 
 
+def _done(url: str, duty: str, period: str) -> dict[str, Any] | None:
+    """The summary of a period already done (before running the completeness checks)."""
+    from dossiers import db
+    from dossiers.duties import runs
+
+    with db.transaction(db.get_engine(url)) as conn:
+        finished = runs.done(conn, duty, period)
+    return {"period": period, "skipped": "already done for this period"} if finished else None
+
+
 def _gaps(url: str, period: str) -> tuple[list[Any], dict[str, Any]]:
     """Every dossier's completeness gaps (GX, inside Postgres), as duty findings; the Data
     Docs of the run are published with the reports of ``period``."""
@@ -80,7 +90,10 @@ def owner_check(data_interval_start: datetime, data_interval_end: datetime) -> d
     from dossiers.duties import owner_check as duty
 
     url = _database_url()
-    gaps, completeness = _gaps(url, _period("month", data_interval_start))
+    period = _period("month", data_interval_start)
+    if (skipped := _done(url, duty.DUTY, period)) is not None:
+        return skipped
+    gaps, completeness = _gaps(url, period)
     with db.transaction(db.get_engine(url)) as conn:
         summary, messages = duty.owner_check(conn, _local(data_interval_start), gaps,
                                              _local(data_interval_end))
@@ -93,7 +106,10 @@ def sampling_audit(data_interval_start: datetime, data_interval_end: datetime) -
     from dossiers.duties import sampling_audit as duty
 
     url = _database_url()
-    gaps, completeness = _gaps(url, _period("quarter", data_interval_start))
+    period = _period("quarter", data_interval_start)
+    if (skipped := _done(url, duty.DUTY, period)) is not None:
+        return skipped
+    gaps, completeness = _gaps(url, period)
     with db.transaction(db.get_engine(url)) as conn:
         summary = duty.sampling_audit(conn, _local(data_interval_start), gaps,
                                       _local(data_interval_end))
@@ -138,7 +154,10 @@ def qa_inspection(data_interval_start: datetime) -> dict[str, Any]:
     from dossiers.duties import analysis
 
     url = _database_url()
-    gaps, completeness = _gaps(url, _period("half", data_interval_start))
+    period = _period("half", data_interval_start)
+    if (skipped := _done(url, analysis.QA_DUTY, period)) is not None:
+        return skipped
+    gaps, completeness = _gaps(url, period)
     with db.transaction(db.get_engine(url)) as conn:
         intact = ledger.verify(conn).ok
         figures = analysis.qa_inspection(conn, _local(data_interval_start), gaps, intact)
