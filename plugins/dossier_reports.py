@@ -1,8 +1,9 @@
 """The dossier reports in Airflow's UI (glue only; the app is ``dossiers.reports.web``).
 
 ``fastapi_apps`` mounts the report pages at ``/dossier-reports``; ``external_views`` adds
-"Dossier reports" to the UI's navigation, shown in an iframe (``url_route``), which sends
-the UI's session cookie, so the pages are authenticated by Airflow as the user is. The app
+"Dossier reports" to the UI's navigation, shown in an iframe (``url_route``), and the same
+page in a new tab for the PDF and CSV files; both send the UI's session cookie, so the
+pages are authenticated by Airflow as the user is. The app
 is built on the first request: the many Airflow processes that load plugins without serving
 HTTP import nothing of it.
 """
@@ -40,7 +41,12 @@ class DossierReportsPlugin(AirflowPlugin):
         {"app": _LazyApp("dossiers.reports.web:create_app"), "url_prefix": PREFIX,
          "name": "Dossier reports"},
     ]
+    # Two entries: the page inside the UI (its iframe is sandboxed by Airflow: HTML reports
+    # read there, but downloads and the PDF viewer are blocked), and the same page in a tab
+    # of its own (no ``url_route``), where the PDF and CSV files open.
     external_views: ClassVar[list[dict[str, Any]]] = [
         {"name": "Dossier reports 檔案報告", "href": f"{PREFIX}/", "url_route": "dossier-reports",
+         "destination": "nav", "category": "browse"},
+        {"name": "Dossier reports, new tab (PDF, CSV) 檔案報告（新分頁）", "href": f"{PREFIX}/",
          "destination": "nav", "category": "browse"},
     ]

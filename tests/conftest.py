@@ -206,3 +206,108 @@ def moto_s3() -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.terminate()
     server.wait(10)
+
+
+# --- a real Airflow API server with the repository's plugins ----------------------------------
+#
+# One ``airflow api-server`` (subprocess, free loopback port, temporary AIRFLOW_HOME, SQLite
+# metadata DB migrated by ``airflow db migrate``, SimpleAuthManager users with a passwords
+# file) over the test's dossier database, as :func:`dossiers.local_airflow.airflow_env`
+# configures Airflow for ``make airflow``; both plugins (the dossier API and the report pages)
+# are loaded from ``plugins/``. Readiness is polled on the plugins' ``/health`` with a
+# deadline. ≈ 30-40 s here, mostly Airflow's start-up. Used by tests/airflow/test_api_plugin.py,
+# tests/airflow/test_report_pages.py and tests/integration/test_reports.py.
+
+#: Airflow users of the server (SimpleAuthManager roles): staff members of the ``company``
+#: fixture when a test asks for it (an archivist, a manager), and an ops engineer who is not.
+AIRFLOW_USERS = {"li.archive": "viewer", "mgmt.wu": "viewer", "ops.airflow": "admin"}
+API_SERVER_START_DEADLINE_S = 75
+
+
+class AirflowServer:
+    """A running ``airflow api-server``: its base URL, users' passwords, log and report store."""
+
+    def __init__(self, base: str, passwords: dict[str, str], log: Path, report_store: Path):
+        self.base = base
+        self.passwords = passwords
+        self.log = log
+        #: ``DOSSIER_REPORT_STORE`` of the server: publish here what its report pages serve.
+        self.report_store = report_store
+
+    def token(self, username: str) -> str:
+        """A JWT from ``POST /auth/token``, as an API client (or the UI's login page) gets it."""
+        import httpx
+
+        response = httpx.post(f"{self.base}/auth/token", timeout=30,
+                              json={"username": username, "password": self.passwords[username]})
+        assert response.status_code == 201, response.text
+        return str(response.json()["access_token"])
+
+    def get(self, path: str, token: str | None = None, **kwargs: Any) -> Any:
+        """``GET`` a path of the server (an ``httpx.Response``), with a bearer token if given."""
+        import httpx
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(f"{self.base}{path}", headers=headers, timeout=30, **kwargs)
+
+
+@pytest.fixture
+def api_server(database_url: str, tmp_path: Path) -> Iterator[AirflowServer]:
+    """A real ``airflow api-server`` with this repository's plugins over the test's database
+    (staff come from the ``company`` fixture or a seed, as the test needs)."""
+    import signal
+    import time
+
+    import httpx
+
+    from dossiers import local_airflow
+
+    home = tmp_path / "airflow"
+    home.mkdir()
+    passwords = {u: f"pw-{os.urandom(6).hex()}" for u in AIRFLOW_USERS}
+    (home / "passwords.json").write_text(json.dumps(passwords))
+    store = tmp_path / "report-store"
+    env = local_airflow.airflow_env(database_url)
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__AUTH_MANAGER":
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS":
+            ",".join(f"{u}:{r}" for u, r in AIRFLOW_USERS.items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(48).hex(),
+        "DOSSIER_REPORT_STORE": str(store),
+    })
+    assert local_airflow.ensure_metadata_db(env) == 0
+    port = free_port()
+    log = tmp_path / "api-server.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [local_airflow.airflow_bin(), "api-server", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "1"],
+            env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    server = AirflowServer(f"http://127.0.0.1:{port}", passwords, log, store)
+    try:
+        deadline = time.monotonic() + API_SERVER_START_DEADLINE_S
+        waiting = ["/dossier-api/health", "/dossier-reports/health"]
+        while waiting:  # poll until both plugins answer, not for a fixed time
+            assert proc.poll() is None, \
+                f"api-server exited {proc.returncode}:\n{log.read_text()[-3000:]}"
+            try:
+                if server.get(waiting[0]).status_code == 200:
+                    waiting.pop(0)
+                    continue
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"api-server not ready:\n{log.read_text()[-3000:]}"
+            time.sleep(0.5)
+        yield server
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

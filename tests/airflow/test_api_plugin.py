@@ -1,10 +1,9 @@
 """The dossier API mounted in a real ``airflow api-server`` by ``plugins/dossier_api.py``.
 
-One API server (subprocess, free loopback port, temporary ``AIRFLOW_HOME``, SQLite metadata
-DB migrated by ``airflow db migrate``, SimpleAuthManager users with a passwords file) over
-the test's dossier database, as :func:`dossiers.local_airflow.airflow_env` configures
-Airflow for ``make airflow``. Readiness is polled on the plugin's ``/health`` with a
-deadline. ≈ 30-40 s here, mostly Airflow's start-up.
+The server is the shared ``api_server`` fixture of ``tests/conftest.py`` (subprocess, free
+loopback port, temporary ``AIRFLOW_HOME``, SQLite metadata DB, SimpleAuthManager users with a
+passwords file) over the test's dossier database, as :func:`dossiers.local_airflow.airflow_env`
+configures Airflow for ``make airflow``. ≈ 30-40 s here, mostly Airflow's start-up.
 
 It shows that Airflow itself does **not** protect a plugin's routes (the mounted app's
 ``/openapi.json``, which has no dependency, answers without a token while Airflow's own
@@ -16,20 +15,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
 import pytest
 
-from dossiers import local_airflow
+if TYPE_CHECKING:
+    from conftest import AirflowServer
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "plugins" / "dossier_api.py"
@@ -37,31 +32,6 @@ PLUGIN = REPO / "plugins" / "dossier_api.py"
 pytestmark = [pytest.mark.airflow, pytest.mark.api]
 
 PREFIX = "/dossier-api"
-USERS = {"li.archive": "viewer", "ops.airflow": "admin"}  # a staff member; an ops engineer
-START_DEADLINE_S = 75
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, base: str, passwords: dict[str, str], log: Path):
-        self.base = base
-        self.passwords = passwords
-        self.log = log
-
-    def token(self, username: str) -> str:
-        response = httpx.post(f"{self.base}/auth/token", timeout=30,
-                              json={"username": username, "password": self.passwords[username]})
-        assert response.status_code == 201, response.text
-        return str(response.json()["access_token"])
-
-    def get(self, path: str, token: str | None = None) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.get(f"{self.base}{path}", headers=headers, timeout=30)
 
 
 _IMPORT = """
@@ -88,55 +58,9 @@ def test_the_plugin_file_is_cheap_to_import(tmp_path: Path) -> None:
         "dossiers", "dossiers.api", "dossiers.api.mount"]
 
 
-@pytest.fixture
-def api_server(company: Any, database_url: str, tmp_path: Path) -> Iterator[Server]:
-    home = tmp_path / "airflow"
-    home.mkdir()
-    passwords = {u: f"pw-{os.urandom(6).hex()}" for u in USERS}
-    (home / "passwords.json").write_text(json.dumps(passwords))
-    env = local_airflow.airflow_env(database_url)
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__AUTH_MANAGER":
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(48).hex(),
-    })
-    assert local_airflow.ensure_metadata_db(env) == 0
-    port = _free_port()
-    log = tmp_path / "api-server.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [local_airflow.airflow_bin(), "api-server", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1"],
-            env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(f"http://127.0.0.1:{port}", passwords, log)
-    try:
-        deadline = time.monotonic() + START_DEADLINE_S
-        while True:
-            assert proc.poll() is None, f"api-server exited {proc.returncode}:\n{log.read_text()[-3000:]}"
-            try:
-                if server.get(f"{PREFIX}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"api-server not ready:\n{log.read_text()[-3000:]}"
-            time.sleep(0.5)
-        yield server
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.mark.integration
-def test_plugin_routes_are_protected_by_the_api_not_by_airflow(api_server: Server) -> None:
+def test_plugin_routes_are_protected_by_the_api_not_by_airflow(api_server: AirflowServer,
+                                                                company: Any) -> None:
     # Airflow mounts the plugin app as it is: a route without an auth dependency is open...
     spec = api_server.get(f"{PREFIX}/openapi.json")
     assert spec.status_code == 200

@@ -20,23 +20,19 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import time
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email.header import decode_header, make_header
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from dossiers import db, local_airflow
+from dossiers import db
 from dossiers.duties import sampling_audit
 from dossiers.reports import KINDS, Chart, Column, Heading, Label, Report, Row, Series, Source, Table
 from dossiers.reports import Text as Para
@@ -45,6 +41,9 @@ from dossiers.reports.html import render_html
 from dossiers.reports.pdf import render_pdf
 from dossiers.reports.publish import messages, publish, send
 from dossiers.reports.store import open_store
+
+if TYPE_CHECKING:
+    from conftest import AirflowServer
 
 pytestmark = pytest.mark.integration
 
@@ -422,10 +421,10 @@ def test_other_duties_figures_become_tables_with_sources() -> None:
 #
 # In-process, the plugin module is imported from its file and its app mounted under its prefix
 # in a bare FastAPI app, as Airflow's ``init_plugins`` does (``app.mount``): no DagBag, no server.
-# Then a real ``airflow api-server`` (subprocess, free loopback port, temporary AIRFLOW_HOME with
-# SQLite, SimpleAuth users) shows that Airflow does not protect a plugin's routes by itself and
-# the app does: 401 without a token, 200 with one from ``POST /auth/token`` or the UI's cookie.
-# About 30-40 s, mostly Airflow's start.
+# Then a real ``airflow api-server`` (the shared ``api_server`` fixture of tests/conftest.py)
+# shows that Airflow does not protect a plugin's routes by itself and the app does: 401 without
+# a token, 200 with one from ``POST /auth/token`` or the UI's cookie. About 30-40 s, mostly
+# Airflow's start. What a user sees of these pages in a browser: tests/airflow/test_report_pages.py.
 
 PREFIX = "/dossier-reports"
 
@@ -453,8 +452,10 @@ def test_plugin_declares_the_app_and_the_ui_view() -> None:
     [app] = plugin.fastapi_apps
     assert app["url_prefix"] == PREFIX and not app["url_prefix"].startswith(
         ("/api/v2", "/ui", "/execution", "/auth", "/pluginsv2"))
-    [view] = plugin.external_views
-    assert view["href"] == f"{PREFIX}/" and view["url_route"] == "dossier-reports"
+    embedded, tab = plugin.external_views
+    assert embedded["href"] == tab["href"] == f"{PREFIX}/"
+    assert embedded["url_route"] == "dossier-reports"  # shown inside the UI
+    assert "url_route" not in tab and "PDF" in tab["name"]  # opens in a tab: downloads work
 
 
 def test_pages_in_process(database_url: str, tmp_path: Path,
@@ -482,6 +483,8 @@ def test_pages_in_process(database_url: str, tmp_path: Path,
     assert index.status_code == 200 and "季度全面檢查及抽查報告" in index.text
     assert f'href="{PREFIX}/reports/{rows["pdf"].id}"' in index.text
     assert "frame-ancestors 'self'" in index.headers["Content-Security-Policy"]
+    # the UI's iframe has no allow-popups: a new-window link is dead there (test_report_pages.py)
+    assert "target=" not in index.text
 
     pdf = client.get(f"{PREFIX}/reports/{rows['pdf'].id}")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
@@ -497,66 +500,13 @@ def test_pages_in_process(database_url: str, tmp_path: Path,
     assert client.get(f"{PREFIX}/reports/{rows['html'].id}").status_code == 409
 
 
-# --- a real API server --------------------------------------------------------------------------
-
-USERS = {"mgmt.wu": "viewer"}
-START_DEADLINE_S = 75
-
-
-@pytest.fixture
-def api_server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    home = tmp_path / "airflow"
-    home.mkdir()
-    passwords = {u: f"pw-{os.urandom(6).hex()}" for u in USERS}
-    (home / "passwords.json").write_text(json.dumps(passwords))
-    env = local_airflow.airflow_env(database_url)
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__AUTH_MANAGER":
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(48).hex(),
-        "DOSSIER_REPORT_STORE": str(tmp_path / "store"),
-    })
-    assert local_airflow.ensure_metadata_db(env) == 0
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tmp_path / "api-server.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [local_airflow.airflow_bin(), "api-server", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1"], env=env, stdout=sink, stderr=subprocess.STDOUT,
-            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_DEADLINE_S
-        while True:
-            assert proc.poll() is None, f"api-server exited:\n{log.read_text()[-3000:]}"
-            try:
-                if httpx.get(f"{base}{PREFIX}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"api-server not ready:\n{log.read_text()[-3000:]}"
-            time.sleep(0.5)
-        yield base, passwords
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+# --- a real API server (the shared ``api_server`` fixture of tests/conftest.py) ------------------
 
 
 @pytest.mark.airflow
-def test_pages_in_a_real_api_server(api_server: tuple[str, dict[str, str]], tmp_path: Path) -> None:
-    base, passwords = api_server
-    rows = _published(tmp_path / "store")
+def test_pages_in_a_real_api_server(api_server: AirflowServer) -> None:
+    base, passwords = api_server.base, api_server.passwords
+    rows = _published(api_server.report_store)
     for path in ("/", f"/reports/{rows['pdf'].id}", "/latest/sampling_audit"):
         refused = httpx.get(f"{base}{PREFIX}{path}", timeout=30)
         assert refused.status_code == 401, (path, refused.text)

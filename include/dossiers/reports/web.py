@@ -1,7 +1,11 @@
 """The report pages in the Airflow UI: a small FastAPI app (``plugins/dossier_reports.py``
 mounts it at ``/dossier-reports``; the UI shows it in an iframe through ``external_views``).
 
-- ``GET /`` — the stored reports, latest first, with links (HTML, autoescaped);
+- ``GET /`` — the stored reports, latest first, with links (HTML, autoescaped). The links
+  open in the same frame: the UI's iframe is sandboxed (``allow-scripts allow-same-origin
+  allow-forms``, fixed by Airflow), so a link to a new window is dead there. The sandbox also
+  blocks downloads and Chromium's PDF viewer: in the UI's view the HTML reports open, while
+  PDF and CSV open from this page in a tab of its own (tests/airflow/test_report_pages.py);
 - ``GET /reports/{id}`` — one stored report as recorded in ``report``; its bytes are checked
   against the recorded SHA-256 before they are served (409 when the store disagrees);
 - ``GET /latest/{kind}?format=html`` — the latest period of a kind;
