@@ -80,7 +80,10 @@ def _owner_check(ctx: Context, url: str, start: datetime, end: datetime, sql_sec
     from dossiers.local_airflow import airflow_env
     from dossiers.mailcatcher import MailCatcher
 
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: a line per command
+    # Once Airflow is imported its logging shows every INFO line: aiosmtpd logs each SMTP
+    # command, GX each datasource it saves.
+    for noisy in ("mail.log", "great_expectations"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     saved = dict(os.environ)
     with MailCatcher(ctx.tmp / "owner-check-mail") as catcher:
         os.environ.update(airflow_env(url))
