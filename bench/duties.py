@@ -76,6 +76,8 @@ def _owner_check(ctx: Context, url: str, start: datetime, end: datetime, sql_sec
                  notes: dict[str, Any]) -> Result:
     """``dossiers.duties.tasks.owner_check`` as the DAG's task calls it; Airflow's connections
     from the environment (``dossier_db``, ``dossier_smtp``), as a worker has them."""
+    from cases import profiled
+
     from dossiers.duties import tasks
     from dossiers.local_airflow import airflow_env
     from dossiers.mailcatcher import MailCatcher
@@ -89,7 +91,7 @@ def _owner_check(ctx: Context, url: str, start: datetime, end: datetime, sql_sec
         os.environ.update(airflow_env(url))
         os.environ.update(catcher.airflow_connection())
         try:
-            with Stopwatch() as sw:
+            with Stopwatch() as sw, profiled(ctx, "owner_check"):
                 summary = tasks.owner_check(start, end)
             print(f"  owner check: {sw.seconds:.1f} s {summary}", file=sys.stderr)
             again = tasks.owner_check(start, end)
@@ -111,7 +113,8 @@ def _owner_check(ctx: Context, url: str, start: datetime, end: datetime, sql_sec
                 "one e-mail per liaison notified": mails == summary["liaisons_notified"] > 0,
                 "a second run of the month does nothing": "skipped" in again},
         notes={k: summary.get(k) for k in ("dossiers_checked", "dossiers_with_gaps", "gaps",
-                                           "liaisons_notified", "sent", "data_docs")})
+                                           "liaisons_notified", "sent", "completeness_seconds",
+                                           "data_docs")})
 
 
 _SQL_SAMPLE = """

@@ -59,6 +59,7 @@ def _gaps(url: str, period: str) -> tuple[list[Any], dict[str, Any]]:
         with db.transaction(db.get_engine(url)) as conn:
             docs = publish_data_docs(conn, result.data_docs, period)
     return gaps, {"completeness_success": result.success, "failing_checks": len(result.failures),
+                  "completeness_seconds": {k: round(v, 1) for k, v in result.seconds.items()},
                   "data_docs": docs}
 
 
