@@ -154,6 +154,18 @@ def run_dags_test(runs: list[tuple[str, str | None]], dossier_url: str, *,
     return results
 
 
+def staff_usernames(dossier_url: str) -> list[str]:
+    """The active staff members' usernames (empty before the company is onboarded)."""
+    from sqlalchemy import select
+
+    from dossiers import db
+    from dossiers.schema import staff
+
+    with db.transaction(db.get_engine(dossier_url)) as conn:
+        return list(conn.execute(select(staff.c.username).where(staff.c.active)
+                                 .order_by(staff.c.username)).scalars())
+
+
 def main() -> None:
     """``make airflow``: migrate the dossier schema, then exec ``airflow standalone``."""
     from dossiers import db
@@ -168,10 +180,17 @@ def main() -> None:
     env = airflow_env(url)
     af_home = Path(env["AIRFLOW_HOME"])
     af_home.mkdir(parents=True, exist_ok=True)
+    people = staff_usernames(url)
+    # Airflow users for the staff (an SSO does this in production): the dossier API and the
+    # report pages act as the staff member with the signed-in user's name.
+    env.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
+                   ",".join(["admin:admin", *(f"{u}:viewer" for u in people)]))
     print(f"dossier database {db.describe(url)} at schema revision {revision}")
     print(f"AIRFLOW_HOME={af_home}")
-    print(f"Airflow UI: {UI_URL} (user admin; password in {af_home / PASSWORDS_FILE}, "
-          "written on first start)")
+    print(f"Airflow UI: {UI_URL} (user admin, and one viewer per staff member: "
+          f"{', '.join(people) or 'none yet'}; passwords in {af_home / PASSWORDS_FILE}, "
+          "written on first start). Reports and the dossier API answer staff only: sign in "
+          "as a department head, the archivist, the CS head, QA or management to read reports.")
     sys.stdout.flush()
     os.execve(airflow_bin(), [airflow_bin(), "standalone"], env)
 

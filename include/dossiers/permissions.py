@@ -56,6 +56,7 @@ class Action(StrEnum):
     DISCLOSURE_APPROVE = "disclosure.approve"
     LEDGER_VERIFY = "ledger.verify"
     AUDIT_RUN = "audit.run"
+    REPORT_READ = "report.read"
 
 
 #: The role x action matrix. Each line cites where the policy gives the role that duty.
@@ -70,6 +71,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.FORM_REVIEW, Action.UPDATE_REVIEW, Action.FORM_LIST,  # Arts. 7, 11(2), 13(2)
         Action.LOAN_APPROVE_DEPARTMENT,  # Art. 16
         Action.DOSSIER_READ,  # Art. 16: through an approved grant
+        Action.REPORT_READ,  # Art. 22: their departments' and people's scores
     }),
     Role.ARCHIVIST: frozenset({
         Action.DOSSIER_CREATE, Action.DOSSIER_FILE, Action.UPDATE_APPLY,  # Arts. 11, 13
@@ -79,6 +81,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.VAULT_READ,  # Art. 6: CS runs the paper vault; the archivist keeps it
         Action.DESTRUCTION_PROPOSE,  # Art. 17(1)
         Action.LEDGER_VERIFY,  # Art. 11(5): keeps the ledger
+        Action.REPORT_READ,  # Arts. 12, 14: the audits and updates of what they keep
     }),
     Role.CS_HEAD: frozenset({
         Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
@@ -90,18 +93,21 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.LOAN_APPROVE_DEPARTMENT,  # Art. 16: department head of CS staff's loans
         Action.VAULT_READ,  # Arts. 6, 14: CS runs the vault; checks and rectification
         Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 12, 14: full checks, sampling
+        Action.REPORT_READ,  # Arts. 12, 14, 22: runs the checks, owns the scorecard
     }),
     Role.QA_SUPERVISOR: frozenset({
         Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
         Action.DESTRUCTION_SUPERVISE,  # Art. 17(3)
         Action.VAULT_READ,  # Arts. 6, 21: supervises security and custody of the paper
         Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 7, 21
+        Action.REPORT_READ,  # Art. 21: supervision and special inspections
     }),
     Role.MANAGEMENT: frozenset({
         Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
         Action.DESTRUCTION_APPROVE, Action.DISCLOSURE_APPROVE,  # Arts. 6, 16, 17
         Action.STAFF_ADD, Action.STAFF_LEAVE,
         Action.LEDGER_VERIFY,
+        Action.REPORT_READ,  # Art. 21: inspection results reported to management
     }),
     Role.SYSTEM: frozenset({Action.LEDGER_VERIFY, Action.AUDIT_RUN}),
 }

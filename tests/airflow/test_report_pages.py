@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 from sqlalchemy import text
 
-from dossiers import db
+from dossiers import db, staff
 from dossiers.reports.model import KINDS, format_value
 from dossiers.reports.web import MEDIA
 
@@ -240,6 +240,10 @@ def published(api_server: AirflowServer) -> dict[tuple[str, str], dict[str, Any]
     from dossiers.seed import seed_company
 
     seed_company(clients=40, seed=5, today=date(2026, 12, 1))
+    with db.transaction() as conn:  # the reader: a manager (report.read), onboarded by CS
+        head = conn.execute(text("SELECT s.username FROM staff s JOIN staff_role r ON "
+                                 "r.staff_id = s.id WHERE r.role = 'cs_head'")).scalar_one()
+        staff.add(conn, head, "mgmt.wu", "management", ["management"])
     store = open_store(str(api_server.report_store))
     cards = {}
     for scorecard, start, kind in RUNS:

@@ -34,6 +34,7 @@ from dossiers.crypto import KeyRing
 from dossiers.errors import DossierError
 from dossiers.intake.service import import_file
 from dossiers.permissions import MATRIX, Action, Actor, Role
+from dossiers.reports import catalogue
 
 pytestmark = pytest.mark.integration
 
@@ -135,6 +136,7 @@ def _operations(s: dict[str, Any]) -> dict[Action, Callable[[Any, Actor], Any]]:
         Action.VAULT_MANAGE: lambda c, a: vault.check_condition(c, a, f"{number}/1",
                                                                 condition="good"),
         Action.VAULT_READ: lambda c, a: vault.list_volumes(c, a),
+        Action.REPORT_READ: lambda c, a: catalogue.listing(c, a),
     }
 
 

@@ -458,7 +458,7 @@ def test_plugin_declares_the_app_and_the_ui_view() -> None:
     assert "url_route" not in tab and "PDF" in tab["name"]  # opens in a tab: downloads work
 
 
-def test_pages_in_process(database_url: str, tmp_path: Path,
+def test_pages_in_process(database_url: str, company: dict[str, str], tmp_path: Path,
                           monkeypatch: pytest.MonkeyPatch) -> None:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
@@ -478,7 +478,19 @@ def test_pages_in_process(database_url: str, tmp_path: Path,
     assert "authentication" in refused.json()["detail"]
     assert client.get(f"{PREFIX}/reports/{rows['pdf'].id}").status_code == 401
 
-    lazy._app.dependency_overrides[airflow_user] = lambda: "mgmt.wu"  # signed in (see below)
+    # signed in (see below), but not a staff member, or staff whose roles do not give reports
+    for username, why in (("ops.airflow", "not a staff member"),
+                          ("wang.market", "do not allow report.read")):
+        lazy._app.dependency_overrides[airflow_user] = lambda username=username: username
+        for path in ("/", f"/reports/{rows['pdf'].id}", "/latest/sampling_audit"):
+            denied = client.get(f"{PREFIX}{path}")
+            assert denied.status_code == 403 and why in denied.json()["detail"], denied.text
+    with db.transaction() as conn:
+        assert conn.execute(text(
+            "SELECT count(*) FROM access_log WHERE actor = 'wang.market' AND NOT allowed "
+            "AND action = 'report.read'")).scalar_one() == 3  # every refusal is logged
+
+    lazy._app.dependency_overrides[airflow_user] = lambda: "mgmt.wu"
     index = client.get(f"{PREFIX}/")
     assert index.status_code == 200 and "季度全面檢查及抽查報告" in index.text
     assert f'href="{PREFIX}/reports/{rows["pdf"].id}"' in index.text
@@ -504,7 +516,7 @@ def test_pages_in_process(database_url: str, tmp_path: Path,
 
 
 @pytest.mark.airflow
-def test_pages_in_a_real_api_server(api_server: AirflowServer) -> None:
+def test_pages_in_a_real_api_server(api_server: AirflowServer, company: dict[str, str]) -> None:
     base, passwords = api_server.base, api_server.passwords
     rows = _published(api_server.report_store)
     for path in ("/", f"/reports/{rows['pdf'].id}", "/latest/sampling_audit"):
@@ -520,6 +532,12 @@ def test_pages_in_a_real_api_server(api_server: AirflowServer) -> None:
     index = httpx.get(f"{base}{PREFIX}/", headers=auth, timeout=30)
     assert index.status_code == 200 and "季度全面檢查及抽查報告" in index.text
     assert f'href="{PREFIX}/reports/{rows["pdf"].id}"' in index.text  # links under the mount
+    # an Airflow admin who is not staff of the dossier system reads no report
+    ops = httpx.post(f"{base}/auth/token", json={"username": "ops.airflow",
+                                                 "password": passwords["ops.airflow"]}, timeout=30)
+    not_staff = httpx.get(f"{base}{PREFIX}/", timeout=30,
+                          headers={"Authorization": f"Bearer {ops.json()['access_token']}"})
+    assert not_staff.status_code == 403 and "not a staff member" in not_staff.json()["detail"]
     pdf = httpx.get(f"{base}{PREFIX}/reports/{rows['pdf'].id}", headers=auth, timeout=30)
     assert pdf.status_code == 200 and hashlib.sha256(pdf.content).hexdigest() == rows["pdf"].sha256
     # the browser's way in: the UI's session cookie, as the iframe sends it

@@ -59,6 +59,10 @@ def test_leaver_hands_over_and_loses_access(cli, company) -> None:
         owner = conn.execute(text(
             "SELECT s.username FROM clock c JOIN staff s ON s.id = c.owner_id")).scalar()
     assert owner == "sun.plan"
+    # `make airflow` gives Airflow logins to active staff only: the leaver has none
+    from dossiers.local_airflow import staff_usernames
+
+    assert staff_usernames(db.database_url()) == sorted(set(company) - {"wang.market"})
 
 
 def test_missing_database_is_one_line_and_exit_2(cli, monkeypatch) -> None:

@@ -15,31 +15,37 @@ mounts it at ``/dossier-reports``; the UI shows it in an iframe through ``extern
 its routes, so every route but ``/health`` depends on :func:`airflow_user`, which calls
 Airflow's own ``get_user`` (a JWT from ``Authorization: Bearer`` — ``POST /auth/token`` —
 or the UI's ``_token`` session cookie, which the iframe sends). Any failure is a 401.
-Reports carry dossier numbers and counts, never personal data (Art. 18).
+**Authorisation is the dossier system's**: the Airflow user must be a staff member whose
+roles allow ``report.read`` (:mod:`dossiers.reports.catalogue`); otherwise 403, logged in
+``access_log``. Reports carry dossier numbers and counts, never personal data (Art. 18).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Security
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import Connection
 
 from dossiers import db
-from dossiers.errors import CannotRun, NotFound
+from dossiers.api.deps import ApiError, Unauthenticated, authenticated_user, load_actor
+from dossiers.errors import CannotRun, NotFound, PermissionDenied
+from dossiers.permissions import Actor
+from dossiers.reports import catalogue
 from dossiers.reports.html import CSP, environment
 from dossiers.reports.model import FORMATS, KINDS
 from dossiers.reports.store import CONTENT_TYPES, open_store
-from dossiers.schema import report
 
 log = logging.getLogger(__name__)
 PREFIX = "/dossier-reports"
 MEDIA = {"pdf": CONTENT_TYPES["pdf"], "html": CONTENT_TYPES["html"], "csv": CONTENT_TYPES["zip"]}
 bearer = HTTPBearer(auto_error=False, scheme_name="AirflowJWT")
+T = TypeVar("T")
 
 
 async def airflow_user(
@@ -47,8 +53,6 @@ async def airflow_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> str:
     """The Airflow username of the request, checked by Airflow's own ``get_user``."""
-    from dossiers.api.deps import Unauthenticated, authenticated_user
-
     try:
         user = await authenticated_user(request, credentials)
     except Unauthenticated as exc:
@@ -61,14 +65,11 @@ async def airflow_user(
 User = Annotated[str, Depends(airflow_user)]
 
 
-def _rows(kind: str | None = None, fmt: str | None = None) -> list[Any]:
-    query = select(report).order_by(report.c.period.desc(), report.c.kind, report.c.format)
-    if kind is not None:
-        query = query.where(report.c.kind == kind)
-    if fmt is not None:
-        query = query.where(report.c.format == fmt)
+def _reports(username: str, read: Callable[[Connection, Actor], T]) -> T:
+    """``read`` as the staff member behind the Airflow user, in one transaction (403, logged,
+    when the user is not staff or may not read reports)."""
     with db.transaction() as conn:
-        return list(conn.execute(query).all())
+        return read(conn, load_actor(conn, username))
 
 
 def _serve(row: Any) -> Response:
@@ -94,6 +95,14 @@ def create_app() -> FastAPI:
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
+    @app.exception_handler(PermissionDenied)
+    async def _denied(_: Request, exc: PermissionDenied) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    @app.exception_handler(ApiError)
+    async def _not_staff(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
     @app.exception_handler(CannotRun)
     async def _cannot_run(_: Request, exc: CannotRun) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
@@ -106,7 +115,7 @@ def create_app() -> FastAPI:
     def index(request: Request, user: User) -> HTMLResponse:
         groups: dict[tuple[str, str], dict[str, Any]] = {}
         latest: dict[str, str] = {}
-        for r in _rows():  # newest period first: one line per kind and period
+        for r in _reports(user, catalogue.listing):  # newest first: a line per kind and period
             latest.setdefault(r.kind, r.period)
             groups.setdefault((r.kind, r.period), {})[r.format] = r
         page = environment().get_template("index.html.j2").render(
@@ -118,17 +127,14 @@ def create_app() -> FastAPI:
 
     @app.get("/reports/{report_id}")
     def one(report_id: int, user: User) -> Response:
-        with db.transaction() as conn:
-            row = conn.execute(select(report).where(report.c.id == report_id)).one_or_none()
-        if row is None:
-            raise NotFound(f"no report {report_id}", record="report")
-        return _serve(row)
+        return _serve(_reports(user, lambda conn, actor: catalogue.one(conn, actor, report_id)))
 
     @app.get("/latest/{kind}")
     def latest_of(kind: str, user: User, format: str = "html") -> Response:
         if format not in FORMATS:
             raise HTTPException(422, f"format: one of {', '.join(FORMATS)}")
-        rows = _rows(kind, format)
+        rows = _reports(user, lambda conn, actor: catalogue.listing(conn, actor, kind=kind,
+                                                                    fmt=format))
         if not rows:
             raise NotFound(f"no {format} report of kind {kind!r} yet", record="report")
         return _serve(rows[0])
