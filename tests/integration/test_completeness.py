@@ -8,6 +8,7 @@ context and Data Docs never hold the database URL.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -20,7 +21,7 @@ from dossiers import config, db
 from dossiers.errors import CannotRun
 from dossiers.quality import checks, run_completeness, sql_completeness
 from dossiers.quality.checks import Check, at_least, not_null
-from dossiers.quality.completeness import GX_URL_VARIABLE, Failure
+from dossiers.quality.completeness import DOCS_ROWS, GX_URL_VARIABLE, Failure
 
 pytestmark = pytest.mark.integration
 
@@ -132,6 +133,14 @@ def test_a_broken_dossier_and_a_new_check(cli, database_url, tmp_path: Path,
     assert gx.success is False
     clients = gx.evaluated["basic.registered_address"]
     assert clients > 20 and gx.counts["basic.registered_address"] == clients
+    # every failing row reached the caller; the result GX keeps on disk holds a sample
+    # (at a million dossiers the whole lists would take ~100 MB a run)
+    [kept] = (tmp_path / "gx").rglob("validations/**/*.json")
+    [address] = [r["result"] for r in json.loads(kept.read_text())["results"]
+                 if r["expectation_config"]["meta"]["check_id"] == "basic.registered_address"]
+    assert address["unexpected_count"] == clients
+    assert len(address["unexpected_index_list"]) == len(address["partial_unexpected_list"]) \
+        == DOCS_ROWS < clients
 
     expected = {row[0] for row in _owner_rows(database_url, """
         SELECT d.id FROM dossier d LEFT JOIN communication c ON c.dossier_id = d.id

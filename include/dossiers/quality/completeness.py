@@ -165,19 +165,16 @@ def configure_suite(context: Any, checks: Sequence[Check]) -> Any:
     return context.suites.add(suite)
 
 
-def configure_checkpoint(context: Any, batch_definition: Any, suite: Any, *,
-                         data_docs: bool = True) -> Any:
+def configure_checkpoint(context: Any, batch_definition: Any, suite: Any) -> Any:
     """One validation of the suite over the batch; every failing row is returned with the
-    dossier's id, number and liaison; Data Docs are updated after it."""
+    dossier's id, number and liaison. Data Docs are built after it, from the trimmed
+    result (:func:`keep_trimmed`), not by a checkpoint action."""
     import great_expectations as gx
 
     validation = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=SUITE, data=batch_definition, suite=suite))
-    actions: list[Any] = [
-        gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])
-    ] if data_docs else []
     return context.checkpoints.add_or_update(gx.Checkpoint(
-        name=CHECKPOINT, validation_definitions=[validation], actions=actions,
+        name=CHECKPOINT, validation_definitions=[validation], actions=[],
         result_format={"result_format": "COMPLETE",
                        "unexpected_index_column_names": list(INDEX_COLUMNS),
                        # On SQL, GX LIMITs the failing rows to this even with COMPLETE
@@ -186,17 +183,48 @@ def configure_checkpoint(context: Any, batch_definition: Any, suite: Any, *,
                        "return_unexpected_index_query": False}))
 
 
+def keep_trimmed(context: Any, outcome: Any, *, data_docs: bool) -> None:
+    """Store the run's result again with at most :data:`DOCS_ROWS` failing rows per check,
+    then (``data_docs``) build its Data Docs page and the index from it.
+
+    GX stores a result as it returns it: with every failing row four times over (the index
+    list and the partial lists), 10.9 MB at 100,000 dossiers, about 100 MB at a million, for
+    every kept run. The per-dossier failures are taken from the run first
+    (:func:`run_completeness`) and go to the liaisons and the findings; Data Docs show the
+    counts, and GX renders only a sample of the rows anyway."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
+
+    for key, validation in outcome.run_results.items():
+        for result in validation.results:
+            for name in _ROW_LISTS:
+                rows = result.result.get(name)
+                if isinstance(rows, list) and len(rows) > DOCS_ROWS:
+                    result.result[name] = rows[:DOCS_ROWS]
+        context.validation_results_store.set(key, validation)
+        if data_docs:
+            context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=[
+                key, ExpectationSuiteIdentifier(name=validation.suite_name)])
+
+
+#: The failing-row lists of a GX result, cut to :data:`DOCS_ROWS` before it is kept.
+_ROW_LISTS = ("unexpected_index_list", "partial_unexpected_index_list",
+              "partial_unexpected_list", "partial_unexpected_counts", "unexpected_list")
+#: Failing rows per check kept for Data Docs (GX's own default sample).
+DOCS_ROWS = 20
+
+
 def prune_results(context: Any, keep: int) -> int:
     """Delete this suite's validation results except those of the newest ``keep`` runs;
     returns the number of runs deleted.
 
     :func:`run_completeness` calls it just before validating, with ``DOSSIER_GX_KEEP_RUNS``
-    minus one, so the run leaves the newest N. The checkpoint's UpdateDataDocsAction then
-    rebuilds the index, and GX's index builder deletes the page of every result that is gone
-    and links only the rest. (Pruning after the run would need a second index build, and GX's
-    index builder reads every kept result, whose size grows with the failing dossiers.) A
-    run with ``data_docs=False`` prunes results only; the next run that builds Data Docs
-    deletes their pages.
+    minus one, so the run leaves the newest N. The run's Data Docs build
+    (:func:`keep_trimmed`) then rebuilds the index, and GX's index builder deletes the page
+    of every result that is gone and links only the rest (pruning after the run would need
+    a second index build). A run with ``data_docs=False`` prunes results only; the next run
+    that builds Data Docs deletes their pages.
 
     Costs grow with the number of stored runs, not with dossiers: GX's store lists keys
     (file names; the run time in them orders the runs) and deletes results without reading
@@ -307,7 +335,6 @@ def run_completeness(database_url: str | None = None, *, context_dir: Path | Non
     url = db.normalise_url(database_url) if database_url else db.database_url()
     checks = list(checks) if checks is not None else current_checks()
     registry.validate(checks)
-    by_id = {c.id: c for c in checks}
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     context_dir = context_dir or default_context_dir()
@@ -322,15 +349,28 @@ def run_completeness(database_url: str | None = None, *, context_dir: Path | Non
         try:
             batch_definition = configure_batch_definition(datasource)
             checkpoint = configure_checkpoint(context, batch_definition,
-                                              configure_suite(context, checks),
-                                              data_docs=data_docs)
+                                              configure_suite(context, checks))
             seconds["setup"] = time.perf_counter() - started
             started = time.perf_counter()
             outcome = checkpoint.run()
-            seconds["validate_and_docs" if data_docs else "validate"] = \
-                time.perf_counter() - started
+            seconds["validate"] = time.perf_counter() - started
         finally:
             _close(datasource)
+        failures, counts, evaluated = _collect(outcome, checks)
+        started = time.perf_counter()
+        keep_trimmed(context, outcome, data_docs=data_docs)
+        seconds["keep_and_docs" if data_docs else "keep"] = time.perf_counter() - started
+    return CompletenessResult(
+        success=not any(f.severity == ERROR for f in failures),
+        failures=_ordered(failures, checks), counts=counts, evaluated=evaluated,
+        data_docs=_docs_index(context) if data_docs else None, seconds=seconds)
+
+
+def _collect(outcome: Any, checks: Sequence[Check]) -> tuple[list[Failure], dict[str, int],
+                                                            dict[str, int]]:
+    """Every failing (dossier, check) of the run, and per check how many failed and how many
+    dossiers it applied to; refuses a result GX could not evaluate or cut short."""
+    by_id = {c.id: c for c in checks}
     failures: list[Failure] = []
     counts: dict[str, int] = {c.id: 0 for c in checks}
     evaluated: dict[str, int] = {c.id: 0 for c in checks}
@@ -348,10 +388,7 @@ def run_completeness(database_url: str | None = None, *, context_dir: Path | Non
             evaluated[check.id] = result.result.get("element_count", 0)
             failures.extend(_failure(row["dossier_id"], row["dossier_no"], row["liaison_id"], check)
                             for row in rows)
-    return CompletenessResult(
-        success=not any(f.severity == ERROR for f in failures),
-        failures=_ordered(failures, checks), counts=counts, evaluated=evaluated,
-        data_docs=_docs_index(context) if data_docs else None, seconds=seconds)
+    return failures, counts, evaluated
 
 
 def _failure(dossier_id: Any, dossier_no: str, liaison_id: int, check: Check) -> Failure:
