@@ -477,6 +477,12 @@ def test_pages_in_process(database_url: str, company: dict[str, str], tmp_path: 
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
     assert "authentication" in refused.json()["detail"]
     assert client.get(f"{PREFIX}/reports/{rows['pdf'].id}").status_code == 401
+    # a browser asking for the page is sent to Airflow's login page, to come back after it
+    page_request = client.get(f"{PREFIX}/latest/sampling_audit?format=html",
+                              headers={"Accept": "text/html,*/*"}, follow_redirects=False)
+    assert page_request.status_code == 303
+    assert page_request.headers["location"] == \
+        f"/auth/login?next={PREFIX}/latest/sampling_audit%3Fformat%3Dhtml"
 
     # signed in (see below), but not a staff member, or staff whose roles do not give reports
     for username, why in (("ops.airflow", "not a staff member"),

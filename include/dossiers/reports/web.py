@@ -26,6 +26,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Security
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -52,14 +53,28 @@ async def airflow_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> str:
-    """The Airflow username of the request, checked by Airflow's own ``get_user``."""
+    """The Airflow username of the request, checked by Airflow's own ``get_user``.
+
+    Not signed in: a browser asking for a page (``Accept: text/html``) is sent to Airflow's
+    login page, which brings it back here; any other client gets a 401 with the reason."""
     try:
         user = await authenticated_user(request, credentials)
     except Unauthenticated as exc:
+        if "text/html" in request.headers.get("accept", ""):
+            raise HTTPException(303, headers={"Location": _login_url(request)}) from None
         raise HTTPException(401, f"authentication: {exc}; sign in to Airflow or send "
                                  "'Authorization: Bearer <token>' (POST /auth/token)",
                             headers={"WWW-Authenticate": "Bearer"}) from None
     return str(user.get_name())
+
+
+def _login_url(request: Request) -> str:
+    """Airflow's login page, returning to the requested page (under Airflow's base path)."""
+    mount = request.scope.get("root_path", "")  # e.g. /dossier-reports, or /base/dossier-reports
+    here = mount + request.scope.get("path", "").removeprefix(mount)
+    if request.url.query:
+        here += f"?{request.url.query}"
+    return f"{mount.removesuffix(PREFIX)}/auth/login?next={quote(here, safe='/')}"
 
 
 User = Annotated[str, Depends(airflow_user)]
