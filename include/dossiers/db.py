@@ -9,6 +9,7 @@ migrations run as the connecting (owner) role.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -127,3 +128,10 @@ def upgrade(url: str | None = None, revision: str = "head") -> str:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision() or "base"
 
+
+def among(ids: Iterable[uuid.UUID]) -> Any:
+    """``= ANY(:ids)`` with the ids bound as one array parameter: ``IN`` binds one parameter
+    per id, and PostgreSQL's protocol stops at 65,535 (a sample of 1.3 M open dossiers)."""
+    from sqlalchemy import ARRAY, UUID, any_, literal
+
+    return any_(literal(list(ids), ARRAY(UUID(as_uuid=True))))

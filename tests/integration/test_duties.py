@@ -85,14 +85,19 @@ def test_owner_check_lists_each_liaisons_gaps_with_their_article(cli, company, t
     broken = uuid.UUID(made["dossier_id"])
     gap = Gap(broken, "basic.registered_address", "Art. 10", "basic", "error",
               "registered address is missing")
-    with db.transaction() as conn:
+    with db.transaction() as conn:  # the liaison also has a deadline running
+        conn.execute(text(
+            "INSERT INTO clock (kind, subject_type, subject_id, article, owner_id, started_on, "
+            "due_on) SELECT 'immediate_update', 'dossier', :d, 'Art. 12', id, '2026-11-02', "
+            "'2026-11-04' FROM staff WHERE username = 'wang.market'"), {"d": str(broken)})
         summary, messages = owner_check.owner_check(conn, date(2026, 11, 1), [gap],
                                                     date(2026, 12, 1))
     mail.send(messages)
-    assert summary["dossiers_with_gaps"] == 1
+    assert summary["dossiers_with_gaps"] == 1 and summary["dossiers_checked"] == 1
     [note] = inbox.to("wang.market@staff.example.com")
     body = _body(note)
     assert made["dossier_no"] in body and "basic.registered_address (Art. 10, basic)" in body
+    assert f"immediate_update of dossier {made['dossier_no']}, due 2026-11-04" in body
     with db.transaction() as conn:
         again, more = owner_check.owner_check(conn, date(2026, 11, 1), [gap], date(2026, 12, 1))
     assert "skipped" in again and more == []

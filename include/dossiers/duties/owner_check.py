@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Text, func, select
 
 from dossiers.clocks import add_months
 from dossiers.config import SHANGHAI
+from dossiers.db import among
 from dossiers.duties import findings, runs
 from dossiers.duties.findings import Gap
 from dossiers.duties.mail import Message, staff_address
@@ -75,26 +76,28 @@ def owner_check(conn: Connection, period_start: date, gaps: Iterable[Gap],
     if run is None:
         return {"period": period, "skipped": "already done for this period"}, []
     everything = list(gaps) + stale_gaps(conn, today)
-    mine = conn.execute(select(dossier.c.id, dossier.c.dossier_no, dossier.c.liaison_id,
-                               staff.c.username)
-                        .join(staff, staff.c.id == dossier.c.liaison_id)
-                        .where(dossier.c.status == "open")).all()
-    owners = {d.id: d.liaison_id for d in mine}
-    number = {d.id: d.dossier_no for d in mine}
+    # Only the dossiers with gaps are read (not every open dossier: a million rows).
+    with_gaps = conn.execute(select(dossier.c.id, dossier.c.dossier_no, dossier.c.liaison_id)
+                             .where(dossier.c.status == "open",
+                                    dossier.c.id == among({g.dossier_id for g in everything}))
+                             ).all()
+    owners = {d.id: d.liaison_id for d in with_gaps}
+    number = {d.id: d.dossier_no for d in with_gaps}
     relevant = [g for g in everything if g.dossier_id in owners]
     findings.record(conn, DUTY, period, relevant, owners)
     by_liaison: dict[int, dict[uuid.UUID, list[Gap]]] = defaultdict(lambda: defaultdict(list))
     for g in relevant:
         by_liaison[owners[g.dossier_id]][g.dossier_id].append(g)
-    usernames = {d.liaison_id: d.username for d in mine}
+    open_dossiers = dossier.c.status == "open"
+    checked = conn.execute(select(func.count()).select_from(dossier).where(open_dossiers)
+                           ).scalar_one()
+    liaisons = set(conn.execute(select(dossier.c.liaison_id).distinct().where(open_dossiers))
+                   .scalars())
+    usernames = dict(conn.execute(select(staff.c.id, staff.c.username)).tuples().all())
     pending = open_items(conn)
-    active_staff = dict(conn.execute(select(staff.c.id, staff.c.username)
-                                     .where(staff.c.active)).tuples().all())
     out = []
-    for person in sorted(set(by_liaison) | (set(pending) & set(usernames))):
-        username = usernames.get(person) or active_staff.get(person)
-        if username is None:
-            continue
+    for person in sorted(set(by_liaison) | (set(pending) & liaisons)):
+        username = usernames[person]
         lines = [f"Monthly dossier check for {username}, {period} (Art. 12 每月自查):", ""]
         for d_id, found in sorted(by_liaison.get(person, {}).items(), key=lambda i: number[i[0]]):
             lines.append(f"Dossier {number[d_id]}:")
@@ -106,7 +109,7 @@ def owner_check(conn: Connection, period_start: date, gaps: Iterable[Gap],
                            subject=f"[dossiers] monthly check {period}: "
                                    f"{len(by_liaison.get(person, {}))} dossier(s) with gaps",
                            text="\n".join(lines)))
-    summary = {"period": period, "dossiers_checked": len(mine),
+    summary = {"period": period, "dossiers_checked": checked,
                "dossiers_with_gaps": len({g.dossier_id for g in relevant}),
                "gaps": len(relevant), "liaisons_notified": len(out)}
     runs.finish(conn, run, summary)

@@ -22,8 +22,9 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ARRAY, UUID, Connection, any_, exists, literal, select
+from sqlalchemy import Connection, exists, select
 
+from dossiers.db import among
 from dossiers.duties import findings, runs
 from dossiers.duties.findings import Gap
 from dossiers.policy import policy
@@ -66,12 +67,6 @@ def draw(strata: dict[tuple[str, str], list[uuid.UUID]], seed: int) -> list[uuid
 _uuid_order = operator.attrgetter("int")
 
 
-def _among(ids: list[uuid.UUID]) -> Any:
-    """``= ANY(:ids)`` with the ids as one array parameter (``IN`` takes one parameter per
-    id, and PostgreSQL's protocol stops at 65,535)."""
-    return any_(literal(ids, ARRAY(UUID(as_uuid=True))))
-
-
 def consistency_gaps(conn: Connection, sample: list[uuid.UUID]) -> list[Gap]:
     """Electronic vs paper (Arts. 14, 15) and truthfulness signals (Art. 3) of the sample."""
     gaps = []
@@ -79,7 +74,7 @@ def consistency_gaps(conn: Connection, sample: list[uuid.UUID]) -> list[Gap]:
                                dossier.c.filed_at, paper_volume.c.label_dossier_no,
                                paper_volume.c.label_client_name, paper_volume.c.volume_no)
                         .outerjoin(paper_volume, paper_volume.c.dossier_id == dossier.c.id)
-                        .where(dossier.c.id == _among(sample))).all()
+                        .where(dossier.c.id == among(sample))).all()
     for r in rows:
         if r.filed_at is not None and r.volume_no is None:
             gaps.append(Gap(r.id, "paper.missing_volume", "Arts. 14, 15", "vault", "error",
@@ -96,7 +91,7 @@ def consistency_gaps(conn: Connection, sample: list[uuid.UUID]) -> list[Gap]:
         column, same = contact.c[f"{kind}_bidx"], other.c[f"{kind}_bidx"]
         shared = exists().where(same == column, other.c.dossier_id != contact.c.dossier_id)
         for d_id in conn.execute(select(contact.c.dossier_id).distinct()
-                                 .where(contact.c.dossier_id == _among(sample),
+                                 .where(contact.c.dossier_id == among(sample),
                                         column.is_not(None), shared)).scalars():
             gaps.append(Gap(d_id, f"truth.shared_{kind}", "Art. 3", "basic", "warning",
                             f"a key contact's {kind} also appears in another client's dossier"))
@@ -129,7 +124,7 @@ def sampling_audit(conn: Connection, period_start: date, completeness: Iterable[
                "findings": new, "dossiers_with_findings": len({g.dossier_id for g in found}),
                "recheck": rechecked}
     numbers = dict(conn.execute(select(dossier.c.id, dossier.c.dossier_no)
-                                .where(dossier.c.id == _among(sample))).tuples().all())
+                                .where(dossier.c.id == among(sample))).tuples().all())
     runs.finish(conn, run, summary, kept={"sample_dossiers": sorted(numbers.values())})
     return {**summary, "seed": run.seed}
 
