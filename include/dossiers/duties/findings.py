@@ -30,6 +30,10 @@ class Gap:
     description: str
 
 
+#: The policy rule that sets a rectification item's deadline.
+RECTIFICATION_RULE = "rectification_wd"
+
+
 def record(conn: Connection, duty: str, period: str, gaps: Iterable[Gap],
            owners: dict[uuid.UUID, int], *, rectify_from: date | None = None) -> int:
     """Store the gaps as findings (once per duty, period, dossier and check). With
@@ -53,9 +57,6 @@ def record(conn: Connection, duty: str, period: str, gaps: Iterable[Gap],
         open_clocks(conn, "rectification", "finding", [(str(f.id), f.owner_id) for f in new],
                     RECTIFICATION_RULE, start=rectify_from)
     return len(new)
-
-
-RECTIFICATION_RULE = "rectification_wd"
 
 _INSERT_FINDINGS = text("""
 INSERT INTO finding (duty, period, dossier_id, check_id, article, dimension, severity,

@@ -111,7 +111,8 @@ def configure_datasource(context: Any) -> Any:
 
     ``create_temp_table``: GX runs the rows query once into a temporary table and every
     metric reads that table; without it each of the ~50 metric queries re-runs the whole
-    rows query (at a million dossiers ~3x the hand-written pass instead of ~1.1x)."""
+    rows query (at a million dossiers ~3x the hand-written pass instead of ~1.35x: see
+    BENCHMARKS.md)."""
     return context.data_sources.add_or_update_postgres(
         DATASOURCE, connection_string="${" + GX_URL_VARIABLE + "}", create_temp_table=True)
 
