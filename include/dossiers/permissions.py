@@ -142,7 +142,8 @@ def authorize(conn: Connection, actor: Actor, action: Action, *, subject: str | 
     """
     if reason is None and not actor.may(action):
         reason = ("the account is inactive (Art. 19)" if not actor.active else
-                  f"roles {sorted(actor.roles) or ['none']} do not allow {action.value}")
+                  f"roles {sorted(r.value for r in actor.roles) or ['none']} do not allow "
+                  f"{action.value}")
     if reason is None:
         return
     log_refusal(conn, actor.username, action.value, subject, reason)

@@ -486,7 +486,7 @@ def test_pages_in_process(database_url: str, company: dict[str, str], tmp_path: 
 
     # signed in (see below), but not a staff member, or staff whose roles do not give reports
     for username, why in (("ops.airflow", "not a staff member"),
-                          ("wang.market", "do not allow report.read")):
+                          ("wang.market", "roles ['liaison'] do not allow report.read")):
         lazy._app.dependency_overrides[airflow_user] = lambda username=username: username
         for path in ("/", f"/reports/{rows['pdf'].id}", "/latest/sampling_audit"):
             denied = client.get(f"{PREFIX}{path}")
