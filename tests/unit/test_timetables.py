@@ -323,3 +323,12 @@ def test_at_must_be_a_time_and_moments_must_be_aware() -> None:
         EveryWorkingDaySchedule("08:30")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="timezone-aware"):
         MONTHLY.first_at_or_after(dt.datetime(2026, 10, 1))
+
+
+def test_a_period_key_names_the_first_day_of_its_period() -> None:
+    from dossiers.duties.runs import PERIODS, period_bounds, period_key, period_start
+
+    for day in (dt.date(2026, 1, 1), dt.date(2026, 3, 31), dt.date(2026, 7, 15), dt.date(2026, 12, 31)):
+        for kind in PERIODS:
+            assert period_start(period_key(kind, day)) == period_bounds(kind, day)[0], (kind, day)
+    assert period_start("2026-Q3") == dt.date(2026, 7, 1) > period_start("2026-06")

@@ -37,6 +37,17 @@ def period_key(kind: str, start: date) -> str:
     raise ValueError(f"unknown period kind {kind!r}; one of {', '.join(PERIODS)}")
 
 
+def period_start(key: str) -> date:
+    """The first day of the period a :func:`period_key` names (``2026-Q3`` -> 2026-07-01)."""
+    year, _, rest = key.partition("-")
+    if not rest:
+        return date(int(year), 1, 1)
+    if rest[0] in "QH":
+        months = 3 if rest[0] == "Q" else 6
+        return date(int(year), (int(rest[1:]) - 1) * months + 1, 1)
+    return date.fromisoformat(key) if rest.count("-") else date(int(year), int(rest), 1)
+
+
 def period_bounds(kind: str, start: date) -> tuple[date, date]:
     """The first day of the period containing ``start`` and the first day after it."""
     months = {"month": 1, "quarter": 3, "half": 6, "year": 12}

@@ -35,6 +35,7 @@ from sqlalchemy import Connection
 
 from dossiers import db
 from dossiers.api.deps import ApiError, Unauthenticated, authenticated_user, load_actor
+from dossiers.duties.runs import period_start
 from dossiers.errors import CannotRun, NotFound, PermissionDenied
 from dossiers.permissions import Actor
 from dossiers.reports import catalogue
@@ -133,10 +134,13 @@ def create_app() -> FastAPI:
         for r in _reports(user, catalogue.listing):  # newest first: a line per kind and period
             latest.setdefault(r.kind, r.period)
             groups.setdefault((r.kind, r.period), {})[r.format] = r
+        # newest period first across kinds (as text, "2026-Q3" would sort above "2026-11")
+        ordered = sorted(groups.items(), key=lambda g: (-period_start(g[0][1]).toordinal(),
+                                                        g[0][0]))
         page = environment().get_template("index.html.j2").render(
             groups=[{"kind": k, "period": p, "formats": [f[x] for x in FORMATS if x in f],
                      "published": max(r.created_at for r in f.values()),
-                     "latest": latest[k] == p} for (k, p), f in groups.items()],
+                     "latest": latest[k] == p} for (k, p), f in ordered],
             kinds=KINDS, user=user, base=request.scope.get("root_path", ""), csp=CSP)
         return HTMLResponse(page, headers={"Content-Security-Policy": f"{CSP}; frame-ancestors 'self'"})
 
