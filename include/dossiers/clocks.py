@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ARRAY, Connection, Text, any_, insert, literal, update
+from sqlalchemy import Connection, insert, update
 
+from dossiers.db import among
 from dossiers.policy import policy
 from dossiers.schema import clock
 from dossiers.workdays import default_calendar
@@ -83,5 +84,5 @@ def close_clock(conn: Connection, kind: str | tuple[str, ...], subject_type: str
         return
     conn.execute(update(clock).where(
         clock.c.kind.in_(kinds), clock.c.subject_type == subject_type,
-        clock.c.subject_id == any_(literal(subjects, ARRAY(Text))), clock.c.met_at.is_(None),
+        clock.c.subject_id == among(subjects, text=True), clock.c.met_at.is_(None),
     ).values(met_at=at))

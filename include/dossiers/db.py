@@ -129,9 +129,10 @@ def upgrade(url: str | None = None, revision: str = "head") -> str:
         return MigrationContext.configure(conn).get_current_revision() or "base"
 
 
-def among(ids: Iterable[uuid.UUID]) -> Any:
-    """``= ANY(:ids)`` with the ids bound as one array parameter: ``IN`` binds one parameter
-    per id, and PostgreSQL's protocol stops at 65,535 (a sample of 1.3 M open dossiers)."""
-    from sqlalchemy import ARRAY, UUID, any_, literal
+def among(values: Iterable[uuid.UUID] | Iterable[str], *, text: bool = False) -> Any:
+    """``= ANY(:values)`` with the values bound as one array parameter (UUIDs, or strings
+    with ``text``): ``IN`` binds one parameter per value, and PostgreSQL's protocol stops
+    at 65,535 (a sample of 1.3 M open dossiers)."""
+    from sqlalchemy import ARRAY, UUID, Text, any_, literal
 
-    return any_(literal(list(ids), ARRAY(UUID(as_uuid=True))))
+    return any_(literal(list(values), ARRAY(Text() if text else UUID(as_uuid=True))))
