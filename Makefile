@@ -37,15 +37,16 @@ $(STAMP): requirements.txt pyproject.toml
 lint: install
 	$(BIN)/ruff check include dags plugins tests bench sql/migrations/env.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test: install lint
 	$(BIN)/pytest -q -p no:cacheprovider
 
 demo: install
-	$(BIN)/python -m dossiers.demo
+	$(BIN)/python -m dossiers.local.demo
 
 airflow: install
-	$(BIN)/python -m dossiers.local_airflow
+	$(BIN)/python -m dossiers.local.local_airflow
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -81,9 +81,10 @@ def _dossiers(ctx: Context, n: int) -> list[str]:
     from cases import LIAISONS, _company
     from sqlalchemy import text
 
-    from dossiers import creation, db, staff
-    from dossiers.crypto import KeyRing
+    from dossiers.core import db, directory
+    from dossiers.core.crypto import KeyRing
     from dossiers.intake.service import SHANGHAI, import_file
+    from dossiers.workflows import creation, staff
 
     acting = _company()
     with db.transaction() as conn:
@@ -93,9 +94,10 @@ def _dossiers(ctx: Context, n: int) -> list[str]:
     keys, numbers = KeyRing(), []
     with db.transaction() as conn:
         pending = conn.execute(text("SELECT id, department FROM form ORDER BY submitted_at, id")).all()
-        heads = {d: staff.load_actor(conn, f"bench.head.{d}") for d in ("market", "planning", "execution")}
-        heads["customer_service"] = staff.load_actor(conn, "bench.chen")
-        archivist = staff.load_actor(conn, ARCHIVIST)
+        heads = {d: directory.load_actor(conn, f"bench.head.{d}")
+                 for d in ("market", "planning", "execution")}
+        heads["customer_service"] = directory.load_actor(conn, "bench.chen")
+        archivist = directory.load_actor(conn, ARCHIVIST)
         for form_id, department in pending:
             creation.review_form(conn, heads[department], form_id, approve=True)
             made = creation.create_dossier(conn, keys, archivist, form_id)
@@ -156,7 +158,7 @@ def bench_api(ctx: Context) -> list[Result]:
     with ctx.scratch.database("api") as url:
         from sqlalchemy import text
 
-        from dossiers import db
+        from dossiers.core import db
 
         numbers = _dossiers(ctx, n_dossiers)
         print(f"  {len(numbers)} dossiers filed; {total:,} reads by {clients} clients",

@@ -71,8 +71,9 @@ LIAISONS = [("bench.wang", "market"), ("bench.li", "market"), ("bench.sun", "pla
 
 
 def _company() -> str:
-    """A small company through ``dossiers.staff.add``: heads and five liaisons."""
-    from dossiers import db, staff
+    """A small company through ``dossiers.workflows.staff.add``: heads and five liaisons."""
+    from dossiers.core import db
+    from dossiers.workflows import staff
 
     boss = "bench.chen"
     with db.transaction() as conn:
@@ -106,7 +107,7 @@ def bench_import(ctx: Context) -> list[Result]:
     """``import_file`` of N valid rows, beside COPY of the same file into a bare table."""
     n = ctx.sizes.import_rows
     with ctx.scratch.database("import") as url:
-        from dossiers import db, ledger
+        from dossiers.core import db, ledger
         from dossiers.intake.service import SHANGHAI, import_file
 
         acting = _company()
@@ -200,7 +201,7 @@ def bench_numbering(ctx: Context) -> list[Result]:
     total = workers * each
     year, type_code = 2026, "電商"
     with ctx.scratch.database("numbering") as url:
-        from dossiers import db, numbering
+        from dossiers.core import db, numbering
 
         _owner_execute(
             url,
@@ -253,7 +254,7 @@ def bench_numbering(ctx: Context) -> list[Result]:
 
 def _entries(start: int, count: int) -> list[Any]:
     """Ledger entries shaped like intake's ``form.submit`` entries."""
-    from dossiers.ledger import Entry
+    from dossiers.core.ledger import Entry
 
     departments = ("market", "planning", "execution", "customer_service")
     return [Entry(actor=LIAISONS[i % 5][0], action="form.submit", subject_type="form",
@@ -274,7 +275,7 @@ def bench_ledger(ctx: Context) -> list[Result]:
 
     n, batch = ctx.sizes.ledger_entries, ctx.sizes.ledger_batch
     with ctx.scratch.database("ledger") as url:
-        from dossiers import db, ledger
+        from dossiers.core import db, ledger
 
         append = Stopwatch()
         done = 0

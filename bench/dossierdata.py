@@ -182,11 +182,12 @@ class Company:
 
 
 def _staff(n_liaisons_per_department: int) -> tuple[list[int], list[str]]:
-    """The company's people through ``dossiers.staff.add`` (ledgered): a CS head, a head
+    """The company's people through ``dossiers.workflows.staff.add`` (ledgered): a CS head, a head
     per department, and the liaisons. Returns the liaisons' ids and departments."""
     from sqlalchemy import text
 
-    from dossiers import db, staff
+    from dossiers.core import db
+    from dossiers.workflows import staff
 
     boss = "bench.cs_head"
     with db.transaction() as conn:

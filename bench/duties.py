@@ -34,7 +34,7 @@ QUARTER_START = date(2026, 10, 1)
 def bench_duties(ctx: Context) -> list[Result]:
     n = ctx.sizes.duty_dossiers
     with ctx.scratch.database("duties") as url:
-        from dossiers.config import SHANGHAI
+        from dossiers.core.config import SHANGHAI
 
         print(f"  building a company of {n:,} dossiers ...", file=sys.stderr)
         company = dossierdata.build(libpq_url(url), n, as_of=AS_OF.isoformat())
@@ -79,8 +79,8 @@ def _owner_check(ctx: Context, url: str, start: datetime, end: datetime, sql_sec
     from cases import profiled
 
     from dossiers.duties import tasks
-    from dossiers.local_airflow import airflow_env
-    from dossiers.mailcatcher import MailCatcher
+    from dossiers.local.local_airflow import airflow_env
+    from dossiers.local.mailcatcher import MailCatcher
 
     # Once Airflow is imported its logging shows every INFO line: aiosmtpd logs each SMTP
     # command, GX each datasource it saves.
@@ -99,7 +99,7 @@ def _owner_check(ctx: Context, url: str, start: datetime, end: datetime, sql_sec
             os.environ.clear()
             os.environ.update(saved)
         mails = catcher.received
-    from dossiers import db
+    from dossiers.core import db
 
     with db.transaction(db.get_engine(url)) as conn:
         findings = conn.execute(text("SELECT count(*) FROM finding WHERE duty = 'owner_check'")
@@ -130,10 +130,10 @@ GROUP BY department, client_type
 
 
 def _sampling(url: str, notes: dict[str, Any]) -> list[Result]:
-    from dossiers import db
+    from dossiers.core import db
+    from dossiers.core.policy import policy
     from dossiers.duties import sampling_audit
     from dossiers.duties.findings import Gap
-    from dossiers.policy import policy
     from dossiers.quality.completeness import sql_completeness
 
     engine = db.get_engine(url)
@@ -179,8 +179,8 @@ GROUP BY 1, 2, 3
 
 
 def _kpi(url: str) -> Result:
-    from dossiers import db
-    from dossiers.config import SHANGHAI
+    from dossiers.core import db
+    from dossiers.core.config import SHANGHAI
     from dossiers.duties import kpi
 
     start = MONTH[0].replace(tzinfo=SHANGHAI)

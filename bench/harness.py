@@ -138,12 +138,12 @@ class Scratch:
 
     @staticmethod
     def _machine_server() -> str | None:
-        from dossiers.embedded import machine_server
+        from dossiers.core.embedded import machine_server
 
         return machine_server()
 
     def _embedded_server(self, root: Path) -> str:
-        from dossiers import embedded
+        from dossiers.core import embedded
 
         self.embedded_root = root
         server = embedded.ensure_running(root)
@@ -158,7 +158,7 @@ class Scratch:
 
     def migrate_template(self) -> None:
         """Create the template database and migrate it to head (once per run)."""
-        from dossiers import db
+        from dossiers.core import db
 
         name = f"dossier_bench_tpl_{uuid.uuid4().hex[:8]}"
         self._create(f'CREATE DATABASE "{name}"', name)
@@ -172,7 +172,7 @@ class Scratch:
         self._created.append(name)
 
     def _drop(self, name: str) -> None:
-        from dossiers import db
+        from dossiers.core import db
 
         db.dispose(self.url(name))
         with self.admin() as conn:
@@ -203,7 +203,7 @@ class Scratch:
             except Exception as exc:  # report and go on: the others should still go
                 print(f"bench: could not drop scratch database {name}: {exc}")
         if self.embedded_root is not None:
-            from dossiers import embedded
+            from dossiers.core import embedded
 
             embedded.stop(self.embedded_root)
 

@@ -22,9 +22,10 @@ def bench_creation(ctx: Context) -> list[Result]:
 
     n = ctx.sizes.creation_forms
     with ctx.scratch.database("creation") as url:
-        from dossiers import creation, db, ledger, staff
-        from dossiers.crypto import KeyRing
+        from dossiers.core import db, directory, ledger
+        from dossiers.core.crypto import KeyRing
         from dossiers.intake.service import SHANGHAI, import_file
+        from dossiers.workflows import creation, staff
 
         acting = _company()
         with db.transaction() as conn:
@@ -36,10 +37,10 @@ def bench_creation(ctx: Context) -> list[Result]:
         with db.transaction() as conn:
             pending = conn.execute(text("SELECT id, department FROM form ORDER BY submitted_at, id")
                                    ).all()
-            heads = {d: staff.load_actor(conn, f"bench.head.{d}")
+            heads = {d: directory.load_actor(conn, f"bench.head.{d}")
                      for d in ("market", "planning", "execution")}
-            heads["customer_service"] = staff.load_actor(conn, "bench.chen")
-            archivist = staff.load_actor(conn, ARCHIVIST)
+            heads["customer_service"] = directory.load_actor(conn, "bench.chen")
+            archivist = directory.load_actor(conn, ARCHIVIST)
         keys = KeyRing()
         numbers = []
         with Stopwatch() as sw, profiled(ctx, "creation"):

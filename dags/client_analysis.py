@@ -8,8 +8,8 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from dossiers.duties.dagkit import START, deadline, default_args
-from dossiers.timetables import FirstWorkingDayTimetable
+from dossiers.airflow.dagkit import START, deadline, default_args
+from dossiers.airflow.timetables import FirstWorkingDayTimetable
 
 DOC_MD = """
 # Client dossier analysis

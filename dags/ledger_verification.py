@@ -15,8 +15,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import CronTriggerTimetable, ExceptionRetryPolicy, RetryAction, RetryRule, dag, task
 
-from dossiers.duties.dagkit import deadline
-from dossiers.duties.notify import on_failure
+from dossiers.airflow.dagkit import deadline
+from dossiers.airflow.notify import on_failure
 
 DOC_MD = """
 # Dossier ledger verification (檔案管理臺賬)

@@ -8,8 +8,8 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from dossiers.duties.dagkit import START, deadline, default_args
-from dossiers.timetables import WorkingDayTimetable
+from dossiers.airflow.dagkit import START, deadline, default_args
+from dossiers.airflow.timetables import WorkingDayTimetable
 
 DOC_MD = """
 # SLA watch: every running deadline

@@ -1,4 +1,4 @@
-"""The dossier reports in Airflow's UI (glue only; the app is ``dossiers.reports.web``).
+"""The dossier reports in Airflow's UI (glue only; the app is ``dossiers.api.report_pages``).
 
 ``fastapi_apps`` mounts the report pages at ``/dossier-reports``; ``external_views`` adds
 "Dossier reports" to the UI's navigation, shown in an iframe (``url_route``), and the same
@@ -38,7 +38,7 @@ class _LazyApp:
 class DossierReportsPlugin(AirflowPlugin):
     name = "dossier_reports"
     fastapi_apps: ClassVar[list[dict[str, Any]]] = [
-        {"app": _LazyApp("dossiers.reports.web:create_app"), "url_prefix": PREFIX,
+        {"app": _LazyApp("dossiers.api.report_pages:create_app"), "url_prefix": PREFIX,
          "name": "Dossier reports"},
     ]
     # Two entries: the page inside the UI (its iframe is sandboxed by Airflow: HTML reports

@@ -2,7 +2,7 @@
 
 The scheduler, the DAG processor and the API server rebuild a DAG's timetable from its
 serialized form by import path, and accept only built-in timetables and those a plugin
-lists: without this file a DAG scheduled with :mod:`dossiers.timetables` fails to
+lists: without this file a DAG scheduled with :mod:`dossiers.airflow.timetables` fails to
 serialize. Importing it is cheap (the calendar libraries load on first use).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from dossiers.timetables import FirstWorkingDayTimetable, WorkingDayTimetable
+from dossiers.airflow.timetables import FirstWorkingDayTimetable, WorkingDayTimetable
 
 
 class DossierTimetablesPlugin(AirflowPlugin):

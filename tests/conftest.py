@@ -29,7 +29,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     ``DOSSIER_TEST_EMBEDDED=1`` forces the embedded server, as on a machine without one.
     """
-    from dossiers import embedded
+    from dossiers.core import embedded
 
     base = None if os.environ.get("DOSSIER_TEST_EMBEDDED") == "1" else embedded.machine_server()
     if base:
@@ -73,7 +73,7 @@ def _environment(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> It
 @pytest.fixture(scope="session")
 def template_db(pg_server: str) -> Iterator[str]:
     """A database migrated to head, used as the template of every test database."""
-    from dossiers import db
+    from dossiers.core import db
 
     name = f"dossier_tpl_{uuid.uuid4().hex[:8]}"
     with _admin(pg_server) as admin:
@@ -94,7 +94,7 @@ def database_url(pg_server: str, template_db: str, monkeypatch: pytest.MonkeyPat
     url = f"{pg_server}/{name}"
     monkeypatch.setenv("DOSSIER_DATABASE_URL", url)
     yield url
-    from dossiers import db
+    from dossiers.core import db
 
     db.dispose(url)
     with _admin(pg_server) as admin:
@@ -126,7 +126,8 @@ def cli(database_url: str) -> Callable[..., CliResult]:
 @pytest.fixture
 def company(database_url: str) -> dict[str, str]:
     """A minimal company: one person per role (onboarded in-process; the CLI has its own tests)."""
-    from dossiers import db, staff
+    from dossiers.core import db
+    from dossiers.workflows import staff
 
     people = {
         "chen.cs": ("customer_service", ["cs_head"]),
@@ -212,7 +213,7 @@ def moto_s3() -> Iterator[str]:
 #
 # One ``airflow api-server`` (subprocess, free loopback port, temporary AIRFLOW_HOME, SQLite
 # metadata DB migrated by ``airflow db migrate``, SimpleAuthManager users with a passwords
-# file) over the test's dossier database, as :func:`dossiers.local_airflow.airflow_env`
+# file) over the test's dossier database, as :func:`dossiers.local.local_airflow.airflow_env`
 # configures Airflow for ``make airflow``; both plugins (the dossier API and the report pages)
 # are loaded from ``plugins/``. Readiness is polled on the plugins' ``/health`` with a
 # deadline. ≈ 30-40 s here, mostly Airflow's start-up. Used by tests/airflow/test_api_plugin.py,
@@ -260,7 +261,7 @@ def api_server(database_url: str, tmp_path: Path) -> Iterator[AirflowServer]:
 
     import httpx
 
-    from dossiers import local_airflow
+    from dossiers.local import local_airflow
 
     home = tmp_path / "airflow"
     home.mkdir()

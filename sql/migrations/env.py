@@ -1,11 +1,11 @@
-"""Alembic environment: the URL comes from ``dossiers.db.upgrade`` (or ``-x url=…``)."""
+"""Alembic environment: the URL comes from ``dossiers.core.db.upgrade`` (or ``-x url=…``)."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from dossiers.schema import metadata
+from dossiers.core.schema import metadata
 
 config = context.config
 url = config.attributes.get("url") or context.get_x_argument(as_dictionary=True).get("url")

@@ -2,7 +2,7 @@
 
 The server is the shared ``api_server`` fixture of ``tests/conftest.py`` (subprocess, free
 loopback port, temporary ``AIRFLOW_HOME``, SQLite metadata DB, SimpleAuthManager users with a
-passwords file) over the test's dossier database, as :func:`dossiers.local_airflow.airflow_env`
+passwords file) over the test's dossier database, as :func:`dossiers.local.local_airflow.airflow_env`
 configures Airflow for ``make airflow``. ≈ 30-40 s here, mostly Airflow's start-up.
 
 It shows that Airflow itself does **not** protect a plugin's routes (the mounted app's

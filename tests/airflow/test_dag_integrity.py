@@ -25,7 +25,7 @@ DAG_FILES = sorted(p for p in DAGS.glob("*.py") if not p.name.startswith("_"))
 #: Never imported at parse time: heavy (GX, boto3, pandas) or touching the database. Checked
 #: as "newly imported by the DAG file": Airflow core itself already loads SQLAlchemy.
 BANNED_AT_PARSE = ("great_expectations", "boto3", "botocore", "pandas", "sqlalchemy", "psycopg",
-                   "alembic", "dossiers.db", "dossiers.ledger", "dossiers.schema")
+                   "alembic", "dossiers.core.db", "dossiers.core.ledger", "dossiers.core.schema")
 
 _DAGBAG = """
 import json, sys

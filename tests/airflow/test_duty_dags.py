@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from dossiers import db, local_airflow
+from dossiers.core import db
+from dossiers.local import local_airflow
 
 pytestmark = pytest.mark.airflow
 

@@ -3,7 +3,7 @@
 Airflow runs in a subprocess against a SQLite metadata DB migrated once for the module
 (``airflow db migrate`` ≈ 7 s here; each run ≈ 15-25 s, mostly Airflow's own start-up), with
 the dossier database handed over as the connection ``dossier_db`` (``AIRFLOW_CONN_DOSSIER_DB``),
-exactly as :mod:`dossiers.local_airflow` does for ``make airflow`` and the demo.
+exactly as :mod:`dossiers.local.local_airflow` does for ``make airflow`` and the demo.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from dossiers import db, ledger, local_airflow
+from dossiers.core import db, ledger
+from dossiers.local import local_airflow
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration]
 

@@ -35,9 +35,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 from sqlalchemy import text
 
-from dossiers import db, staff
+from dossiers.api.report_pages import MEDIA
+from dossiers.core import db
 from dossiers.reports.model import KINDS, format_value
-from dossiers.reports.web import MEDIA
+from dossiers.workflows import staff
 
 if TYPE_CHECKING:
     from conftest import AirflowServer
@@ -235,9 +236,9 @@ def published(api_server: AirflowServer) -> dict[tuple[str, str], dict[str, Any]
     """A seeded company's KPI scorecards, published into the server's report store by the
     duty's own code; the scorecards' figures by (report kind, period)."""
     from dossiers.duties import kpi
+    from dossiers.local.seed import seed_company
     from dossiers.reports.duty_reports import publish_duty_report
     from dossiers.reports.store import open_store
-    from dossiers.seed import seed_company
 
     seed_company(clients=40, seed=5, today=date(2026, 12, 1))
     with db.transaction() as conn:  # the reader: a manager (report.read), onboarded by CS

@@ -3,7 +3,7 @@
 A temporary dags folder holds one small DAG per timetable; Airflow loads the repository's
 ``plugins/`` (``plugins/dossier_timetables.py`` registers the timetables). Airflow runs in
 subprocesses with their own AIRFLOW_HOME and SQLite metadata DB, as
-:mod:`dossiers.local_airflow` sets them up (``airflow db migrate`` ≈ 6 s, the script ≈ 15 s,
+:mod:`dossiers.local.local_airflow` sets them up (``airflow db migrate`` ≈ 6 s, the script ≈ 15 s,
 each ``airflow backfill`` ≈ 6 s), so this pytest process never imports Airflow.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from dossiers import local_airflow
+from dossiers.local import local_airflow
 
 pytestmark = pytest.mark.airflow
 
@@ -30,7 +30,7 @@ import datetime as dt
 import pendulum
 from airflow.sdk import DAG, task
 
-from dossiers.timetables import FirstWorkingDayTimetable, WorkingDayTimetable
+from dossiers.airflow.timetables import FirstWorkingDayTimetable, WorkingDayTimetable
 
 SCHEDULES = {
     "tt_monthly": FirstWorkingDayTimetable("month"),
@@ -165,17 +165,17 @@ def test_dags_load_with_the_plugin_and_keep_their_timetable(loaded: dict[str, An
     assert set(loaded["dags"]) == {"tt_monthly", "tt_quarterly", "tt_december", "tt_working_days"}
     for dag_id, dag in loaded["dags"].items():
         assert dag["equal"], dag_id
-        assert dag["restored_type"].startswith("dossiers.timetables."), dag_id
+        assert dag["restored_type"].startswith("dossiers.airflow.timetables."), dag_id
         assert "(PRC, Asia/Shanghai)" in dag["summary"], dag_id
         assert "provisional" in dag["description"], dag_id
     monthly = loaded["dags"]["tt_monthly"]
     assert monthly["serialized_timetable"] == {
-        "__type": "dossiers.timetables.FirstWorkingDayTimetable",
+        "__type": "dossiers.airflow.timetables.FirstWorkingDayTimetable",
         "__var": {"period": "month", "at": "09:00", "months": None},
     }
     assert loaded["dags"]["tt_december"]["serialized_timetable"]["__var"]["months"] == [12]
     assert loaded["dags"]["tt_working_days"]["serialized_timetable"] == {
-        "__type": "dossiers.timetables.WorkingDayTimetable", "__var": {"at": "08:30"}}
+        "__type": "dossiers.airflow.timetables.WorkingDayTimetable", "__var": {"at": "08:30"}}
 
 
 def test_catch_up_over_2026_as_the_scheduler_computes_it(loaded: dict[str, Any]) -> None:
@@ -241,5 +241,5 @@ def test_without_the_plugin_serialization_is_refused(airflow: dict[str, str], tm
     result, _ = _script(WITHOUT_PLUGIN, env)
     assert result["import_errors"] == []
     assert result["error"] is not None
-    assert "dossiers.timetables.FirstWorkingDayTimetable" in result["error"]
+    assert "dossiers.airflow.timetables.FirstWorkingDayTimetable" in result["error"]
     assert "not registered" in result["error"]

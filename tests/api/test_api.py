@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import text
 
-from dossiers import db
+from dossiers.core import db
 
 pytestmark = [pytest.mark.integration, pytest.mark.api]
 
@@ -386,6 +386,6 @@ def test_the_api_scopes_are_the_schemas() -> None:
     from typing import get_args
 
     from dossiers.api.fields import Scope
-    from dossiers.schema import QUERY_SCOPES
+    from dossiers.core.schema import QUERY_SCOPES
 
     assert set(get_args(Scope)) == set(QUERY_SCOPES)

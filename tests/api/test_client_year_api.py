@@ -12,9 +12,10 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import text
 
-from dossiers import db, staff
-from dossiers.config import SHANGHAI
-from dossiers.workdays import default_calendar
+from dossiers.calendar.workdays import default_calendar
+from dossiers.core import db
+from dossiers.core.config import SHANGHAI
+from dossiers.workflows import staff
 
 pytestmark = [pytest.mark.integration, pytest.mark.api]
 

@@ -13,9 +13,9 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import text
 
-from dossiers import db
-from dossiers.config import SHANGHAI
-from dossiers.workdays import default_calendar
+from dossiers.calendar.workdays import default_calendar
+from dossiers.core import db
+from dossiers.core.config import SHANGHAI
 
 pytestmark = pytest.mark.integration
 

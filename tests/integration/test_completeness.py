@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import make_url, text
 
-from dossiers import config, db
-from dossiers.errors import CannotRun
+from dossiers.core import config, db
+from dossiers.core.errors import CannotRun
 from dossiers.quality import checks, run_completeness, sql_completeness
 from dossiers.quality.checks import Check, at_least, not_null
 from dossiers.quality.completeness import DOCS_ROWS, GX_URL_VARIABLE, Failure

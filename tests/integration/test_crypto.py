@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from dossiers import db
-from dossiers.crypto import Field, KeyRing, KmsMasterKey, LocalMasterKey
-from dossiers.errors import CannotRun, Refused
+from dossiers.core import db
+from dossiers.core.crypto import Field, KeyRing, KmsMasterKey, LocalMasterKey
+from dossiers.core.errors import CannotRun, Refused
 
 pytestmark = pytest.mark.integration
 EMAIL = Field("contact", "email", "0")

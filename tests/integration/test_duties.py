@@ -14,12 +14,13 @@ from email.message import Message as MimeMessage
 import pytest
 from sqlalchemy import text
 
-from dossiers import creation, db, staff
-from dossiers.crypto import KeyRing
+from dossiers.calendar.workdays import default_calendar
+from dossiers.core import db, directory
+from dossiers.core.crypto import KeyRing
 from dossiers.duties import mail, owner_check, sampling_audit, sla_watch
 from dossiers.duties.findings import Gap
 from dossiers.intake.service import import_file
-from dossiers.workdays import default_calendar
+from dossiers.workflows import creation
 
 pytestmark = pytest.mark.integration
 
@@ -79,9 +80,9 @@ def test_owner_check_lists_each_liaisons_gaps_with_their_article(cli, company, t
     keys = KeyRing()
     form_id = _submit(tmp_path, "Berg")
     with db.transaction() as conn:
-        creation.review_form(conn, staff.load_actor(conn, "zhao.market"), form_id, approve=True)
+        creation.review_form(conn, directory.load_actor(conn, "zhao.market"), form_id, approve=True)
     with db.transaction() as conn:
-        made = creation.create_dossier(conn, keys, staff.load_actor(conn, "li.archive"), form_id)
+        made = creation.create_dossier(conn, keys, directory.load_actor(conn, "li.archive"), form_id)
     broken = uuid.UUID(made["dossier_id"])
     gap = Gap(broken, "basic.registered_address", "Art. 10", "basic", "error",
               "registered address is missing")
@@ -169,7 +170,7 @@ def test_a_contact_shared_with_another_clients_dossier_is_a_truthfulness_signal(
 def test_a_failed_duty_is_mailed_to_ops(inbox, monkeypatch) -> None:
     from types import SimpleNamespace
 
-    from dossiers.duties import notify
+    from dossiers.airflow import notify
 
     monkeypatch.setenv("DOSSIER_OPS_TO", "ops@staff.example.com")
     context = {"dag": SimpleNamespace(dag_id="dossier_owner_check"),

@@ -13,10 +13,11 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
-from dossiers import db, lifecycle, staff, updates
-from dossiers.crypto import KeyRing
+from dossiers.core import db, directory
+from dossiers.core.crypto import KeyRing
+from dossiers.core.errors import Refused
 from dossiers.duties import analysis, annual, inactive, kpi
-from dossiers.errors import Refused
+from dossiers.workflows import lifecycle, updates
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +90,7 @@ def test_inactive_sweep_opens_six_month_reviews_and_keep_closes_them(seeded) -> 
             "SELECT s.username FROM staff s JOIN staff_role r ON r.staff_id = s.id "
             "WHERE r.role = 'archivist' LIMIT 1")).scalar_one()
     with db.transaction() as conn:
-        actor = staff.load_actor(conn, archivist)
+        actor = directory.load_actor(conn, archivist)
         with pytest.raises(Refused, match="why"):
             lifecycle.keep_terminated(conn, actor, number, reason=" ")
         lifecycle.keep_terminated(conn, actor, number, reason="reference for renewals")
@@ -119,14 +120,14 @@ def test_annual_campaign_reaches_every_open_dossier_and_an_update_completes_it(s
             "WHERE r.role = 'archivist' LIMIT 1")).scalar_one()
     keys = KeyRing()
     with db.transaction() as conn:
-        change = updates.submit(conn, keys, staff.load_actor(conn, row.username), row.dossier_no,
+        change = updates.submit(conn, keys, directory.load_actor(conn, row.username), row.dossier_no,
                                 {"honours": "2026 campaign check"}, reason="annual update",
                                 evidence="client call")
     change_id = uuid.UUID(change["change_id"])
     with db.transaction() as conn:
-        updates.review(conn, staff.load_actor(conn, head), change_id, approve=True)
+        updates.review(conn, directory.load_actor(conn, head), change_id, approve=True)
     with db.transaction() as conn:
-        updates.apply(conn, keys, staff.load_actor(conn, archivist), change_id)
+        updates.apply(conn, keys, directory.load_actor(conn, archivist), change_id)
     assert _one("SELECT count(*) FROM clock c JOIN dossier d ON c.subject_id = d.id::text "
                 "WHERE c.kind = :k AND c.met_at IS NOT NULL AND d.dossier_no = :n",
                 k=annual.campaign_kind(2026), n=row.dossier_no) == 1

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from dossiers import db, ledger
+from dossiers.core import db, directory, ledger
 
 pytestmark = pytest.mark.integration
 
@@ -147,22 +147,22 @@ def test_json_contacts_and_xlsx(cli, company, tmp_path) -> None:
 
 def test_database_dump_holds_no_plaintext_personal_data(cli, company, tmp_path, database_url) -> None:
     """Forms, created dossiers and the ledger: a pg_dump never shows a personal value."""
-    from dossiers import creation, staff
-    from dossiers.crypto import KeyRing
+    from dossiers.core.crypto import KeyRing
+    from dossiers.workflows import creation
 
     rows = [_row(n) for n in range(1, 6)]
     assert cli("import", str(_write(tmp_path / "f.csv", rows)), "--as", "wang.market").status == 0
     keyring = KeyRing()
     with db.transaction() as conn:
-        head = staff.load_actor(conn, "zhao.market")
-        archivist = staff.load_actor(conn, "li.archive")
+        head = directory.load_actor(conn, "zhao.market")
+        archivist = directory.load_actor(conn, "li.archive")
         for f in creation.list_forms(conn, archivist)[:3]:
             form_id = uuid.UUID(f["form_id"])
             creation.review_form(conn, head, form_id, approve=True)
             made = creation.create_dossier(conn, keyring, archivist, form_id)
         assert ledger.verify(conn).ok
     # pgserver's pg_dump (16) dumps the machine's 15 and the embedded 16 alike.
-    from dossiers.embedded import postgres_tool
+    from dossiers.core.embedded import postgres_tool
 
     dump = subprocess.run([postgres_tool("pg_dump"), "--no-owner",
                            database_url.replace("+psycopg", "")],
@@ -175,7 +175,7 @@ def test_database_dump_holds_no_plaintext_personal_data(cli, company, tmp_path, 
     # And it really is there, for whoever holds the keys: decrypt one contact.
     with db.transaction() as conn:
         d_id, blob = conn.execute(text("SELECT dossier_id, email_enc FROM contact LIMIT 1")).one()
-        from dossiers.crypto import Field
+        from dossiers.core.crypto import Field
         assert keyring.open(conn, d_id, Field("contact", "email", "0"), blob).endswith(".example.de")
 
 

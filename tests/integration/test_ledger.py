@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from dossiers import db, ledger
+from dossiers.core import db, ledger
 
 pytestmark = pytest.mark.integration
 

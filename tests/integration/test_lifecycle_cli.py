@@ -10,7 +10,7 @@ import json
 import pytest
 from sqlalchemy import text
 
-from dossiers import db
+from dossiers.core import db
 
 pytestmark = pytest.mark.integration
 

@@ -22,12 +22,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from dossiers import creation, db, loans, staff, vault
-from dossiers.config import SHANGHAI
-from dossiers.crypto import KeyRing
-from dossiers.errors import NotFound, PermissionDenied, Refused
+from dossiers.core import db, directory
+from dossiers.core.config import SHANGHAI
+from dossiers.core.crypto import KeyRing
+from dossiers.core.errors import NotFound, PermissionDenied, Refused
+from dossiers.core.schema import form
 from dossiers.intake.service import import_file
-from dossiers.schema import form
+from dossiers.workflows import creation, loans, staff, vault
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +51,7 @@ def _at(day: date) -> datetime:
 
 def _act(username: str, work: Callable[[Any, Any], Any]) -> Any:
     with db.transaction() as conn:
-        return work(conn, staff.load_actor(conn, username))
+        return work(conn, directory.load_actor(conn, username))
 
 
 def _rows(sql: str, **params: Any) -> list[tuple]:
@@ -76,8 +77,8 @@ def _dossiers(tmp_path: Path, count: int = 1, *, start: int = 0,
     numbers = []
     for form_id in ids:
         with db.transaction() as conn:
-            head = staff.load_actor(conn, "zhao.market")
-            archivist = staff.load_actor(conn, "li.archive")
+            head = directory.load_actor(conn, "zhao.market")
+            archivist = directory.load_actor(conn, "li.archive")
             creation.review_form(conn, head, form_id, approve=True, at=_at(date(2026, 9, 11)))
             made = creation.create_dossier(conn, KeyRing(), archivist, form_id,
                                            at=_at(date(2026, 9, 14)))

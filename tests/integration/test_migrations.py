@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from dossiers import db
-from dossiers.schema import metadata
+from dossiers.core import db
+from dossiers.core.schema import metadata
 
 pytestmark = pytest.mark.integration
 

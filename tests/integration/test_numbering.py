@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from dossiers import db, numbering
-from dossiers.errors import Refused
+from dossiers.core import db, numbering
+from dossiers.core.errors import Refused
 
 pytestmark = pytest.mark.integration
 

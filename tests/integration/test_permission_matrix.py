@@ -18,23 +18,14 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from dossiers import (
-    cli,
-    creation,
-    db,
-    filing_delays,
-    lifecycle,
-    loans,
-    queries,
-    staff,
-    updates,
-    vault,
-)
-from dossiers.crypto import KeyRing
-from dossiers.errors import DossierError
+from dossiers import cli
+from dossiers.core import db, directory
+from dossiers.core.crypto import KeyRing
+from dossiers.core.errors import DossierError
+from dossiers.core.permissions import MATRIX, Action, Actor, Role
 from dossiers.intake.service import import_file
-from dossiers.permissions import MATRIX, Action, Actor, Role
 from dossiers.reports import catalogue
+from dossiers.workflows import creation, filing_delays, lifecycle, loans, queries, staff, updates, vault
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +56,7 @@ def _submit(tmp_path, name: str, as_user: str | None = "wang.market") -> uuid.UU
 
 def _act(username: str, work: Callable[[Any, Actor], Any]) -> Any:
     with db.transaction() as conn:
-        return work(conn, staff.load_actor(conn, username))
+        return work(conn, directory.load_actor(conn, username))
 
 
 @pytest.fixture
@@ -98,7 +89,7 @@ def scenario(company, tmp_path) -> dict[str, Any]:
 
 
 def _late(due: str) -> date:
-    from dossiers.workdays import default_calendar
+    from dossiers.calendar.workdays import default_calendar
 
     return default_calendar().add(date.fromisoformat(due), 1).date
 
@@ -172,7 +163,7 @@ def test_every_role_tries_every_action(scenario, monkeypatch, capsys) -> None:
                     outside[action](username)
                 else:
                     with engine.connect() as conn, conn.begin() as txn:
-                        actor = staff.load_actor(conn, username)
+                        actor = directory.load_actor(conn, username)
                         try:
                             inside[action](conn, actor)
                         finally:

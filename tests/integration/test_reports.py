@@ -32,7 +32,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from dossiers import db
+from dossiers.core import db
 from dossiers.duties import sampling_audit
 from dossiers.reports import KINDS, Chart, Column, Heading, Label, Report, Row, Series, Source, Table
 from dossiers.reports import Text as Para
@@ -463,7 +463,7 @@ def test_pages_in_process(database_url: str, company: dict[str, str], tmp_path: 
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from dossiers.reports.web import airflow_user
+    from dossiers.api.report_pages import airflow_user
 
     monkeypatch.setenv("DOSSIER_REPORT_STORE", str(tmp_path / "store"))
     rows = _published(tmp_path / "store")

@@ -8,9 +8,10 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from dossiers import creation, db, ledger, numbering, staff
-from dossiers.crypto import KeyRing
-from dossiers.errors import PermissionDenied, Refused
+from dossiers.core import db, directory, ledger, numbering
+from dossiers.core.crypto import KeyRing
+from dossiers.core.errors import PermissionDenied, Refused
+from dossiers.workflows import creation
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +73,7 @@ def test_form_to_filed_dossier_and_the_refusals_on_the_way(cli, company, tmp_pat
     form_id = _submit(cli, tmp_path)
     keyring = KeyRing()
     with db.transaction() as conn:
-        actors = {u: staff.load_actor(conn, u) for u in company}
+        actors = {u: directory.load_actor(conn, u) for u in company}
     # The archivist cannot create from an unreviewed form; nothing changes.
     with pytest.raises(Refused, match="only from a form its department head has reviewed"), \
             db.transaction() as conn:
@@ -101,7 +102,7 @@ def test_form_to_filed_dossier_and_the_refusals_on_the_way(cli, company, tmp_pat
 def test_rejection_needs_a_reason_and_goes_back(cli, company, tmp_path) -> None:
     form_id = _submit(cli, tmp_path, "Beta")
     with db.transaction() as conn:
-        head = staff.load_actor(conn, "zhao.market")
+        head = directory.load_actor(conn, "zhao.market")
     with pytest.raises(Refused, match="needs a reason"), db.transaction() as conn:
         creation.review_form(conn, head, form_id, approve=False, reason=" ")
     with db.transaction() as conn:

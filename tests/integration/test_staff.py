@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from dossiers import db, ledger
+from dossiers.core import db, ledger
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,7 @@ def test_leaver_hands_over_and_loses_access(cli, company) -> None:
             "SELECT s.username FROM clock c JOIN staff s ON s.id = c.owner_id")).scalar()
     assert owner == "sun.plan"
     # `make airflow` gives Airflow logins to active staff only: the leaver has none
-    from dossiers.local_airflow import staff_usernames
+    from dossiers.local.local_airflow import staff_usernames
 
     assert staff_usernames(db.database_url()) == sorted(set(company) - {"wang.market"})
 

@@ -13,10 +13,11 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
-from dossiers import creation, db, filing_delays, lifecycle, staff, updates
-from dossiers.crypto import KeyRing
-from dossiers.errors import PermissionDenied, Refused
-from dossiers.workdays import default_calendar
+from dossiers.calendar.workdays import default_calendar
+from dossiers.core import db, directory
+from dossiers.core.crypto import KeyRing
+from dossiers.core.errors import PermissionDenied, Refused
+from dossiers.workflows import access, creation, filing_delays, lifecycle, updates
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ def _ledger_count() -> int:
 
 def _act(username: str, work):
     with db.transaction() as conn:
-        return work(conn, staff.load_actor(conn, username))
+        return work(conn, directory.load_actor(conn, username))
 
 
 def _filed_dossier(cli, tmp_path, form: dict = ACTIVE) -> str:
@@ -57,7 +58,7 @@ def _filed_dossier(cli, tmp_path, form: dict = ACTIVE) -> str:
 
 def _file(number: str) -> None:
     _act("li.archive", lambda c, a: creation.file_dossier(
-        c, a, lifecycle.find(c, number).id, cabinet="外貿", shelf=1))
+        c, a, access.find(c, number).id, cabinet="外貿", shelf=1))
 
 
 def test_important_update_through_the_cli_keeps_before_and_after(cli, company, tmp_path) -> None:

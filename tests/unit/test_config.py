@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dossiers.config import settings
-from dossiers.errors import CannotRun
+from dossiers.core.config import settings
+from dossiers.core.errors import CannotRun
 
 
 def test_gx_runs_kept_default_and_override(monkeypatch: pytest.MonkeyPatch) -> None:

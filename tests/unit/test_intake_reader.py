@@ -11,7 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from dossiers.errors import CannotRun
+from dossiers.core.errors import CannotRun
 from dossiers.intake import reader
 from dossiers.intake.reader import (
     KNOWN_COLUMNS,

@@ -15,7 +15,7 @@ from decimal import Decimal
 import phonenumbers
 import pytest
 
-from dossiers.exports import neutralise_for_spreadsheet
+from dossiers.core.exports import neutralise_for_spreadsheet
 from dossiers.intake import rules
 from dossiers.intake.rules import (
     CLIENT_TYPES,

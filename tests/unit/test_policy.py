@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dossiers.errors import CannotRun
-from dossiers.policy import RULES, Policy, load_overrides
+from dossiers.core.errors import CannotRun
+from dossiers.core.policy import RULES, Policy, load_overrides
 
 
 def test_every_rule_cites_an_article() -> None:
@@ -40,7 +40,7 @@ def test_bad_override_files_are_refused(tmp_path: Path, body: str, message: str)
 
 
 def test_policy_comes_from_the_configured_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dossiers.policy import policy
+    from dossiers.core.policy import policy
 
     path = tmp_path / "p.toml"
     path.write_text("[rules]\nform_review_wd = 4\n")

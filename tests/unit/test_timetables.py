@@ -1,14 +1,14 @@
 """When the working-day timetables run, and what each run covers (no Airflow needed).
 
-The timetables of :mod:`dossiers.timetables` are thin Airflow wrappers around
-:mod:`dossiers.schedules`, which is tested here without importing Airflow (this pytest
+The timetables of :mod:`dossiers.airflow.timetables` are thin Airflow wrappers around
+:mod:`dossiers.calendar.schedules`, which is tested here without importing Airflow (this pytest
 process keeps Airflow out; ``tests/airflow/test_timetables_airflow.py`` runs the wrappers
 inside a real Airflow). Literal dates are the State Council's 2026 arrangement as
 ``chinese_calendar`` 1.11.0 encodes it: New Year 1-3 Jan (Sunday 4 Jan
 worked), Spring Festival 15-23 Feb (Saturdays 14 and 28 Feb worked), Qingming 4-6 Apr,
 Labour Day 1-5 May (Saturday 9 May worked), Dragon Boat 19-21 Jun, Mid-Autumn 25-27 Sep,
 National Day 1-7 Oct (Sunday 20 Sep and Saturday 10 Oct worked). Where a whole year is
-checked, the reference is :func:`dossiers.workdays.default_calendar`.
+checked, the reference is :func:`dossiers.calendar.workdays.default_calendar`.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from dossiers.schedules import (
+from dossiers.calendar.schedules import (
     SHANGHAI,
     EveryWorkingDaySchedule,
     FirstWorkingDaySchedule,
     Slot,
     WorkingDaySchedule,
 )
-from dossiers.workdays import CALENDAR_FILE_ENV, default_calendar
+from dossiers.calendar.workdays import CALENDAR_FILE_ENV, default_calendar
 
 D = dt.date.fromisoformat
 ONE_DAY = dt.timedelta(days=1)

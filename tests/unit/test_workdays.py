@@ -13,8 +13,7 @@ import chinese_calendar
 import holidays
 import pytest
 
-from dossiers.errors import CannotRun
-from dossiers.workdays import (
+from dossiers.calendar.workdays import (
     CALENDAR_FILE_ENV,
     CalendarFileError,
     CalendarRangeError,
@@ -23,6 +22,7 @@ from dossiers.workdays import (
     WorkingDayCalendar,
     default_calendar,
 )
+from dossiers.core.errors import CannotRun
 
 D = dt.date.fromisoformat
 ONE_DAY = dt.timedelta(days=1)

@@ -11,11 +11,11 @@ invalid token with 403; this API answers every authentication failure with 401.
 
 **Authorisation is the dossier system's.** The Airflow username must be a staff username
 (403 otherwise, logged in ``access_log``); what that staff member may do is decided by
-``dossiers.permissions.authorize`` inside the domain call, exactly as for the CLI.
+``dossiers.core.permissions.authorize`` inside the domain call, exactly as for the CLI.
 
 **Errors** are ``{"detail": "<one line naming the record, field and reason>"}``:
-401 authentication, 403 :class:`~dossiers.errors.PermissionDenied` or not staff,
-404 :class:`~dossiers.errors.NotFound`, 422 any other :class:`~dossiers.errors.Refused`
+401 authentication, 403 :class:`~dossiers.core.errors.PermissionDenied` or not staff,
+404 :class:`~dossiers.core.errors.NotFound`, 422 any other :class:`~dossiers.core.errors.Refused`
 or an invalid request, 409 a concurrent change, 503 the database is unreachable. Nothing a
 client sends yields a 500.
 """
@@ -38,11 +38,11 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dossiers import db, staff
-from dossiers.config import settings
-from dossiers.crypto import KeyRing, MasterKey, master_key_from_settings
-from dossiers.errors import CannotRun, NotFound, PermissionDenied, Refused
-from dossiers.permissions import Actor, log_refusal
+from dossiers.core import db, directory
+from dossiers.core.config import settings
+from dossiers.core.crypto import KeyRing, MasterKey, master_key_from_settings
+from dossiers.core.errors import CannotRun, NotFound, PermissionDenied, Refused
+from dossiers.core.permissions import Actor, log_refusal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -127,7 +127,7 @@ async def airflow_username(
 
 #: Units of work running at once. Each may hold two pooled connections (its transaction,
 #: and the one that logs a read or a refusal in ``access_log`` whatever the outcome), and
-#: the pool has 4 + 8 (``dossiers.db``): at most 6 at once can never wait on each other.
+#: the pool has 4 + 8 (``dossiers.core.db``): at most 6 at once can never wait on each other.
 #: (FastAPI's threadpool runs up to 40 requests at once.)
 DB_SLOTS = threading.BoundedSemaphore(6)
 
@@ -148,10 +148,10 @@ def engine() -> Engine:
 
 def load_actor(conn: Connection, username: str) -> Actor:
     """The staff member behind an Airflow username; 403 (logged) when there is none."""
-    if not username.strip():  # staff.load_actor would return the system actor
+    if not username.strip():  # directory.load_actor would return the system actor
         raise ApiError(403, "user: no username")
     try:
-        return staff.load_actor(conn, username)
+        return directory.load_actor(conn, username)
     except NotFound:
         reason = "authenticated by Airflow but not a staff member of the dossier system"
         log_refusal(conn, username, API_ACCESS, f"user {username}", reason)

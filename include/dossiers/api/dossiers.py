@@ -167,7 +167,7 @@ class DossierView(BaseModel):
 @router.post("", status_code=201, summary="Create the dossier from a reviewed form, numbered")
 def create_dossier(body: Create, user: StaffUser) -> Created:
     """The archivist (Art. 11(3)-(4)); filing is then due within 2 working days."""
-    from dossiers import creation
+    from dossiers.workflows import creation
 
     return Created.model_validate(run(user, lambda conn, actor: creation.create_dossier(
         conn, keyring(), actor, body.form_id)))
@@ -176,7 +176,7 @@ def create_dossier(body: Create, user: StaffUser) -> Created:
 @router.get("/{dossier_no}", response_model_exclude_unset=True,
             summary="Read a dossier (logged; masked outside the reader's grant)")
 def read_dossier(dossier_no: DossierNo, user: StaffUser) -> DossierView:
-    from dossiers import lifecycle
+    from dossiers.workflows import lifecycle
 
     return DossierView.model_validate(run(user, lambda conn, actor: lifecycle.read(
         conn, keyring(), actor, dossier_no)))
@@ -185,10 +185,10 @@ def read_dossier(dossier_no: DossierNo, user: StaffUser) -> DossierView:
 @router.post("/{dossier_no}/file", summary="File the dossier and shelve its paper volume")
 def file_dossier(dossier_no: DossierNo, body: File, user: StaffUser) -> Filed:
     """The archivist, within 2 wd of creation (Arts. 11(5), 15)."""
-    from dossiers import creation, lifecycle
+    from dossiers.workflows import access, creation
 
     return Filed.model_validate(run(user, lambda conn, actor: creation.file_dossier(
-        conn, actor, lifecycle.find(conn, dossier_no).id, cabinet=body.cabinet,
+        conn, actor, access.find(conn, dossier_no).id, cabinet=body.cabinet,
         shelf=body.shelf)))
 
 
@@ -196,7 +196,7 @@ def file_dossier(dossier_no: DossierNo, body: File, user: StaffUser) -> Filed:
 def change_stage(dossier_no: DossierNo, body: Annotated[StageChange, Body()],
                  user: StaffUser) -> StageChanged:
     """The archivist (Art. 15): potential → active → terminated; terminated → active."""
-    from dossiers import lifecycle
+    from dossiers.workflows import lifecycle
 
     return StageChanged.model_validate(run(user, lambda conn, actor: lifecycle.change_stage(
         conn, actor, dossier_no, body.stage, terminated_on=body.terminated_on,
@@ -216,7 +216,7 @@ class Kept(BaseModel):
 @router.post("/{dossier_no}/keep", summary="Keep a terminated dossier after its six-month review")
 def keep_terminated(dossier_no: DossierNo, body: Keep, user: StaffUser) -> Kept:
     """The archivist (Art. 14): filed separately as a terminated-cooperation client dossier."""
-    from dossiers import lifecycle
+    from dossiers.workflows import lifecycle
 
     return Kept.model_validate(run(user, lambda conn, actor: lifecycle.keep_terminated(
         conn, actor, dossier_no, reason=body.reason)))
@@ -252,7 +252,7 @@ class DelayRejection(BaseModel):
 def request_filing_delay(dossier_no: DossierNo, body: DelayRequest,
                          user: StaffUser) -> DelayRequested:
     """Before the deadline passes; the filing may never take more than 5 wd (Art. 15)."""
-    from dossiers import filing_delays
+    from dossiers.workflows import filing_delays
 
     return DelayRequested.model_validate(run(user, lambda conn, actor: filing_delays.request(
         conn, actor, dossier_no, until=body.until, reason=body.reason)))
@@ -261,7 +261,7 @@ def request_filing_delay(dossier_no: DossierNo, body: DelayRequest,
 @router.post("/filing-delays/{delay_id}/approve", summary="Approve a filing delay (CS head)")
 def approve_filing_delay(delay_id: Annotated[int, FastPath(ge=1, le=2**62)],
                          user: StaffUser) -> DelayDecided:
-    from dossiers import filing_delays
+    from dossiers.workflows import filing_delays
 
     return DelayDecided.model_validate(run(user, lambda conn, actor: filing_delays.decide(
         conn, actor, delay_id, approve=True)))
@@ -270,7 +270,7 @@ def approve_filing_delay(delay_id: Annotated[int, FastPath(ge=1, le=2**62)],
 @router.post("/filing-delays/{delay_id}/reject", summary="Refuse a filing delay (CS head)")
 def reject_filing_delay(delay_id: Annotated[int, FastPath(ge=1, le=2**62)],
                         body: DelayRejection, user: StaffUser) -> DelayDecided:
-    from dossiers import filing_delays
+    from dossiers.workflows import filing_delays
 
     return DelayDecided.model_validate(run(user, lambda conn, actor: filing_delays.decide(
         conn, actor, delay_id, approve=False, reason=body.reason)))

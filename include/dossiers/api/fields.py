@@ -22,7 +22,7 @@ def one_line(max_length: int, min_length: int = 1) -> object:
 #: A free-text reason or purpose (Art. 16; a rejection's reason for the liaison).
 Reason = Annotated[str, one_line(1000)]
 
-#: What a query grant may cover (``dossiers.schema.QUERY_SCOPES``).
+#: What a query grant may cover (``dossiers.core.schema.QUERY_SCOPES``).
 Scope = Literal["basic", "contacts", "market", "cooperation", "needs", "other", "vault",
                 "personal"]
 Stage = Literal["potential", "active", "terminated"]

@@ -117,7 +117,7 @@ def list_forms(
                       Query()] = "submitted",
 ) -> list[FormSummary]:
     """A liaison sees their own, a department head their department's, Customer Service all."""
-    from dossiers import creation
+    from dossiers.workflows import creation
 
     rows: list[dict[str, Any]] = run(user, lambda conn, actor: creation.list_forms(conn, actor, status))
     return [FormSummary.model_validate(r) for r in rows]
@@ -145,7 +145,7 @@ def submit_forms(
 @router.post("/{form_id}/review", summary="Approve or reject a submitted form")
 def review_form(form_id: uuid.UUID, body: Review, user: StaffUser) -> Reviewed:
     """The department head of the form's department (or the CS head), never its own liaison."""
-    from dossiers import creation
+    from dossiers.workflows import creation
 
     result = run(user, lambda conn, actor: creation.review_form(
         conn, actor, form_id, approve=body.decision == "approve", reason=body.reason))

@@ -44,7 +44,7 @@ class Decided(BaseModel):
 
 @router.post("", status_code=201, summary="Request a query grant on a dossier")
 def request_grant(body: QueryRequest, user: StaffUser) -> Requested:
-    from dossiers import queries
+    from dossiers.workflows import queries
 
     return Requested.model_validate(run(user, lambda conn, actor: queries.request(
         conn, actor, body.dossier_no, purpose=body.purpose, scope=list(body.scope),
@@ -53,7 +53,7 @@ def request_grant(body: QueryRequest, user: StaffUser) -> Requested:
 
 @router.post("/{grant_id}/approve", summary="Approve a query request (archivist)")
 def approve_grant(grant_id: uuid.UUID, user: StaffUser) -> Decided:
-    from dossiers import queries
+    from dossiers.workflows import queries
 
     return Decided.model_validate(run(user, lambda conn, actor: queries.decide(
         conn, actor, grant_id, approve=True)))
@@ -61,7 +61,7 @@ def approve_grant(grant_id: uuid.UUID, user: StaffUser) -> Decided:
 
 @router.post("/{grant_id}/reject", summary="Reject a query request with a reason (archivist)")
 def reject_grant(grant_id: uuid.UUID, body: Rejection, user: StaffUser) -> Decided:
-    from dossiers import queries
+    from dossiers.workflows import queries
 
     return Decided.model_validate(run(user, lambda conn, actor: queries.decide(
         conn, actor, grant_id, approve=False, reason=body.reason)))

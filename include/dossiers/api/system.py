@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from dossiers import db
 from dossiers.api.deps import ERRORS, ErrorBody, StaffUser, engine, run
+from dossiers.core import db
 
 router = APIRouter(tags=["system"])
 

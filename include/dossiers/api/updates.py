@@ -97,7 +97,7 @@ class UpdateForm(BaseModel):
 
 @router.post("", status_code=201, summary="Submit an update form (the client's liaison)")
 def submit(body: Submit, user: StaffUser) -> Submitted:
-    from dossiers import updates
+    from dossiers.workflows import updates
 
     return Submitted.model_validate(run(user, lambda conn, actor: updates.submit(
         conn, keyring(), actor, body.dossier_no, {k: v or None for k, v in body.changes.items()},
@@ -109,7 +109,7 @@ def submit(body: Submit, user: StaffUser) -> Submitted:
 def list_updates(user: StaffUser, status: Annotated[
         Literal["open", "submitted", "reviewed", "approved", "applied", "rejected", "all"],
         Query()] = "open") -> list[UpdateForm]:
-    from dossiers import updates
+    from dossiers.workflows import updates
 
     return [UpdateForm.model_validate(u) for u in run(user, lambda conn, actor:
                                                       updates.list_changes(conn, keyring(), actor,
@@ -118,7 +118,7 @@ def list_updates(user: StaffUser, status: Annotated[
 
 @router.post("/{change_id}/review", summary="Approve or reject an update form (department head)")
 def review(change_id: uuid.UUID, body: Review, user: StaffUser) -> Decided:
-    from dossiers import updates
+    from dossiers.workflows import updates
 
     return Decided.model_validate(run(user, lambda conn, actor: updates.review(
         conn, actor, change_id, approve=body.decision == "approve", reason=body.reason)))
@@ -126,7 +126,7 @@ def review(change_id: uuid.UUID, body: Review, user: StaffUser) -> Decided:
 
 @router.post("/{change_id}/important", summary="Approve or refuse an important change (CS head)")
 def decide_important(change_id: uuid.UUID, body: Review, user: StaffUser) -> Decided:
-    from dossiers import updates
+    from dossiers.workflows import updates
 
     return Decided.model_validate(run(user, lambda conn, actor: updates.approve_important(
         conn, actor, change_id, approve=body.decision == "approve", reason=body.reason)))
@@ -134,7 +134,7 @@ def decide_important(change_id: uuid.UUID, body: Review, user: StaffUser) -> Dec
 
 @router.post("/{change_id}/apply", summary="Apply a reviewed (and approved) update (archivist)")
 def apply(change_id: uuid.UUID, user: StaffUser) -> Applied:
-    from dossiers import updates
+    from dossiers.workflows import updates
 
     return Applied.model_validate(run(user, lambda conn, actor: updates.apply(
         conn, keyring(), actor, change_id)))

@@ -91,7 +91,7 @@ class Checked(BaseModel):
 
 @router.get("", summary="The register in shelf order, with condition and any open loan")
 def list_volumes(user: StaffUser, cabinet: Annotated[Cabinet | None, Query()] = None) -> list[Volume]:
-    from dossiers import vault
+    from dossiers.workflows import vault
 
     rows = run(user, lambda conn, actor: vault.list_volumes(conn, actor, cabinet))
     return [Volume.model_validate(r) for r in rows]
@@ -99,7 +99,7 @@ def list_volumes(user: StaffUser, cabinet: Annotated[Cabinet | None, Query()] = 
 
 @router.post("/volumes", status_code=201, summary="Register another volume of a filed dossier")
 def register_volume(body: Register, user: StaffUser) -> Registered:
-    from dossiers import vault
+    from dossiers.workflows import vault
 
     return Registered.model_validate(run(user, lambda conn, actor: vault.register_volume(
         conn, actor, body.dossier_no, cabinet=body.cabinet, shelf=body.shelf)))
@@ -109,7 +109,7 @@ def register_volume(body: Register, user: StaffUser) -> Registered:
              summary="Record a condition check of a volume")
 def check_condition(volume_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: Check,
                     user: StaffUser) -> Checked:
-    from dossiers import vault
+    from dossiers.workflows import vault
 
     return Checked.model_validate(run(user, lambda conn, actor: vault.check_condition(
         conn, actor, str(volume_id), condition=body.condition, action=body.action,

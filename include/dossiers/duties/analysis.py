@@ -16,10 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from dossiers.config import SHANGHAI
-from dossiers.duties import runs
-from dossiers.duties.findings import Gap
-from dossiers.schema import (
+from dossiers.core.config import SHANGHAI
+from dossiers.core.schema import (
     access_log,
     clock,
     dossier,
@@ -29,6 +27,8 @@ from dossiers.schema import (
     loan,
     needs,
 )
+from dossiers.duties import runs
+from dossiers.duties.findings import Gap
 
 
 def _counts(conn: Connection, column: Any, *where: Any, join: Any = None) -> dict[str, int]:

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Text, and_, func, insert, select
 
-from dossiers.config import SHANGHAI
+from dossiers.calendar.workdays import default_calendar
+from dossiers.core.config import SHANGHAI
+from dossiers.core.schema import clock, dossier, dossier_change
 from dossiers.duties import runs
-from dossiers.schema import clock, dossier, dossier_change
-from dossiers.workdays import default_calendar
 
 DUTY = "annual_refresh"
 

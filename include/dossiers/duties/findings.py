@@ -14,8 +14,8 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, text
 
-from dossiers.clocks import close_clock, due_after, open_clocks
-from dossiers.config import SHANGHAI
+from dossiers.calendar.clocks import close_clock, due_after, open_clocks
+from dossiers.core.config import SHANGHAI
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Text, select
 
-from dossiers.clocks import add_months, open_clock
+from dossiers.calendar.clocks import add_months, open_clock
+from dossiers.core.policy import policy
+from dossiers.core.schema import clock, dossier, staff, staff_role
 from dossiers.duties import findings, runs
 from dossiers.duties.findings import Gap
-from dossiers.policy import policy
-from dossiers.schema import clock, dossier, staff, staff_role
 
 DUTY = "inactive_sweep"
 

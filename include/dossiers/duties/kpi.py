@@ -25,10 +25,10 @@ from typing import Any
 from sqlalchemy import Connection, func, literal, select, union_all
 from sqlalchemy.orm import aliased
 
-from dossiers.config import SHANGHAI
+from dossiers.core.config import SHANGHAI
+from dossiers.core.policy import policy
+from dossiers.core.schema import access_log, clock, duty_run, finding, staff
 from dossiers.duties import runs
-from dossiers.policy import policy
-from dossiers.schema import access_log, clock, duty_run, finding, staff
 
 DUTY = "kpi"
 
@@ -118,7 +118,7 @@ def _rate(total: int, met: int) -> dict[str, Any]:
 
 
 def _loan_incidents(conn: Connection, start: date, end: date) -> dict[str, int]:
-    from dossiers.schema import loan, loan_volume
+    from dossiers.core.schema import loan, loan_volume
 
     late = conn.execute(select(func.count()).select_from(loan).where(
         loan.c.returned_on >= start, loan.c.returned_on < end,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dossiers.errors import Refused
+from dossiers.core.errors import Refused
 
 # Kept light on purpose: the DAG's retry rule imports LedgerBroken at parse time, so the
 # database modules (SQLAlchemy, psycopg) are imported inside the functions below.
@@ -35,8 +35,8 @@ def verify_ledger(database_url: str, anchor_file: Path | None = None) -> dict[st
     first broken entry's seq and reason, and writes nothing then (the anchor stays on the
     last known good head).
     """
-    from dossiers import db, ledger
-    from dossiers.permissions import Action, Actor, authorize
+    from dossiers.core import db, ledger
+    from dossiers.core.permissions import Action, Actor, authorize
 
     engine = db.get_engine(database_url)
     with db.transaction(engine) as conn:
@@ -62,6 +62,6 @@ def dossier_db_url(conn_id: str = "dossier_db") -> str:
     a secrets backend, or the metadata DB), as a SQLAlchemy psycopg 3 URL."""
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    from dossiers.db import normalise_url
+    from dossiers.core.db import normalise_url
 
     return normalise_url(PostgresHook(postgres_conn_id=conn_id).get_uri())

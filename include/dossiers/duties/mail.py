@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dossiers.config import settings
+from dossiers.core.config import settings
 
 SMTP_CONN_ID = "dossier_smtp"
 

@@ -17,14 +17,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Text, func, select
 
-from dossiers.clocks import add_months
-from dossiers.config import SHANGHAI
-from dossiers.db import among
+from dossiers.calendar.clocks import add_months
+from dossiers.core.config import SHANGHAI
+from dossiers.core.db import among
+from dossiers.core.policy import policy
+from dossiers.core.schema import clock, communication, dossier, dossier_change, loan, staff
 from dossiers.duties import findings, runs
 from dossiers.duties.findings import Gap
 from dossiers.duties.mail import Message, staff_address
-from dossiers.policy import policy
-from dossiers.schema import clock, communication, dossier, dossier_change, loan, staff
 
 DUTY = "owner_check"
 

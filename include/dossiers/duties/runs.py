@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from dossiers import ledger
-from dossiers.config import SHANGHAI
-from dossiers.schema import duty_run
+from dossiers.core import ledger
+from dossiers.core.config import SHANGHAI
+from dossiers.core.schema import duty_run
 
 PERIODS = ("day", "month", "quarter", "half", "year")
 

@@ -24,11 +24,11 @@ from typing import Any
 
 from sqlalchemy import Connection, exists, select
 
-from dossiers.db import among
+from dossiers.core.db import among
+from dossiers.core.policy import policy
+from dossiers.core.schema import contact, dossier, finding, paper_volume
 from dossiers.duties import findings, runs
 from dossiers.duties.findings import Gap
-from dossiers.policy import policy
-from dossiers.schema import contact, dossier, finding, paper_volume
 
 DUTY = "sampling_audit"
 

@@ -18,12 +18,12 @@ from sqlalchemy import Connection, Text, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import aliased
 
+from dossiers.calendar.workdays import default_calendar
+from dossiers.core.permissions import Role
+from dossiers.core.policy import policy
+from dossiers.core.schema import clock, dossier, reminder, staff, staff_role
 from dossiers.duties import runs
 from dossiers.duties.mail import Message, staff_address
-from dossiers.permissions import Role
-from dossiers.policy import policy
-from dossiers.schema import clock, dossier, reminder, staff, staff_role
-from dossiers.workdays import default_calendar
 
 DUTY = "sla_watch"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from dossiers.config import SHANGHAI
+from dossiers.core.config import SHANGHAI
 
 
 def _local(moment: datetime) -> date:
@@ -32,7 +32,7 @@ def _database_url() -> str:
 
 def _done(url: str, duty: str, period: str) -> dict[str, Any] | None:
     """The summary of a period already done (before running the completeness checks)."""
-    from dossiers import db
+    from dossiers.core import db
     from dossiers.duties import runs
 
     with db.transaction(db.get_engine(url)) as conn:
@@ -53,7 +53,7 @@ def _gaps(url: str, period: str) -> tuple[list[Any], dict[str, Any]]:
                 described.get(f.check_id, f.check_id)) for f in result.failures]
     docs = None
     if result.data_docs is not None:
-        from dossiers import db
+        from dossiers.core import db
         from dossiers.reports.data_docs import publish_data_docs
 
         with db.transaction(db.get_engine(url)) as conn:
@@ -77,7 +77,7 @@ def _publish(kind: str, period: str, figures: dict[str, Any]) -> list[str]:
 
 
 def sla_watch(data_interval_end: datetime) -> dict[str, Any]:
-    from dossiers import db
+    from dossiers.core import db
     from dossiers.duties import sla_watch as duty
 
     with db.transaction(db.get_engine(_database_url())) as conn:
@@ -87,7 +87,7 @@ def sla_watch(data_interval_end: datetime) -> dict[str, Any]:
 
 
 def owner_check(data_interval_start: datetime, data_interval_end: datetime) -> dict[str, Any]:
-    from dossiers import db
+    from dossiers.core import db
     from dossiers.duties import owner_check as duty
 
     url = _database_url()
@@ -103,7 +103,7 @@ def owner_check(data_interval_start: datetime, data_interval_end: datetime) -> d
 
 
 def sampling_audit(data_interval_start: datetime, data_interval_end: datetime) -> dict[str, Any]:
-    from dossiers import db
+    from dossiers.core import db
     from dossiers.duties import sampling_audit as duty
 
     url = _database_url()
@@ -120,7 +120,7 @@ def sampling_audit(data_interval_start: datetime, data_interval_end: datetime) -
 
 
 def annual_refresh(data_interval_end: datetime) -> dict[str, Any]:
-    from dossiers import db
+    from dossiers.core import db
     from dossiers.duties import annual
 
     with db.transaction(db.get_engine(_database_url())) as conn:
@@ -131,7 +131,7 @@ def annual_refresh(data_interval_end: datetime) -> dict[str, Any]:
 
 
 def inactive_sweep(data_interval_start: datetime, data_interval_end: datetime) -> dict[str, Any]:
-    from dossiers import db
+    from dossiers.core import db
     from dossiers.duties import inactive
 
     with db.transaction(db.get_engine(_database_url())) as conn:
@@ -139,7 +139,7 @@ def inactive_sweep(data_interval_start: datetime, data_interval_end: datetime) -
 
 
 def kpi_scorecard(kind: str, data_interval_start: datetime) -> dict[str, Any]:
-    from dossiers import db
+    from dossiers.core import db
     from dossiers.duties import kpi
 
     with db.transaction(db.get_engine(_database_url())) as conn:
@@ -151,7 +151,7 @@ def kpi_scorecard(kind: str, data_interval_start: datetime) -> dict[str, Any]:
 
 
 def qa_inspection(data_interval_start: datetime) -> dict[str, Any]:
-    from dossiers import db, ledger
+    from dossiers.core import db, ledger
     from dossiers.duties import analysis
 
     url = _database_url()
@@ -170,7 +170,7 @@ def qa_inspection(data_interval_start: datetime) -> dict[str, Any]:
 
 
 def client_analysis(data_interval_start: datetime) -> dict[str, Any]:
-    from dossiers import db
+    from dossiers.core import db
     from dossiers.duties import analysis
 
     with db.transaction(db.get_engine(_database_url())) as conn:

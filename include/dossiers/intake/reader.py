@@ -22,7 +22,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import cast
 
-from dossiers.errors import CannotRun
+from dossiers.core.errors import CannotRun
 
 #: Every column of the contract's table, in the contract's order.
 KNOWN_COLUMNS: tuple[str, ...] = (

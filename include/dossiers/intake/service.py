@@ -20,18 +20,18 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import ARRAY, Connection, Text, any_, bindparam, func, select, text
 
-from dossiers import db, ledger
-from dossiers.clocks import due_after
-from dossiers.config import SHANGHAI
-from dossiers.crypto import Field, KeyRing, seal
-from dossiers.db import copy_rows
+from dossiers.calendar.clocks import due_after
+from dossiers.calendar.workdays import default_calendar
+from dossiers.core import db, ledger
+from dossiers.core.config import SHANGHAI
+from dossiers.core.crypto import Field, KeyRing, seal
+from dossiers.core.db import copy_rows
+from dossiers.core.directory import department_heads, load_actor
+from dossiers.core.permissions import Action, Actor, authorize
+from dossiers.core.policy import policy
+from dossiers.core.schema import clock, dossier, form, staff
 from dossiers.intake.reader import read_form_file
 from dossiers.intake.rules import RowError, ValidForm, validate_row
-from dossiers.permissions import Action, Actor, authorize
-from dossiers.policy import policy
-from dossiers.schema import clock, dossier, form, staff
-from dossiers.staff import department_heads, load_actor
-from dossiers.workdays import default_calendar
 
 #: pg_advisory_xact_lock key serialising intake ("intake" in ASCII).
 INTAKE_LOCK = 0x696E74616B65

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from dossiers.config import settings
-from dossiers.errors import CannotRun
+from dossiers.core.config import settings
+from dossiers.core.errors import CannotRun
 from dossiers.quality import checks as registry
 from dossiers.quality.checks import ERROR, INDEX_COLUMNS, Check, Expect
 
@@ -84,7 +84,7 @@ def current_checks() -> list[Check]:
 
 
 def default_context_dir() -> Path:
-    from dossiers.config import home
+    from dossiers.core.config import home
 
     return home() / "quality"
 
@@ -331,7 +331,7 @@ def run_completeness(database_url: str | None = None, *, context_dir: Path | Non
     :class:`CannotRun` when the database is unreachable or a check cannot be evaluated (a
     column missing from the rows query, say), naming the check.
     """
-    from dossiers import db
+    from dossiers.core import db
 
     url = db.normalise_url(database_url) if database_url else db.database_url()
     checks = list(checks) if checks is not None else current_checks()
@@ -457,7 +457,7 @@ def sql_completeness(database_url: str | None = None, *,
     :func:`run_completeness`, no Data Docs. Runs as the application role."""
     from sqlalchemy import text
 
-    from dossiers import db
+    from dossiers.core import db
 
     checks = list(checks) if checks is not None else current_checks()
     registry.validate(checks)

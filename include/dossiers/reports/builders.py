@@ -20,10 +20,11 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
-from dossiers.config import SHANGHAI
+from dossiers.core.config import SHANGHAI
+from dossiers.core.errors import NotFound
+from dossiers.core.policy import policy
+from dossiers.core.schema import clock, department, dossier, duty_run, finding, ledger_entry, staff
 from dossiers.duties import runs
-from dossiers.errors import NotFound
-from dossiers.policy import policy
 from dossiers.reports.model import (
     KINDS,
     Chart,
@@ -37,7 +38,6 @@ from dossiers.reports.model import (
     Table,
     Text,
 )
-from dossiers.schema import clock, department, dossier, duty_run, finding, ledger_entry, staff
 
 AUDIT = "sampling_audit"
 

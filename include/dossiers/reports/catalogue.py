@@ -1,7 +1,7 @@
 """The published reports, for those the policy gives them to (Arts. 21, 22).
 
 Reading a report is an action like any other: it goes through
-:func:`dossiers.permissions.authorize` (``report.read``). The reports carry dossier numbers,
+:func:`dossiers.core.permissions.authorize` (``report.read``). The reports carry dossier numbers,
 counts and each person's KPI figures, never a client's personal data, and are for the
 people who supervise and assess dossier work: department heads (their departments' scores,
 Art. 22), the archivist, the CS head, the QA supervisor and management (Art. 21). A liaison
@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from dossiers.errors import NotFound
-from dossiers.permissions import Action, Actor, authorize
-from dossiers.schema import report
+from dossiers.core.errors import NotFound
+from dossiers.core.permissions import Action, Actor, authorize
+from dossiers.core.schema import report
 
 
 def listing(conn: Connection, actor: Actor, *, kind: str | None = None,

@@ -2,7 +2,7 @@
 
 UTF-8 with a byte-order mark so Excel shows the Chinese; bilingual headers
 (``部門 / Department``); every text cell and header passes through
-:func:`dossiers.exports.neutralise_for_spreadsheet` (a value beginning with ``=`` ``+``
+:func:`dossiers.core.exports.neutralise_for_spreadsheet` (a value beginning with ``=`` ``+``
 ``-`` ``@`` never runs as a formula); numbers stay numbers (a percentage as ``98.5%``,
 which spreadsheets read as a number). Each row ends with its source: the duty run, the
 ledger seq and what was counted, so a figure in a spreadsheet can be traced too.
@@ -19,8 +19,8 @@ import io
 import zipfile
 from decimal import Decimal
 
-from dossiers.config import SHANGHAI
-from dossiers.exports import neutralise_for_spreadsheet
+from dossiers.core.config import SHANGHAI
+from dossiers.core.exports import neutralise_for_spreadsheet
 from dossiers.reports.model import ColumnKind, Label, Report, Source, Table, Value
 
 BOM = "\ufeff"

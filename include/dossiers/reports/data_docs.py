@@ -13,9 +13,9 @@ from pathlib import Path
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert
 
-from dossiers import ledger
+from dossiers.core import ledger
+from dossiers.core.schema import report
 from dossiers.reports.store import open_store
-from dossiers.schema import report
 
 
 def site_zip(index_html: Path) -> bytes:

@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from dossiers.core.schema import duty_run
 from dossiers.reports.model import KINDS, Column, ColumnKind, Heading, Label, Report, Row, Source, Table
 from dossiers.reports.store import LocalStore, S3Store
-from dossiers.schema import duty_run
 
 #: The duty (``duty_run.duty``) behind each report kind, where the names differ.
 DUTY_OF_KIND = {"annual_update": "annual_refresh", "kpi_monthly": "kpi_month",
@@ -207,7 +207,7 @@ def publish_duty_report(kind: str, period: str, figures: Mapping[str, Any], *,
     if conn is not None:
         return [p.uri for r in build(conn, kind, period, figures)
                 for p in publish(conn, r, store=store)]
-    from dossiers import db
+    from dossiers.core import db
     from dossiers.duties.ledger_check import dossier_db_url
 
     engine = db.get_engine(dossier_db_url())

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from dossiers.errors import CannotRun
+from dossiers.core.errors import CannotRun
 
 #: Debian paths, best first: WenQuanYi Micro Hei (TrueType outlines, ≈ 5 MB, GB 2312 + Big5
 #: + CJK Unified Ideographs) then the other TrueType CJK families Debian packages.

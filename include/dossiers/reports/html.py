@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from dossiers.config import SHANGHAI
+from dossiers.core.config import SHANGHAI
 from dossiers.reports.model import Chart, Heading, Report, Source, Table, Text, format_value
 
 if TYPE_CHECKING:

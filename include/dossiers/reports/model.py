@@ -231,7 +231,7 @@ def _check_slug(what: str, name: str) -> None:
 
 def format_value(value: Value, kind: ColumnKind = "text") -> str:
     """A cell as people read it (PDF, HTML): percentages as ``98.5%``, None as ``—``."""
-    from dossiers.config import SHANGHAI
+    from dossiers.core.config import SHANGHAI
 
     if value is None:
         return "—"

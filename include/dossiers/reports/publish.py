@@ -28,13 +28,13 @@ from typing import Literal
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from dossiers import ledger
-from dossiers.config import settings
+from dossiers.core import ledger
+from dossiers.core.config import settings
+from dossiers.core.schema import ledger_entry
+from dossiers.core.schema import report as report_table
 from dossiers.duties import mail
 from dossiers.reports.model import FORMATS, KINDS, Format, Report
 from dossiers.reports.store import CONTENT_TYPES, LocalStore, S3Store, object_key, open_store
-from dossiers.schema import ledger_entry
-from dossiers.schema import report as report_table
 
 Status = Literal["new", "replaced", "unchanged"]
 
@@ -177,7 +177,7 @@ def send(report: Report, published: Sequence[Published], conn: Connection | None
     if conn is not None:
         ledger.append(conn, *entries)
     else:
-        from dossiers import db
+        from dossiers.core import db
 
         with db.transaction() as own:
             ledger.append(own, *entries)

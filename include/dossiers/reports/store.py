@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlparse
 
-from dossiers.config import settings
-from dossiers.errors import CannotRun, NotFound
+from dossiers.core.config import settings
+from dossiers.core.errors import CannotRun, NotFound
 
 if TYPE_CHECKING:
     from dossiers.reports.model import Report

@@ -1,6 +1,6 @@
 """Initial schema: every Art. 10 dimension, the vault register, numbering, forms, ledger.
 
-Besides the tables (generated from dossiers.schema), this revision creates the
+Besides the tables (generated from dossiers.core.schema), this revision creates the
 ``keyring`` schema for data keys, the ``dossier_app`` role the application acts as, the
 triggers that make the ledger append-only (Arts. 11, 13), and the reference data
 (departments and roles of Arts. 5-7, client types of Arts. 2, 11 and 15).

@@ -1,0 +1,75 @@
+"""Where things are: the database, the master key, the working folder.
+
+Everything is read from the environment (``cli.md``); nothing here opens a connection.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+#: Times are stored in UTC and shown, scheduled and counted in Asia/Shanghai.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+#: The repository root when running from a checkout (``include/dossiers/core/config.py``).
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+def home() -> Path:
+    """The local working folder (``.dossier/`` in the repository unless ``DOSSIER_HOME``)."""
+    return Path(os.environ.get("DOSSIER_HOME") or PROJECT_ROOT / ".dossier")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    master_key_file: Path
+    kms_key_id: str | None
+    acting_user: str | None
+    policy_file: Path | None
+    #: Staff are e-mailed at ``<username>@<staff_mail_domain>`` (no address is stored).
+    staff_mail_domain: str
+    compliance_recipients: tuple[str, ...]
+    management_recipients: tuple[str, ...]
+    #: Where reports are written: a local folder, or ``s3://bucket/prefix``.
+    report_store: str
+    #: GX completeness runs whose validation results and Data Docs pages are kept.
+    gx_keep_runs: int
+
+
+def settings() -> Settings:
+    """Read the settings from the environment now (never cached: tests change it)."""
+    policy_file = os.environ.get("DOSSIER_POLICY_FILE")
+    return Settings(
+        database_url=os.environ.get("DOSSIER_DATABASE_URL") or None,
+        master_key_file=Path(
+            os.environ.get("DOSSIER_MASTER_KEY_FILE") or home() / "master.key"
+        ),
+        kms_key_id=os.environ.get("DOSSIER_KMS_KEY_ID") or None,
+        acting_user=os.environ.get("DOSSIER_USER") or None,
+        policy_file=Path(policy_file) if policy_file else None,
+        staff_mail_domain=os.environ.get("DOSSIER_STAFF_MAIL_DOMAIN") or "staff.example.com",
+        compliance_recipients=_addresses("DOSSIER_COMPLIANCE_TO", "compliance@staff.example.com"),
+        management_recipients=_addresses("DOSSIER_MANAGEMENT_TO", "management@staff.example.com"),
+        report_store=os.environ.get("DOSSIER_REPORT_STORE") or str(home() / "reports"),
+        gx_keep_runs=_at_least_one("DOSSIER_GX_KEEP_RUNS", 12),
+    )
+
+
+def _addresses(name: str, default: str) -> tuple[str, ...]:
+    """A comma-separated list of e-mail addresses from the environment."""
+    return tuple(a.strip() for a in (os.environ.get(name) or default).split(",") if a.strip())
+
+
+def _at_least_one(name: str, default: int) -> int:
+    """A whole number, at least 1, from the environment."""
+    from dossiers.core.errors import CannotRun
+
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise CannotRun(f"{name}={value}: a whole number, at least 1")
+    return int(value)

@@ -1,0 +1,48 @@
+"""Dossier numbers (Art. 11 step 4): ``海外-<year>-<client type code>-<serial>``.
+
+Serials are gapless per year and type, at least three digits (more when needed), unique,
+and never reused: every number ever assigned stays in ``dossier_number`` (append-only),
+even after its dossier is destroyed.
+
+Allocation is an upsert on the ``(year, type)`` counter row inside the creating
+transaction. The row lock queues concurrent creators of the same year and type, and a
+creator that rolls back rolls its increment back too, so no serial is skipped.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlalchemy import Connection, insert, text
+
+from dossiers.core.errors import Refused
+from dossiers.core.policy import policy
+from dossiers.core.schema import dossier_number
+
+TYPE_CODES = ("電商", "外貿", "本土", "協會")
+NUMBER_PATTERN = re.compile(r"^海外-(?P<year>\d{4})-(?P<type>電商|外貿|本土|協會)-(?P<serial>\d{3,})$")
+
+
+def format_number(year: int, type_code: str, serial: int) -> str:
+    return str(policy().dossier_number_format.format(year=year, type_code=type_code, serial=serial))
+
+
+def allocate(conn: Connection, year: int, type_code: str, dossier_id: uuid.UUID) -> str:
+    """Assign the next number of ``year`` and ``type_code`` to a dossier, in ``conn``'s transaction."""
+    if type_code not in TYPE_CODES:
+        raise Refused(f"unknown client type code {type_code!r}", field="client_type")
+    serial = conn.execute(
+        text(
+            "INSERT INTO dossier_number_counter (year, type_code, last_serial) "
+            "VALUES (:year, :type, 1) ON CONFLICT (year, type_code) "
+            "DO UPDATE SET last_serial = dossier_number_counter.last_serial + 1 "
+            "RETURNING last_serial"
+        ),
+        {"year": year, "type": type_code},
+    ).scalar_one()
+    number = format_number(year, type_code, serial)
+    conn.execute(insert(dossier_number).values(
+        dossier_no=number, year=year, type_code=type_code, serial=serial, dossier_id=dossier_id,
+    ))
+    return number

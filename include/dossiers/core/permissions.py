@@ -1,0 +1,159 @@
+"""Who may do what: the one permission check, fed by the role matrix of Arts. 6, 7 and 16.
+
+Every action of the CLI, the API and the duties calls :func:`authorize` before it changes
+or reveals anything. A refusal raises :class:`PermissionDenied` naming the actor, the
+action and the reason, and is written to ``access_log`` in its own transaction, so the
+refusal is recorded even though the refused work writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import Connection, insert
+
+from dossiers.core.errors import PermissionDenied
+from dossiers.core.schema import access_log
+
+
+class Role(StrEnum):
+    LIAISON = "liaison"  # Art. 7: business liaisons
+    DEPT_HEAD = "dept_head"  # Art. 7: department heads
+    ARCHIVIST = "archivist"  # Art. 7: 客戶檔案管理員, appointed by CS
+    CS_HEAD = "cs_head"  # Arts. 13, 15, 17: head of Customer Service
+    QA_SUPERVISOR = "qa_supervisor"  # Arts. 7, 21
+    MANAGEMENT = "management"  # Art. 6: approval of major matters
+    SYSTEM = "system"  # the scheduled duties run by Airflow (never a person)
+
+
+class Action(StrEnum):
+    STAFF_ADD = "staff.add"
+    STAFF_LEAVE = "staff.leave"
+    FORM_SUBMIT = "form.submit"
+    FORM_REVIEW = "form.review"
+    DOSSIER_CREATE = "dossier.create"
+    DOSSIER_FILE = "dossier.file"
+    DOSSIER_STAGE = "dossier.stage"
+    DOSSIER_READ = "dossier.read"
+    FORM_LIST = "form.list"
+    UPDATE_SUBMIT = "update.submit"
+    UPDATE_REVIEW = "update.review"
+    UPDATE_APPLY = "update.apply"
+    IMPORTANT_CHANGE_APPROVE = "important_change.approve"
+    FILING_DELAY_APPROVE = "filing_delay.approve"
+    QUERY_REQUEST = "query.request"
+    QUERY_APPROVE = "query.approve"
+    LOAN_REQUEST = "loan.request"
+    LOAN_APPROVE_DEPARTMENT = "loan.approve_department"
+    LOAN_APPROVE_ARCHIVE = "loan.approve_archive"
+    VAULT_MANAGE = "vault.manage"
+    VAULT_READ = "vault.read"
+    DESTRUCTION_PROPOSE = "destruction.propose"
+    DESTRUCTION_REVIEW = "destruction.review"
+    DESTRUCTION_APPROVE = "destruction.approve"
+    DESTRUCTION_SUPERVISE = "destruction.supervise"
+    DISCLOSURE_APPROVE = "disclosure.approve"
+    LEDGER_VERIFY = "ledger.verify"
+    AUDIT_RUN = "audit.run"
+    REPORT_READ = "report.read"
+
+
+#: The role x action matrix. Each line cites where the policy gives the role that duty.
+MATRIX: dict[Role, frozenset[Action]] = {
+    Role.LIAISON: frozenset({
+        Action.FORM_SUBMIT, Action.UPDATE_SUBMIT, Action.FORM_LIST,  # Arts. 7, 11(1), 13(1)
+        Action.DOSSIER_READ,  # Art. 16: their own clients'; any other through a grant
+        Action.QUERY_REQUEST, Action.LOAN_REQUEST,  # Art. 16
+    }),
+    Role.DEPT_HEAD: frozenset({
+        Action.FORM_SUBMIT, Action.UPDATE_SUBMIT, Action.QUERY_REQUEST, Action.LOAN_REQUEST,
+        Action.FORM_REVIEW, Action.UPDATE_REVIEW, Action.FORM_LIST,  # Arts. 7, 11(2), 13(2)
+        Action.LOAN_APPROVE_DEPARTMENT,  # Art. 16
+        Action.DOSSIER_READ,  # Art. 16: through an approved grant
+        Action.REPORT_READ,  # Art. 22: their departments' and people's scores
+    }),
+    Role.ARCHIVIST: frozenset({
+        Action.DOSSIER_CREATE, Action.DOSSIER_FILE, Action.UPDATE_APPLY,  # Arts. 11, 13
+        Action.DOSSIER_STAGE, Action.FORM_LIST,  # Art. 15: classification kept current
+        Action.DOSSIER_READ,  # Art. 7: custodian of every dossier
+        Action.QUERY_APPROVE, Action.LOAN_APPROVE_ARCHIVE, Action.VAULT_MANAGE,  # Arts. 7, 14, 16
+        Action.VAULT_READ,  # Art. 6: CS runs the paper vault; the archivist keeps it
+        Action.DESTRUCTION_PROPOSE,  # Art. 17(1)
+        Action.LEDGER_VERIFY,  # Art. 11(5): keeps the ledger
+        Action.REPORT_READ,  # Arts. 12, 14: the audits and updates of what they keep
+    }),
+    Role.CS_HEAD: frozenset({
+        Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
+        Action.IMPORTANT_CHANGE_APPROVE,  # Art. 13(3)
+        Action.FILING_DELAY_APPROVE,  # Art. 15
+        Action.DESTRUCTION_REVIEW,  # Art. 17(1)
+        Action.STAFF_ADD, Action.STAFF_LEAVE,  # Arts. 6, 19: CS receives leavers' materials
+        Action.FORM_REVIEW, Action.UPDATE_REVIEW, Action.FORM_LIST,  # head of CS
+        Action.LOAN_APPROVE_DEPARTMENT,  # Art. 16: department head of CS staff's loans
+        Action.VAULT_READ,  # Arts. 6, 14: CS runs the vault; checks and rectification
+        Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 12, 14: full checks, sampling
+        Action.REPORT_READ,  # Arts. 12, 14, 22: runs the checks, owns the scorecard
+    }),
+    Role.QA_SUPERVISOR: frozenset({
+        Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
+        Action.DESTRUCTION_SUPERVISE,  # Art. 17(3)
+        Action.VAULT_READ,  # Arts. 6, 21: supervises security and custody of the paper
+        Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 7, 21
+        Action.REPORT_READ,  # Art. 21: supervision and special inspections
+    }),
+    Role.MANAGEMENT: frozenset({
+        Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
+        Action.DESTRUCTION_APPROVE, Action.DISCLOSURE_APPROVE,  # Arts. 6, 16, 17
+        Action.STAFF_ADD, Action.STAFF_LEAVE,
+        Action.LEDGER_VERIFY,
+        Action.REPORT_READ,  # Art. 21: inspection results reported to management
+    }),
+    Role.SYSTEM: frozenset({Action.LEDGER_VERIFY, Action.AUDIT_RUN}),
+}
+
+STAFF_ROLES = tuple(r for r in Role if r is not Role.SYSTEM)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a staff member with roles, or the system running a duty."""
+
+    username: str
+    roles: frozenset[Role]
+    staff_id: int | None = None
+    department: str | None = None
+    active: bool = True
+
+    @classmethod
+    def system(cls, name: str = "system") -> Actor:
+        return cls(username=name, roles=frozenset({Role.SYSTEM}))
+
+    def may(self, action: Action) -> bool:
+        return self.active and any(action in MATRIX[r] for r in self.roles)
+
+
+def authorize(conn: Connection, actor: Actor, action: Action, *, subject: str | None = None,
+              reason: str | None = None) -> None:
+    """Allow the action or refuse it (logged).
+
+    ``reason`` lets a caller refuse for a rule beyond the matrix (separation of duties,
+    ownership) through the same path, so every refusal looks and is logged the same.
+    """
+    if reason is None and not actor.may(action):
+        reason = ("the account is inactive (Art. 19)" if not actor.active else
+                  f"roles {sorted(r.value for r in actor.roles) or ['none']} do not allow "
+                  f"{action.value}")
+    if reason is None:
+        return
+    log_refusal(conn, actor.username, action.value, subject, reason)
+    target = f" on {subject}" if subject else ""
+    raise PermissionDenied(f"{actor.username} may not {action.value}{target}: {reason}")
+
+
+def log_refusal(conn: Connection, actor: str, action: str, subject: str | None,
+                reason: str) -> None:
+    """Record a refusal in its own transaction (the caller's will be rolled back)."""
+    with conn.engine.begin() as own:
+        own.execute(insert(access_log).values(
+            actor=actor, action=action, subject=subject, allowed=False, reason=reason))

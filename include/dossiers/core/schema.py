@@ -1,0 +1,660 @@
+"""The schema of the system of record, as SQLAlchemy Core tables.
+
+One table (or small group) per dimension of Art. 10, plus the paper vault register
+(Arts. 14, 15), numbering (Art. 11), staff and roles (Arts. 5-7), forms (Arts. 11, 13),
+clocks (deadlines in working days), the data keys (``keyring`` schema, kept apart from the
+data, Art. 18) and the ledger (檔案管理臺賬, Arts. 11, 13).
+
+Columns ending in ``_enc`` hold AES-GCM ciphertext (see :mod:`dossiers.core.crypto`); columns
+ending in ``_bidx`` hold an HMAC blind index for exact matching. No personal datum is
+stored in any other column. The schema changes only through an Alembic migration
+(``sql/migrations``); this module is the current shape those migrations produce.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+KEYRING_SCHEMA = "keyring"
+
+
+def _created_at() -> Column:
+    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def _dossier_fk(*, primary_key: bool = False) -> Column:
+    return Column(
+        "dossier_id", UUID(as_uuid=True), ForeignKey("dossier.id", ondelete="CASCADE"),
+        primary_key=primary_key, nullable=False, index=not primary_key,
+    )
+
+
+# --- organisation (Arts. 5-7) -------------------------------------------------------------
+
+department = Table(
+    "department", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name_zh", Text, nullable=False),
+    Column("name_en", Text, nullable=False),
+)
+
+role = Table(
+    "role", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name_zh", Text, nullable=False),
+    Column("name_en", Text, nullable=False),
+)
+
+staff = Table(
+    "staff", metadata,
+    Column("id", Integer, Identity(), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("department", String(32), ForeignKey("department.code"), nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    # Art. 19: everyone with access signs the confidentiality agreement.
+    Column("confidentiality_signed_on", Date),
+    Column("joined_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("left_at", DateTime(timezone=True)),
+    Column("handed_over_to", Integer, ForeignKey("staff.id")),
+)
+
+staff_role = Table(
+    "staff_role", metadata,
+    Column("staff_id", Integer, ForeignKey("staff.id"), primary_key=True),
+    Column("role", String(32), ForeignKey("role.code"), primary_key=True),
+)
+
+# --- classification (Art. 15) and the dossier itself --------------------------------------
+
+client_type = Table(
+    "client_type", metadata,
+    Column("code", String(8), primary_key=True),  # 電商 外貿 本土 協會 (Art. 11 type code)
+    Column("code_en", String(8), nullable=False, unique=True),
+    Column("name_en", Text, nullable=False),
+)
+
+dossier = Table(
+    "dossier", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("dossier_no", Text, unique=True),  # assigned at creation (Art. 11 step 4)
+    Column("client_name_zh", Text, nullable=False),
+    Column("client_name_en", Text, nullable=False),
+    Column("name_en_key", Text, nullable=False),  # case- and space-insensitive, for duplicates
+    Column("name_zh_key", Text, nullable=False),
+    Column("client_type", String(8), ForeignKey("client_type.code"), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("status", String(24), nullable=False, server_default="open"),
+    Column("origin", String(16), nullable=False, server_default="new"),
+    Column("liaison_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
+    Column("department", String(32), ForeignKey("department.code"), nullable=False),
+    Column("form_id", UUID(as_uuid=True)),
+    Column("authorisation_ref", Text, nullable=False),  # Art. 19: client's authorisation
+    Column("collected_on", Date, nullable=False),
+    _created_at(),
+    Column("created_by", Integer, ForeignKey("staff.id")),
+    Column("filed_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("terminated_on", Date),
+    Column("further_cooperation", Boolean),
+    CheckConstraint("stage IN ('potential', 'active', 'terminated')", name="stage"),
+    CheckConstraint(
+        "status IN ('open', 'terminated_kept', 'destroyed')", name="status"
+    ),
+    CheckConstraint("origin IN ('potential', 'new', 'legacy')", name="origin"),
+    CheckConstraint("stage <> 'terminated' OR terminated_on IS NOT NULL", name="terminated_on"),
+    Index("ix_dossier_name_en_key", "name_en_key"),
+    Index("ix_dossier_name_zh_key", "name_zh_key"),
+)
+
+dossier_market = Table(
+    "dossier_market", metadata,
+    _dossier_fk(primary_key=True),
+    Column("country", String(2), primary_key=True),  # ISO 3166-1 alpha-2
+    Column("ordinal", SmallInteger, nullable=False),
+)
+
+# --- numbering (Art. 11 step 4) -----------------------------------------------------------
+
+dossier_number_counter = Table(
+    "dossier_number_counter", metadata,
+    Column("year", SmallInteger, primary_key=True),
+    Column("type_code", String(8), primary_key=True),
+    Column("last_serial", Integer, nullable=False),
+)
+
+# Every number ever assigned; rows survive destruction so no number is ever reused.
+dossier_number = Table(
+    "dossier_number", metadata,
+    Column("dossier_no", Text, primary_key=True),
+    Column("year", SmallInteger, nullable=False),
+    Column("type_code", String(8), nullable=False),
+    Column("serial", Integer, nullable=False),
+    Column("dossier_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("assigned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("year", "type_code", "serial"),
+)
+
+# --- Art. 10 dimensions -------------------------------------------------------------------
+
+basic_info = Table(
+    "basic_info", metadata,
+    _dossier_fk(primary_key=True),
+    Column("registered_address", Text),
+    Column("domestic_contact_address", Text),
+    Column("founded_on", Date),
+    Column("legal_form", Text),
+    Column("registered_capital_amount", Numeric(20, 2)),
+    Column("registered_capital_currency", String(3)),
+    Column("business_scope", Text),
+    Column("core_business", Text),
+    Column("org_structure", Text),
+)
+
+contact = Table(
+    "contact", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    _dossier_fk(),
+    Column("ordinal", SmallInteger, nullable=False),
+    Column("name_enc", LargeBinary, nullable=False),
+    Column("title", Text),
+    Column("email_enc", LargeBinary),
+    Column("phone_enc", LargeBinary),
+    Column("email_bidx", LargeBinary, index=True),
+    Column("phone_bidx", LargeBinary, index=True),
+    Column("preference", String(16)),
+    CheckConstraint("email_enc IS NOT NULL OR phone_enc IS NOT NULL", name="reachable"),
+)
+
+qualification_document = Table(
+    "qualification_document", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    _dossier_fk(),
+    Column("kind", String(32), nullable=False),  # business_licence, industry_permit
+    Column("number_enc", LargeBinary, nullable=False),
+    Column("number_masked", Text, nullable=False),  # desensitised form (Art. 10)
+    Column("issued_by", Text),
+    Column("valid_until", Date),
+)
+
+market_info = Table(
+    "market_info", metadata,
+    _dossier_fk(primary_key=True),
+    Column("market_positioning", Text),
+    Column("target_customers", Text),
+    Column("competition", Text),
+    Column("market_share", Text),
+    Column("policy_fit", Text),
+    Column("industry_trends", Text),
+)
+
+cooperation = Table(
+    "cooperation", metadata,
+    _dossier_fk(primary_key=True),
+    Column("started_on", Date),
+    Column("history", Text),
+)
+
+project = Table(
+    "project", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    _dossier_fk(),
+    Column("name", Text, nullable=False),
+    Column("project_type", String(32), nullable=False),
+    Column("started_on", Date, nullable=False),
+    Column("ended_on", Date),
+    Column("progress", String(16), nullable=False, server_default="planned"),
+    Column("deliverables", Text),
+    Column("evaluation", Text),
+    Column("evaluation_score", SmallInteger),
+    CheckConstraint(
+        "progress IN ('planned', 'in_progress', 'delivered', 'closed')", name="progress"
+    ),
+)
+
+contract = Table(
+    "contract", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    _dossier_fk(),
+    Column("contract_no", Text, nullable=False, unique=True),
+    Column("signed_on", Date, nullable=False),
+    Column("service_scope", Text),  # desensitised key terms (Art. 10)
+    Column("period_start", Date),
+    Column("period_end", Date),
+    Column("fee_range_enc", LargeBinary),
+    Column("renewal_of", BigInteger, ForeignKey("contract.id")),
+    Column("renewal_status", String(16), nullable=False, server_default="none"),
+    CheckConstraint("period_end IS NULL OR period_start IS NULL OR period_end >= period_start",
+                    name="period"),
+)
+
+needs = Table(
+    "needs", metadata,
+    _dossier_fk(primary_key=True),
+    Column("marketing_goals", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("brand_positioning", Text),
+    Column("creative_preferences", Text),
+    Column("selling_points", Text),
+    Column("consumer_traits", Text),
+    Column("service_expectations", Text),
+    Column("latent_needs", Text),
+)
+
+communication = Table(
+    "communication", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    _dossier_fk(),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("kind", String(32), nullable=False, server_default="communication"),
+    Column("topic", Text, nullable=False),
+    Column("agreements", Text),
+    Column("disagreements", Text),
+    Column("recorded_by", Integer, ForeignKey("staff.id")),
+)
+
+feedback = Table(
+    "feedback", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    _dossier_fk(),
+    Column("received_on", Date, nullable=False),
+    Column("kind", String(16), nullable=False),  # evaluation | complaint
+    Column("aspect", String(16), nullable=False),  # proposal execution attitude responsiveness
+    Column("rating", SmallInteger),
+    Column("description", Text),
+    Column("handling", Text),
+    Column("result", Text),
+    Column("satisfaction", SmallInteger),
+    Column("closed_on", Date),
+    CheckConstraint("kind IN ('evaluation', 'complaint')", name="kind"),
+    CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
+)
+
+other_info = Table(
+    "other_info", metadata,
+    _dossier_fk(primary_key=True),
+    Column("credit_rating_enc", LargeBinary),
+    Column("other_partners", Text),
+    Column("honours", Text),
+    Column("dependence", String(8)),
+    CheckConstraint("dependence IN ('low', 'medium', 'high')", name="dependence"),
+)
+
+# --- electronic documents and the paper vault (Arts. 14, 15) ------------------------------
+
+document = Table(
+    "document", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    _dossier_fk(),
+    Column("document_type", Text, nullable=False),
+    Column("year", SmallInteger, nullable=False),
+    Column("file_name", Text, nullable=False),  # <client name>-<document type>-<year>
+    Column("category", Text, nullable=False),  # type/stage/market folder
+    Column("sha256", String(64)),
+    Column("important", Boolean, nullable=False, server_default=text("false")),
+    Column("encrypted", Boolean, nullable=False, server_default=text("false")),
+    Column("storage_uri", Text),
+    Column("confirmed_on", Date, nullable=False),
+    Column("filed_at", DateTime(timezone=True)),
+    Column("filed_by", Integer, ForeignKey("staff.id")),
+    CheckConstraint("NOT important OR encrypted", name="important_encrypted"),
+)
+
+paper_volume = Table(
+    "paper_volume", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    _dossier_fk(),
+    Column("volume_no", SmallInteger, nullable=False),
+    Column("label_dossier_no", Text, nullable=False),
+    Column("label_client_name", Text, nullable=False),
+    Column("label_filed_on", Date, nullable=False),
+    Column("cabinet", Text, nullable=False),
+    Column("shelf", SmallInteger, nullable=False),
+    Column("position", Integer, nullable=False),  # same order as the electronic dossier
+    Column("condition", String(16), nullable=False, server_default="good"),
+    UniqueConstraint("dossier_id", "volume_no"),
+    UniqueConstraint("cabinet", "shelf", "position"),
+    CheckConstraint("condition IN ('good', 'worn', 'damaged', 'faded')", name="condition"),
+)
+
+paper_condition_check = Table(
+    "paper_condition_check", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("volume_id", BigInteger, ForeignKey("paper_volume.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("checked_on", Date, nullable=False),
+    Column("checked_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("condition", String(16), nullable=False),
+    Column("action", String(16), nullable=False, server_default="none"),  # none repair copy
+    Column("notes", Text),
+)
+
+# --- forms and clocks (Arts. 8, 11, 13) ---------------------------------------------------
+
+form = Table(
+    "form", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("kind", String(16), nullable=False),  # collection | update
+    Column("status", String(16), nullable=False, server_default="submitted"),
+    # For a collection form, the id the dossier will have (its data key is made at intake).
+    Column("dossier_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("client_name_zh", Text, nullable=False),
+    Column("client_name_en", Text, nullable=False),
+    Column("name_en_key", Text, nullable=False, index=True),
+    Column("name_zh_key", Text, nullable=False, index=True),
+    Column("client_type", String(8), ForeignKey("client_type.code"), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("department", String(32), ForeignKey("department.code"), nullable=False),
+    Column("liaison_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
+    Column("submitted_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("submitted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("source_file", Text),
+    Column("source_row", Integer),
+    Column("payload", JSONB, nullable=False),  # non-personal fields, normalised
+    Column("personal_enc", LargeBinary, nullable=False),  # personal fields, encrypted
+    Column("reviewed_by", Integer, ForeignKey("staff.id")),
+    Column("reviewed_at", DateTime(timezone=True)),
+    Column("rejection_reason", Text),
+    CheckConstraint("kind IN ('collection', 'update')", name="kind"),
+    CheckConstraint(
+        "status IN ('submitted', 'reviewed', 'rejected', 'created', 'applied', 'withdrawn')",
+        name="status",
+    ),
+)
+
+# A running deadline in working days (Arts. 8, 11, 13, 15, 16): what the SLA watch reads.
+clock = Table(
+    "clock", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("kind", String(32), nullable=False),  # form_review, dossier_creation, filing, ...
+    Column("subject_type", String(32), nullable=False),
+    Column("subject_id", Text, nullable=False),
+    Column("article", Text, nullable=False),
+    Column("owner_id", Integer, ForeignKey("staff.id"), index=True),
+    Column("started_on", Date, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("provisional", Boolean, nullable=False, server_default=text("false")),
+    Column("met_at", DateTime(timezone=True)),
+    UniqueConstraint("kind", "subject_type", "subject_id"),
+    Index("ix_clock_open_due", "due_on", postgresql_where=text("met_at IS NULL")),
+)
+
+# --- updates (Arts. 12, 13) -----------------------------------------------------------------
+
+#: The immediate-update triggers of Art. 12 (each starts a 2-wd clock for the liaison).
+UPDATE_TRIGGERS = ("basic_info", "cooperation", "needs", "feedback", "material")
+
+# A Dossier Information Update Form (Art. 13(1)): what changes, why, on what evidence.
+dossier_change = Table(
+    "dossier_change", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    _dossier_fk(),
+    Column("status", String(16), nullable=False, server_default="submitted"),
+    Column("important", Boolean, nullable=False),  # Art. 13(3): needs the CS head first
+    Column("trigger", String(16)),  # an Art. 12 immediate trigger; NULL for a routine update
+    Column("occurred_on", Date),  # when the triggering event happened
+    Column("reason", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("requested_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("reviewed_by", Integer, ForeignKey("staff.id")),
+    Column("reviewed_at", DateTime(timezone=True)),
+    Column("approved_by", Integer, ForeignKey("staff.id")),  # the CS head, important changes
+    Column("approved_at", DateTime(timezone=True)),
+    Column("applied_by", Integer, ForeignKey("staff.id")),
+    Column("applied_at", DateTime(timezone=True)),
+    Column("rejected_by", Integer, ForeignKey("staff.id")),
+    Column("rejection_reason", Text),
+    CheckConstraint(
+        "status IN ('submitted', 'reviewed', 'approved', 'applied', 'rejected')", name="status"),
+    CheckConstraint(f"trigger IS NULL OR trigger IN {UPDATE_TRIGGERS}", name="trigger"),
+    CheckConstraint("(trigger IS NULL) = (occurred_on IS NULL)", name="occurred_on"),
+)
+
+# One changed field of an update form, with its value before and after (Art. 13(4)).
+# Personal fields keep both values only as ciphertext (``*_enc``), others in the clear.
+dossier_change_item = Table(
+    "dossier_change_item", metadata,
+    Column("change_id", UUID(as_uuid=True), ForeignKey("dossier_change.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("field", String(48), primary_key=True),
+    Column("personal", Boolean, nullable=False),
+    Column("before_value", Text),
+    Column("after_value", Text),
+    Column("before_enc", LargeBinary),
+    Column("after_enc", LargeBinary),
+    CheckConstraint("NOT personal OR (before_value IS NULL AND after_value IS NULL)",
+                    name="personal_sealed"),
+)
+
+# A delayed filing (Art. 15): approved by the CS head, never beyond 5 wd.
+filing_delay = Table(
+    "filing_delay", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("clock_id", BigInteger, ForeignKey("clock.id"), nullable=False),
+    Column("requested_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("reason", Text, nullable=False),
+    Column("original_due_on", Date, nullable=False),
+    Column("new_due_on", Date, nullable=False),
+    Column("status", String(16), nullable=False, server_default="requested"),
+    Column("decided_by", Integer, ForeignKey("staff.id")),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_reason", Text),
+    CheckConstraint("status IN ('requested', 'approved', 'rejected')", name="status"),
+    CheckConstraint("new_due_on > original_due_on", name="later"),
+    # At most one pending or approved delay per clock.
+    Index("uq_filing_delay_open", "clock_id", unique=True,
+          postgresql_where=text("status <> 'rejected'")),
+)
+
+# --- paper borrowing (Art. 16) ----------------------------------------------------------------
+
+# A Borrowing Request Form: purpose, period, the volumes; approved by the requester's
+# department head and by the archivist; one extension at most.
+loan = Table(
+    "loan", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("requester_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
+    Column("purpose", Text, nullable=False),
+    Column("period_wd", SmallInteger, nullable=False),
+    Column("status", String(16), nullable=False, server_default="requested"),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("department_approved_by", Integer, ForeignKey("staff.id")),
+    Column("department_approved_at", DateTime(timezone=True)),
+    Column("archive_approved_by", Integer, ForeignKey("staff.id")),
+    Column("archive_approved_at", DateTime(timezone=True)),
+    Column("rejected_by", Integer, ForeignKey("staff.id")),
+    Column("rejection_reason", Text),
+    Column("lent_on", Date),
+    Column("due_on", Date),
+    Column("extension_wd", SmallInteger),
+    Column("extension_requested_on", Date),
+    Column("extension_status", String(16)),
+    Column("extension_decided_by", Integer, ForeignKey("staff.id")),
+    Column("returned_on", Date),
+    Column("returned_to", Integer, ForeignKey("staff.id")),
+    CheckConstraint(
+        "status IN ('requested', 'approved', 'lent', 'returned', 'rejected')", name="status"),
+    CheckConstraint("period_wd > 0", name="period"),
+    CheckConstraint(
+        "extension_status IS NULL OR extension_status IN ('requested', 'approved', 'rejected')",
+        name="extension_status"),
+)
+
+loan_volume = Table(
+    "loan_volume", metadata,
+    Column("loan_id", UUID(as_uuid=True), ForeignKey("loan.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("volume_id", BigInteger, ForeignKey("paper_volume.id"), primary_key=True,
+           index=True),
+    Column("returned_condition", String(16)),  # recorded at return (Art. 16: intact)
+    Column("return_notes", Text),
+)
+
+# --- queries (Art. 16) -----------------------------------------------------------------------
+
+#: What a query grant may cover: the Art. 10 dimensions, and whether personal data shows.
+QUERY_SCOPES = ("basic", "contacts", "market", "cooperation", "needs", "other", "vault",
+                "personal")
+
+query_grant = Table(
+    "query_grant", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    _dossier_fk(),
+    Column("requester_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
+    Column("purpose", Text, nullable=False),
+    Column("scope", ARRAY(Text), nullable=False),
+    Column("expires_on", Date, nullable=False),
+    Column("status", String(16), nullable=False, server_default="requested"),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("decided_by", Integer, ForeignKey("staff.id")),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("reason", Text),
+    CheckConstraint("status IN ('requested', 'approved', 'rejected', 'revoked')", name="status"),
+    CheckConstraint("cardinality(scope) > 0", name="scope"),
+)
+
+# --- scheduled duties (Arts. 12, 14, 21, 22) -------------------------------------------------
+
+# One run of a duty for one period (``2026-10``, ``2026-Q4``, ``2026-H2``, ``2026``): the key
+# that makes a retry or a second run of the same period change nothing.
+duty_run = Table(
+    "duty_run", metadata,
+    Column("duty", String(32), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("seed", BigInteger),  # the sampling audit's random seed, recorded (Art. 14)
+    Column("summary", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+)
+
+# Something a duty found about one dossier: a gap, a stale part, an inconsistency. A finding
+# of the sampling audit or the QA inspection is a rectification item with an owner and a
+# deadline, re-checked by the next run (Arts. 14, 21).
+finding = Table(
+    "finding", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("duty", String(32), nullable=False),
+    Column("period", String(16), nullable=False),
+    _dossier_fk(),
+    Column("check_id", String(64), nullable=False),
+    Column("article", Text, nullable=False),
+    Column("dimension", String(32), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("owner_id", Integer, ForeignKey("staff.id"), index=True),
+    Column("due_on", Date),
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("found_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("rechecked_in", String(16)),  # the period of the run that re-checked it
+    Column("resolved_at", DateTime(timezone=True)),
+    UniqueConstraint("duty", "period", "dossier_id", "check_id"),
+    CheckConstraint("severity IN ('error', 'warning')", name="severity"),
+    CheckConstraint("status IN ('open', 'resolved', 'persisting')", name="status"),
+)
+
+# A reminder or escalation sent about a running clock, at most one of a kind per day.
+reminder = Table(
+    "reminder", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("clock_id", BigInteger, ForeignKey("clock.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # due_soon | overdue | escalation
+    Column("for_date", Date, nullable=False),
+    Column("recipient_id", Integer, ForeignKey("staff.id")),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("clock_id", "kind", "for_date"),
+    CheckConstraint("kind IN ('due_soon', 'overdue', 'escalation')", name="kind"),
+)
+
+# A report written by a duty: where it is stored and its digest, one per kind/period/format.
+report = Table(
+    "report", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    _created_at(),
+    UniqueConstraint("kind", "period", "format"),
+)
+
+# --- audit trail ----------------------------------------------------------------------------
+
+# Every read of a dossier and every refused action (Art. 16); the ledger records changes.
+access_log = Table(
+    "access_log", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", Text),
+    Column("allowed", Boolean, nullable=False),
+    Column("reason", Text),
+)
+
+# 檔案管理臺賬 (Arts. 11, 13): append-only and hash-chained; see dossiers.core.ledger. ``body`` is
+# the exact canonical JSON that was hashed; a BEFORE INSERT trigger fills the other columns
+# from it (whatever a client sends), and UPDATE is refused, so they never disagree.
+ledger_entry = Table(
+    "ledger_entry", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("body", Text, nullable=False),
+    Column("prev_hash", LargeBinary, nullable=False),
+    Column("entry_hash", LargeBinary, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("subject_type", Text, nullable=False),
+    Column("subject_id", Text, nullable=False),
+    Column("dossier_no", Text),
+    Column("details", JSONB, nullable=False),
+    Index("ix_ledger_entry_subject", "subject_type", "subject_id"),
+    Index("ix_ledger_entry_dossier_no", "dossier_no"),
+    Index("ix_ledger_entry_action", "action", "recorded_at"),
+)
+
+# --- data keys, kept apart from the data (Art. 18, crypto-shredding) ----------------------
+
+data_key = Table(
+    "data_key", metadata,
+    Column("dossier_id", UUID(as_uuid=True), primary_key=True),
+    Column("wrapped_key", LargeBinary),  # NULL once destroyed: every copy becomes unreadable
+    Column("master_key_id", Text, nullable=False),
+    _created_at(),
+    Column("destroyed_at", DateTime(timezone=True)),
+    schema=KEYRING_SCHEMA,
+)

@@ -1,0 +1,199 @@
+"""A local Airflow for the duties (``make airflow``): one machine, SQLite, ``airflow standalone``.
+
+Airflow's home is ``.dossier/airflow`` (under ``DOSSIER_HOME`` when set), its DAGs and
+plugins are the repository's ``dags/`` and ``plugins/``, and the dossier database is handed
+to it as the connection ``dossier_db`` (env ``AIRFLOW_CONN_DOSSIER_DB``). When
+``DOSSIER_DATABASE_URL`` is unset the embedded PostgreSQL is started, as for the CLI.
+
+:func:`airflow_env` and :func:`run_dag_test` let the demo and the tests run a duty once,
+for real, with ``airflow dags test`` (no scheduler, no web server).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO
+
+from dossiers.core.config import PROJECT_ROOT, home
+
+UI_URL = "http://localhost:8080"
+PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
+
+
+def airflow_home() -> Path:
+    """Where the local Airflow keeps its config, SQLite metadata DB and logs."""
+    return home() / "airflow"
+
+
+def metadata_db(airflow_home_dir: Path | None = None) -> Path:
+    """The local Airflow's SQLite metadata database file."""
+    return (airflow_home_dir or airflow_home()) / "airflow.db"
+
+
+def airflow_bin() -> str:
+    """The ``airflow`` command of this virtual environment (falls back to PATH)."""
+    beside = Path(sys.executable).with_name("airflow")
+    return str(beside) if beside.exists() else (shutil.which("airflow") or "airflow")
+
+
+def libpq_url(dossier_url: str) -> str:
+    """A plain ``postgresql://`` URI (no SQLAlchemy driver) for an Airflow connection."""
+    from sqlalchemy import make_url
+
+    return make_url(dossier_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def airflow_env(dossier_url: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The full environment for an ``airflow`` subprocess running this project's duties.
+
+    ``base`` (default: this process's environment) plus Airflow's home, the repository's
+    dags/plugins folders, no examples, a SQLite metadata DB in that home, and the dossier
+    database both as the Airflow connection ``dossier_db`` and as ``DOSSIER_DATABASE_URL``.
+    The ledger anchor defaults to the CLI's (``.dossier/ledger.anchor``) so both move the
+    same anchor (Arts. 11, 13).
+    """
+    env = dict(os.environ if base is None else base)
+    af_home = airflow_home()
+    # `airflow standalone` starts its components as `airflow …` from PATH: put this venv first.
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([venv_bin, *[p for p in env.get("PATH", "").split(os.pathsep)
+                                               if p and p != venv_bin]])
+    env.update({
+        "AIRFLOW_HOME": str(af_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{metadata_db(af_home)}",
+        "AIRFLOW_CONN_DOSSIER_DB": libpq_url(dossier_url),
+        "DOSSIER_DATABASE_URL": dossier_url,
+        "DOSSIER_HOME": str(home()),
+    })
+    env.setdefault("DOSSIER_LEDGER_ANCHOR", str(home() / "ledger.anchor"))
+    # LocalExecutor starts one worker process per parallelism slot (default 32): a laptop
+    # running a handful of duties needs a few.
+    env.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
+    return env
+
+
+def ensure_metadata_db(env: Mapping[str, str], *, output: IO[bytes] | None = None) -> int:
+    """``airflow db migrate`` when the SQLite metadata DB of ``env`` does not exist yet (≈ 7 s)."""
+    af_home = Path(env["AIRFLOW_HOME"])
+    af_home.mkdir(parents=True, exist_ok=True)
+    if metadata_db(af_home).exists():
+        return 0
+    return subprocess.run([airflow_bin(), "db", "migrate"], env=dict(env), check=False, stdout=output,
+                          stderr=subprocess.STDOUT if output is not None else None).returncode
+
+
+def run_dag_test(dag_id: str, dossier_url: str, logical_date: str | None = None, *,
+                 output: Path | None = None) -> int:
+    """Run one DAG once with ``airflow dags test``; return its exit status (0: the run succeeded).
+
+    Migrates the local metadata DB first when it does not exist yet. A one-task run takes
+    ≈ 15-25 s here, mostly Airflow's own start-up. Airflow's log goes to ``output`` when
+    given, else to this process's stdout/stderr.
+    """
+    env = {**airflow_env(dossier_url), "DOSSIER_DEADLINE_ALERTS": "0"}  # see duties.dagkit
+    cmd = [airflow_bin(), "dags", "test", dag_id, *([logical_date] if logical_date else [])]
+    with ExitStack() as stack:
+        sink = stack.enter_context(output.open("ab")) if output is not None else None
+        migrated = ensure_metadata_db(env, output=sink)
+        if migrated != 0:
+            return migrated
+        return subprocess.run(cmd, env=env, check=False, stdout=sink,
+                              stderr=subprocess.STDOUT if sink is not None else None).returncode
+
+
+_RUN_MANY = """
+import json, sys
+import pendulum
+from airflow.dag_processing.dagbag import DagBag
+
+bag = DagBag(dag_folder=sys.argv[1])
+if bag.import_errors:
+    print("RESULT " + json.dumps({"import_errors": {str(k): v for k, v in bag.import_errors.items()}}))
+    sys.exit(1)
+for dag_id, when in json.loads(sys.argv[2]):
+    logical = pendulum.parse(when) if when else None
+    try:
+        run = bag.dags[dag_id].test(logical_date=logical)
+        state, run_id = str(run.state), run.run_id
+    except Exception as exc:  # report it and go on with the next duty
+        state, run_id = f"error: {type(exc).__name__}: {exc}", None
+    print("RESULT " + json.dumps({"dag_id": dag_id, "logical_date": when, "state": state,
+                                  "run_id": run_id}), flush=True)
+"""
+
+
+def run_dags_test(runs: list[tuple[str, str | None]], dossier_url: str, *,
+                  env_extra: Mapping[str, str] | None = None,
+                  output: Path | None = None) -> list[dict[str, str]]:
+    """Run several DAGs once each with ``dag.test()`` in one Airflow process (Airflow's
+    start-up paid once): ``[(dag_id, logical date or None)]``; returns each run's state."""
+    import json
+
+    env = {**airflow_env(dossier_url), "DOSSIER_DEADLINE_ALERTS": "0", **(env_extra or {})}
+    with ExitStack() as stack:
+        sink = stack.enter_context(output.open("ab")) if output is not None else None
+        if ensure_metadata_db(env, output=sink) != 0:
+            raise RuntimeError("airflow db migrate failed")
+        proc = subprocess.run([sys.executable, "-c", _RUN_MANY, str(PROJECT_ROOT / "dags"),
+                               json.dumps(runs)], env=env, check=False, capture_output=True)
+        if sink is not None:
+            sink.write(proc.stdout + proc.stderr)
+    results = [json.loads(line.removeprefix(b"RESULT ")) for line in proc.stdout.splitlines()
+               if line.startswith(b"RESULT ")]
+    if proc.returncode != 0 and not results:
+        raise RuntimeError(f"the DAG runs could not start (exit {proc.returncode})")
+    return results
+
+
+def staff_usernames(dossier_url: str) -> list[str]:
+    """The active staff members' usernames (empty before the company is onboarded)."""
+    from sqlalchemy import select
+
+    from dossiers.core import db
+    from dossiers.core.schema import staff
+
+    with db.transaction(db.get_engine(dossier_url)) as conn:
+        return list(conn.execute(select(staff.c.username).where(staff.c.active)
+                                 .order_by(staff.c.username)).scalars())
+
+
+def main() -> None:
+    """``make airflow``: migrate the dossier schema, then exec ``airflow standalone``."""
+    from dossiers.core import db
+    from dossiers.core.errors import DossierError
+
+    try:
+        url = db.database_url()
+        revision = db.upgrade(url)
+    except DossierError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_status) from None
+    env = airflow_env(url)
+    af_home = Path(env["AIRFLOW_HOME"])
+    af_home.mkdir(parents=True, exist_ok=True)
+    people = staff_usernames(url)
+    # Airflow users for the staff (an SSO does this in production): the dossier API and the
+    # report pages act as the staff member with the signed-in user's name.
+    env.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
+                   ",".join(["admin:admin", *(f"{u}:viewer" for u in people)]))
+    print(f"dossier database {db.describe(url)} at schema revision {revision}")
+    print(f"AIRFLOW_HOME={af_home}")
+    print(f"Airflow UI: {UI_URL} (user admin, and one viewer per staff member: "
+          f"{', '.join(people) or 'none yet'}; passwords in {af_home / PASSWORDS_FILE}, "
+          "written on first start). Reports and the dossier API answer staff only: sign in "
+          "as a department head, the archivist, the CS head, QA or management to read reports.")
+    sys.stdout.flush()
+    os.execve(airflow_bin(), [airflow_bin(), "standalone"], env)
+
+
+if __name__ == "__main__":
+    main()

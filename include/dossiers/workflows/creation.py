@@ -1,0 +1,251 @@
+"""From a submitted collection form to a filed dossier (Arts. 8, 11, 15).
+
+1. the department head reviews the form within 2 wd (approve, or reject with a reason
+   that goes back to the liaison) - :func:`review_form`;
+2. the archivist verifies it and creates the electronic dossier, which gets its number -
+   :func:`create_dossier`;
+3. the archivist files the electronic and paper dossier within 2 wd of creation and the
+   paper volume is registered in the vault - :func:`file_dossier`.
+
+Each step checks permission, refuses illegal transitions with the reason and changes
+nothing then, and writes its ledger entry in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Text, func, insert, select, update
+
+from dossiers.calendar.clocks import close_clock, open_clock
+from dossiers.core import ledger, numbering
+from dossiers.core.config import SHANGHAI
+from dossiers.core.crypto import Field, KeyRing
+from dossiers.core.errors import NotFound, Refused
+from dossiers.core.permissions import Action, Actor, Role, authorize
+from dossiers.core.schema import (
+    basic_info,
+    clock,
+    contact,
+    contract,
+    cooperation,
+    document,
+    dossier,
+    dossier_market,
+    form,
+    market_info,
+    needs,
+    other_info,
+    paper_volume,
+    staff,
+)
+from dossiers.intake.service import personal_field
+
+BASIC = ("registered_address", "domestic_contact_address", "founded_on", "legal_form",
+         "registered_capital_amount", "registered_capital_currency", "business_scope",
+         "core_business", "org_structure")
+MARKET = ("market_positioning", "target_customers", "competition", "market_share",
+          "policy_fit", "industry_trends")
+NEEDS = ("brand_positioning", "creative_preferences", "selling_points", "consumer_traits",
+         "service_expectations", "latent_needs")
+
+
+def _now() -> datetime:
+    return datetime.now(SHANGHAI)
+
+
+def _form(conn: Connection, form_id: uuid.UUID) -> Any:
+    row = conn.execute(select(form).where(form.c.id == form_id).with_for_update()).first()
+    if row is None:
+        raise NotFound("no such form", record=f"form {form_id}")
+    return row
+
+
+def review_form(conn: Connection, actor: Actor, form_id: uuid.UUID, *, approve: bool,
+                reason: str | None = None, at: datetime | None = None) -> dict[str, Any]:
+    """Art. 11(2): the department head of the form's department approves or rejects it."""
+    at = at or _now()
+    row = _form(conn, form_id)
+    subject = f"form {form_id}"
+    authorize(conn, actor, Action.FORM_REVIEW, subject=subject)
+    if actor.department not in (row.department, "customer_service"):
+        authorize(conn, actor, Action.FORM_REVIEW, subject=subject,
+                  reason=f"the form belongs to the {row.department} department")
+    if actor.staff_id in (row.submitted_by, row.liaison_id):
+        authorize(conn, actor, Action.FORM_REVIEW, subject=subject,
+                  reason="nobody reviews their own form (separation of duties)")
+    if row.status != "submitted":
+        raise Refused(f"is {row.status}, only a submitted form can be reviewed", record=subject)
+    if not approve and not (reason or "").strip():
+        raise Refused("a rejection needs a reason for the liaison", record=subject,
+                      field="reason")
+    status = "reviewed" if approve else "rejected"
+    conn.execute(update(form).where(form.c.id == form_id).values(
+        status=status, reviewed_by=actor.staff_id, reviewed_at=at,
+        rejection_reason=None if approve else reason))
+    close_clock(conn, "form_review", "form", str(form_id), at)
+    ledger.append(conn, ledger.Entry(
+        actor=actor.username, action="form.approve" if approve else "form.reject",
+        subject_type="form", subject_id=str(form_id),
+        details={"reason": reason} if reason else {},
+    ))
+    return {"form_id": str(form_id), "status": status}
+
+
+def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uuid.UUID, *,
+                   at: datetime | None = None) -> dict[str, Any]:
+    """Art. 11(3)-(4): the archivist creates the electronic dossier and numbers it."""
+    at = at or _now()
+    row = _form(conn, form_id)
+    authorize(conn, actor, Action.DOSSIER_CREATE, subject=f"form {form_id}")
+    if row.status != "reviewed":
+        raise Refused(f"is {row.status}: a dossier is created only from a form its "
+                      "department head has reviewed (Art. 11)", record=f"form {form_id}")
+    p: dict[str, Any] = row.payload
+    personal = json.loads(keyring.open(conn, row.dossier_id, personal_field(form_id),
+                                       row.personal_enc) or "{}")
+    dossier_id = row.dossier_id
+    number = numbering.allocate(conn, at.year, row.client_type, dossier_id)
+    origin = "potential" if row.stage == "potential" else "new"
+    conn.execute(insert(dossier).values(
+        id=dossier_id, dossier_no=number, client_name_zh=row.client_name_zh,
+        client_name_en=row.client_name_en, name_en_key=row.name_en_key,
+        name_zh_key=row.name_zh_key, client_type=row.client_type, stage=row.stage,
+        origin=origin, liaison_id=row.liaison_id, department=row.department, form_id=form_id,
+        authorisation_ref=p["authorisation_ref"], collected_on=p["collected_on"],
+        created_at=at, created_by=actor.staff_id, updated_at=at,
+        terminated_on=p.get("terminated_on"),
+    ))
+    _insert_dimensions(conn, keyring, dossier_id, p, personal)
+    conn.execute(update(form).where(form.c.id == form_id).values(status="created"))
+    filing = open_clock(conn, "filing", "dossier", str(dossier_id), "creation_filing_wd",
+                        owner_id=actor.staff_id, start=at.date())  # Art. 11(5)
+    ledger.append(conn, ledger.Entry(
+        actor=actor.username, action="dossier.create", subject_type="dossier",
+        subject_id=str(dossier_id), dossier_no=number,
+        details={"form_id": str(form_id), "client_type": row.client_type, "stage": row.stage,
+                 "filing_due": filing.due.isoformat()},
+    ))
+    return {"dossier_id": str(dossier_id), "dossier_no": number,
+            "filing_due": filing.due.isoformat(), "filing_due_provisional": filing.provisional}
+
+
+def _insert_dimensions(conn: Connection, keyring: KeyRing, dossier_id: uuid.UUID,
+                       p: dict[str, Any], personal: dict[str, str]) -> None:
+    """The Art. 10 dimensions from the form; personal fields re-sealed in their new place."""
+    def seal(table: str, column: str, record: str, value: str | None) -> bytes | None:
+        return keyring.seal(conn, dossier_id, Field(table, column, record), value)
+
+    conn.execute(insert(dossier_market), [
+        {"dossier_id": dossier_id, "country": c, "ordinal": i}
+        for i, c in enumerate(p["target_markets"])])
+    conn.execute(insert(basic_info).values(dossier_id=dossier_id, **{k: p.get(k) for k in BASIC}))
+    contacts = []
+    for i, c in enumerate(p.get("contacts", [])):
+        prefix = "contact_" if i == 0 else f"contacts[{i}]."
+        email, phone = personal.get(prefix + "email"), personal.get(prefix + "phone")
+        contacts.append({
+            "dossier_id": dossier_id, "ordinal": i, "title": c.get("title"),
+            "preference": c.get("preference"),
+            "name_enc": seal("contact", "name", str(i), personal.get(prefix + "name")),
+            "email_enc": seal("contact", "email", str(i), email),
+            "phone_enc": seal("contact", "phone", str(i), phone),
+            "email_bidx": keyring.blind_index(conn, "email", email.casefold()) if email else None,
+            "phone_bidx": keyring.blind_index(conn, "phone", phone) if phone else None,
+        })
+    if contacts:
+        conn.execute(insert(contact), contacts)
+    conn.execute(insert(market_info).values(dossier_id=dossier_id, **{k: p.get(k) for k in MARKET}))
+    conn.execute(insert(cooperation).values(dossier_id=dossier_id,
+                                            started_on=p.get("contract_signed_on")))
+    if p.get("contract_no"):
+        conn.execute(insert(contract).values(
+            dossier_id=dossier_id, contract_no=p["contract_no"],
+            signed_on=p["contract_signed_on"], service_scope=p.get("service_scope"),
+            period_start=p.get("period_start"), period_end=p.get("period_end"),
+            fee_range_enc=seal("contract", "fee_range", p["contract_no"],
+                               personal.get("fee_range")),
+        ))
+    conn.execute(insert(needs).values(dossier_id=dossier_id,
+                                      marketing_goals=p.get("marketing_goals") or [],
+                                      **{k: p.get(k) for k in NEEDS}))
+    conn.execute(insert(other_info).values(
+        dossier_id=dossier_id, other_partners=p.get("other_partners"),
+        honours=p.get("honours"), dependence=p.get("dependence"),
+        credit_rating_enc=seal("other_info", "credit_rating", str(dossier_id),
+                               personal.get("credit_rating")),
+    ))
+
+
+def document_file_name(client_name: str, document_type: str, year: int) -> str:
+    """Art. 15: electronic files are named ``<client name>-<document type>-<year>``."""
+    return f"{client_name}-{document_type}-{year}"
+
+
+def file_dossier(conn: Connection, actor: Actor, dossier_id: uuid.UUID, *, cabinet: str,
+                 shelf: int, at: datetime | None = None) -> dict[str, Any]:
+    """Art. 11(5), 15: file the electronic dossier and register its paper volume."""
+    at = at or _now()
+    row = conn.execute(select(dossier).where(dossier.c.id == dossier_id).with_for_update()).first()
+    if row is None:
+        raise NotFound("no such dossier", record=f"dossier {dossier_id}")
+    authorize(conn, actor, Action.DOSSIER_FILE, subject=f"dossier {row.dossier_no}")
+    if row.filed_at is not None:
+        raise Refused("is already filed", record=f"dossier {row.dossier_no}")
+    # Paper volumes stand in the same order as the electronic dossiers (Art. 15).
+    position = conn.execute(
+        select(func.coalesce(func.max(paper_volume.c.position), 0) + 1)
+        .where(paper_volume.c.cabinet == cabinet, paper_volume.c.shelf == shelf)
+    ).scalar_one()
+    conn.execute(insert(paper_volume).values(
+        dossier_id=dossier_id, volume_no=1, label_dossier_no=row.dossier_no,
+        label_client_name=row.client_name_zh, label_filed_on=at.date(), cabinet=cabinet,
+        shelf=shelf, position=position))
+    name = document_file_name(row.client_name_zh, "採集表", at.year)
+    conn.execute(insert(document).values(
+        dossier_id=dossier_id, document_type="採集表", year=at.year, file_name=name,
+        category=f"{row.client_type}/{row.stage}", confirmed_on=row.created_at.date(),
+        filed_at=at, filed_by=actor.staff_id))
+    conn.execute(update(dossier).where(dossier.c.id == dossier_id).values(filed_at=at,
+                                                                         updated_at=at))
+    # Art. 8: filing completes a new client's creation and a legacy client's back-fill.
+    close_clock(conn, ("filing", "new_client_creation", "legacy_backfill"), "dossier",
+                str(dossier_id), at)
+    ledger.append(conn, ledger.Entry(
+        actor=actor.username, action="dossier.file", subject_type="dossier",
+        subject_id=str(dossier_id), dossier_no=row.dossier_no,
+        details={"cabinet": cabinet, "shelf": shelf, "position": position, "document": name},
+    ))
+    return {"dossier_no": row.dossier_no, "cabinet": cabinet, "shelf": shelf,
+            "position": position}
+
+
+def list_forms(conn: Connection, actor: Actor, status: str = "submitted") -> list[dict[str, Any]]:
+    """Forms the actor works on: a liaison their own, a department head their department's,
+    Customer Service (archivist, CS head) all of them; with the review deadline."""
+    authorize(conn, actor, Action.FORM_LIST, subject="forms")
+    query = (select(form.c.id, form.c.status, form.c.client_name_zh, form.c.client_name_en,
+                    form.c.client_type, form.c.stage, form.c.department, staff.c.username,
+                    form.c.submitted_at, form.c.rejection_reason, clock.c.due_on,
+                    clock.c.provisional)
+             .join(staff, staff.c.id == form.c.liaison_id)
+             .outerjoin(clock, (clock.c.subject_type == "form")
+                        & (clock.c.subject_id == form.c.id.cast(Text))
+                        & (clock.c.kind == "form_review"))
+             .order_by(form.c.submitted_at))
+    if status != "all":
+        query = query.where(form.c.status == status)
+    if actor.department != "customer_service":
+        if Role.DEPT_HEAD in actor.roles:
+            query = query.where(form.c.department == actor.department)
+        else:
+            query = query.where(form.c.liaison_id == actor.staff_id)
+    return [{"form_id": str(r.id), "status": r.status, "client_name_zh": r.client_name_zh,
+             "client_name_en": r.client_name_en, "client_type": r.client_type,
+             "stage": r.stage, "department": r.department, "liaison": r.username,
+             "submitted_at": r.submitted_at, "review_due": r.due_on,
+             "review_due_provisional": r.provisional, "rejection_reason": r.rejection_reason}
+            for r in conn.execute(query)]

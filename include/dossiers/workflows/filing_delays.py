@@ -1,0 +1,99 @@
+"""Delayed filing (Art. 15): everything is filed within its deadline; a delay needs the CS
+head's approval and the filing may never take more than 5 wd (``filing_delay_max_wd``).
+
+The archivist asks before the deadline passes, naming the new date and the reason; the CS
+head (never the one who asked) approves, and the filing clock's due date moves; the
+original date stays on the request, so timeliness can still be judged against both.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from dossiers.calendar.workdays import default_calendar
+from dossiers.core import ledger
+from dossiers.core.config import SHANGHAI
+from dossiers.core.errors import Refused
+from dossiers.core.permissions import Action, Actor, authorize
+from dossiers.core.policy import policy
+from dossiers.core.schema import clock, filing_delay
+from dossiers.workflows.access import find
+
+
+def request(conn: Connection, actor: Actor, dossier_no: str, *, until: date, reason: str,
+            today: date | None = None) -> dict[str, Any]:
+    """The archivist asks to file a dossier later than its deadline, up to 5 wd in all."""
+    today = today or datetime.now(SHANGHAI).date()
+    target = find(conn, dossier_no)
+    record = f"dossier {dossier_no}"
+    authorize(conn, actor, Action.DOSSIER_FILE, subject=record)
+    running = conn.execute(select(clock).where(
+        clock.c.kind == "filing", clock.c.subject_type == "dossier",
+        clock.c.subject_id == str(target.id), clock.c.met_at.is_(None)).with_for_update()).first()
+    if running is None:
+        raise Refused("has no filing deadline running (already filed?)", record=record)
+    if not reason.strip():
+        raise Refused("a delay states its reason (Art. 15)", record=record, field="reason")
+    if today > running.due_on:
+        raise Refused(f"the filing was due {running.due_on.isoformat()}: a delay is asked for "
+                      "before the deadline passes (Art. 15)", record=record)
+    if until <= running.due_on:
+        raise Refused(f"{until.isoformat()} is not after the deadline "
+                      f"{running.due_on.isoformat()}", record=record, field="until")
+    limit = policy().filing_delay_max_wd
+    latest = default_calendar().add(running.started_on, limit).date
+    if until > latest:
+        raise Refused(f"{until.isoformat()} is past {latest.isoformat()}: a delayed filing "
+                      f"never takes more than {limit} wd ({policy().article('filing_delay_max_wd')})",
+                      record=record, field="until")
+    pending = conn.execute(select(filing_delay.c.status).where(
+        filing_delay.c.clock_id == running.id, filing_delay.c.status != "rejected")).scalar()
+    if pending is not None:
+        raise Refused(f"a delay of this filing is already {pending}; one delay per filing",
+                      record=record)
+    delay_id = conn.execute(insert(filing_delay).values(
+        clock_id=running.id, requested_by=actor.staff_id, reason=reason.strip(),
+        original_due_on=running.due_on, new_due_on=until).returning(filing_delay.c.id)).scalar_one()
+    ledger.append(conn, ledger.Entry(
+        actor=actor.username, action="filing_delay.request", subject_type="filing_delay",
+        subject_id=str(delay_id), dossier_no=dossier_no,
+        details={"original_due": running.due_on.isoformat(), "until": until.isoformat(),
+                 "reason": reason.strip()}))
+    return {"delay_id": delay_id, "dossier_no": dossier_no, "status": "requested",
+            "original_due": running.due_on, "until": until}
+
+
+def decide(conn: Connection, actor: Actor, delay_id: int, *, approve: bool,
+           reason: str | None = None) -> dict[str, Any]:
+    """The CS head approves or refuses a delay; an approval moves the filing deadline."""
+    record = f"filing delay {delay_id}"
+    delay = conn.execute(select(filing_delay).where(filing_delay.c.id == delay_id)
+                         .with_for_update()).first()
+    if delay is None:
+        raise Refused("no such filing delay request", record=record)
+    authorize(conn, actor, Action.FILING_DELAY_APPROVE, subject=record)
+    if delay.requested_by == actor.staff_id:
+        authorize(conn, actor, Action.FILING_DELAY_APPROVE, subject=record,
+                  reason="nobody approves their own request (separation of duties)")
+    if delay.status != "requested":
+        raise Refused(f"is {delay.status}, only a pending request can be decided", record=record)
+    if not approve and not (reason or "").strip():
+        raise Refused("a refusal needs a reason", record=record, field="reason")
+    running = conn.execute(select(clock).where(clock.c.id == delay.clock_id)).one()
+    if approve and running.met_at is not None:
+        raise Refused("the dossier has been filed meanwhile: nothing to delay", record=record)
+    status = "approved" if approve else "rejected"
+    conn.execute(update(filing_delay).where(filing_delay.c.id == delay_id).values(
+        status=status, decided_by=actor.staff_id, decided_at=datetime.now(SHANGHAI),
+        decision_reason=reason))
+    if approve:
+        conn.execute(update(clock).where(clock.c.id == running.id).values(due_on=delay.new_due_on))
+    ledger.append(conn, ledger.Entry(
+        actor=actor.username, action=f"filing_delay.{'approve' if approve else 'reject'}",
+        subject_type="filing_delay", subject_id=str(delay_id),
+        details={"until": delay.new_due_on.isoformat(), **({"reason": reason} if reason else {})}))
+    return {"delay_id": delay_id, "status": status,
+            "filing_due": delay.new_due_on if approve else delay.original_due_on}

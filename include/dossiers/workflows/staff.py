@@ -1,0 +1,86 @@
+"""Staff, their departments and roles; onboarding and offboarding (Arts. 5-7, 19)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from dossiers.core import ledger
+from dossiers.core.directory import DEPARTMENTS, load_actor, staff_id
+from dossiers.core.errors import Refused
+from dossiers.core.permissions import STAFF_ROLES, Action, Actor, authorize
+from dossiers.core.schema import clock, dossier, form, staff, staff_role
+
+
+def add(conn: Connection, acting_user: str | None, username: str, department_code: str,
+        roles: list[str], confidentiality_signed_on: Any = None) -> dict[str, Any]:
+    """Onboard a staff member. The very first one (an empty company) needs no actor."""
+    bootstrap = conn.execute(select(func.count()).select_from(staff)).scalar_one() == 0
+    if department_code not in DEPARTMENTS:
+        raise Refused(f"unknown department; one of {', '.join(DEPARTMENTS)}",
+                      record=f"user {username}", field="department")
+    unknown = [r for r in roles if r not in STAFF_ROLES]
+    if unknown or not roles:
+        raise Refused(f"unknown role {unknown[0] if unknown else '(none)'}; one of "
+                      f"{', '.join(STAFF_ROLES)}", record=f"user {username}", field="role")
+    if bootstrap:
+        if not {"cs_head", "management"} & set(roles):
+            raise Refused("the first staff member must be cs_head or management, who can "
+                          "then onboard the others", record=f"user {username}", field="role")
+        actor_name = "bootstrap"
+    else:
+        actor = load_actor(conn, acting_user)
+        authorize(conn, actor, Action.STAFF_ADD, subject=f"user {username}")
+        actor_name = actor.username
+    if conn.execute(select(staff.c.id).where(staff.c.username == username)).first():
+        raise Refused("already exists", record=f"user {username}")
+    new_id = conn.execute(insert(staff).values(
+        username=username, department=department_code,
+        confidentiality_signed_on=confidentiality_signed_on,
+    ).returning(staff.c.id)).scalar_one()
+    conn.execute(insert(staff_role), [{"staff_id": new_id, "role": r} for r in dict.fromkeys(roles)])
+    ledger.append(conn, ledger.Entry(
+        actor=actor_name, action="staff.add", subject_type="staff", subject_id=username,
+        details={"department": department_code, "roles": sorted(set(roles)),
+                 "bootstrap": bootstrap},
+    ))
+    return {"username": username, "department": department_code, "roles": sorted(set(roles))}
+
+
+def leave(conn: Connection, actor: Actor, username: str, handover_to: str) -> dict[str, Any]:
+    """Offboard (Art. 19): hand every dossier and open item over, then revoke access."""
+    authorize(conn, actor, Action.STAFF_LEAVE, subject=f"user {username}")
+    if username == handover_to:
+        raise Refused("cannot hand over to the leaver", record=f"user {username}",
+                      field="handover-to")
+    leaver = staff_id(conn, username)
+    successor = staff_id(conn, handover_to)
+    dossiers = conn.execute(
+        update(dossier).where(dossier.c.liaison_id == leaver)
+        .values(liaison_id=successor, updated_at=func.now()).returning(dossier.c.dossier_no)
+    ).scalars().all()
+    forms = conn.execute(
+        update(form).where(form.c.liaison_id == leaver,
+                           form.c.status.in_(("submitted", "reviewed")))
+        .values(liaison_id=successor).returning(form.c.id)
+    ).scalars().all()
+    clocks = conn.execute(
+        update(clock).where(clock.c.owner_id == leaver, clock.c.met_at.is_(None))
+        .values(owner_id=successor).returning(clock.c.id)
+    ).scalars().all()
+    revoked = conn.execute(
+        delete(staff_role).where(staff_role.c.staff_id == leaver).returning(staff_role.c.role)
+    ).scalars().all()
+    conn.execute(update(staff).where(staff.c.id == leaver).values(
+        active=False, left_at=func.now(), handed_over_to=successor))
+    summary = {
+        "username": username, "handed_over_to": handover_to,
+        "dossiers": len(dossiers), "open_forms": len(forms), "open_clocks": len(clocks),
+        "roles_revoked": sorted(revoked),
+    }
+    ledger.append(conn, ledger.Entry(
+        actor=actor.username, action="staff.leave", subject_type="staff", subject_id=username,
+        details={**summary, "dossier_nos": sorted(n for n in dossiers if n)},
+    ))
+    return summary
