@@ -1,0 +1,44 @@
+"""``dossier import`` and ``dossier forms``: collection forms, submitted and reviewed (Art. 11)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dossiers.cli.shared import Group, acting, command, noun, print_json, record_id
+from dossiers.intake.service import import_file
+from dossiers.workflows import creation
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    report = import_file(Path(args.file), acting_user=args.acting_user)
+    print_json(report)
+    return 1 if report["rejected"] else 0
+
+
+def cmd_forms_list(args: argparse.Namespace) -> int:
+    return acting(args, lambda conn, actor: creation.list_forms(conn, actor, args.status))
+
+
+def cmd_forms_review(args: argparse.Namespace) -> int:
+    return acting(args, lambda conn, actor: creation.review_form(
+        conn, actor, args.form_id, approve=args.reject is None, reason=args.reject))
+
+
+def register(nouns: Group) -> None:
+    imp = command(nouns, "import", cmd_import,
+                  "submit collection forms from a CSV, XLSX or JSON file (collection-form.md)")
+    imp.add_argument("file")
+
+    forms = noun(nouns, "forms", "collection forms: list and review (Art. 11)")
+    flist = command(forms, "list", cmd_forms_list,
+                    "forms you may see: a liaison their own, a department head their department's")
+    flist.add_argument("--status", default="submitted",
+                       choices=["submitted", "reviewed", "rejected", "created", "all"])
+    review = command(forms, "review", cmd_forms_review,
+                     "department head: approve a submitted form within 2 wd, or reject it with "
+                     "the reason that goes back to the liaison (Art. 11(2))")
+    review.add_argument("form_id", type=record_id)
+    verdict = review.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--approve", action="store_true")
+    verdict.add_argument("--reject", metavar="REASON")

@@ -1,0 +1,93 @@
+"""What every noun module of the CLI shares: the common options, the way a verb is
+registered, argument types, and how a result is printed.
+
+A noun module (``dossiers.cli.staff``, ``dossiers.cli.loans`` …) has one ``register(nouns)``
+that adds its noun and verbs with :func:`noun` and :func:`command`, and one ``cmd_*`` handler
+per verb. A handler returns the exit status of a command that ran (0 done, 1 found or
+refused something); errors are raised, and :func:`dossiers.cli.app.main` alone turns them
+into one line on stderr and an exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import uuid
+from collections.abc import Callable
+from datetime import date
+from functools import cache
+from typing import Any, TypeAlias
+
+from sqlalchemy import Connection
+
+from dossiers.core import db, directory
+from dossiers.core.permissions import Actor
+
+Handler = Callable[[argparse.Namespace], int]
+#: What ``ArgumentParser.add_subparsers`` returns: the group a noun's verbs are added to.
+Group: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+@cache
+def common_options() -> argparse.ArgumentParser:
+    """``--as`` and ``--json``, accepted before the noun and after the verb alike.
+
+    ``SUPPRESS`` defaults so that a sub-parser does not overwrite a value given before the
+    noun; :func:`dossiers.cli.app.main` fills in the defaults.
+    """
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--as", dest="acting_user", metavar="USERNAME",
+                        default=argparse.SUPPRESS,
+                        help="the staff member acting (default: $DOSSIER_USER)")
+    common.add_argument("--json", dest="as_json", action="store_true", default=argparse.SUPPRESS,
+                        help="print the result as JSON (what every workflow command prints; "
+                             "`db upgrade` and `staff add` print one line without it)")
+    return common
+
+
+def noun(nouns: Group, name: str, help_: str, description: str | None = None) -> Group:
+    """Add the noun ``dossier NAME`` and return the group its verbs are added to."""
+    kwargs: dict[str, Any] = {"help": help_}
+    if description is not None:
+        kwargs["description"] = description
+    verbs: Group = nouns.add_parser(name, **kwargs).add_subparsers(
+        dest="verb", required=True, metavar="VERB")
+    return verbs
+
+
+def command(group: Group, name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
+    """Add one command (a verb of a noun, or a noun of its own like ``import``)."""
+    sub: argparse.ArgumentParser = group.add_parser(name, parents=[common_options()], help=help_,
+                                                    description=help_)
+    sub.set_defaults(handler=handler)
+    return sub
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def acting(args: argparse.Namespace, work: Callable[[Connection, Actor], Any]) -> int:
+    """Run ``work(conn, actor)`` in one transaction as the ``--as`` user; once it has
+    committed, print its JSON (nothing is reported done that did not commit)."""
+    with db.transaction() as conn:
+        result = work(conn, directory.load_actor(conn, args.acting_user))
+    print_json(result)
+    return 0
+
+
+# --- argument types -----------------------------------------------------------------------------
+
+def iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {value!r}") from None
+
+
+def record_id(value: str) -> uuid.UUID:
+    """A form, update, grant or loan id."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an id (a UUID): {value!r}") from None

@@ -1,0 +1,95 @@
+"""``dossier updates``: Dossier Information Update Forms, submitted, reviewed, approved when
+important, applied (Arts. 12, 13)."""
+
+from __future__ import annotations
+
+import argparse
+
+from dossiers.cli.shared import Group, acting, command, iso_date, noun, record_id
+from dossiers.core.crypto import KeyRing
+from dossiers.workflows import updates
+
+
+def _field_value(value: str) -> tuple[str, str | None]:
+    """``FIELD=VALUE`` (``FIELD=`` empties the field)."""
+    name, sep, new = value.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"write FIELD=VALUE, not {value!r}")
+    return name.strip(), new or None
+
+
+def cmd_updates_submit(args: argparse.Namespace) -> int:
+    return acting(args, lambda conn, actor: updates.submit(
+        conn, KeyRing(), actor, args.dossier_no, dict(args.set), reason=args.reason,
+        evidence=args.evidence, trigger=args.trigger, occurred_on=args.occurred_on))
+
+
+def cmd_updates_list(args: argparse.Namespace) -> int:
+    return acting(args, lambda conn, actor: updates.list_changes(conn, KeyRing(), actor,
+                                                                 args.status))
+
+
+def cmd_updates_review(args: argparse.Namespace) -> int:
+    return acting(args, lambda conn, actor: updates.review(
+        conn, actor, args.change_id, approve=args.reject is None, reason=args.reject))
+
+
+def cmd_updates_important(args: argparse.Namespace) -> int:
+    return acting(args, lambda conn, actor: updates.approve_important(
+        conn, actor, args.change_id, approve=args.verb == "approve-important",
+        reason=getattr(args, "reason", None)))
+
+
+def cmd_updates_apply(args: argparse.Namespace) -> int:
+    return acting(args, lambda conn, actor: updates.apply(conn, KeyRing(), actor,
+                                                          args.change_id))
+
+
+def register(nouns: Group) -> None:
+    upd = noun(nouns, "updates", "update forms: submit, review, approve important changes, apply "
+                                 "(Arts. 12, 13)")
+    usub = command(upd, "submit", cmd_updates_submit,
+                   "liaison: submit a Dossier Information Update Form - what changes (--set), "
+                   "why (--reason) and on what evidence (--evidence). The department head "
+                   "reviews it within 1 wd, the archivist applies it within 1 wd; a change of "
+                   "the client's name or core cooperation terms also needs the CS head "
+                   "(Art. 13). After an Art. 12 event (--trigger) submit within 2 wd.")
+    usub.add_argument("dossier_no")
+    usub.add_argument("--set", required=True, action="append", type=_field_value,
+                      metavar="FIELD=VALUE",
+                      help="a field of the collection form and its new value (repeat); "
+                           "FIELD= empties it. Lists (target_markets, marketing_goals) are "
+                           "separated by ';'. E.g. --set contact_email=anna@example.de")
+    usub.add_argument("--reason", required=True, help="why the information changes")
+    usub.add_argument("--evidence", required=True,
+                      help="what shows it (e.g. the client's e-mail of 2026-03-02, contract "
+                           "amendment no.)")
+    usub.add_argument("--trigger", choices=["basic_info", "cooperation", "needs", "feedback",
+                                            "material"],
+                      help="the Art. 12 immediate-update event this follows")
+    usub.add_argument("--occurred-on", type=iso_date, metavar="DATE",
+                      help="the day the event happened (with --trigger)")
+    ulist = command(upd, "list", cmd_updates_list,
+                    "update forms you work on, with each field before and after (personal "
+                    "values masked)")
+    ulist.add_argument("--status", default="open",
+                       choices=["open", "submitted", "reviewed", "approved", "applied",
+                                "rejected", "all"])
+    urev = command(upd, "review", cmd_updates_review,
+                   "department head: approve an update form within 1 wd, or reject it with the "
+                   "reason that goes back to the liaison (Art. 13(2))")
+    urev.add_argument("change_id", type=record_id)
+    uverdict = urev.add_mutually_exclusive_group(required=True)
+    uverdict.add_argument("--approve", action="store_true")
+    uverdict.add_argument("--reject", metavar="REASON")
+    uimp = command(upd, "approve-important", cmd_updates_important,
+                   "CS head: approve an important change after its review (Art. 13(3))")
+    uimp.add_argument("change_id", type=record_id)
+    uref = command(upd, "refuse-important", cmd_updates_important,
+                   "CS head: refuse an important change, with the reason")
+    uref.add_argument("change_id", type=record_id)
+    uref.add_argument("--reason", required=True)
+    uapp = command(upd, "apply", cmd_updates_apply,
+                   "archivist: apply a reviewed (and, if important, approved) update within "
+                   "1 wd; the values before and after are kept (Art. 13(3)-(4))")
+    uapp.add_argument("change_id", type=record_id)
