@@ -187,3 +187,26 @@ def test_a_file_beyond_the_bind_parameter_limit_imports(cli, company, tmp_path) 
     assert result.status == 0, result.stderr[-500:]
     assert len(result.json()["accepted"]) == 33_000
     assert _count("SELECT count(*) FROM form") == 33_000
+
+
+def test_a_connection_killed_during_the_copy_is_one_line(cli, company, tmp_path, database_url) -> None:
+    """The server ends the session while the forms stream in (here: a trigger, installed by
+    the owner, terminates its own backend on the first form row): one line, exit 2, and
+    nothing written; not psycopg's "error ignored terminating <psycopg.Copy …>" as well."""
+    import psycopg
+
+    owner = database_url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(owner, autocommit=True) as c:
+        c.execute("""CREATE FUNCTION kill_own_backend() RETURNS trigger LANGUAGE plpgsql
+                     SECURITY DEFINER AS $$
+                     BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$""")
+        c.execute("CREATE TRIGGER kill_own_backend BEFORE INSERT ON form "
+                  "FOR EACH ROW EXECUTE FUNCTION kill_own_backend()")
+    # Enough rows that the client is still sending when the server has gone.
+    rows = [_row(n, contact_email="", contact_name="X") for n in range(6_000)]
+    result = cli("import", str(_write(tmp_path / "f.csv", rows)), "--as", "wang.market")
+    assert result.status == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("dossier: could not run: ")
+    assert "psycopg.Copy" not in result.stderr
+    assert _count("SELECT count(*) FROM form") == 0

@@ -10,6 +10,7 @@ person can act on, never a traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -53,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # psycopg logs a second error while closing a COPY on a connection the server has just
+    # ended; with no logging set up Python would print it to stderr, after which the one
+    # line below says what stopped the command.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
     parser = build_parser()
     args = parser.parse_args(argv)  # bad arguments: argparse's usage line, exit 2
     if not hasattr(args, "acting_user"):

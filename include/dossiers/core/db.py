@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from dossiers.core.config import PROJECT_ROOT, settings
 from dossiers.core.errors import CannotRun
@@ -31,8 +31,8 @@ def database_url() -> str:
     if url is None:
         from dossiers.core import embedded
 
-        url = embedded.ensure_running().url
-    return normalise_url(url)
+        return normalise_url(embedded.ensure_running().url)
+    return checked_url(url, "DOSSIER_DATABASE_URL")
 
 
 def normalise_url(url: str) -> str:
@@ -41,6 +41,34 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def checked_url(url: str, source: str = "the dossier database URL") -> str:
+    """``url`` normalised, or :class:`CannotRun` naming ``source`` and what is wrong with it.
+
+    A URL SQLAlchemy cannot parse, with a port that is not a number, or for another database
+    would otherwise end in a traceback, and for ``ledger verify`` in exit 1, which means "the
+    ledger is broken" (``cli.md``). The URL itself is not repeated: it may hold a password.
+    """
+    normal = normalise_url(url)
+    try:
+        parsed = make_url(normal)
+    except ArgumentError:
+        reason = "not a database URL (expected postgresql://USER@HOST:PORT/DATABASE)"
+    except ValueError:
+        reason = "the port is not a number (expected postgresql://USER@HOST:PORT/DATABASE)"
+    else:
+        if parsed.get_backend_name() != "postgresql":
+            reason = (f"a {parsed.get_backend_name()} URL; the dossier database is PostgreSQL "
+                      "(postgresql://USER@HOST:PORT/DATABASE)")
+        elif parsed.drivername != "postgresql+psycopg":
+            reason = (f"driver {parsed.get_driver_name()}; the dossier database is reached "
+                      "through psycopg 3 (postgresql:// or postgresql+psycopg://)")
+        elif parsed.port is not None and not 0 < parsed.port < 65536:
+            reason = f"port {parsed.port} is not between 1 and 65535"
+        else:
+            return normal
+    raise CannotRun(f"{source}: {reason}")
 
 
 def describe(url: str) -> str:
@@ -76,7 +104,7 @@ def dispose(url: str | None = None) -> None:
 
 def get_engine(url: str | None = None, *, app_role: bool = True) -> Engine:
     """An engine for the dossier database; fails with one clear line when it is unreachable."""
-    url = normalise_url(url) if url else database_url()
+    url = checked_url(url) if url else database_url()
     engine = _engine(url, app_role)
     try:
         with engine.connect():
@@ -119,7 +147,7 @@ def upgrade(url: str | None = None, revision: str = "head") -> str:
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
-    url = normalise_url(url) if url else database_url()
+    url = checked_url(url) if url else database_url()
     engine = get_engine(url, app_role=False)
     try:
         command.upgrade(alembic_config(url), revision)

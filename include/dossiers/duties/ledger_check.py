@@ -62,6 +62,7 @@ def dossier_db_url(conn_id: str = "dossier_db") -> str:
     a secrets backend, or the metadata DB), as a SQLAlchemy psycopg 3 URL."""
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    from dossiers.core.db import normalise_url
+    from dossiers.core.db import checked_url
 
-    return normalise_url(PostgresHook(postgres_conn_id=conn_id).get_uri())
+    return checked_url(PostgresHook(postgres_conn_id=conn_id).get_uri(),
+                       f"the Airflow connection {conn_id}")
