@@ -340,6 +340,29 @@ def test_bad_json_and_refused_rows(client: Any, company: Any, as_user: Any) -> N
     assert _rows("SELECT count(*) FROM form") == [(1,)]
 
 
+def test_a_lone_surrogate_is_invalid_text_as_in_the_cli(client: Any, company: Any,
+                                                        as_user: Any) -> None:
+    """JSON may escape half a UTF-16 pair (``"\\ud800"``), which is no text at all: the row is
+    refused ``invalid_text``, as the CLI refuses it in a file, and the other rows go in
+    (it was a 500: the rows were written to a temporary file as UTF-8; issue 10, item 8)."""
+    body = ('[{"client_name_zh": "北風電商", "client_name_en": "North\\ud800wind",'
+            + json.dumps({k: v for k, v in FORM.items() if k not in ("client_name_zh",
+                                                                      "client_name_en")})[1:]
+            + ", " + json.dumps({**FORM, "client_name_zh": "西風外貿",
+                                 "client_name_en": "Westwind Trading", "client_type": "MFG",
+                                 "contact_name": "A\udc00"}) + ", "
+            + json.dumps({**FORM, "client_name_zh": "南風外貿",
+                          "client_name_en": "Southwind Trading", "client_type": "MFG"}) + "]")
+    assert "\\ud800" in body and "\\udc00" in body  # escaped in the JSON, as a client sends it
+    report = client.post("/forms", content=body.encode(), headers={
+        **as_user("wang.market"), "Content-Type": "application/json"})
+    assert report.status_code == 200, report.text
+    assert [(r["row"], r["field"], r["code"]) for r in report.json()["rejected"]] == [
+        (2, "client_name_en", "invalid_text"), (3, "contact_name", "invalid_text")]
+    assert [r["row"] for r in report.json()["accepted"]] == [4]
+    assert _rows("SELECT client_name_en FROM form") == [("Southwind Trading",)]
+
+
 def test_dossier_numbers_with_chinese_and_hyphens_in_the_path(client: Any, company: Any,
                                                               as_user: Any) -> None:
     number = _created_dossier(client, as_user)

@@ -518,6 +518,60 @@ def test_pages_in_process(database_url: str, company: dict[str, str], tmp_path: 
     assert client.get(f"{PREFIX}/reports/{rows['html'].id}").status_code == 409
 
 
+def test_pages_never_answer_500(database_url: str, company: dict[str, str], tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a probe sent the pages: a Data Docs row (format ``zip``), an id beyond bigint, a
+    NUL in the path. Each is a 4xx or the file, never a 500 (issue 10, item 8)."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from dossiers.api.report_pages import airflow_user
+    from dossiers.reports.data_docs import publish_data_docs
+
+    monkeypatch.setenv("DOSSIER_REPORT_STORE", str(tmp_path / "store"))
+    rows = _published(tmp_path / "store")
+    site = tmp_path / "gx-site"
+    (site / "validations").mkdir(parents=True)
+    (site / "index.html").write_text("<html>Data Docs</html>")
+    (site / "validations" / "run.html").write_text("<html>run</html>")
+    with db.transaction() as conn:
+        publish_data_docs(conn, site / "index.html", "2026-11")
+        docs = conn.execute(text("SELECT id, sha256 FROM report WHERE kind = 'data_docs'")).one()
+    lazy = _plugin_module().DossierReportsPlugin.fastapi_apps[0]["app"]
+    root = FastAPI()
+    root.mount(PREFIX, lazy)
+    client = TestClient(root, raise_server_exceptions=False)
+    assert client.get(f"{PREFIX}/health").status_code == 200
+    lazy._app.dependency_overrides[airflow_user] = lambda: "mgmt.wu"
+
+    # Data Docs are listed on the index and served as the zip of the site
+    index = client.get(f"{PREFIX}/")
+    assert index.status_code == 200, index.text
+    assert f'href="{PREFIX}/reports/{docs.id}"' in index.text and "Data Docs" in index.text
+    zipped = client.get(f"{PREFIX}/reports/{docs.id}")
+    assert zipped.status_code == 200, zipped.text
+    assert zipped.headers["content-type"] == "application/zip"
+    assert zipped.headers["content-disposition"] == \
+        'attachment; filename="data_docs-2026-11.zip"'
+    assert hashlib.sha256(zipped.content).hexdigest() == docs.sha256
+    with zipfile.ZipFile(io.BytesIO(zipped.content)) as z:
+        assert sorted(z.namelist()) == ["index.html", "validations/run.html"]
+    latest = client.get(f"{PREFIX}/latest/data_docs", params={"format": "zip"})
+    assert latest.status_code == 200 and latest.content == zipped.content
+
+    for path, status in ((f"/reports/{2**63}", 422), ("/reports/99999999999999999999999", 422),
+                         ("/reports/-1", 422), ("/reports/0", 422),
+                         (f"/reports/{2**63 - 1}", 404), ("/reports/a%00b", 422),
+                         ("/latest/sampling%00audit", 422), ("/latest/%00", 422),
+                         ("/latest/sampling_audit?format=pdf%00", 422),
+                         ("/latest/" + "k" * 40, 422), ("/latest/no_such_kind", 404)):
+        answer = client.get(f"{PREFIX}{path}")
+        assert answer.status_code == status, (path, answer.status_code, answer.text)
+        assert set(answer.json()) == {"detail"} and isinstance(answer.json()["detail"], str)
+        assert "\n" not in answer.json()["detail"]
+    assert client.get(f"{PREFIX}/reports/{rows['pdf'].id}").status_code == 200
+
+
 # --- a real API server (the shared ``api_server`` fixture of tests/conftest.py) ------------------
 
 

@@ -37,6 +37,8 @@ allowed (logged), 404 no such record, 409 concurrent change, 422 invalid or refu
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Airflow is imported when the app starts, not with this module (see ``deps``: importing
+    # it configures Airflow from the environment, not yet set where the app is only built).
     from airflow.api_fastapi.app import create_auth_manager
 
     create_auth_manager()  # the singleton Airflow's get_user() validates tokens with

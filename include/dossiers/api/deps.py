@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, FastAPI, Request, Security
+from fastapi import Depends, FastAPI, HTTPException, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -43,6 +43,7 @@ from dossiers.core.config import settings
 from dossiers.core.crypto import KeyRing, MasterKey, master_key_from_settings
 from dossiers.core.errors import CannotRun, NotFound, PermissionDenied, Refused
 from dossiers.core.permissions import Actor, log_refusal
+from dossiers.intake.reader import FileRefused
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,8 +100,10 @@ async def authenticated_user(request: Request,
     """The Airflow user of the request (Bearer token or the UI's session cookie), checked by
     Airflow's own ``get_user`` — the one authentication of every plugin route (API, reports).
     Airflow mounts plugin apps without any; this is what protects them."""
+    # Imported on the first request, not with this module: importing Airflow configures it
+    # from the environment (AIRFLOW_HOME, its metadata DB), and this module is imported where
+    # that is not set yet (building the OpenAPI document, the tests' collection).
     from airflow.api_fastapi.core_api.security import get_user
-    from fastapi import HTTPException
 
     try:
         return await get_user(request, None, credentials)
@@ -239,8 +242,6 @@ async def _on_refused(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_cannot_run(request: Request, exc: Exception) -> JSONResponse:
-    from dossiers.intake.reader import FileRefused
-
     if isinstance(exc, FileRefused):  # an imported body the reader refused whole
         return _answer(422, f"request body: refused: {exc.reason}")
     log.error("dossier API could not run: %s", exc)
@@ -285,8 +286,9 @@ def _db_reason(exc: Exception) -> str:
     return f"{type(orig).__name__} (SQLSTATE {getattr(orig, 'sqlstate', None) or '-'})"
 
 
-async def _on_database(request: Request, exc: Exception) -> JSONResponse:
-    """Safety net under the API's own validation: a value the database itself refuses."""
+async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Safety net under the API's own validation: a value the database itself refuses
+    (also the report pages' handler)."""
     if isinstance(exc, DataError):
         log.warning("dossier API: the database refused a value: %s", _db_reason(exc))
         return _answer(422, "request: a value is out of range or malformed for the database")
@@ -307,5 +309,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CannotRun, _on_cannot_run)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
-    app.add_exception_handler(DBAPIError, _on_database)
-    app.add_exception_handler(SQLAlchemyTimeout, _on_database)
+    app.add_exception_handler(DBAPIError, on_database_error)
+    app.add_exception_handler(SQLAlchemyTimeout, on_database_error)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dossiers.api.deps import ERRORS, StaffUser, keyring, run
 from dossiers.api.fields import DossierNo, Reason, Scope, Stage, one_line
+from dossiers.workflows import access, creation, filing_delays, lifecycle
 
 router = APIRouter(prefix="/dossiers", tags=["dossiers"], responses=ERRORS)
 
@@ -167,8 +168,6 @@ class DossierView(BaseModel):
 @router.post("", status_code=201, summary="Create the dossier from a reviewed form, numbered")
 def create_dossier(body: Create, user: StaffUser) -> Created:
     """The archivist (Art. 11(3)-(4)); filing is then due within 2 working days."""
-    from dossiers.workflows import creation
-
     return Created.model_validate(run(user, lambda conn, actor: creation.create_dossier(
         conn, keyring(), actor, body.form_id)))
 
@@ -176,8 +175,6 @@ def create_dossier(body: Create, user: StaffUser) -> Created:
 @router.get("/{dossier_no}", response_model_exclude_unset=True,
             summary="Read a dossier (logged; masked outside the reader's grant)")
 def read_dossier(dossier_no: DossierNo, user: StaffUser) -> DossierView:
-    from dossiers.workflows import lifecycle
-
     return DossierView.model_validate(run(user, lambda conn, actor: lifecycle.read(
         conn, keyring(), actor, dossier_no)))
 
@@ -185,8 +182,6 @@ def read_dossier(dossier_no: DossierNo, user: StaffUser) -> DossierView:
 @router.post("/{dossier_no}/file", summary="File the dossier and shelve its paper volume")
 def file_dossier(dossier_no: DossierNo, body: File, user: StaffUser) -> Filed:
     """The archivist, within 2 wd of creation (Arts. 11(5), 15)."""
-    from dossiers.workflows import access, creation
-
     return Filed.model_validate(run(user, lambda conn, actor: creation.file_dossier(
         conn, actor, access.find(conn, dossier_no).id, cabinet=body.cabinet,
         shelf=body.shelf)))
@@ -196,8 +191,6 @@ def file_dossier(dossier_no: DossierNo, body: File, user: StaffUser) -> Filed:
 def change_stage(dossier_no: DossierNo, body: Annotated[StageChange, Body()],
                  user: StaffUser) -> StageChanged:
     """The archivist (Art. 15): potential → active → terminated; terminated → active."""
-    from dossiers.workflows import lifecycle
-
     return StageChanged.model_validate(run(user, lambda conn, actor: lifecycle.change_stage(
         conn, actor, dossier_no, body.stage, terminated_on=body.terminated_on,
         further_cooperation=body.further_cooperation)))
@@ -216,8 +209,6 @@ class Kept(BaseModel):
 @router.post("/{dossier_no}/keep", summary="Keep a terminated dossier after its six-month review")
 def keep_terminated(dossier_no: DossierNo, body: Keep, user: StaffUser) -> Kept:
     """The archivist (Art. 14): filed separately as a terminated-cooperation client dossier."""
-    from dossiers.workflows import lifecycle
-
     return Kept.model_validate(run(user, lambda conn, actor: lifecycle.keep_terminated(
         conn, actor, dossier_no, reason=body.reason)))
 
@@ -252,8 +243,6 @@ class DelayRejection(BaseModel):
 def request_filing_delay(dossier_no: DossierNo, body: DelayRequest,
                          user: StaffUser) -> DelayRequested:
     """Before the deadline passes; the filing may never take more than 5 wd (Art. 15)."""
-    from dossiers.workflows import filing_delays
-
     return DelayRequested.model_validate(run(user, lambda conn, actor: filing_delays.request(
         conn, actor, dossier_no, until=body.until, reason=body.reason)))
 
@@ -261,8 +250,6 @@ def request_filing_delay(dossier_no: DossierNo, body: DelayRequest,
 @router.post("/filing-delays/{delay_id}/approve", summary="Approve a filing delay (CS head)")
 def approve_filing_delay(delay_id: Annotated[int, FastPath(ge=1, le=2**62)],
                          user: StaffUser) -> DelayDecided:
-    from dossiers.workflows import filing_delays
-
     return DelayDecided.model_validate(run(user, lambda conn, actor: filing_delays.decide(
         conn, actor, delay_id, approve=True)))
 
@@ -270,7 +257,5 @@ def approve_filing_delay(delay_id: Annotated[int, FastPath(ge=1, le=2**62)],
 @router.post("/filing-delays/{delay_id}/reject", summary="Refuse a filing delay (CS head)")
 def reject_filing_delay(delay_id: Annotated[int, FastPath(ge=1, le=2**62)],
                         body: DelayRejection, user: StaffUser) -> DelayDecided:
-    from dossiers.workflows import filing_delays
-
     return DelayDecided.model_validate(run(user, lambda conn, actor: filing_delays.decide(
         conn, actor, delay_id, approve=False, reason=body.reason)))

@@ -2,18 +2,15 @@
 
 ``POST /forms`` takes the JSON shape of ``collection-form.md`` (an array of objects, one
 per client, keyed by the contract's column names, ``contacts`` optional) and runs the very
-import the CLI runs (``dossiers.intake.service.import_file``): the same rules, duplicate
+import the CLI runs (``dossiers.intake.service.import_forms``, without the file): the same rules, duplicate
 checks, per-row report, one transaction. Unknown keys are refused here (422) rather than
 ignored with a warning as in a file.
 """
 
 from __future__ import annotations
 
-import json
-import tempfile
 import uuid
 from datetime import date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
@@ -21,7 +18,15 @@ from pydantic import BaseModel, ConfigDict, create_model
 
 from dossiers.api.deps import DB_SLOTS, ERRORS, StaffUser, require_staff, run
 from dossiers.api.fields import Reason
-from dossiers.intake.reader import CONTACT_KEYS, CONTACTS_KEY, KNOWN_COLUMNS, MAX_DATA_ROWS
+from dossiers.intake.reader import (
+    CONTACT_KEYS,
+    CONTACTS_KEY,
+    KNOWN_COLUMNS,
+    MAX_DATA_ROWS,
+    read_json_document,
+)
+from dossiers.intake.service import import_forms
+from dossiers.workflows import creation
 
 router = APIRouter(prefix="/forms", tags=["forms"], responses=ERRORS)
 
@@ -117,8 +122,6 @@ def list_forms(
                       Query()] = "submitted",
 ) -> list[FormSummary]:
     """A liaison sees their own, a department head their department's, Customer Service all."""
-    from dossiers.workflows import creation
-
     rows: list[dict[str, Any]] = run(user, lambda conn, actor: creation.list_forms(conn, actor, status))
     return [FormSummary.model_validate(r) for r in rows]
 
@@ -130,23 +133,18 @@ def submit_forms(
 ) -> ImportReport:
     """Each accepted row becomes a submitted form awaiting its department head's review;
     each refused row is reported by row, field and code, and writes nothing."""
-    from dossiers.intake.service import import_file
-
-    require_staff(user)  # import_file loads the actor itself; an unknown one would be a 404
-    rows = [f.model_dump(exclude_none=True) for f in forms]
-    with tempfile.TemporaryDirectory(prefix="dossier-api-") as folder:
-        path = Path(folder) / SOURCE_NAME
-        path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
-        with DB_SLOTS:
-            report = import_file(path, acting_user=user)
+    require_staff(user)  # import_forms loads the actor itself; an unknown one would be a 404
+    # The rows go to the reader as parsed, never through a file: personal data is not written
+    # to disk, and text that is no text (a lone surrogate) reaches the rules as it came.
+    rows = read_json_document([f.model_dump(exclude_none=True) for f in forms], SOURCE_NAME)
+    with DB_SLOTS:
+        report = import_forms(rows, SOURCE_NAME, acting_user=user)
     return ImportReport.model_validate(report)
 
 
 @router.post("/{form_id}/review", summary="Approve or reject a submitted form")
 def review_form(form_id: uuid.UUID, body: Review, user: StaffUser) -> Reviewed:
     """The department head of the form's department (or the CS head), never its own liaison."""
-    from dossiers.workflows import creation
-
     result = run(user, lambda conn, actor: creation.review_form(
         conn, actor, form_id, approve=body.decision == "approve", reason=body.reason))
     return Reviewed.model_validate(result)

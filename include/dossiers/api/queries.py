@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dossiers.api.deps import ERRORS, StaffUser, run
 from dossiers.api.fields import Reason, Scope, one_line
+from dossiers.workflows import queries
 
 router = APIRouter(prefix="/queries", tags=["queries"], responses=ERRORS)
 
@@ -44,8 +45,6 @@ class Decided(BaseModel):
 
 @router.post("", status_code=201, summary="Request a query grant on a dossier")
 def request_grant(body: QueryRequest, user: StaffUser) -> Requested:
-    from dossiers.workflows import queries
-
     return Requested.model_validate(run(user, lambda conn, actor: queries.request(
         conn, actor, body.dossier_no, purpose=body.purpose, scope=list(body.scope),
         expires_on=body.until)))
@@ -53,15 +52,11 @@ def request_grant(body: QueryRequest, user: StaffUser) -> Requested:
 
 @router.post("/{grant_id}/approve", summary="Approve a query request (archivist)")
 def approve_grant(grant_id: uuid.UUID, user: StaffUser) -> Decided:
-    from dossiers.workflows import queries
-
     return Decided.model_validate(run(user, lambda conn, actor: queries.decide(
         conn, actor, grant_id, approve=True)))
 
 
 @router.post("/{grant_id}/reject", summary="Reject a query request with a reason (archivist)")
 def reject_grant(grant_id: uuid.UUID, body: Rejection, user: StaffUser) -> Decided:
-    from dossiers.workflows import queries
-
     return Decided.model_validate(run(user, lambda conn, actor: queries.decide(
         conn, actor, grant_id, approve=False, reason=body.reason)))

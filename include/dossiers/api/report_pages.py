@@ -7,7 +7,9 @@ mounts it at ``/dossier-reports``; the UI shows it in an iframe through ``extern
   blocks downloads and Chromium's PDF viewer: in the UI's view the HTML reports open, while
   PDF and CSV open from this page in a tab of its own (tests/airflow/test_report_pages.py);
 - ``GET /reports/{id}`` — one stored report as recorded in ``report``; its bytes are checked
-  against the recorded SHA-256 before they are served (409 when the store disagrees);
+  against the recorded SHA-256 before they are served (409 when the store disagrees). GX's
+  Data Docs (kind ``data_docs``, format ``zip``: the zipped site of a completeness run,
+  :mod:`dossiers.reports.data_docs`) are listed and served the same way, as a download;
 - ``GET /latest/{kind}?format=html`` — the latest period of a kind;
 - ``GET /health`` — readiness, no authentication.
 
@@ -15,6 +17,8 @@ mounts it at ``/dossier-reports``; the UI shows it in an iframe through ``extern
 its routes, so every route but ``/health`` depends on :func:`airflow_user`, which calls
 Airflow's own ``get_user`` (a JWT from ``Authorization: Bearer`` — ``POST /auth/token`` —
 or the UI's ``_token`` session cookie, which the iframe sends). Any failure is a 401.
+Nothing a client sends yields a 500: an id outside ``bigint``, a kind that is no kind (a NUL,
+too long) or an unknown format is a one-line 422, a valid id or kind without a report a 404.
 **Authorisation is the dossier system's**: the Airflow user must be a staff member whose
 roles allow ``report.read`` (:mod:`dossiers.reports.catalogue`); otherwise 403, logged in
 ``access_log``. Reports carry dossier numbers and counts, never personal data (Art. 18).
@@ -28,26 +32,54 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Security
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
-from dossiers.api.deps import ApiError, Unauthenticated, authenticated_user, load_actor
+from dossiers.api.deps import (
+    ApiError,
+    Unauthenticated,
+    authenticated_user,
+    load_actor,
+    on_database_error,
+    validation_detail,
+)
 from dossiers.core import db
 from dossiers.core.errors import CannotRun, NotFound, PermissionDenied
 from dossiers.core.permissions import Actor
 from dossiers.duties.runs import period_start
 from dossiers.reports import catalogue
 from dossiers.reports.html import CSP, environment
-from dossiers.reports.model import FORMATS, KINDS
+from dossiers.reports.model import FORMATS, KIND_MAX, KINDS, SLUG_PATTERN, Label
 from dossiers.reports.store import CONTENT_TYPES, open_store
 
 log = logging.getLogger(__name__)
 PREFIX = "/dossier-reports"
-MEDIA = {"pdf": CONTENT_TYPES["pdf"], "html": CONTENT_TYPES["html"], "csv": CONTENT_TYPES["zip"]}
+
+#: GX Data Docs, published next to the reports by the completeness duty.
+DATA_DOCS = "data_docs"
+#: Every format a ``report`` row has: the reports' three, and the zip of the Data Docs site.
+ALL_FORMATS: tuple[str, ...] = (*FORMATS, "zip")
+#: Each kind's title on the index: the reports' own, and the Data Docs'.
+TITLES: dict[str, Label] = {**{kind: title for kind, (title, _) in KINDS.items()},
+                            DATA_DOCS: Label("數據質量文檔（GX Data Docs，網站壓縮檔）",
+                                             "GX Data Docs (the site, zipped)")}
+#: A report's CSV is the zip of its tables; the Data Docs' zip is a zip.
+MEDIA = {"pdf": CONTENT_TYPES["pdf"], "html": CONTENT_TYPES["html"], "csv": CONTENT_TYPES["zip"],
+         "zip": CONTENT_TYPES["zip"]}
+#: Served for the browser to show; every other format is a download.
+INLINE = frozenset({"pdf", "html"})
 bearer = HTTPBearer(auto_error=False, scheme_name="AirflowJWT")
 T = TypeVar("T")
+
+#: ``report.id`` is a ``bigint``: an id outside it is refused (422), not sent to the database.
+ReportId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+#: A kind as :mod:`dossiers.reports.model` names them (so no NUL or overlong text reaches SQL).
+Kind = Annotated[str, Path(min_length=1, max_length=KIND_MAX, pattern=SLUG_PATTERN)]
 
 
 async def airflow_user(
@@ -97,11 +129,13 @@ def _serve(row: Any) -> Response:
                                  "recorded when it was published")
     ext = {"csv": "-csv.zip"}.get(row.format, f".{row.format}")
     name = f"{row.kind}-{row.period}{ext}"
-    disposition = "attachment" if row.format == "csv" else "inline"
+    disposition = "inline" if row.format in INLINE else "attachment"
     headers = {"Content-Disposition": f'{disposition}; filename="{name}"',
                "X-Report-SHA256": row.sha256, "X-Content-Type-Options": "nosniff",
                "Content-Security-Policy": f"{CSP}; frame-ancestors 'self'"}
-    return Response(data, media_type=MEDIA[row.format], headers=headers)
+    # a format this page does not know yet is still served, as bytes to download
+    return Response(data, media_type=MEDIA.get(row.format, "application/octet-stream"),
+                    headers=headers)
 
 
 def create_app() -> FastAPI:
@@ -123,6 +157,15 @@ def create_app() -> FastAPI:
     async def _cannot_run(_: Request, exc: CannotRun) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # only paths and queries: reached after the user is authenticated (the dependency
+        # runs before the parameters are checked), so no body or caller check is needed here
+        return JSONResponse({"detail": validation_detail(exc.errors())}, status_code=422)
+
+    app.add_exception_handler(DBAPIError, on_database_error)
+    app.add_exception_handler(SQLAlchemyTimeout, on_database_error)
+
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -138,20 +181,22 @@ def create_app() -> FastAPI:
         ordered = sorted(groups.items(), key=lambda g: (-period_start(g[0][1]).toordinal(),
                                                         g[0][0]))
         page = environment().get_template("index.html.j2").render(
-            groups=[{"kind": k, "period": p, "formats": [f[x] for x in FORMATS if x in f],
+            groups=[{"kind": k, "period": p,
+                     "formats": [f[x] for x in ALL_FORMATS if x in f]
+                     + [f[x] for x in sorted(f) if x not in ALL_FORMATS],
                      "published": max(r.created_at for r in f.values()),
                      "latest": latest[k] == p} for (k, p), f in ordered],
-            kinds=KINDS, user=user, base=request.scope.get("root_path", ""), csp=CSP)
+            kinds=TITLES, user=user, base=request.scope.get("root_path", ""), csp=CSP)
         return HTMLResponse(page, headers={"Content-Security-Policy": f"{CSP}; frame-ancestors 'self'"})
 
     @app.get("/reports/{report_id}")
-    def one(report_id: int, user: User) -> Response:
+    def one(report_id: ReportId, user: User) -> Response:
         return _serve(_reports(user, lambda conn, actor: catalogue.one(conn, actor, report_id)))
 
     @app.get("/latest/{kind}")
-    def latest_of(kind: str, user: User, format: str = "html") -> Response:
-        if format not in FORMATS:
-            raise HTTPException(422, f"format: one of {', '.join(FORMATS)}")
+    def latest_of(kind: Kind, user: User, format: Annotated[str, Query()] = "html") -> Response:
+        if format not in ALL_FORMATS:
+            raise HTTPException(422, f"format: one of {', '.join(ALL_FORMATS)}")
         rows = _reports(user, lambda conn, actor: catalogue.listing(conn, actor, kind=kind,
                                                                     fmt=format))
         if not rows:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dossiers.api.deps import ERRORS, StaffUser, keyring, run
 from dossiers.api.fields import Reason, one_line
+from dossiers.workflows import updates
 
 router = APIRouter(prefix="/updates", tags=["updates"], responses=ERRORS)
 
@@ -97,8 +98,6 @@ class UpdateForm(BaseModel):
 
 @router.post("", status_code=201, summary="Submit an update form (the client's liaison)")
 def submit(body: Submit, user: StaffUser) -> Submitted:
-    from dossiers.workflows import updates
-
     return Submitted.model_validate(run(user, lambda conn, actor: updates.submit(
         conn, keyring(), actor, body.dossier_no, {k: v or None for k, v in body.changes.items()},
         reason=body.reason, evidence=body.evidence, trigger=body.trigger,
@@ -109,8 +108,6 @@ def submit(body: Submit, user: StaffUser) -> Submitted:
 def list_updates(user: StaffUser, status: Annotated[
         Literal["open", "submitted", "reviewed", "approved", "applied", "rejected", "all"],
         Query()] = "open") -> list[UpdateForm]:
-    from dossiers.workflows import updates
-
     return [UpdateForm.model_validate(u) for u in run(user, lambda conn, actor:
                                                       updates.list_changes(conn, keyring(), actor,
                                                                            status))]
@@ -118,23 +115,17 @@ def list_updates(user: StaffUser, status: Annotated[
 
 @router.post("/{change_id}/review", summary="Approve or reject an update form (department head)")
 def review(change_id: uuid.UUID, body: Review, user: StaffUser) -> Decided:
-    from dossiers.workflows import updates
-
     return Decided.model_validate(run(user, lambda conn, actor: updates.review(
         conn, actor, change_id, approve=body.decision == "approve", reason=body.reason)))
 
 
 @router.post("/{change_id}/important", summary="Approve or refuse an important change (CS head)")
 def decide_important(change_id: uuid.UUID, body: Review, user: StaffUser) -> Decided:
-    from dossiers.workflows import updates
-
     return Decided.model_validate(run(user, lambda conn, actor: updates.approve_important(
         conn, actor, change_id, approve=body.decision == "approve", reason=body.reason)))
 
 
 @router.post("/{change_id}/apply", summary="Apply a reviewed (and approved) update (archivist)")
 def apply(change_id: uuid.UUID, user: StaffUser) -> Applied:
-    from dossiers.workflows import updates
-
     return Applied.model_validate(run(user, lambda conn, actor: updates.apply(
         conn, keyring(), actor, change_id)))

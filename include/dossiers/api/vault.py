@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dossiers.api.deps import ERRORS, StaffUser, run
 from dossiers.api.fields import one_line
+from dossiers.workflows import vault
 
 router = APIRouter(prefix="/vault", tags=["vault"], responses=ERRORS)
 
@@ -91,16 +92,12 @@ class Checked(BaseModel):
 
 @router.get("", summary="The register in shelf order, with condition and any open loan")
 def list_volumes(user: StaffUser, cabinet: Annotated[Cabinet | None, Query()] = None) -> list[Volume]:
-    from dossiers.workflows import vault
-
     rows = run(user, lambda conn, actor: vault.list_volumes(conn, actor, cabinet))
     return [Volume.model_validate(r) for r in rows]
 
 
 @router.post("/volumes", status_code=201, summary="Register another volume of a filed dossier")
 def register_volume(body: Register, user: StaffUser) -> Registered:
-    from dossiers.workflows import vault
-
     return Registered.model_validate(run(user, lambda conn, actor: vault.register_volume(
         conn, actor, body.dossier_no, cabinet=body.cabinet, shelf=body.shelf)))
 
@@ -109,8 +106,6 @@ def register_volume(body: Register, user: StaffUser) -> Registered:
              summary="Record a condition check of a volume")
 def check_condition(volume_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: Check,
                     user: StaffUser) -> Checked:
-    from dossiers.workflows import vault
-
     return Checked.model_validate(run(user, lambda conn, actor: vault.check_condition(
         conn, actor, str(volume_id), condition=body.condition, action=body.action,
         notes=body.notes)))

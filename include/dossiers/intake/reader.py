@@ -344,6 +344,14 @@ def _read_json(path: Path, name: str) -> FormFile:
         ) from exc
     except (ValueError, RecursionError) as exc:
         raise FileRefused(name, f"is not usable JSON ({exc})") from exc
+    return read_json_document(document, name)
+
+
+def read_json_document(document: object, name: str) -> FormFile:
+    """A parsed JSON document as a form file (what the API submits: no file is written).
+
+    Values are taken as parsed: text that is no text (a lone surrogate, ``"\\ud800"``) is
+    left to the rules, which refuse it as ``invalid_text``, as in a file."""
     objects = _json_objects(document, name)
     warnings = _Warnings()
     columns: dict[str, None] = {}

@@ -30,7 +30,7 @@ from dossiers.core.directory import department_heads, load_actor
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.policy import policy
 from dossiers.core.schema import clock, dossier, form, staff
-from dossiers.intake.reader import read_form_file
+from dossiers.intake.reader import FormFile, read_form_file
 from dossiers.intake.rules import RowError, ValidForm, validate_row
 
 #: pg_advisory_xact_lock key serialising intake ("intake" in ASCII).
@@ -117,18 +117,25 @@ def import_file(path: Path, *, acting_user: str | None, today: date | None = Non
                 keyring: KeyRing | None = None) -> dict[str, Any]:
     """Import one form file; returns the report of ``collection-form.md``."""
     form_file = read_form_file(path)  # FileRefused (exit 2) before anything is written
+    return import_forms(form_file, path.name, acting_user=acting_user, today=today,
+                        keyring=keyring)
+
+
+def import_forms(form_file: FormFile, name: str, *, acting_user: str | None,
+                 today: date | None = None, keyring: KeyRing | None = None) -> dict[str, Any]:
+    """Import the rows of a form file already read (``name`` for the report and the ledger)."""
     today = today or datetime.now(SHANGHAI).date()
     keyring = keyring or KeyRing()
-    report = ImportReport(file=path.name, warnings=list(form_file.warnings))
+    report = ImportReport(file=name, warnings=list(form_file.warnings))
     with db.transaction() as conn:
         actor = load_actor(conn, acting_user)
-        authorize(conn, actor, Action.FORM_SUBMIT, subject=f"file {path.name}")
+        authorize(conn, actor, Action.FORM_SUBMIT, subject=f"file {name}")
         liaisons = _active_liaisons(conn)
         checked = validate_rows(form_file.rows, set(liaisons), today)
         # Duplicates are decided under the lock, so two imports never accept one client.
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INTAKE_LOCK})
         valid = _refuse_duplicates(conn, checked, report)
-        _store(conn, keyring, actor, path.name, valid, liaisons, today, report)
+        _store(conn, keyring, actor, name, valid, liaisons, today, report)
     report.rejected.sort(key=lambda e: (e["row"], e["field"]))
     return report.as_dict()
 

@@ -22,7 +22,9 @@ from typing import Literal
 
 #: ``report.kind`` and ``report.period`` are ``varchar(32)`` and ``varchar(16)``.
 KIND_MAX, PERIOD_MAX = 32, 16
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+#: What a kind (and a table's or chart's name) looks like: lower-case letters, digits, ``_-``.
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+_SLUG = re.compile(SLUG_PATTERN)
 
 #: A cell: text, a number, a date; ``None`` shows as a dash.
 Value = str | int | float | Decimal | date | datetime | None
