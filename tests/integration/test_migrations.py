@@ -24,3 +24,30 @@ def test_migrations_build_exactly_the_schema_and_go_back_down(database_url: str)
         assert MigrationContext.configure(conn).get_current_revision() is None
     head = ScriptDirectory.from_config(db.alembic_config(database_url)).get_current_head()
     assert db.upgrade(database_url) == head
+
+
+def test_username_migration_refuses_existing_bad_rows_and_names_them(database_url: str) -> None:
+    from sqlalchemy import text
+
+    from dossiers.core.errors import CannotRun
+
+    command.downgrade(db.alembic_config(db.normalise_url(database_url)), "0004")
+    engine = db.get_engine(database_url, app_role=False)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO staff (username, department) VALUES "
+                          "('wang.li', 'market'), (:bad, 'market'), ('=cmd()', 'planning')"),
+                     {"bad": "eve\r\nBcc: x@y"})
+    with pytest.raises(CannotRun) as refused:
+        db.upgrade(database_url)
+    message = str(refused.value)
+    assert "\n" not in message and "\r" not in message
+    assert "2 staff username(s)" in message
+    assert "id 2 'eve\\r\\nBcc: x@y'" in message and "id 3 '=cmd()'" in message
+    assert "wang.li" not in message
+    with engine.connect() as conn:  # nothing changed
+        assert MigrationContext.configure(conn).get_current_revision() == "0004"
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE staff SET username = 'eve.x' WHERE id = 2"))
+        conn.execute(text("UPDATE staff SET username = 'cmd' WHERE id = 3"))
+    head = ScriptDirectory.from_config(db.alembic_config(database_url)).get_current_head()
+    assert db.upgrade(database_url) == head

@@ -71,3 +71,44 @@ def test_missing_database_is_one_line_and_exit_2(cli, monkeypatch) -> None:
     assert result.status == 2
     assert result.stderr.startswith("dossier: cannot connect to the dossier database at 127.0.0.1:1/none")
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+# Issue 10, item 5: a username becomes an Airflow login, a mail address and a report cell.
+BAD_USERNAMES = {
+    "mail header": "eve\r\nBcc: all@company.example",
+    "markup": "<script>alert(1)</script>",
+    "spreadsheet formula": '=HYPERLINK("http://evil.example","x")',
+    "bidirectional override": "li\u202egnaw",
+    "leading dot": ".hidden",
+    "too long": "a" * 65,
+}
+
+
+@pytest.mark.parametrize("username", BAD_USERNAMES.values(), ids=BAD_USERNAMES.keys())
+def test_staff_add_refuses_a_username_outside_the_pattern(cli, company, username) -> None:
+    result = cli("staff", "add", username, "--department", "market", "--role", "liaison",
+                 "--as", "chen.cs")
+    assert result.status == 1, result.stderr
+    # One line naming the record, the field and the reason; the bad characters escaped.
+    assert result.stderr.count("\n") == 1 and "\r" not in result.stderr
+    assert "\u202e" not in result.stderr and "<script>" not in result.stderr
+    assert result.stderr.startswith("dossier: user ") and ": username: " in result.stderr
+    assert "ASCII letters, digits" in result.stderr
+    with db.transaction() as conn:
+        assert conn.execute(text("SELECT count(*) FROM staff")).scalar() == len(company)
+
+
+def test_staff_add_accepts_the_pattern_up_to_64_characters(cli, company) -> None:
+    for username in ("Wang_Li-2", "9lives", "x" * 64):
+        result = cli("staff", "add", username, "--department", "market", "--role", "liaison",
+                     "--as", "chen.cs")
+        assert result.status == 0, result.stderr
+
+
+def test_the_database_refuses_a_username_written_past_the_workflow(company) -> None:
+    import sqlalchemy.exc
+
+    with pytest.raises(sqlalchemy.exc.IntegrityError, match="ck_staff_username"):
+        with db.transaction() as conn:
+            conn.execute(text("INSERT INTO staff (username, department) "
+                              "VALUES (:u, 'market')"), {"u": "eve\nBcc: x@y"})

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select
 from dossiers.core.errors import NotFound
 from dossiers.core.permissions import Actor, Role
 from dossiers.core.schema import staff, staff_role
+from dossiers.core.usernames import shown
 
 #: The company's departments (Art. 5), in the order reports list them.
 DEPARTMENTS = ("market", "planning", "execution", "customer_service", "quality", "management")
@@ -25,7 +26,7 @@ def load_actor(conn: Connection, username: str | None) -> Actor:
         select(staff.c.id, staff.c.department, staff.c.active).where(staff.c.username == username)
     ).first()
     if row is None:
-        raise NotFound("no such staff member (see `dossier staff add`)", record=f"user {username}")
+        raise NotFound("no such staff member (see `dossier staff add`)", record=f"user {shown(username)}")
     roles = conn.execute(select(staff_role.c.role).where(staff_role.c.staff_id == row.id)).scalars()
     return Actor(username=username, roles=frozenset(Role(r) for r in roles), staff_id=row.id,
                  department=row.department, active=row.active)
@@ -38,7 +39,7 @@ def staff_id(conn: Connection, username: str, *, active: bool = True) -> int:
     found = conn.execute(query).scalar_one_or_none()
     if found is None:
         state = "active staff member" if active else "staff member"
-        raise NotFound(f"no {state} with this username", record=f"user {username}")
+        raise NotFound(f"no {state} with this username", record=f"user {shown(username)}")
     return int(found)
 
 

@@ -38,6 +38,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from dossiers.core.usernames import SQL_PATTERN as USERNAME_PATTERN
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -89,6 +91,8 @@ staff = Table(
     Column("joined_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("left_at", DateTime(timezone=True)),
     Column("handed_over_to", Integer, ForeignKey("staff.id")),
+    # A login, a mail address and a report cell: one conservative pattern (core.usernames).
+    CheckConstraint(f"username ~ '{USERNAME_PATTERN}'", name="username"),
 )
 
 staff_role = Table(

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from dossiers.core import ledger
+from dossiers.core import ledger, usernames
 from dossiers.core.directory import DEPARTMENTS, load_actor, staff_id
 from dossiers.core.errors import Refused
 from dossiers.core.permissions import STAFF_ROLES, Action, Actor, authorize
@@ -15,7 +15,12 @@ from dossiers.core.schema import clock, dossier, form, staff, staff_role
 
 def add(conn: Connection, acting_user: str | None, username: str, department_code: str,
         roles: list[str], confidentiality_signed_on: Any = None) -> dict[str, Any]:
-    """Onboard a staff member. The very first one (an empty company) needs no actor."""
+    """Onboard a staff member. The very first one (an empty company) needs no actor.
+
+    The username is checked first: it becomes a login, a mail address and a report cell
+    (:mod:`dossiers.core.usernames`), so the API, the CLI and the seed all refuse a bad one.
+    """
+    usernames.check(username)
     bootstrap = conn.execute(select(func.count()).select_from(staff)).scalar_one() == 0
     if department_code not in DEPARTMENTS:
         raise Refused(f"unknown department; one of {', '.join(DEPARTMENTS)}",
