@@ -22,8 +22,24 @@ from typing import IO
 
 from dossiers.core.config import PROJECT_ROOT, home
 
-UI_URL = "http://localhost:8080"
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
+#: Where the api-server of ``make airflow`` listens unless ``DOSSIER_AIRFLOW_HOST`` says
+#: otherwise: loopback only, since it comes up with generated admin credentials (Airflow's
+#: own default, ``[api] host = 0.0.0.0``, would offer them to the whole network).
+DEFAULT_HOST = "127.0.0.1"
+
+
+def api_host(env: Mapping[str, str]) -> str:
+    """The address the api-server binds: ``DOSSIER_AIRFLOW_HOST``, else loopback."""
+    return (env.get("DOSSIER_AIRFLOW_HOST") or "").strip() or DEFAULT_HOST
+
+
+def ui_url(env: Mapping[str, str]) -> str:
+    """The UI's address as a browser on this machine reaches it."""
+    host = env.get("AIRFLOW__API__HOST") or DEFAULT_HOST
+    shown = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host
+    port = env.get("AIRFLOW__API__PORT") or "8080"  # Airflow's default [api] port
+    return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
 
 
 def airflow_home() -> Path:
@@ -55,6 +71,8 @@ def airflow_env(dossier_url: str, base: Mapping[str, str] | None = None) -> dict
     ``base`` (default: this process's environment) plus Airflow's home, the repository's
     dags/plugins folders, no examples, a SQLite metadata DB in that home, and the dossier
     database both as the Airflow connection ``dossier_db`` and as ``DOSSIER_DATABASE_URL``.
+    The api-server binds :func:`api_host` (``[api] host``, read by ``airflow api-server``
+    and so by ``airflow standalone``): 127.0.0.1 unless ``DOSSIER_AIRFLOW_HOST`` is set.
     The ledger anchor defaults to the CLI's (``.dossier/ledger.anchor``) so both move the
     same anchor (Arts. 11, 13).
     """
@@ -73,6 +91,7 @@ def airflow_env(dossier_url: str, base: Mapping[str, str] | None = None) -> dict
         "AIRFLOW_CONN_DOSSIER_DB": libpq_url(dossier_url),
         "DOSSIER_DATABASE_URL": dossier_url,
         "DOSSIER_HOME": str(home()),
+        "AIRFLOW__API__HOST": api_host(env),
     })
     env.setdefault("DOSSIER_LEDGER_ANCHOR", str(home() / "ledger.anchor"))
     # LocalExecutor starts one worker process per parallelism slot (default 32): a laptop
@@ -187,7 +206,8 @@ def main() -> None:
                    ",".join(["admin:admin", *(f"{u}:viewer" for u in people)]))
     print(f"dossier database {db.describe(url)} at schema revision {revision}")
     print(f"AIRFLOW_HOME={af_home}")
-    print(f"Airflow UI: {UI_URL} (user admin, and one viewer per staff member: "
+    print(f"Airflow UI: {ui_url(env)} (listening on "
+          f"{env['AIRFLOW__API__HOST']}; user admin, and one viewer per staff member: "
           f"{', '.join(people) or 'none yet'}; passwords in {af_home / PASSWORDS_FILE}, "
           "written on first start). Reports and the dossier API answer staff only: sign in "
           "as a department head, the archivist, the CS head, QA or management to read reports.")

@@ -1,0 +1,46 @@
+"""``make airflow`` (``dossiers.local.local_airflow``): where its api-server listens.
+
+Airflow's own default is ``[api] host = 0.0.0.0``; ``make airflow`` comes up with generated
+admin credentials, so it binds loopback unless ``DOSSIER_AIRFLOW_HOST`` says otherwise. The
+host is read the way ``airflow standalone`` reads it: it starts ``airflow api-server``
+without ``--host``, whose default is the ``[api] host`` of its configuration. No server is
+started: the argument the api-server would get is checked in an Airflow process with the
+environment ``make airflow`` hands it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from dossiers.local import local_airflow
+
+pytestmark = pytest.mark.airflow
+
+#: What ``airflow api-server`` (as ``airflow standalone`` starts it) would bind.
+_API_SERVER_HOST = ("from airflow.cli.cli_parser import get_parser; "
+                    "print(get_parser().parse_args(['api-server']).host)")
+
+
+def _api_server_host(env: dict[str, str]) -> str:
+    proc = subprocess.run([sys.executable, "-c", _API_SERVER_HOST], env=env, capture_output=True,
+                          text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def test_make_airflow_listens_on_loopback_unless_told_otherwise(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "postgresql+psycopg://dossier@127.0.0.1:5432/dossier"
+    monkeypatch.delenv("DOSSIER_AIRFLOW_HOST", raising=False)
+    monkeypatch.setenv("AIRFLOW__API__HOST", "0.0.0.0")  # a stray setting does not widen it
+    env = local_airflow.airflow_env(url)
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert _api_server_host(env) == "127.0.0.1"
+    assert local_airflow.ui_url(env) == "http://localhost:8080"
+
+    monkeypatch.setenv("DOSSIER_AIRFLOW_HOST", "0.0.0.0")  # told otherwise: every interface
+    env = local_airflow.airflow_env(url)
+    assert _api_server_host(env) == "0.0.0.0"
