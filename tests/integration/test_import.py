@@ -210,3 +210,39 @@ def test_a_connection_killed_during_the_copy_is_one_line(cli, company, tmp_path,
     assert result.stderr.startswith("dossier: could not run: ")
     assert "psycopg.Copy" not in result.stderr
     assert _count("SELECT count(*) FROM form") == 0
+
+
+# Issue 10, item 7: a form is filed by its liaison, a head of its department or the CS head.
+def test_a_liaison_may_not_file_a_form_for_another_department(cli, company, tmp_path) -> None:
+    rows = [_row(1), _row(2, liaison="sun.plan", department="planning"),
+            _row(3, liaison="sun.plan", department="market")]
+    result = cli("import", str(_write(tmp_path / "f.csv", rows)), "--as", "wang.market")
+    assert result.status == 1, result.stderr
+    report = result.json()
+    assert [a["row"] for a in report["accepted"]] == [2]
+    assert [(e["row"], e["field"], e["code"]) for e in report["rejected"]] == [
+        (3, "department", "not_your_department"), (4, "department", "not_your_department")]
+    assert "sun.plan" in report["rejected"][0]["message"]
+    assert _count("SELECT count(*) FROM form") == 1
+    with db.transaction() as conn:
+        logged = conn.execute(text("SELECT actor, action, subject FROM access_log "
+                                   "WHERE NOT allowed ORDER BY id")).all()
+    # Once per file and action, through the one permission check.
+    assert [tuple(r) for r in logged] == [
+        ("wang.market", "form.submit_for_any_department", "file f.csv"),
+        ("wang.market", "form.submit_for_department", "file f.csv")]
+
+
+def test_heads_file_for_their_department_and_the_cs_head_for_any(cli, company, tmp_path) -> None:
+    head = cli("import", str(_write(tmp_path / "h.csv", [
+        _row(1), _row(2, liaison="sun.plan", department="planning")])), "--as", "zhao.market")
+    assert head.status == 1
+    assert [a["row"] for a in head.json()["accepted"]] == [2]
+    assert [e["code"] for e in head.json()["rejected"]] == ["not_your_department"]
+    cs = cli("import", str(_write(tmp_path / "c.csv", [
+        _row(3, liaison="sun.plan", department="planning"), _row(4)])), "--as", "chen.cs")
+    assert cs.status == 0, cs.stdout + cs.stderr
+    assert len(cs.json()["accepted"]) == 2
+    with db.transaction() as conn:
+        assert conn.execute(text("SELECT count(*) FROM access_log WHERE actor = 'chen.cs'")
+                            ).scalar() == 0

@@ -24,6 +24,7 @@ from dossiers.core.crypto import KeyRing
 from dossiers.core.errors import DossierError
 from dossiers.core.permissions import MATRIX, Action, Actor, Role
 from dossiers.intake.service import import_file
+from dossiers.intake.submitter import SubmitterCheck
 from dossiers.reports import catalogue
 from dossiers.workflows import creation, filing_delays, lifecycle, loans, queries, staff, updates, vault
 
@@ -101,6 +102,11 @@ def _operations(s: dict[str, Any]) -> dict[Action, Callable[[Any, Actor], Any]]:
         Action.STAFF_ADD: lambda c, a: staff.add(c, a.username if a.staff_id else None,
                                                  "new.joiner", "market", ["liaison"]),
         Action.STAFF_LEAVE: lambda c, a: staff.leave(c, a, "sun.plan", "wang.market"),
+        # A row naming another liaison: for the actor's own department, and for another one.
+        Action.FORM_SUBMIT_FOR_DEPARTMENT: lambda c, a: SubmitterCheck(c, a, "walk").allows(
+            a.department, "sun.plan"),
+        Action.FORM_SUBMIT_FOR_ANY_DEPARTMENT: lambda c, a: SubmitterCheck(c, a, "walk").allows(
+            "planning", "sun.plan"),
         Action.FORM_REVIEW: lambda c, a: creation.review_form(c, a, s["pending"], approve=True),
         Action.FORM_LIST: lambda c, a: creation.list_forms(c, a),
         Action.DOSSIER_CREATE: lambda c, a: creation.create_dossier(c, keys, a, s["pending"]),

@@ -31,6 +31,10 @@ class Action(StrEnum):
     STAFF_ADD = "staff.add"
     STAFF_LEAVE = "staff.leave"
     FORM_SUBMIT = "form.submit"
+    #: A form naming another liaison, for the submitter's own department (its head).
+    FORM_SUBMIT_FOR_DEPARTMENT = "form.submit_for_department"
+    #: A form naming another liaison, for any department (CS collects centrally).
+    FORM_SUBMIT_FOR_ANY_DEPARTMENT = "form.submit_for_any_department"
     FORM_REVIEW = "form.review"
     DOSSIER_CREATE = "dossier.create"
     DOSSIER_FILE = "dossier.file"
@@ -69,6 +73,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
     Role.DEPT_HEAD: frozenset({
         Action.FORM_SUBMIT, Action.UPDATE_SUBMIT, Action.QUERY_REQUEST, Action.LOAN_REQUEST,
         Action.FORM_REVIEW, Action.UPDATE_REVIEW, Action.FORM_LIST,  # Arts. 7, 11(2), 13(2)
+        Action.FORM_SUBMIT_FOR_DEPARTMENT,  # Art. 7: heads answer for what their department collects
         Action.LOAN_APPROVE_DEPARTMENT,  # Art. 16
         Action.DOSSIER_READ,  # Art. 16: through an approved grant
         Action.REPORT_READ,  # Art. 22: their departments' and people's scores
@@ -90,6 +95,8 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.DESTRUCTION_REVIEW,  # Art. 17(1)
         Action.STAFF_ADD, Action.STAFF_LEAVE,  # Arts. 6, 19: CS receives leavers' materials
         Action.FORM_REVIEW, Action.UPDATE_REVIEW, Action.FORM_LIST,  # head of CS
+        Action.FORM_SUBMIT, Action.FORM_SUBMIT_FOR_DEPARTMENT,  # Art. 6(2): CS collects centrally,
+        Action.FORM_SUBMIT_FOR_ANY_DEPARTMENT,  # for every department
         Action.LOAN_APPROVE_DEPARTMENT,  # Art. 16: department head of CS staff's loans
         Action.VAULT_READ,  # Arts. 6, 14: CS runs the vault; checks and rectification
         Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 12, 14: full checks, sampling

@@ -163,6 +163,21 @@ class RowError:
         return {"row": self.row, "field": self.field, "code": self.code, "message": self.message}
 
 
+#: A row naming another liaison, filed by someone the matrix does not let file it for that
+#: department (Art. 7). Not among ``collection-form.md``'s codes (that file is fixed): the
+#: README lists it.
+NOT_YOUR_DEPARTMENT: Final = "not_your_department"
+
+
+def not_your_department(row: int, department: str, liaison: str, submitter: str) -> RowError:
+    """The refusal of a row filed for another department's liaison (Art. 7: each liaison
+    answers for their own clients; their department's head reviews what it collects)."""
+    return RowError(row, "department", NOT_YOUR_DEPARTMENT,
+                    f"the form names liaison {liaison} of department {department}: only that "
+                    f"liaison, a head of {department} or the CS head may submit it, not "
+                    f"{submitter}")
+
+
 @dataclass(frozen=True, slots=True)
 class Contact:
     """A key contact (Art. 10 *Basic*): name, title, contact details, preference."""

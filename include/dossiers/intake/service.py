@@ -31,7 +31,8 @@ from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.policy import policy
 from dossiers.core.schema import clock, dossier, form, staff
 from dossiers.intake.reader import FormFile, read_form_file
-from dossiers.intake.rules import RowError, ValidForm, validate_row
+from dossiers.intake.rules import RowError, ValidForm, not_your_department, validate_row
+from dossiers.intake.submitter import SubmitterCheck
 
 #: pg_advisory_xact_lock key serialising intake ("intake" in ASCII).
 INTAKE_LOCK = 0x696E74616B65
@@ -132,6 +133,7 @@ def import_forms(form_file: FormFile, name: str, *, acting_user: str | None,
         authorize(conn, actor, Action.FORM_SUBMIT, subject=f"file {name}")
         liaisons = _active_liaisons(conn)
         checked = validate_rows(form_file.rows, set(liaisons), today)
+        checked = _refuse_others(SubmitterCheck(conn, actor, f"file {name}"), actor, checked)
         # Duplicates are decided under the lock, so two imports never accept one client.
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INTAKE_LOCK})
         valid = _refuse_duplicates(conn, checked, report)
@@ -172,6 +174,18 @@ def validate_rows(rows: list[tuple[int, dict[str, object]]], liaisons: set[str],
         done = pool.map(_validate_chunk, chunks, [liaisons] * len(chunks),
                         [today] * len(chunks))
         return [checked for chunk in done for checked in chunk]
+
+
+def _refuse_others(check: SubmitterCheck, actor: Actor, checked: list[Checked]) -> list[Checked]:
+    """Refuse the valid rows the submitter may not file for their liaison's department."""
+    out: list[Checked] = []
+    for row, prepared, errors in checked:
+        if prepared is not None and not check.allows(prepared.department, prepared.liaison):
+            errors = [*errors, not_your_department(row, prepared.department, prepared.liaison,
+                                                   actor.username)]
+            prepared = None
+        out.append((row, prepared, errors))
+    return out
 
 
 def _active_liaisons(conn: Connection) -> dict[str, int]:
