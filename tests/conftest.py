@@ -220,8 +220,11 @@ def moto_s3() -> Iterator[str]:
 # tests/airflow/test_report_pages.py and tests/integration/test_reports.py.
 
 #: Airflow users of the server (SimpleAuthManager roles): staff members of the ``company``
-#: fixture when a test asks for it (an archivist, a manager), and an ops engineer who is not.
-AIRFLOW_USERS = {"li.archive": "viewer", "mgmt.wu": "viewer", "ops.airflow": "admin"}
+#: fixture when a test asks for it (an archivist, a manager, the CS head, the market's head
+#: and liaison, a planning liaison), and an ops engineer who is not.
+AIRFLOW_USERS = {"li.archive": "viewer", "mgmt.wu": "viewer", "chen.cs": "viewer",
+                 "zhao.market": "viewer", "wang.market": "viewer", "sun.plan": "viewer",
+                 "ops.airflow": "admin"}
 API_SERVER_START_DEADLINE_S = 75
 
 

@@ -12,7 +12,7 @@ import json
 import re
 import uuid
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 from sqlalchemy import text
@@ -144,6 +144,54 @@ def test_me_and_an_airflow_user_who_is_not_staff(client: Any, company: Any, as_u
     refusals = _rows("SELECT actor, action, allowed FROM access_log")
     assert set(refusals) == {(not_staff, "api.access", False)}
     assert len(refusals) == len(operations)
+
+
+def test_a_cross_site_request_with_the_session_cookie_is_refused_on_every_write(
+        client: Any, company: Any, airflow: Any, as_user: Any) -> None:
+    """Every operation but GET, signed in by the UI's cookie: from another origin (or with no
+    Origin or Referer at all) a one-line 403, logged, before anything is read or written;
+    the same request from this server's page, or with a bearer token, goes on (issue 10,
+    item 1; against a running api-server: tests/airflow/test_api_plugin.py)."""
+    writes = [(m, p) for m, p in _operations(client) if m not in ("GET", "HEAD")]
+    assert len(writes) >= 20
+    cookie = {"Cookie": f"_token={airflow.token('li.archive')}"}
+    before = _rows("SELECT count(*) FROM ledger_entry")
+    for origin in ({"Origin": "http://evil.example"}, {"Origin": "null"},
+                   {"Origin": "http://testserver:8081"}, {"Origin": "https://testserver"},
+                   {"Referer": "http://evil.example/page"}, {}):
+        for method, path in writes:
+            response = client.request(method, path, json={}, headers={**cookie, **origin})
+            _one_line_error(response, 403, "request: refused:", f"{method} {unquote(path)}",
+                            "Airflow session cookie", "Authorization: Bearer")
+        # nothing the requests named was read or written: only their refusals are recorded
+    refusals = _rows("SELECT actor, action, allowed, subject FROM access_log ORDER BY id")
+    assert len(refusals) == 6 * len(writes)
+    assert {(a, act, ok) for a, act, ok, _ in refusals} == {("li.archive", "api.cross_site", False)}
+    assert {s for *_, s in refusals} == {f"{m} {unquote(p)}" for m, p in writes}
+    assert _rows("SELECT count(*) FROM ledger_entry") == before
+    reasons = _rows("SELECT reason FROM access_log ORDER BY id LIMIT 1")
+    assert reasons == [("Origin http://evil.example is not this server's",)]
+
+    # From this server's page (Origin, or Referer alone), or as a bearer client from
+    # anywhere: the request is answered by the route (a 422 for the empty body, not a 403).
+    form_id = str(uuid.uuid4())
+    for headers in ({**cookie, "Origin": "http://testserver"},
+                    {**cookie, "Referer": "http://testserver/dossier-reports/"},
+                    {**as_user("li.archive"), "Origin": "http://evil.example"},
+                    as_user("li.archive")):
+        answer = client.post("/dossiers", json={"form_id": form_id}, headers=headers)
+        _one_line_error(answer, 404, f"form {form_id}: no such form")
+    assert client.get("/me", headers={**cookie, "Origin": "http://evil.example"}).json()[
+        "username"] == "li.archive"  # a read is not a forgery risk: GET is not checked
+    assert len(_rows("SELECT 1 FROM access_log")) == 6 * len(writes)
+
+
+def test_the_session_cookie_is_airflows() -> None:
+    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+
+    from dossiers.api.same_origin import SESSION_COOKIE
+
+    assert SESSION_COOKIE == COOKIE_NAME_JWT_TOKEN
 
 
 # --- the whole path ----------------------------------------------------------------------------

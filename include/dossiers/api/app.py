@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from dossiers.api.deps import install_error_handlers
+from dossiers.api.same_origin import SameOriginGuard
 
 #: The router modules, in the order their routes appear in the OpenAPI document.
 ROUTERS = ("system", "forms", "dossiers", "updates", "queries", "loans", "vault")
@@ -28,7 +29,9 @@ The overseas-client dossier system of record (the same actions as the `dossier` 
 
 **Authentication**: an Airflow JWT (`POST /auth/token` on the Airflow API server) as
 `Authorization: Bearer <token>`, or the Airflow UI's session. The Airflow username must be a
-staff username; what the staff member may do follows the policy's role matrix.
+staff username; what the staff member may do follows the policy's role matrix. A request
+that may change something (not `GET`) and carries the UI's session cookie must come from this
+server's own pages (its `Origin`, or else `Referer`): otherwise 403, logged.
 
 **Errors**: `{"detail": "<record>: <field>: <reason>"}`; 401 no valid token, 403 not
 allowed (logged), 404 no such record, 409 concurrent change, 422 invalid or refused.
@@ -53,6 +56,7 @@ def create_app() -> FastAPI:
                        "description": (m.__doc__ or "").strip().split("\n")[0]} for m in modules],
     )
     install_error_handlers(app)
+    app.add_middleware(SameOriginGuard)  # cross-site requests signed in by the UI's cookie
     for module in modules:
         app.include_router(module.router)
     return app

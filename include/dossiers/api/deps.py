@@ -13,6 +13,9 @@ invalid token with 403; this API answers every authentication failure with 401.
 (403 otherwise, logged in ``access_log``); what that staff member may do is decided by
 ``dossiers.core.permissions.authorize`` inside the domain call, exactly as for the CLI.
 
+**Cross-site requests**: a state-changing request signed in by the UI's cookie must come
+from this server's pages (:mod:`dossiers.api.same_origin`, a middleware of both apps).
+
 **Errors** are ``{"detail": "<one line naming the record, field and reason>"}``:
 401 authentication, 403 :class:`~dossiers.core.errors.PermissionDenied` or not staff,
 404 :class:`~dossiers.core.errors.NotFound`, 422 any other :class:`~dossiers.core.errors.Refused`

@@ -21,7 +21,9 @@ Nothing a client sends yields a 500: an id outside ``bigint``, a kind that is no
 too long) or an unknown format is a one-line 422, a valid id or kind without a report a 404.
 **Authorisation is the dossier system's**: the Airflow user must be a staff member whose
 roles allow ``report.read`` (:mod:`dossiers.reports.catalogue`); otherwise 403, logged in
-``access_log``. Reports carry dossier numbers and counts, never personal data (Art. 18).
+``access_log``. A request that may change something and carries the cookie must come from
+this server's pages (:mod:`dossiers.api.same_origin`). Reports carry dossier numbers and
+counts, never personal data (Art. 18).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from dossiers.api.deps import (
     on_database_error,
     validation_detail,
 )
+from dossiers.api.same_origin import SameOriginGuard
 from dossiers.core import db
 from dossiers.core.errors import CannotRun, NotFound, PermissionDenied
 from dossiers.core.permissions import Actor
@@ -140,6 +143,9 @@ def _serve(row: Any) -> Response:
 
 def create_app() -> FastAPI:
     app = FastAPI(title="Dossier reports", docs_url=None, redoc_url=None, openapi_url=None)
+    # The pages only read today; the guard keeps any route added later safe from a
+    # cross-site request signed in by the UI's cookie (dossiers.api.same_origin).
+    app.add_middleware(SameOriginGuard)
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
