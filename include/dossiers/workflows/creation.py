@@ -43,6 +43,7 @@ from dossiers.core.schema import (
     staff,
 )
 from dossiers.intake.service import personal_field
+from dossiers.workflows import decisions
 
 BASIC = ("registered_address", "domestic_contact_address", "founded_on", "legal_form",
          "registered_capital_amount", "registered_capital_currency", "business_scope",
@@ -58,41 +59,32 @@ def _now() -> datetime:
 
 
 def _form(conn: Connection, form_id: uuid.UUID) -> Any:
-    row = conn.execute(select(form).where(form.c.id == form_id).with_for_update()).first()
-    if row is None:
-        raise NotFound("no such form", record=f"form {form_id}")
-    return row
+    return decisions.pending(conn, REVIEW, form_id)
+
+
+#: Art. 11(2): the department head of the form's department (or the CS head) reviews a form,
+#: never one they submitted or whose liaison they are.
+REVIEW = decisions.review(
+    "form", table=form, noun="form", missing="no such form", action=Action.FORM_REVIEW,
+    parties=("submitted_by", "liaison_id"), department="the form",
+    approved=decisions.Outcome("reviewed", "form.approve", "reviewed_by", "reviewed_at"),
+    rejected=decisions.Outcome("rejected", "form.reject", "reviewed_by", "reviewed_at",
+                               "rejection_reason"))
 
 
 def review_form(conn: Connection, actor: Actor, form_id: uuid.UUID, *, approve: bool,
                 reason: str | None = None, at: datetime | None = None) -> dict[str, Any]:
     """Art. 11(2): the department head of the form's department approves or rejects it."""
     at = at or _now()
-    row = _form(conn, form_id)
-    subject = f"form {form_id}"
-    authorize(conn, actor, Action.FORM_REVIEW, subject=subject)
-    if actor.department not in (row.department, "customer_service"):
-        authorize(conn, actor, Action.FORM_REVIEW, subject=subject,
-                  reason=f"the form belongs to the {row.department} department")
-    if actor.staff_id in (row.submitted_by, row.liaison_id):
-        authorize(conn, actor, Action.FORM_REVIEW, subject=subject,
-                  reason="nobody reviews their own form (separation of duties)")
-    if row.status != "submitted":
-        raise Refused(f"is {row.status}, only a submitted form can be reviewed", record=subject)
-    if not approve and not (reason or "").strip():
-        raise Refused("a rejection needs a reason for the liaison", record=subject,
-                      field="reason")
-    status = "reviewed" if approve else "rejected"
-    conn.execute(update(form).where(form.c.id == form_id).values(
-        status=status, reviewed_by=actor.staff_id, reviewed_at=at,
-        rejection_reason=None if approve else reason))
+    decision = decisions.Decision(approve, reason)
+    decisions.take(conn, actor, REVIEW, form_id, decision)
+    outcome = decisions.record(conn, actor, REVIEW, decision, form_id, at=at)
     close_clock(conn, "form_review", "form", str(form_id), at)
     ledger.append(conn, ledger.Entry(
-        actor=actor.username, action="form.approve" if approve else "form.reject",
-        subject_type="form", subject_id=str(form_id),
-        details={"reason": reason} if reason else {},
+        actor=actor.username, action=outcome.entry_action, subject_type="form",
+        subject_id=str(form_id), details={"reason": reason} if reason else {},
     ))
-    return {"form_id": str(form_id), "status": status}
+    return {"form_id": str(form_id), "status": outcome.status}
 
 
 def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uuid.UUID, *,

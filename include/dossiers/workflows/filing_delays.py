@@ -20,6 +20,7 @@ from dossiers.core.errors import Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.policy import policy
 from dossiers.core.schema import clock, filing_delay
+from dossiers.workflows import decisions
 from dossiers.workflows.access import find
 
 
@@ -66,34 +67,32 @@ def request(conn: Connection, actor: Actor, dossier_no: str, *, until: date, rea
             "original_due": running.due_on, "until": until}
 
 
+#: Art. 15: the CS head decides a delay, never the one who asked for it.
+DECISION = decisions.Rules(
+    filing_delay, "filing delay", "no such filing delay request", Action.FILING_DELAY_APPROVE,
+    ("requested_by",), needs_reason="a refusal needs a reason",
+    approved=decisions.Outcome("approved", "filing_delay.approve", "decided_by", "decided_at",
+                               "decision_reason"),
+    rejected=decisions.Outcome("rejected", "filing_delay.reject", "decided_by", "decided_at",
+                               "decision_reason"))
+
+
 def decide(conn: Connection, actor: Actor, delay_id: int, *, approve: bool,
            reason: str | None = None) -> dict[str, Any]:
     """The CS head approves or refuses a delay; an approval moves the filing deadline."""
-    record = f"filing delay {delay_id}"
-    delay = conn.execute(select(filing_delay).where(filing_delay.c.id == delay_id)
-                         .with_for_update()).first()
-    if delay is None:
-        raise Refused("no such filing delay request", record=record)
-    authorize(conn, actor, Action.FILING_DELAY_APPROVE, subject=record)
-    if delay.requested_by == actor.staff_id:
-        authorize(conn, actor, Action.FILING_DELAY_APPROVE, subject=record,
-                  reason="nobody approves their own request (separation of duties)")
-    if delay.status != "requested":
-        raise Refused(f"is {delay.status}, only a pending request can be decided", record=record)
-    if not approve and not (reason or "").strip():
-        raise Refused("a refusal needs a reason", record=record, field="reason")
+    decision = decisions.Decision(approve, reason)
+    delay = decisions.take(conn, actor, DECISION, delay_id, decision)
     running = conn.execute(select(clock).where(clock.c.id == delay.clock_id)).one()
     if approve and running.met_at is not None:
-        raise Refused("the dossier has been filed meanwhile: nothing to delay", record=record)
-    status = "approved" if approve else "rejected"
-    conn.execute(update(filing_delay).where(filing_delay.c.id == delay_id).values(
-        status=status, decided_by=actor.staff_id, decided_at=datetime.now(SHANGHAI),
-        decision_reason=reason))
+        raise Refused("the dossier has been filed meanwhile: nothing to delay",
+                      record=DECISION.record_of(delay_id))
+    outcome = decisions.record(conn, actor, DECISION, decision, delay_id,
+                               at=datetime.now(SHANGHAI))
     if approve:
         conn.execute(update(clock).where(clock.c.id == running.id).values(due_on=delay.new_due_on))
     ledger.append(conn, ledger.Entry(
-        actor=actor.username, action=f"filing_delay.{'approve' if approve else 'reject'}",
-        subject_type="filing_delay", subject_id=str(delay_id),
+        actor=actor.username, action=outcome.entry_action, subject_type="filing_delay",
+        subject_id=str(delay_id),
         details={"until": delay.new_due_on.isoformat(), **({"reason": reason} if reason else {})}))
-    return {"delay_id": delay_id, "status": status,
+    return {"delay_id": delay_id, "status": outcome.status,
             "filing_due": delay.new_due_on if approve else delay.original_due_on}

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -39,7 +40,7 @@ from dossiers.calendar.clocks import close_clock
 from dossiers.calendar.workdays import default_calendar
 from dossiers.core import ledger
 from dossiers.core.config import SHANGHAI
-from dossiers.core.errors import NotFound, Refused
+from dossiers.core.errors import Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.policy import policy
 from dossiers.core.schema import (
@@ -51,6 +52,7 @@ from dossiers.core.schema import (
     paper_volume,
     staff,
 )
+from dossiers.workflows import decisions
 from dossiers.workflows.access import find
 
 ARTICLE = "Art. 16"
@@ -78,14 +80,10 @@ def _record(loan_id: uuid.UUID) -> str:
 
 def _loan(conn: Connection, loan_id: uuid.UUID) -> Any:
     """The loan, locked, with its requester's username and department."""
-    row = conn.execute(
-        select(loan, staff.c.username.label("requester"),
-               staff.c.department.label("requester_department"))
-        .join(staff, staff.c.id == loan.c.requester_id)
-        .where(loan.c.id == loan_id).with_for_update(of=loan)).first()
-    if row is None:
-        raise NotFound("no such loan (see `dossier loans list`)", record=_record(loan_id))
-    return row
+    return decisions.pending(conn, APPROVAL, loan_id, select(
+        loan, staff.c.username.label("requester"),
+        staff.c.department.label("requester_department"),
+    ).join(staff, staff.c.id == loan.c.requester_id).where(loan.c.id == loan_id))
 
 
 def _volumes(conn: Connection, loan_ids: Iterable[uuid.UUID]) -> list[Any]:
@@ -117,10 +115,13 @@ def _ledger(conn: Connection, actor: Actor, action: str, loan_id: uuid.UUID,
         for dossier_no, numbers in _by_dossier(volumes).items()))
 
 
+def _own(what: str) -> str:
+    return f"nobody {what} their own loan (separation of duties, Art. 16)"
+
+
 def _refuse_own(conn: Connection, actor: Actor, action: Action, row: Any, what: str) -> None:
-    if row.requester_id == actor.staff_id:
-        authorize(conn, actor, action, subject=_record(row.id),
-                  reason=f"nobody {what} their own loan (separation of duties, Art. 16)")
+    decisions.separate(conn, actor, action, record=_record(row.id), parties=[row.requester_id],
+                       reason=_own(what))
 
 
 # --- the request ---------------------------------------------------------------------------------
@@ -200,15 +201,28 @@ def _capacity(actor: Actor, capacity: str | None, loan_id: uuid.UUID) -> Capacit
     return "archive" if archivist else "department"
 
 
-def _check_approver(conn: Connection, actor: Actor, row: Any, capacity: Capacity) -> Action:
-    action = CAPACITY_ACTION[capacity]
-    authorize(conn, actor, action, subject=_record(row.id))
-    if capacity == "department" and actor.department != row.requester_department:
-        authorize(conn, actor, action, subject=_record(row.id),
-                  reason=f"the borrower belongs to the {row.requester_department} department; "
-                         "its own head approves (Art. 16)")
-    _refuse_own(conn, actor, action, row, "approves or rejects")
-    return action
+#: Art. 16: the borrower's department head and the archivist approve, in either order, and
+#: never their own loan; ``action`` is the capacity's (:data:`CAPACITY_ACTION`).
+APPROVAL = decisions.Rules(
+    loan, "loan", "no such loan (see `dossier loans list`)", Action.LOAN_APPROVE_DEPARTMENT,
+    ("requester_id",), own=_own("approves or rejects"),
+    not_pending="is {status}, only a requested loan can be approved",
+    needs_reason="a rejection needs a reason for the borrower")
+#: Either approver may reject a requested loan, with the reason the borrower reads.
+REJECTION = replace(
+    APPROVAL, not_pending="is {status}, only a requested loan can be rejected",
+    rejected=decisions.Outcome("rejected", "loan.reject", "rejected_by",
+                               reason="rejection_reason"))
+
+
+def _check_approver(conn: Connection, actor: Actor, row: Any, capacity: Capacity,
+                    rules: decisions.Rules, decision: decisions.Decision,
+                    refusals: Sequence[tuple[bool, str]] = ()) -> None:
+    decisions.check(
+        conn, actor, rules, decision, row, action=CAPACITY_ACTION[capacity], refusals=[
+            (capacity == "department" and actor.department != row.requester_department,
+             f"the borrower belongs to the {row.requester_department} department; its own "
+             "head approves (Art. 16)"), *refusals])
 
 
 def approve(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
@@ -217,16 +231,12 @@ def approve(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
     loan is ``approved`` once it has both."""
     row = _loan(conn, loan_id)
     cap = _capacity(actor, capacity, loan_id)
-    action = _check_approver(conn, actor, row, cap)
     mine, other = (("department_approved_by", "archive_approved_by") if cap == "department"
                    else ("archive_approved_by", "department_approved_by"))
-    if getattr(row, other) == actor.staff_id:
-        authorize(conn, actor, action, subject=_record(loan_id),
-                  reason="you gave the other approval; Art. 16 asks for the department head "
-                         "and the archivist, two different people")
-    if row.status != "requested":
-        raise Refused(f"is {row.status}, only a requested loan can be approved",
-                      record=_record(loan_id))
+    _check_approver(conn, actor, row, cap, APPROVAL, decisions.Decision(True), refusals=[(
+        getattr(row, other) == actor.staff_id,
+        "you gave the other approval; Art. 16 asks for the department head and the "
+        "archivist, two different people")])
     if getattr(row, mine) is not None:
         raise Refused(f"already has the {'department head' if cap == 'department' else 'archivist'}"
                       "'s approval", record=_record(loan_id))
@@ -247,18 +257,12 @@ def reject(conn: Connection, actor: Actor, loan_id: uuid.UUID, *, reason: str,
     """Either approver rejects a requested loan, with the reason the borrower reads."""
     row = _loan(conn, loan_id)
     cap = _capacity(actor, capacity, loan_id)
-    _check_approver(conn, actor, row, cap)
-    if row.status != "requested":
-        raise Refused(f"is {row.status}, only a requested loan can be rejected",
-                      record=_record(loan_id))
-    if not reason.strip():
-        raise Refused("a rejection needs a reason for the borrower", record=_record(loan_id),
-                      field="reason")
-    conn.execute(update(loan).where(loan.c.id == loan_id).values(
-        status="rejected", rejected_by=actor.staff_id, rejection_reason=reason.strip()))
-    _ledger(conn, actor, "loan.reject", loan_id, _volumes(conn, [loan_id]),
-            {"as": cap, "reason": reason.strip()})
-    return {"loan_id": str(loan_id), "status": "rejected", "reason": reason.strip()}
+    decision = decisions.Decision(False, reason.strip())
+    _check_approver(conn, actor, row, cap, REJECTION, decision)
+    outcome = decisions.record(conn, actor, REJECTION, decision, loan_id)
+    _ledger(conn, actor, outcome.entry_action, loan_id, _volumes(conn, [loan_id]),
+            {"as": cap, "reason": decision.reason})
+    return {"loan_id": str(loan_id), "status": outcome.status, "reason": decision.reason}
 
 
 # --- lending and returning ---------------------------------------------------------------------
@@ -441,30 +445,32 @@ def request_extension(conn: Connection, actor: Actor, loan_id: uuid.UUID, wd: in
             "due_on": row.due_on, "would_be_due_on": default_calendar().add(row.due_on, wd).date}
 
 
+#: Art. 16: the archivist decides the borrower's extension, never of their own loan.
+EXTENSION = replace(
+    APPROVAL, action=Action.LOAN_APPROVE_ARCHIVE, own=_own("decides the extension of"),
+    not_pending="is {status}; only a requested extension of a lent loan can be decided",
+    status_column="extension_status",
+    approved=decisions.Outcome("approved", "loan.extension_approve", "extension_decided_by"),
+    rejected=decisions.Outcome("rejected", "loan.extension_reject", "extension_decided_by"))
+
+
 def decide_extension(conn: Connection, actor: Actor, loan_id: uuid.UUID, *, approve: bool,
                      reason: str | None = None) -> dict[str, Any]:
     """The archivist approves an extension (the due date moves ``extension_wd`` working days
     on from the old due date, and the return clock with it) or rejects it with a reason."""
     row = _loan(conn, loan_id)
-    record = _record(loan_id)
-    authorize(conn, actor, Action.LOAN_APPROVE_ARCHIVE, subject=record)
-    _refuse_own(conn, actor, Action.LOAN_APPROVE_ARCHIVE, row, "decides the extension of")
-    if row.status != "lent" or row.extension_status != "requested":
-        state = row.status if row.status != "lent" else \
-            f"lent with {'no' if row.extension_status is None else 'an ' + row.extension_status} " \
-            "extension"
-        raise Refused(f"is {state}; only a requested extension of a lent loan can be decided",
-                      record=record)
-    if not approve and not (reason or "").strip():
-        raise Refused("a rejection needs a reason for the borrower", record=record,
-                      field="reason")
-    status = "approved" if approve else "rejected"
-    values: dict[str, Any] = {"extension_status": status, "extension_decided_by": actor.staff_id}
+    decision = decisions.Decision(approve, reason)
+    state = row.status if row.status != "lent" else \
+        f"lent with {'no' if row.extension_status is None else 'an ' + row.extension_status} " \
+        "extension"
+    decisions.check(conn, actor, EXTENSION, decision, row, status=state,
+                    is_pending=row.status == "lent" and row.extension_status == "requested")
+    also: dict[str, Any] = {}
     details: dict[str, Any] = {"wd": row.extension_wd}
     due_on = row.due_on
     if approve:
         due = default_calendar().add(row.due_on, row.extension_wd)
-        due_on = values["due_on"] = due.date
+        due_on = also["due_on"] = due.date
         conn.execute(update(clock).where(
             clock.c.kind == CLOCK_KIND, clock.c.subject_type == "loan",
             clock.c.subject_id == str(loan_id), clock.c.met_at.is_(None),
@@ -472,10 +478,9 @@ def decide_extension(conn: Connection, actor: Actor, loan_id: uuid.UUID, *, appr
         details.update(old_due_on=row.due_on.isoformat(), due_on=due.date.isoformat())
     else:
         details["reason"] = (reason or "").strip()
-    conn.execute(update(loan).where(loan.c.id == loan_id).values(values))
-    _ledger(conn, actor, f"loan.extension_{'approve' if approve else 'reject'}", loan_id,
-            _volumes(conn, [loan_id]), details)
-    return {"loan_id": str(loan_id), "extension_status": status, "due_on": due_on,
+    outcome = decisions.record(conn, actor, EXTENSION, decision, loan_id, also=also)
+    _ledger(conn, actor, outcome.entry_action, loan_id, _volumes(conn, [loan_id]), details)
+    return {"loan_id": str(loan_id), "extension_status": outcome.status, "due_on": due_on,
             **({"reason": details["reason"]} if not approve else {})}
 
 

@@ -11,13 +11,14 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert
 
 from dossiers.core import ledger
 from dossiers.core.config import SHANGHAI
-from dossiers.core.errors import NotFound, Refused
+from dossiers.core.errors import Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import QUERY_SCOPES, query_grant
+from dossiers.workflows import decisions
 from dossiers.workflows.access import find
 
 
@@ -47,28 +48,21 @@ def request(conn: Connection, actor: Actor, dossier_no: str, *, purpose: str,
     return {"grant_id": str(grant_id), "dossier_no": dossier_no, "status": "requested"}
 
 
+#: Art. 16: the archivist decides a query request, never the person who asked.
+DECISION = decisions.Rules(
+    query_grant, "query grant", "no such query request", Action.QUERY_APPROVE, ("requester_id",),
+    approved=decisions.Outcome("approved", "query.approve", "decided_by", "decided_at", "reason"),
+    rejected=decisions.Outcome("rejected", "query.reject", "decided_by", "decided_at", "reason"))
+
+
 def decide(conn: Connection, actor: Actor, grant_id: uuid.UUID, *, approve: bool,
            reason: str | None = None) -> dict[str, Any]:
     """The archivist approves or rejects a query request (Art. 16)."""
-    grant = conn.execute(select(query_grant).where(query_grant.c.id == grant_id)
-                         .with_for_update()).first()
-    record = f"query grant {grant_id}"
-    if grant is None:
-        raise NotFound("no such query request", record=record)
-    authorize(conn, actor, Action.QUERY_APPROVE, subject=record)
-    if grant.requester_id == actor.staff_id:
-        authorize(conn, actor, Action.QUERY_APPROVE, subject=record,
-                  reason="nobody approves their own request (separation of duties)")
-    if grant.status != "requested":
-        raise Refused(f"is {grant.status}, only a pending request can be decided", record=record)
-    if not approve and not (reason or "").strip():
-        raise Refused("a rejection needs a reason", record=record, field="reason")
-    status = "approved" if approve else "rejected"
-    conn.execute(update(query_grant).where(query_grant.c.id == grant_id).values(
-        status=status, decided_by=actor.staff_id, decided_at=datetime.now(SHANGHAI),
-        reason=reason))
+    decision = decisions.Decision(approve, reason)
+    decisions.take(conn, actor, DECISION, grant_id, decision)
+    outcome = decisions.record(conn, actor, DECISION, decision, grant_id,
+                               at=datetime.now(SHANGHAI))
     ledger.append(conn, ledger.Entry(
-        actor=actor.username, action=f"query.{'approve' if approve else 'reject'}",
-        subject_type="query_grant", subject_id=str(grant_id),
-        details={"reason": reason} if reason else {}))
-    return {"grant_id": str(grant_id), "status": status}
+        actor=actor.username, action=outcome.entry_action, subject_type="query_grant",
+        subject_id=str(grant_id), details={"reason": reason} if reason else {}))
+    return {"grant_id": str(grant_id), "status": outcome.status}

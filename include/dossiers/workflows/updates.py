@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Select, Table, delete, insert, select, update
 
 from dossiers.calendar.clocks import close_clock, open_clock
 from dossiers.core import ledger
@@ -48,6 +48,7 @@ from dossiers.core.schema import (
 )
 from dossiers.intake.rules import PERSONAL_FIELDS, UPDATABLE_FIELDS, name_key, validate_update
 from dossiers.intake.service import zh_key
+from dossiers.workflows import decisions
 from dossiers.workflows.access import find, mask
 
 
@@ -189,54 +190,65 @@ def _head_of(conn: Connection, department: str) -> int | None:
     return department_heads(conn).get(department)
 
 
+def _with_dossier(change_id: uuid.UUID) -> Select[Any]:
+    """An update form with its dossier's number and department."""
+    return (select(dossier_change, dossier.c.dossier_no, dossier.c.department)
+            .join(dossier, dossier.c.id == dossier_change.c.dossier_id)
+            .where(dossier_change.c.id == change_id))
+
+
 def _change(conn: Connection, change_id: uuid.UUID) -> Any:
-    row = conn.execute(select(dossier_change).where(dossier_change.c.id == change_id)
-                       .with_for_update()).first()
-    if row is None:
-        raise Refused("no such update form", record=f"update {change_id}")
-    return row
+    return decisions.pending(conn, REVIEW, change_id)
 
 
-def _dossier_of(conn: Connection, change: Any) -> Any:
-    return conn.execute(select(dossier).where(dossier.c.id == change.dossier_id)).one()
+_REJECTED = decisions.Outcome("rejected", "update.reject", "rejected_by", reason="rejection_reason")
+
+#: Art. 13(2): the department head reviews an update form, never the one who submitted it.
+REVIEW = decisions.review(
+    "update form", table=dossier_change, noun="update", missing="no such update form",
+    action=Action.UPDATE_REVIEW, parties=("requested_by",), department="the dossier",
+    rejected=_REJECTED,
+    approved=decisions.Outcome("reviewed", "update.approve", "reviewed_by", "reviewed_at"))
+
+#: Art. 13(3): the CS head approves an important change after its review, and is neither
+#: the one who asked for it nor the one who reviewed it.
+IMPORTANT = replace(
+    REVIEW, action=Action.IMPORTANT_CHANGE_APPROVE, parties=("requested_by", "reviewed_by"),
+    department=None,
+    own="nobody approves a change they asked for or reviewed (separation of duties)",
+    pending=("reviewed",), needs_reason="a refusal needs a reason",
+    not_pending="is {status}: the CS head approves an important change after the department "
+                "head has reviewed it",
+    approved=decisions.Outcome("approved", "important_change.approve", "approved_by",
+                               "approved_at"),
+    rejected=replace(_REJECTED, entry_action="important_change.reject"))
 
 
 def review(conn: Connection, actor: Actor, change_id: uuid.UUID, *, approve: bool,
            reason: str | None = None, at: datetime | None = None) -> dict[str, Any]:
     """Art. 13(2): the department head reviews within 1 wd and forwards it to CS."""
     at = at or _now()
-    change = _change(conn, change_id)
-    target = _dossier_of(conn, change)
-    record = f"update {change_id}"
-    authorize(conn, actor, Action.UPDATE_REVIEW, subject=record)
-    if actor.department not in (target.department, "customer_service"):
-        authorize(conn, actor, Action.UPDATE_REVIEW, subject=record,
-                  reason=f"the dossier belongs to the {target.department} department")
-    if actor.staff_id == change.requested_by:
-        authorize(conn, actor, Action.UPDATE_REVIEW, subject=record,
-                  reason="nobody reviews their own update form (separation of duties)")
-    if change.status != "submitted":
-        raise Refused(f"is {change.status}, only a submitted update form can be reviewed",
-                      record=record)
-    if not approve and not (reason or "").strip():
-        raise Refused("a rejection needs a reason for the liaison", record=record,
-                      field="reason")
+    decision = decisions.Decision(approve, reason)
+    change = decisions.take(conn, actor, REVIEW, change_id, decision,
+                            query=_with_dossier(change_id))
     close_clock(conn, "update_review", "dossier_change", str(change_id), at)
     details: dict[str, Any] = {"important": change.important}
-    if approve:
-        values: dict[str, Any] = {"status": "reviewed", "reviewed_by": actor.staff_id,
-                                  "reviewed_at": at}
-        if not change.important:  # Art. 13(3): the archivist applies within 1 wd
-            details["apply_due"] = _open_apply_clock(conn, change_id, at).isoformat()
-    else:
-        values = {"status": "rejected", "rejected_by": actor.staff_id, "rejection_reason": reason}
+    if not approve:
         details["reason"] = reason
-    conn.execute(update(dossier_change).where(dossier_change.c.id == change_id).values(**values))
+    elif not change.important:  # Art. 13(3): the archivist applies within 1 wd
+        details["apply_due"] = _open_apply_clock(conn, change_id, at).isoformat()
+    return _decided(conn, actor, REVIEW, decision, change, at, details)
+
+
+def _decided(conn: Connection, actor: Actor, rules: decisions.Rules,
+             decision: decisions.Decision, change: Any, at: datetime,
+             details: dict[str, Any]) -> dict[str, Any]:
+    """Record a decision on an update form and its ledger entry."""
+    outcome = decisions.record(conn, actor, rules, decision, change.id, at=at)
     ledger.append(conn, ledger.Entry(
-        actor=actor.username, action="update.approve" if approve else "update.reject",
-        subject_type="dossier_change", subject_id=str(change_id), dossier_no=target.dossier_no,
-        details=details))
-    return {"change_id": str(change_id), "status": values["status"], **details}
+        actor=actor.username, action=outcome.entry_action, subject_type="dossier_change",
+        subject_id=str(change.id), dossier_no=change.dossier_no, details=details))
+    return {"change_id": str(change.id), "status": outcome.status, **details}
 
 
 def _open_apply_clock(conn: Connection, change_id: uuid.UUID, at: datetime) -> date:
@@ -248,36 +260,15 @@ def approve_important(conn: Connection, actor: Actor, change_id: uuid.UUID, *, a
                       reason: str | None = None, at: datetime | None = None) -> dict[str, Any]:
     """Art. 13(3): the CS head approves (or refuses) an important change before it applies."""
     at = at or _now()
-    change = _change(conn, change_id)
-    record = f"update {change_id}"
-    authorize(conn, actor, Action.IMPORTANT_CHANGE_APPROVE, subject=record)
-    if actor.staff_id in (change.requested_by, change.reviewed_by):
-        authorize(conn, actor, Action.IMPORTANT_CHANGE_APPROVE, subject=record,
-                  reason="nobody approves a change they asked for or reviewed "
-                         "(separation of duties)")
-    if not change.important:
-        raise Refused("is not an important change: it needs no CS head approval "
-                      "(Art. 13(3))", record=record)
-    if change.status != "reviewed":
-        raise Refused(f"is {change.status}: the CS head approves an important change after "
-                      "the department head has reviewed it", record=record)
-    if not approve and not (reason or "").strip():
-        raise Refused("a refusal needs a reason", record=record, field="reason")
-    details: dict[str, Any] = {}
-    if approve:
-        values: dict[str, Any] = {"status": "approved", "approved_by": actor.staff_id,
-                                  "approved_at": at}
-        details["apply_due"] = _open_apply_clock(conn, change_id, at).isoformat()
-    else:
-        values = {"status": "rejected", "rejected_by": actor.staff_id, "rejection_reason": reason}
-        details["reason"] = reason
-    conn.execute(update(dossier_change).where(dossier_change.c.id == change_id).values(**values))
-    ledger.append(conn, ledger.Entry(
-        actor=actor.username,
-        action="important_change.approve" if approve else "important_change.reject",
-        subject_type="dossier_change", subject_id=str(change_id),
-        dossier_no=_dossier_of(conn, change).dossier_no, details=details))
-    return {"change_id": str(change_id), "status": values["status"], **details}
+    decision = decisions.Decision(approve, reason)
+    change = decisions.take(conn, actor, IMPORTANT, change_id, decision,
+                            query=_with_dossier(change_id), conditions=lambda c: [(
+                                not c.important, "is not an important change: it needs no CS "
+                                                 "head approval (Art. 13(3))")])
+    details: dict[str, Any] = (
+        {"apply_due": _open_apply_clock(conn, change_id, at).isoformat()} if approve
+        else {"reason": reason})
+    return _decided(conn, actor, IMPORTANT, decision, change, at, details)
 
 
 def apply(conn: Connection, keyring: KeyRing, actor: Actor, change_id: uuid.UUID, *,
