@@ -10,11 +10,11 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, select, true
 
 from dossiers.core.config import SHANGHAI
 from dossiers.core.errors import NotFound
-from dossiers.core.permissions import Actor
+from dossiers.core.permissions import Actor, Role
 from dossiers.core.schema import dossier, query_grant
 
 
@@ -24,6 +24,17 @@ def find(conn: Connection, dossier_no: str, *, lock: bool = False) -> Any:
     if row is None or row.status == "destroyed":
         raise NotFound("no such dossier", record=f"dossier {dossier_no}")
     return row
+
+
+def worked_on(actor: Actor, department: ColumnElement[Any],
+              liaison_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Which forms the actor works on (Art. 7): Customer Service all of them, a department
+    head their department's, a liaison their own clients'."""
+    if actor.department == "customer_service":
+        return true()
+    if Role.DEPT_HEAD in actor.roles:
+        return department == actor.department
+    return liaison_id == actor.staff_id
 
 
 def active_scope(conn: Connection, actor: Actor, dossier_id: uuid.UUID,

@@ -25,7 +25,7 @@ from dossiers.core import ledger, numbering
 from dossiers.core.config import SHANGHAI
 from dossiers.core.crypto import Field, KeyRing
 from dossiers.core.errors import NotFound, Refused
-from dossiers.core.permissions import Action, Actor, Role, authorize
+from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import (
     basic_info,
     clock,
@@ -44,6 +44,7 @@ from dossiers.core.schema import (
 )
 from dossiers.intake.service import personal_field
 from dossiers.workflows import decisions
+from dossiers.workflows.access import worked_on
 
 BASIC = ("registered_address", "domestic_contact_address", "founded_on", "legal_form",
          "registered_capital_amount", "registered_capital_currency", "business_scope",
@@ -230,11 +231,7 @@ def list_forms(conn: Connection, actor: Actor, status: str = "submitted") -> lis
              .order_by(form.c.submitted_at))
     if status != "all":
         query = query.where(form.c.status == status)
-    if actor.department != "customer_service":
-        if Role.DEPT_HEAD in actor.roles:
-            query = query.where(form.c.department == actor.department)
-        else:
-            query = query.where(form.c.liaison_id == actor.staff_id)
+    query = query.where(worked_on(actor, form.c.department, form.c.liaison_id))
     return [{"form_id": str(r.id), "status": r.status, "client_name_zh": r.client_name_zh,
              "client_name_en": r.client_name_en, "client_type": r.client_type,
              "stage": r.stage, "department": r.department, "liaison": r.username,

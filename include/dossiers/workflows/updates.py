@@ -49,7 +49,7 @@ from dossiers.core.schema import (
 from dossiers.intake.rules import PERSONAL_FIELDS, UPDATABLE_FIELDS, name_key, validate_update
 from dossiers.intake.service import zh_key
 from dossiers.workflows import decisions
-from dossiers.workflows.access import find, mask
+from dossiers.workflows.access import find, mask, worked_on
 
 
 @dataclass(frozen=True)
@@ -466,11 +466,7 @@ def list_changes(conn: Connection, keyring: KeyRing, actor: Actor,
         query = query.where(dossier_change.c.status.in_(("submitted", "reviewed", "approved")))
     elif status != "all":
         query = query.where(dossier_change.c.status == status)
-    if actor.department != "customer_service":
-        if Role.DEPT_HEAD in actor.roles:
-            query = query.where(dossier.c.department == actor.department)
-        else:
-            query = query.where(dossier.c.liaison_id == actor.staff_id)
+    query = query.where(worked_on(actor, dossier.c.department, dossier.c.liaison_id))
     result = []
     for c in conn.execute(query):
         items = conn.execute(select(dossier_change_item)
