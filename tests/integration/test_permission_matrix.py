@@ -83,7 +83,12 @@ def scenario(company, tmp_path) -> dict[str, Any]:
                                                        period_wd=3))
     delay = _act("li.archive", lambda c, a: filing_delays.request(
         c, a, loose["dossier_no"], until=_late(loose["filing_due"]), reason="binder jammed"))
+    with db.transaction() as conn:  # a published report with rows about each department
+        report_id = conn.execute(text(
+            "INSERT INTO report (kind, period, format, uri, sha256) VALUES ('kpi_monthly', "
+            "'2026-11', 'pdf', 'file:///nowhere.pdf', repeat('0', 64)) RETURNING id")).scalar_one()
     return {"keys": keys, "tmp": tmp_path, "pending": pending, "number": number,
+            "report": report_id,
             "loose": uuid.UUID(loose["dossier_id"]), "grant": uuid.UUID(grant["grant_id"]),
             "change": uuid.UUID(change["change_id"]), "loan": uuid.UUID(loan["loan_id"]),
             "delay": delay["delay_id"]}
@@ -134,6 +139,7 @@ def _operations(s: dict[str, Any]) -> dict[Action, Callable[[Any, Actor], Any]]:
                                                                 condition="good"),
         Action.VAULT_READ: lambda c, a: vault.list_volumes(c, a),
         Action.REPORT_READ: lambda c, a: catalogue.listing(c, a),
+        Action.REPORT_READ_ALL: lambda c, a: catalogue.whole(c, a, s["report"]),
     }
 
 

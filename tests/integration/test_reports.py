@@ -609,3 +609,121 @@ def test_pages_in_a_real_api_server(api_server: AirflowServer, company: dict[str
     [mine] = [p for p in plugins if p["name"] == "dossier_reports"]
     assert mine["fastapi_apps"][0]["url_prefix"] == PREFIX
     assert mine["external_views"][0]["url_route"] == "dossier-reports"
+
+
+# --- who reads which rows (issue 10, item 6; Art. 22) -------------------------------------------
+
+
+def test_a_department_edition_keeps_only_that_departments_rows() -> None:
+    from dossiers.reports.duty_reports import from_figures
+    from dossiers.reports.model import edition
+
+    kpi = {"period": "2026-11", "creation_timeliness": {"total": 2, "met": 1, "rate": 0.5},
+           "departments": {d: {"filing_conformity": {"total": 1, "met": 1, "rate": 1.0}}
+                           for d in ("market", "planning", "system")},
+           "people": [{"indicator": "filing_conformity", "department": d, "person": p,
+                       "total": 1, "met": 1} for d, p in (("market", "wang.market"),
+                                                          ("planning", "sun.plan"))],
+           "refused_actions": [{"department": "system", "person": "system", "refused": 1}]}
+    whole = from_figures("kpi_monthly", "2026-11", kpi, Source("kpi_month/2026-11", 1),
+                         datetime(2026, 12, 1, tzinfo=UTC))
+    mine = edition(whole, "planning", Label("策劃部", "Planning"))
+    tables = {t.name: t for t in mine.tables()}
+    assert [r.cells[0] for r in tables["departments"].rows] == ["planning"]
+    assert [r.cells[1] for r in tables["people"].rows] == ["planning"]
+    assert tables["refused_actions"].rows == ()
+    assert len(tables["figures"].rows) == len({t.name: t for t in whole.tables()}["figures"].rows)
+    assert mine.stem == "kpi_monthly-2026-11-planning"
+    # a chart by department keeps its point, or says there is none
+    chart = Chart("by_dept", Label("各部門", "By department"), "bar", Label("部門", "Department"),
+                  Label("數", "Count"), ("市場部", "策劃部"), (Series(Label("a", "a"), (3, 4)),),
+                  (Source("x/1", 1), Source("x/1", 1)), departments=("market", "planning"))
+    both = Report("audit_summary", "2026-Q4", Label("t", "t"), datetime(2026, 12, 1, tzinfo=UTC),
+                  "Art. 22", (chart,))
+    [kept] = edition(both, "planning", Label("策劃部", "Planning")).sections
+    assert isinstance(kept, Chart) and kept.x == ("策劃部",) and kept.series[0].values == (4,)
+    [none] = edition(both, "execution", Label("執行部", "Execution")).sections
+    assert isinstance(none, Para) and "no figures" in none.en
+
+
+def _people_csv(zipped: bytes) -> list[dict[str, str]]:
+    with zipfile.ZipFile(io.BytesIO(zipped)) as z:
+        [name] = [n for n in z.namelist() if n.endswith("-people.csv")]
+        return list(csv.DictReader(io.StringIO(z.read(name).decode("utf-8-sig"))))
+
+
+def test_pages_give_a_head_their_departments_people_and_the_cs_head_everyones(
+        database_url: str, company: dict[str, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the planning head, the KPI scorecard holds planning's people only; the CS head
+    (and management, QA, the archivist) read it whole, as before."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from dossiers.api.report_pages import airflow_user
+    from dossiers.duties import kpi
+    from dossiers.reports.duty_reports import publish_duty_report
+    from dossiers.workflows import staff
+
+    monkeypatch.setenv("DOSSIER_REPORT_STORE", str(tmp_path / "store"))
+    with db.transaction() as conn:
+        staff.add(conn, "chen.cs", "qian.plan", "planning", ["dept_head"])
+        for n, owner in enumerate(("wang.market", "sun.plan", "zhao.market", "sun.plan")):
+            conn.execute(text(
+                "INSERT INTO clock (kind, subject_type, subject_id, article, owner_id, started_on,"
+                " due_on, met_at) SELECT 'filing', 'dossier', :n, 'Art. 11(5)', id, '2026-11-02',"
+                " '2026-11-04', '2026-11-03 10:00+08' FROM staff WHERE username = :u"),
+                {"n": str(n), "u": owner})
+        card = kpi.scorecard(conn, "month", date(2026, 11, 1))
+        assert len(publish_duty_report("kpi_monthly", card["period"], card, conn=conn,
+                                       store=open_store(str(tmp_path / "store")))) == 3
+        whole = {r.format: r.id for r in conn.execute(text(
+            "SELECT id, format FROM report WHERE kind = 'kpi_monthly'"))}
+    lazy = _plugin_module().DossierReportsPlugin.fastapi_apps[0]["app"]
+    root = FastAPI()
+    root.mount(PREFIX, lazy)
+    client = TestClient(root)
+    assert client.get(f"{PREFIX}/health").status_code == 200  # the lazy app is built
+
+    def as_user(username: str) -> None:
+        lazy._app.dependency_overrides[airflow_user] = lambda: username
+
+    as_user("qian.plan")
+    scorecard = client.get(f"{PREFIX}/latest/kpi_monthly", params={"format": "csv"})
+    assert scorecard.status_code == 200, scorecard.text
+    assert 'filename="kpi_monthly-2026-11-planning-csv.zip"' in \
+        scorecard.headers["content-disposition"]
+    people = _people_csv(scorecard.content)
+    assert {r["人員 / Person"] for r in people} == {"sun.plan"}
+    assert {r["部門 / Department"] for r in people} == {"planning"}
+    # the index links the same ids; behind them, the planning edition (HTML and CSV)
+    index = client.get(f"{PREFIX}/")
+    assert f'href="{PREFIX}/reports/{whole["csv"]}"' in index.text
+    assert f'href="{PREFIX}/reports/{whole["pdf"]}"' not in index.text
+    by_id = client.get(f"{PREFIX}/reports/{whole['csv']}")
+    assert by_id.status_code == 200 and by_id.content == scorecard.content
+    page = client.get(f"{PREFIX}/reports/{whole['html']}")
+    assert page.status_code == 200 and "sun.plan" in page.text
+    assert "wang.market" not in page.text and "zhao.market" not in page.text
+    # the whole (the PDF has no edition) is refused and logged, through the matrix
+    for path in (f"/reports/{whole['pdf']}", "/latest/kpi_monthly?format=pdf"):
+        denied = client.get(f"{PREFIX}{path}")
+        assert denied.status_code == 403, denied.text
+        assert "do not allow report.read_all" in denied.json()["detail"]
+    with db.transaction() as conn:
+        assert conn.execute(text(
+            "SELECT count(*) FROM access_log WHERE actor = 'qian.plan' AND NOT allowed "
+            "AND action = 'report.read_all'")).scalar_one() == 2
+
+    as_user("zhao.market")  # the market head: market's people, not planning's
+    market = _people_csv(client.get(f"{PREFIX}/latest/kpi_monthly?format=csv").content)
+    assert {r["人員 / Person"] for r in market} == {"wang.market", "zhao.market"}
+
+    for reader in ("chen.cs", "mgmt.wu", "qa.he", "li.archive"):  # the whole, as before
+        as_user(reader)
+        everyone = client.get(f"{PREFIX}/latest/kpi_monthly", params={"format": "csv"})
+        assert everyone.status_code == 200, (reader, everyone.text)
+        assert 'filename="kpi_monthly-2026-11-csv.zip"' in everyone.headers["content-disposition"]
+        assert {r["人員 / Person"] for r in _people_csv(everyone.content)} == \
+            {"wang.market", "sun.plan", "zhao.market"}
+        assert client.get(f"{PREFIX}/reports/{whole['pdf']}").status_code == 200

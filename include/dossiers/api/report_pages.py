@@ -21,9 +21,11 @@ Nothing a client sends yields a 500: an id outside ``bigint``, a kind that is no
 too long) or an unknown format is a one-line 422, a valid id or kind without a report a 404.
 **Authorisation is the dossier system's**: the Airflow user must be a staff member whose
 roles allow ``report.read`` (:mod:`dossiers.reports.catalogue`); otherwise 403, logged in
-``access_log``. A request that may change something and carries the cookie must come from
-this server's pages (:mod:`dossiers.api.same_origin`). Reports carry dossier numbers and
-counts, never personal data (Art. 18).
+``access_log``. A department head reads their department's edition of the reports with rows
+about each department or person, at the same links; the whole is ``report.read_all``. A
+request that may change something and carries the cookie must come from this server's pages
+(:mod:`dossiers.api.same_origin`). Reports carry dossier numbers and counts, never personal
+data (Art. 18).
 """
 
 from __future__ import annotations
@@ -131,7 +133,8 @@ def _serve(row: Any) -> Response:
         raise HTTPException(409, f"report {row.id}: the stored object does not match the digest "
                                  "recorded when it was published")
     ext = {"csv": "-csv.zip"}.get(row.format, f".{row.format}")
-    name = f"{row.kind}-{row.period}{ext}"
+    edition = f"-{row.department}" if getattr(row, "department", None) else ""
+    name = f"{row.kind}-{row.period}{edition}{ext}"
     disposition = "inline" if row.format in INLINE else "attachment"
     headers = {"Content-Disposition": f'{disposition}; filename="{name}"',
                "X-Report-SHA256": row.sha256, "X-Content-Type-Options": "nosniff",
@@ -203,10 +206,7 @@ def create_app() -> FastAPI:
     def latest_of(kind: Kind, user: User, format: Annotated[str, Query()] = "html") -> Response:
         if format not in ALL_FORMATS:
             raise HTTPException(422, f"format: one of {', '.join(ALL_FORMATS)}")
-        rows = _reports(user, lambda conn, actor: catalogue.listing(conn, actor, kind=kind,
-                                                                    fmt=format))
-        if not rows:
-            raise NotFound(f"no {format} report of kind {kind!r} yet", record="report")
-        return _serve(rows[0])
+        return _serve(_reports(user, lambda conn, actor: catalogue.latest(conn, actor, kind,
+                                                                          format)))
 
     return app

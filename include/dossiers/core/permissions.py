@@ -61,6 +61,9 @@ class Action(StrEnum):
     LEDGER_VERIFY = "ledger.verify"
     AUDIT_RUN = "audit.run"
     REPORT_READ = "report.read"
+    #: A report whole, every department's and person's rows; without it a report with such
+    #: rows is read as one's own department's edition (Art. 22).
+    REPORT_READ_ALL = "report.read_all"
 
 
 #: The role x action matrix. Each line cites where the policy gives the role that duty.
@@ -76,7 +79,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.FORM_SUBMIT_FOR_DEPARTMENT,  # Art. 7: heads answer for what their department collects
         Action.LOAN_APPROVE_DEPARTMENT,  # Art. 16
         Action.DOSSIER_READ,  # Art. 16: through an approved grant
-        Action.REPORT_READ,  # Art. 22: their departments' and people's scores
+        Action.REPORT_READ,  # Art. 22: their department's and people's scores (its editions)
     }),
     Role.ARCHIVIST: frozenset({
         Action.DOSSIER_CREATE, Action.DOSSIER_FILE, Action.UPDATE_APPLY,  # Arts. 11, 13
@@ -86,7 +89,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.VAULT_READ,  # Art. 6: CS runs the paper vault; the archivist keeps it
         Action.DESTRUCTION_PROPOSE,  # Art. 17(1)
         Action.LEDGER_VERIFY,  # Art. 11(5): keeps the ledger
-        Action.REPORT_READ,  # Arts. 12, 14: the audits and updates of what they keep
+        Action.REPORT_READ, Action.REPORT_READ_ALL,  # Arts. 12, 14: audits, updates of what they keep
     }),
     Role.CS_HEAD: frozenset({
         Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
@@ -100,21 +103,21 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.LOAN_APPROVE_DEPARTMENT,  # Art. 16: department head of CS staff's loans
         Action.VAULT_READ,  # Arts. 6, 14: CS runs the vault; checks and rectification
         Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 12, 14: full checks, sampling
-        Action.REPORT_READ,  # Arts. 12, 14, 22: runs the checks, owns the scorecard
+        Action.REPORT_READ, Action.REPORT_READ_ALL,  # Arts. 12, 14, 22: runs the checks, the scorecard
     }),
     Role.QA_SUPERVISOR: frozenset({
         Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
         Action.DESTRUCTION_SUPERVISE,  # Art. 17(3)
         Action.VAULT_READ,  # Arts. 6, 21: supervises security and custody of the paper
         Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 7, 21
-        Action.REPORT_READ,  # Art. 21: supervision and special inspections
+        Action.REPORT_READ, Action.REPORT_READ_ALL,  # Art. 21: supervision, special inspections
     }),
     Role.MANAGEMENT: frozenset({
         Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
         Action.DESTRUCTION_APPROVE, Action.DISCLOSURE_APPROVE,  # Arts. 6, 16, 17
         Action.STAFF_ADD, Action.STAFF_LEAVE,
         Action.LEDGER_VERIFY,
-        Action.REPORT_READ,  # Art. 21: inspection results reported to management
+        Action.REPORT_READ, Action.REPORT_READ_ALL,  # Art. 21: inspection results to management
     }),
     Role.SYSTEM: frozenset({Action.LEDGER_VERIFY, Action.AUDIT_RUN}),
 }

@@ -616,6 +616,18 @@ report = Table(
     UniqueConstraint("kind", "period", "format"),
 )
 
+# A department's edition of a report with rows about each department or person (Art. 22):
+# what that department's head reads instead of the whole (dossiers.reports.catalogue).
+report_edition = Table(
+    "report_edition", metadata,
+    Column("report_id", BigInteger, ForeignKey("report.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("department", String(32), ForeignKey("department.code"), primary_key=True),
+    Column("uri", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    _created_at(),
+)
+
 # --- audit trail ----------------------------------------------------------------------------
 
 # Every read of a dossier and every refused action (Art. 16); the ledger records changes.

@@ -63,10 +63,12 @@ def _finished_run(conn: Connection, duty: str, period: str) -> Any:
     return row
 
 
-def _departments(conn: Connection) -> dict[str, Label]:
+def department_names(conn: Connection) -> dict[str, Label]:
+    """Every department's name, by code (the register's order)."""
     return {r.code: Label(r.name_zh, r.name_en)
             for r in conn.execute(select(department.c.code, department.c.name_zh,
-                                         department.c.name_en))}
+                                         department.c.name_en).order_by(department.c.code))}
+
 
 
 def sampling_audit_report(conn: Connection, period: str) -> Report:
@@ -74,7 +76,7 @@ def sampling_audit_report(conn: Connection, period: str) -> Report:
     run = _finished_run(conn, AUDIT, period)
     source = run_source(conn, AUDIT, period)
     s: dict[str, Any] = run.summary
-    names = _departments(conn)
+    names = department_names(conn)
     recheck = s.get("recheck", {})
     sample, population = int(s.get("sample", 0)), int(s.get("population", 0))
     with_findings = int(s.get("dossiers_with_findings", 0))
@@ -103,7 +105,7 @@ def sampling_audit_report(conn: Connection, period: str) -> Report:
         (Column(Label("部門", "Department")), Column(Label("客戶類型", "Client type")),
          Column(Label("檔案數", "Dossiers"), "int"), Column(Label("抽查數", "Sampled"), "int")),
         tuple(Row((names.get(dept, Label(dept, dept)).both(" "), ctype, n,
-                   s.get("sampled_by_stratum", {}).get(key)), source)
+                   s.get("sampled_by_stratum", {}).get(key)), source, dept)
               for key, n in s.get("strata", {}).items()
               for dept, _, ctype in [key.partition("/")]))
     owner = staff.alias("owner")
@@ -126,7 +128,7 @@ def sampling_audit_report(conn: Connection, period: str) -> Report:
         return Row((r.dossier_no, names.get(r.department, Label(r.department, "")).zh,
                     r.check_id, r.article, SEVERITY.get(r.severity, r.severity), r.description,
                     r.username, r.due_on, STATUS.get(r.status, r.status)),
-                   run_source(conn, AUDIT, r.period, f"finding {r.id}"))
+                   run_source(conn, AUDIT, r.period, f"finding {r.id}"), r.department)
 
     new_items = Table("findings", Label("本季度整改項", "Rectification items of the quarter"),
                       item_columns, tuple(item_row(r) for r in items if r.period == period))
@@ -201,7 +203,7 @@ def audit_summary(conn: Connection, period: str, quarters: int = 4) -> Report:
         counted.append(Source(duty_run=f"{AUDIT}/{p}", ledger_seq=head,
                               query=f"clock due {begin:%Y-%m-%d}..{end:%Y-%m-%d}"))
 
-    names = _departments(conn)
+    names = department_names(conn)
     by_dept = {(r.period, r.department): r.n for r in conn.execute(
         select(finding.c.period, dossier.c.department, func.count().label("n"))
         .join(dossier, dossier.c.id == finding.c.dossier_id)
@@ -240,12 +242,12 @@ def audit_summary(conn: Connection, period: str, quarters: int = 4) -> Report:
                     for p in periods),
               tuple(Source(duty_run=f"{AUDIT}/{period}", ledger_seq=head,
                            query=f"finding of {AUDIT} {periods[0]}..{period} by department")
-                    for _ in departments)),
+                    for _ in departments), departments=tuple(departments)),
         Table("open_items", Label("未整改項（按部門）", "Open rectification items by department"),
               (Column(Label("部門", "Department")), Column(Label("未整改", "Open"), "int")),
               tuple(Row((names.get(d, Label(d, d)).both(" "), n),
                         Source(duty_run=f"{AUDIT}/{period}", ledger_seq=head,
-                               query=f"finding of {AUDIT} open or persisting, {d}"))
+                               query=f"finding of {AUDIT} open or persisting, {d}"), d)
                     for d, n in sorted(open_now.items()))),
     )
     last = len(periods) - 1
@@ -269,4 +271,5 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-__all__ = ["audit_summary", "ledger_head", "run_source", "sampling_audit_report"]
+__all__ = ["audit_summary", "department_names", "ledger_head", "run_source",
+           "sampling_audit_report"]

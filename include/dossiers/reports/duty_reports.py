@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from dossiers.core.schema import duty_run
+from dossiers.reports.builders import department_names
 from dossiers.reports.model import KINDS, Column, ColumnKind, Heading, Label, Report, Row, Source, Table
 from dossiers.reports.store import LocalStore, S3Store
 
@@ -95,14 +96,27 @@ def _cell(value: Scalar) -> Scalar:
     return ("是 yes" if value else "否 no") if isinstance(value, bool) else value
 
 
+#: Figures that are a mapping keyed by department code (the KPI's, the QA inspection's).
+KEYED_BY_DEPARTMENT = frozenset({"departments", "completeness_by_department"})
+
+
+def _department(row: Mapping[str, Any]) -> str | None:
+    """The department a row of a list of figures is about: its ``department`` (a person's,
+    a department's count), or ``None`` for a company-wide row."""
+    department = row.get("department")
+    return str(department) if department is not None else None
+
+
 def _table(name: str, value: Any, source: Source) -> Table | None:
     """A mapping or a list as a table; ``None`` for shapes that are not tabular."""
     slug = name.lower()
+    by_key = name in KEYED_BY_DEPARTMENT
     if isinstance(value, Mapping) and all(_scalar(v) for v in value.values()):
         kinds = {_kind_of(str(k), v) for k, v in value.items() if v is not None}
         kind: ColumnKind = kinds.pop() if len(kinds) == 1 else "text"
         return Table(slug, label(name), (Column(label("item")), Column(label("value"), kind)),
-                     tuple(Row((str(k), _cell(v)), source) for k, v in value.items()))
+                     tuple(Row((str(k), _cell(v)), source, str(k) if by_key else None)
+                           for k, v in value.items()))
     rows: list[tuple[str | None, Mapping[str, Any]]]
     if isinstance(value, Mapping) and all(isinstance(v, Mapping) for v in value.values()):
         rows = [(str(k), _flatten(v)) for k, v in value.items()]
@@ -122,7 +136,8 @@ def _table(name: str, value: Any, source: Source) -> Table | None:
     columns = (*first, *(Column(_column_label(k), _kind_of(k.rpartition(".")[2], samples[k]))
                           for k in keys))
     return Table(slug, label(name), tuple(columns), tuple(
-        Row(((key,) if first else ()) + tuple(_cell(r.get(k)) for k in keys), source)
+        Row(((key,) if first else ()) + tuple(_cell(r.get(k)) for k in keys), source,
+            key if by_key else _department(r))
         for key, r in rows))
 
 
@@ -195,18 +210,27 @@ def build(conn: Connection, kind: str, period: str, figures: Mapping[str, Any]) 
 def publish_duty_report(kind: str, period: str, figures: Mapping[str, Any], *,
                         conn: Connection | None = None,
                         store: LocalStore | S3Store | None = None) -> list[str]:
-    """Build, publish and e-mail a duty run's reports; the URIs of what is stored.
+    """Build, publish and e-mail a duty run's reports; the URIs of the whole reports stored.
+
+    A report with rows about each department or person is also published in a department
+    edition for every department (``report_edition``, what its head reads, Art. 22); those
+    are not mailed and not among the URIs returned.
 
     Without ``conn`` it opens a transaction on the dossier database (Airflow connection
     ``dossier_db``, as the duties do) and mails after it commits (what a failed mail missed
     goes out with the next try); with ``conn`` the caller owns the transaction and nothing
     is mailed (call :func:`~dossiers.reports.publish.send` after the commit).
     """
-    from dossiers.reports.publish import Published, publish, send
+    from dossiers.reports.publish import Published, publish, publish_editions, send
+
+    def publish_all(own: Connection, report: Report) -> list[Published]:
+        whole = publish(own, report, store=store)
+        publish_editions(own, report, department_names(own), store=store)
+        return whole
 
     if conn is not None:
         return [p.uri for r in build(conn, kind, period, figures)
-                for p in publish(conn, r, store=store)]
+                for p in publish_all(conn, r)]
     from dossiers.core import db
     from dossiers.duties.ledger_check import dossier_db_url
 
@@ -214,7 +238,7 @@ def publish_duty_report(kind: str, period: str, figures: Mapping[str, Any], *,
     done: list[tuple[Report, list[Published]]] = []
     with db.transaction(engine) as own:
         for report in build(own, kind, period, figures):
-            done.append((report, publish(own, report, store=store)))
+            done.append((report, publish_all(own, report)))
     for report, published in done:  # after the commit: a mail cannot be rolled back
         with db.transaction(engine) as own:
             send(report, published, own)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
@@ -84,8 +84,12 @@ class Column:
 
 @dataclass(frozen=True)
 class Row:
+    """One row; ``department`` is the department it is about (its people's or its own
+    figures), ``None`` for a company-wide row: a department edition keeps only its own."""
+
     cells: tuple[Value, ...]
     source: Source
+    department: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,12 +130,17 @@ class Chart:
     series: tuple[Series, ...]
     sources: tuple[Source, ...]
     percent: bool = False
+    #: The department each x value is about (a chart by department), as :attr:`Row.department`.
+    departments: tuple[str | None, ...] | None = None
 
     def __post_init__(self) -> None:
         _check_slug("chart name", self.name)
         if len(self.sources) != len(self.x):
             raise ValueError(f"chart {self.name}: {len(self.sources)} sources for {len(self.x)} "
                              "points; give one source per x value")
+        if self.departments is not None and len(self.departments) != len(self.x):
+            raise ValueError(f"chart {self.name}: {len(self.departments)} departments for "
+                             f"{len(self.x)} points")
         for s in self.series:
             if len(s.values) != len(self.x):
                 raise ValueError(f"chart {self.name}: series {s.label.en!r} has {len(s.values)} "
@@ -143,7 +152,8 @@ class Chart:
         return Table(
             name=self.name, title=self.title,
             columns=(Column(self.x_label), *(Column(s.label, kind) for s in self.series)),
-            rows=tuple(Row((x, *(s.values[i] for s in self.series)), self.sources[i])
+            rows=tuple(Row((x, *(s.values[i] for s in self.series)), self.sources[i],
+                           self.departments[i] if self.departments else None)
                        for i, x in enumerate(self.x)))
 
 
@@ -184,6 +194,8 @@ class Report:
     audience: Audience = "compliance"
     summary: Label | None = None
     meta: tuple[tuple[Label, str], ...] = field(default=())
+    #: A department edition's department (:func:`edition`); ``None`` for the whole report.
+    department: str | None = None
 
     def __post_init__(self) -> None:
         _check_slug("report kind", self.kind)
@@ -195,8 +207,8 @@ class Report:
 
     @property
     def stem(self) -> str:
-        """The files' common name: ``sampling_audit-2026-Q4``."""
-        return f"{self.kind}-{self.period}"
+        """The files' common name: ``sampling_audit-2026-Q4`` (``…-planning``, an edition)."""
+        return f"{self.kind}-{self.period}" + (f"-{self.department}" if self.department else "")
 
     def tables(self) -> Iterator[Table]:
         """Every table, a chart's data included, in order (what the CSV export writes)."""
@@ -220,6 +232,32 @@ class Report:
 
     def note_numbers(self) -> dict[Source, int]:
         return {s: i for i, s in enumerate(self.sources(), start=1)}
+
+
+def edition(report: Report, department: str, name: Label) -> Report:
+    """The report as a head of ``department`` reads it (Art. 22: their department's and
+    their people's scores): every row and chart point about another department dropped,
+    the company-wide ones kept. A chart left without points becomes a line saying so."""
+    sections: list[Section] = []
+    for s in report.sections:
+        if isinstance(s, Table):
+            s = replace(s, rows=tuple(r for r in s.rows if r.department in (None, department)))
+        elif isinstance(s, Chart) and s.departments is not None:
+            keep = [i for i, d in enumerate(s.departments) if d in (None, department)]
+            if not keep:
+                sections.append(Text(f"{s.title.zh}：本部門無數據。",
+                                     f"{s.title.en}: no figures for this department."))
+                continue
+            s = replace(s, x=tuple(s.x[i] for i in keep),
+                        sources=tuple(s.sources[i] for i in keep),
+                        departments=tuple(s.departments[i] for i in keep),
+                        series=tuple(replace(v, values=tuple(v.values[i] for i in keep))
+                                     for v in s.series))
+        sections.append(s)
+    return replace(report, department=department, sections=tuple(sections), meta=(
+        *report.meta, (Label("部門版", "Department edition"),
+                       f"{name.both()}：只含本部門的人員及部門數字，其餘為全公司數字 / only this "
+                       "department's people and figures; the rest are the company's")))
 
 
 def as_naive(moment: datetime) -> bool:
@@ -266,3 +304,14 @@ KINDS: dict[str, tuple[Label, Audience]] = {
                         "management"),  # Art. 6(5)
     "audit_summary": (Label("檔案審計摘要", "Dossier audit summary"), "management"),  # Arts. 21, 22
 }
+
+#: The kinds with rows about each department or person. A department head reads only their
+#: department's edition of these (Art. 22: heads assess their departments and people); the
+#: whole is for ``report.read_all`` (CS head, archivist, QA supervisor, management).
+DEPARTMENT_EDITIONS: frozenset[str] = frozenset({
+    "sampling_audit", "annual_update", "qa_inspection", "kpi_monthly", "kpi_quarterly",
+    "audit_summary"})
+#: An edition's formats: what a head reads in the UI's view (HTML) and in a spreadsheet (CSV).
+#: No PDF: it takes 1.6 s to render one (the CJK font), six editions per report, and the
+#: PDF is the mailed company-wide document of its recipients.
+EDITION_FORMATS: tuple[Format, ...] = ("csv", "html")

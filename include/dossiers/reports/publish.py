@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -30,10 +30,19 @@ from sqlalchemy.dialects.postgresql import insert
 
 from dossiers.core import ledger
 from dossiers.core.config import settings
-from dossiers.core.schema import ledger_entry
+from dossiers.core.schema import ledger_entry, report_edition
 from dossiers.core.schema import report as report_table
 from dossiers.duties import mail
-from dossiers.reports.model import FORMATS, KINDS, Format, Report
+from dossiers.reports.model import (
+    DEPARTMENT_EDITIONS,
+    EDITION_FORMATS,
+    FORMATS,
+    KINDS,
+    Format,
+    Label,
+    Report,
+    edition,
+)
 from dossiers.reports.store import CONTENT_TYPES, LocalStore, S3Store, object_key, open_store
 
 Status = Literal["new", "replaced", "unchanged"]
@@ -127,6 +136,53 @@ def publish(conn: Connection, report: Report, formats: Sequence[Format] = FORMAT
                      **({"replaced_sha256": current.sha256} if current is not None else {})}))
         out.append(Published(fmt, rendered.filename, uri, digest,
                              "new" if current is None else "replaced", rendered.data))
+    return out
+
+
+def publish_editions(conn: Connection, report: Report, departments: Mapping[str, Label], *,
+                     store: LocalStore | S3Store | None = None,
+                     actor: str = "system") -> list[Published]:
+    """Store each department's edition of a report that has them (Art. 22; HTML and CSV,
+    :data:`~dossiers.reports.model.EDITION_FORMATS`), recorded in ``report_edition`` against
+    the whole's ``report`` row (publish the whole first), ledgered as ``report.publish`` of
+    ``<kind>/<period>/<format>/<department>``; unchanged bytes change nothing, as for the
+    whole. Editions are read on the report pages, never mailed."""
+    if report.kind not in DEPARTMENT_EDITIONS or report.department is not None:
+        return []
+    store = store or open_store()
+    whole = dict(conn.execute(select(report_table.c.format, report_table.c.id).where(
+        report_table.c.kind == report.kind, report_table.c.period == report.period,
+        report_table.c.format.in_(EDITION_FORMATS))).tuples().all())
+    out = []
+    for department, name in departments.items():
+        part = edition(report, department, name)
+        for fmt in (f for f in EDITION_FORMATS if f in whole):
+            rendered = render(part, fmt)
+            digest = rendered.sha256
+            current = conn.execute(select(report_edition.c.uri, report_edition.c.sha256).where(
+                report_edition.c.report_id == whole[fmt],
+                report_edition.c.department == department).with_for_update()).one_or_none()
+            if current is not None and current.sha256 == digest:
+                out.append(Published(fmt, rendered.filename, current.uri, digest, "unchanged",
+                                     rendered.data, to_mail=False))
+                continue
+            uri = store.put(object_key(part, rendered.filename), rendered.data,
+                            rendered.content_type, digest)
+            stmt = insert(report_edition).values(report_id=whole[fmt], department=department,
+                                                 uri=uri, sha256=digest)
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=["report_id", "department"],
+                set_={"uri": stmt.excluded.uri, "sha256": stmt.excluded.sha256,
+                      "created_at": stmt.excluded.created_at}))
+            ledger.append(conn, ledger.Entry(
+                actor=actor, action="report.publish", subject_type="report",
+                subject_id=f"{_subject(report, fmt)}/{department}",
+                details={"uri": uri, "sha256": digest, "bytes": len(rendered.data),
+                         "department": department,
+                         **({"replaced_sha256": current.sha256} if current is not None else {})}))
+            out.append(Published(fmt, rendered.filename, uri, digest,
+                                 "new" if current is None else "replaced", rendered.data,
+                                 to_mail=False))
     return out
 
 
