@@ -123,3 +123,26 @@ def test_run_dag_test_reports_a_broken_ledger_by_exit_status(
     assert local_airflow.run_dag_test(DAG_ID, database_url, output=log) == 1
     text = log.read_text()
     assert "entry seq 2 is broken" in text and f"DUTY FAILED dag={DAG_ID}" in text
+
+
+def test_a_column_changed_apart_from_its_body_fails_the_run(
+        database_url: str, metadata_ready: Path, tmp_path: Path) -> None:
+    """As the owner: drop ``actor``'s generation from the body (where it has one) and change
+    entry 3's actor; the body and the chain are untouched, the run still fails naming it."""
+    _append(4)
+    with psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql"),
+                         autocommit=True) as c:
+        c.execute("""ALTER TABLE ledger_entry DISABLE TRIGGER ALL;
+            DO $$ BEGIN
+              IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'ledger_entry'::regclass
+                         AND attname = 'actor' AND attgenerated = 's') THEN
+                ALTER TABLE ledger_entry ALTER COLUMN actor DROP EXPRESSION;
+              END IF;
+            END $$;
+            UPDATE ledger_entry SET actor = 'someone' WHERE seq = 3;""")
+    anchor = tmp_path / "ledger.anchor"
+    result, output = _run_dag(database_url, anchor)
+    assert result["state"] == "failed"
+    assert _recorded(metadata_ready, result["run_id"])[1] == [("verify_ledger", "failed", 1)]
+    assert "entry seq 3 is broken: column actor differs from the hashed body" in output
+    assert not anchor.exists()

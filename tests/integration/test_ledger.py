@@ -83,6 +83,69 @@ def test_deleted_entry_is_named(database_url: str) -> None:
     assert status == 1 and report["first_broken"]["seq"] == 4
 
 
+def _set_apart_from_body(url: str, column: str, value_sql: str, seq: int) -> None:
+    """As the owner with every trigger off, set one entry's column apart from its body,
+    first dropping the column's generation from the body when it has one (only the owner
+    can: a generated column cannot be written at all)."""
+    _psql(url, f"""ALTER TABLE ledger_entry DISABLE TRIGGER ALL;
+        DO $$ BEGIN
+          IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'ledger_entry'::regclass
+                     AND attname = '{column}' AND attgenerated = 's') THEN
+            ALTER TABLE ledger_entry ALTER COLUMN {column} DROP EXPRESSION;
+          END IF;
+        END $$;
+        UPDATE ledger_entry SET {column} = {value_sql} WHERE seq = {seq};""")
+
+
+def test_the_columns_are_proven_from_the_catalog(database_url: str) -> None:
+    _append(3)
+    status, report = _verify_cli(database_url)
+    assert status == 0 and report["columns"] == ledger.GENERATED and "warnings" not in report
+
+
+@pytest.mark.parametrize("column, value_sql", [
+    ("actor", "'someone'"),
+    ("action", "'dossier.destroy'"),
+    ("subject_type", "'loan'"),
+    ("subject_id", "'d99'"),
+    ("dossier_no", "NULL"),
+    ("details", """'{"i": 99}'"""),
+    ("recorded_at", "recorded_at - interval '1 day'"),
+])
+def test_a_column_changed_apart_from_its_body_is_named(
+        database_url: str, column: str, value_sql: str) -> None:
+    """The application reads these columns (who acted, a rejection's reason, whether a
+    report was mailed): the chain over the body alone would not notice."""
+    _append(6)
+    _set_apart_from_body(database_url, column, value_sql, seq=4)
+    status, report = _verify_cli(database_url)
+    assert status == 1
+    assert report["entries_checked"] == 3
+    assert report["first_broken"] == {
+        "seq": 4, "reason": f"column {column} differs from the hashed body (changed outside "
+                            "the application)"}
+    assert report["columns"] == ledger.COMPARED
+    assert any(column in warning for warning in report.get("warnings", [])), report
+
+
+def test_even_the_owner_cannot_write_a_column_with_triggers_disabled(database_url: str) -> None:
+    _append(2)
+    for column, value in (("actor", "'someone'"), ("details", "'{}'"), ("seq", "7")):
+        with pytest.raises(psycopg.errors.GeneratedAlways, match="can only be updated to DEFAULT"):
+            _psql(database_url, "ALTER TABLE ledger_entry DISABLE TRIGGER ALL; "
+                  f"UPDATE ledger_entry SET {column} = {value} WHERE seq = 1;")
+
+
+def test_a_dropped_generation_alone_is_a_warning_after_comparing_every_entry(
+        database_url: str) -> None:
+    _append(4)
+    _psql(database_url, "ALTER TABLE ledger_entry ALTER COLUMN details DROP EXPRESSION")
+    status, report = _verify_cli(database_url)
+    assert status == 0 and report["entries_checked"] == 4
+    assert report["columns"] == ledger.COMPARED
+    assert report["warnings"] == ["column details is no longer generated from the body"]
+
+
 def test_rechained_ledger_is_caught_by_the_anchor(database_url: str, tmp_path) -> None:
     _append(3)
     anchor = tmp_path / "anchor.json"

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Computed,
     Date,
     DateTime,
     ForeignKey,
@@ -643,21 +644,42 @@ access_log = Table(
 )
 
 # 檔案管理臺賬 (Arts. 11, 13): append-only and hash-chained; see dossiers.core.ledger. ``body`` is
-# the exact canonical JSON that was hashed; a BEFORE INSERT trigger fills the other columns
-# from it (whatever a client sends), and UPDATE is refused, so they never disagree.
+# the exact canonical JSON that was hashed; every other column but the two hashes is a stored
+# generated column computed from it (LEDGER_DERIVED), which nobody can write, the owner with
+# every trigger disabled included, so the columns the application reads are what was hashed.
+#: column -> the SQL expression that derives it from ``body`` (migration 0007).
+LEDGER_DERIVED = {
+    "seq": "(body::json ->> 'seq')::bigint",
+    "recorded_at": "ledger_timestamp(body::json ->> 'recorded_at')",
+    "actor": "body::json ->> 'actor'",
+    "action": "body::json ->> 'action'",
+    "subject_type": "body::json ->> 'subject_type'",
+    "subject_id": "body::json ->> 'subject_id'",
+    "dossier_no": "body::json ->> 'dossier_no'",
+    "details": "(body::json -> 'details')::jsonb",
+}
+#: The body of ``ledger_timestamp(text)``: generated columns must be immutable, the cast
+#: is only stable (it reads TimeZone for a string without offset; the ledger's have one).
+LEDGER_TIMESTAMP_SQL = "SELECT $1::timestamptz"
+
+
+def _from_body(name: str) -> Computed:
+    return Computed(LEDGER_DERIVED[name], persisted=True)
+
+
 ledger_entry = Table(
     "ledger_entry", metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, _from_body("seq"), primary_key=True, autoincrement=False),
     Column("body", Text, nullable=False),
     Column("prev_hash", LargeBinary, nullable=False),
     Column("entry_hash", LargeBinary, nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-    Column("actor", Text, nullable=False),
-    Column("action", Text, nullable=False),
-    Column("subject_type", Text, nullable=False),
-    Column("subject_id", Text, nullable=False),
-    Column("dossier_no", Text),
-    Column("details", JSONB, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), _from_body("recorded_at"), nullable=False),
+    Column("actor", Text, _from_body("actor"), nullable=False),
+    Column("action", Text, _from_body("action"), nullable=False),
+    Column("subject_type", Text, _from_body("subject_type"), nullable=False),
+    Column("subject_id", Text, _from_body("subject_id"), nullable=False),
+    Column("dossier_no", Text, _from_body("dossier_no")),
+    Column("details", JSONB, _from_body("details"), nullable=False),
     Index("ix_ledger_entry_subject", "subject_type", "subject_id"),
     Index("ix_ledger_entry_dossier_no", "dossier_no"),
     Index("ix_ledger_entry_action", "action", "recorded_at"),
