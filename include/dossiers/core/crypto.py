@@ -96,7 +96,7 @@ class KmsMasterKey:
     """An AWS KMS key; the encryption context binds each wrapped key to its dossier."""
 
     def __init__(self, key_id: str, client: Any = None):
-        import boto3
+        import boto3  # only KMS deployments need boto3, which takes a second to import
 
         self.key_id = "kms:" + key_id
         self._kms_key = key_id

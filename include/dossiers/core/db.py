@@ -15,9 +15,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, make_url
+from sqlalchemy import (
+    ARRAY,
+    UUID,
+    Connection,
+    Engine,
+    Table,
+    Text,
+    any_,
+    create_engine,
+    event,
+    literal,
+    make_url,
+)
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from dossiers.core import embedded
 from dossiers.core.config import PROJECT_ROOT, settings
 from dossiers.core.errors import CannotRun
 
@@ -29,8 +42,6 @@ def database_url() -> str:
     """The configured database URL, or the embedded server's (started if needed)."""
     url = settings().database_url
     if url is None:
-        from dossiers.core import embedded
-
         return normalise_url(embedded.ensure_running().url)
     return checked_url(url, "DOSSIER_DATABASE_URL")
 
@@ -134,6 +145,8 @@ def copy_rows(conn: Connection, table: Table, columns: Sequence[str],
 
 
 def alembic_config(url: str):  # type: ignore[no-untyped-def]
+    # Alembic is imported by the migration commands only; every other command and the API
+    # workers never load it.
     from alembic.config import Config
 
     cfg = Config()
@@ -161,6 +174,4 @@ def among(values: Iterable[uuid.UUID] | Iterable[str], *, text: bool = False) ->
     """``= ANY(:values)`` with the values bound as one array parameter (UUIDs, or strings
     with ``text``): ``IN`` binds one parameter per value, and PostgreSQL's protocol stops
     at 65,535 (a sample of 1.3 M open dossiers)."""
-    from sqlalchemy import ARRAY, UUID, Text, any_, literal
-
     return any_(literal(list(values), ARRAY(Text() if text else UUID(as_uuid=True))))

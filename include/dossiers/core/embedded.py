@@ -16,6 +16,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+
 from dossiers.core.config import home
 from dossiers.core.errors import CannotRun
 
@@ -115,8 +117,6 @@ def machine_server(host: str = "127.0.0.1", port: int = 5432) -> str | None:
 
     Tests and ``make bench`` make scratch databases there, else on an embedded server.
     """
-    import psycopg
-
     try:
         with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres",
                              connect_timeout=3):
@@ -135,8 +135,6 @@ def _port_taken(port: int) -> bool:
 
 
 def _ensure_database(server: EmbeddedServer) -> None:
-    import psycopg
-
     with psycopg.connect(
         host="127.0.0.1", port=server.port, user="postgres", dbname="postgres", autocommit=True
     ) as conn:

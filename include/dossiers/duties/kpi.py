@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 
 from dossiers.core.config import SHANGHAI
 from dossiers.core.policy import policy
-from dossiers.core.schema import access_log, clock, duty_run, finding, staff
+from dossiers.core.schema import access_log, clock, duty_run, finding, loan, loan_volume, staff
 from dossiers.duties import runs
 
 DUTY = "kpi"
@@ -118,8 +118,6 @@ def _rate(total: int, met: int) -> dict[str, Any]:
 
 
 def _loan_incidents(conn: Connection, start: date, end: date) -> dict[str, int]:
-    from dossiers.core.schema import loan, loan_volume
-
     late = conn.execute(select(func.count()).select_from(loan).where(
         loan.c.returned_on >= start, loan.c.returned_on < end,
         loan.c.returned_on > loan.c.due_on)).scalar_one()

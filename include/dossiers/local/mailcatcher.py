@@ -31,6 +31,7 @@ class MailCatcher:
         self._handler = _Keep(folder)
 
     def __enter__(self) -> MailCatcher:
+        # aiosmtpd is a development dependency: imported when the demo starts catching mail
         from aiosmtpd.controller import Controller
 
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,14 @@ The file context lives under ``<DOSSIER_HOME>/quality/gx`` unless a folder is gi
 ``great_expectations.yml`` holds the connection string only as ``${DOSSIER_GX_DATABASE_URL}``:
 the URL (and its password) is put in the process environment for the duration of a run,
 never written to disk.
+
+GX is imported inside the functions that build its objects: importing it takes seconds, and
+the duty modules that call this one are loaded by Airflow's tasks, not its DAG parser.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import time
@@ -29,7 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from dossiers.core.config import settings
+from sqlalchemy import text
+
+from dossiers.core import db
+from dossiers.core.config import home, settings
 from dossiers.core.errors import CannotRun
 from dossiers.quality import checks as registry
 from dossiers.quality.checks import ERROR, INDEX_COLUMNS, Check, Expect
@@ -84,8 +91,6 @@ def current_checks() -> list[Check]:
 
 
 def default_context_dir() -> Path:
-    from dossiers.core.config import home
-
     return home() / "quality"
 
 
@@ -267,8 +272,6 @@ def _remove_empty_folders(root: Path) -> None:
 def _exclusive(context_dir: Path) -> Iterator[None]:
     """One run at a time per context folder: runs rewrite the suite, the asset and the
     checkpoint (duties of the same day may start together on one worker)."""
-    import fcntl
-
     context_dir.mkdir(parents=True, exist_ok=True)
     with (context_dir / ".run.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -331,8 +334,6 @@ def run_completeness(database_url: str | None = None, *, context_dir: Path | Non
     :class:`CannotRun` when the database is unreachable or a check cannot be evaluated (a
     column missing from the rows query, say), naming the check.
     """
-    from dossiers.core import db
-
     url = db.normalise_url(database_url) if database_url else db.database_url()
     checks = list(checks) if checks is not None else current_checks()
     registry.validate(checks)
@@ -455,10 +456,6 @@ def sql_completeness(database_url: str | None = None, *,
                      checks: Sequence[Check] | None = None) -> CompletenessResult:
     """The registered checks computed by one SQL statement (no GX): same failures as
     :func:`run_completeness`, no Data Docs. Runs as the application role."""
-    from sqlalchemy import text
-
-    from dossiers.core import db
-
     checks = list(checks) if checks is not None else current_checks()
     registry.validate(checks)
     sql, params = failing_rows_sql(checks)

@@ -5,10 +5,14 @@ the SVG shows the same Chinese in any browser or mail client with no font instal
 carries no text a label could smuggle markup in with: matplotlib's ``<!-- label -->``
 comments are removed and every ``id`` is prefixed per chart, so several charts inline in
 one page never share an id. Output is deterministic (fixed hash salt, no date).
+
+matplotlib is imported inside the functions that render: the report pages and the duties import
+this package's modules for every request, and most of those draw no chart.
 """
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from functools import cache
@@ -104,6 +108,4 @@ def chart_png(chart: Chart, dpi: int = 200) -> bytes:
 
 
 def _attr(text: str) -> str:
-    import html
-
     return html.escape(text, quote=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from datetime import date, datetime
 from decimal import Decimal
 
 from dossiers.core.config import SHANGHAI
@@ -34,8 +35,6 @@ def _text(value: str) -> str:
 
 def cell(value: Value, kind: ColumnKind = "text") -> str | int | float:
     """A cell for a spreadsheet: numbers as numbers, text neutralised."""
-    from datetime import date, datetime
-
     if value is None:
         return ""
     if isinstance(value, bool):

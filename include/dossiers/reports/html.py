@@ -5,6 +5,9 @@ charts are SVG drawn by matplotlib with the text as outlines. A Content-Security
 meta tag forbids scripts and remote loads, so even a page saved to disk and opened from
 there cannot run anything a value smuggled in. The same page is served by the Airflow
 plugin (``plugins/dossier_reports.py``) and attached to the managers' e-mail.
+
+Jinja2 is imported inside the functions that render: the report pages and the duties import
+this package's modules for every request, and most of those draw no page.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import Markup
+
 from dossiers.core.config import SHANGHAI
+from dossiers.reports.charts import chart_svg
 from dossiers.reports.model import Chart, Heading, Report, Source, Table, Text, format_value
 
 if TYPE_CHECKING:
@@ -46,10 +52,6 @@ def _table_view(table: Table, notes: dict[Source, int]) -> dict[str, Any]:
 
 def render_html(report: Report) -> str:
     """The whole page as a string (UTF-8 when written)."""
-    from markupsafe import Markup
-
-    from dossiers.reports.charts import chart_svg
-
     notes = report.note_numbers()
     sections: list[dict[str, Any]] = []
     for s in report.sections:

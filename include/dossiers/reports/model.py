@@ -20,6 +20,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
+from dossiers.core.config import SHANGHAI
+
 #: ``report.kind`` and ``report.period`` are ``varchar(32)`` and ``varchar(16)``.
 KIND_MAX, PERIOD_MAX = 32, 16
 #: What a kind (and a table's or chart's name) looks like: lower-case letters, digits, ``_-``.
@@ -271,8 +273,6 @@ def _check_slug(what: str, name: str) -> None:
 
 def format_value(value: Value, kind: ColumnKind = "text") -> str:
     """A cell as people read it (PDF, HTML): percentages as ``98.5%``, None as ``—``."""
-    from dossiers.core.config import SHANGHAI
-
     if value is None:
         return "—"
     if isinstance(value, datetime):

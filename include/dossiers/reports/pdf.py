@@ -5,14 +5,19 @@ embeds and subsets TrueType fonts as CID fonts with a ToUnicode map, so Chinese 
 any viewer and ``pdftotext`` extracts it. No browser or system library is needed to render.
 The same :class:`~dossiers.reports.model.Report` gives the same bytes (creation date is the
 report's ``as_of``), so re-publishing an unchanged period changes nothing.
+
+fpdf2 is imported inside the functions that render: the report pages and the duties import
+this package's modules for every request, and most of those draw no PDF.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import TYPE_CHECKING, Any
 
 from dossiers.core.config import SHANGHAI
+from dossiers.reports.charts import chart_png
 from dossiers.reports.fonts import cjk_font
 from dossiers.reports.model import Chart, Heading, Report, Source, Table, Text, format_value
 
@@ -140,9 +145,6 @@ def _table(pdf: FPDF, table: Table, notes: dict[Source, int]) -> None:
 
 
 def _chart(pdf: FPDF, chart: Chart, notes: dict[Source, int], stem: str) -> None:
-    import io
-
-    from dossiers.reports.charts import chart_png
 
     width = pdf.epw
     if pdf.get_y() + 12 + width * 3.0 / 7.2 > pdf.page_break_trigger:
