@@ -156,14 +156,27 @@ def free_port() -> int:
 
 
 class Inbox:
-    """Messages an aiosmtpd server on loopback received."""
+    """Messages an aiosmtpd server on loopback received. Addresses in ``refuse_rcpt`` are
+    refused at RCPT TO, a message to an address in ``refuse_data`` at DATA (550/554, as a
+    mail server refuses a mailbox that does not exist or a message it will not take)."""
 
     def __init__(self) -> None:
         self.messages: list[Any] = []
+        self.refuse_rcpt: set[str] = set()
+        self.refuse_data: set[str] = set()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address in self.refuse_rcpt:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         import email
 
+        if self.refuse_data & set(envelope.rcpt_tos):
+            return "554 5.7.1 Message refused by policy for <" + envelope.rcpt_tos[0] + ">"
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
 

@@ -182,3 +182,69 @@ def test_a_failed_duty_is_mailed_to_ops(inbox, monkeypatch) -> None:
             "RuntimeError: database unreachable") in _body(notice)
     monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_SMTP", "smtp://127.0.0.1:9")  # nothing listens
     notify.on_failure(context)  # logged, not raised: the task has failed already
+
+
+def test_a_refused_recipient_is_retried_alone_and_everyone_else_gets_one_mail(
+        cli, database_url, inbox, monkeypatch) -> None:
+    """The owner check as its task runs it (completeness, then the duty, then its mail), with
+    one liaison's mailbox refused at RCPT TO and another's message refused at DATA: three
+    tries (the first and Airflow's two retries) each fail, but every other liaison gets the
+    month's mail exactly once; the refused ones are recorded with their attempts, and once
+    the server takes them the next try sends those two alone and succeeds."""
+    from datetime import datetime
+
+    from dossiers.core.config import SHANGHAI
+    from dossiers.duties import tasks
+    from dossiers.local.local_airflow import libpq_url
+
+    assert cli("seed", "--clients", "60", "--seed", "9").status == 0
+    monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_DB", libpq_url(database_url))
+    october = (datetime(2026, 10, 1, tzinfo=SHANGHAI), datetime(2026, 11, 2, 9, tzinfo=SHANGHAI))
+    with db.transaction() as conn:  # every liaison of an open dossier, as the check writes to them
+        liaisons = sorted(conn.execute(text(
+            "SELECT DISTINCT s.username FROM dossier d JOIN staff s ON s.id = d.liaison_id "
+            "WHERE d.status = 'open'")).scalars())
+    everyone = [mail.staff_address(u) for u in liaisons]
+    assert len(everyone) >= 5
+    bounced, refused = everyone[1], everyone[-2]  # one early, one late in the sending order
+    with db.transaction() as conn:  # both have something to hear about: a deadline running
+        conn.execute(text(
+            "INSERT INTO clock (kind, subject_type, subject_id, article, owner_id, started_on, "
+            "due_on) SELECT 'immediate_update', 'dossier', d.id::text, 'Art. 12', d.liaison_id, "
+            "'2026-10-20', '2026-10-23' FROM dossier d JOIN staff s ON s.id = d.liaison_id "
+            "WHERE s.username IN (:a, :b) AND d.status = 'open'"),
+            {"a": liaisons[1], "b": liaisons[-2]})
+    inbox.refuse_rcpt.add(bounced)
+    inbox.refuse_data.add(refused)
+
+    for _ in range(3):  # the task and Airflow's retries
+        with pytest.raises(mail.MailUndelivered, match="2 mail"):
+            tasks.owner_check(*october)
+    outbox = _rows("SELECT recipient, attempts, sent_at IS NULL, last_error FROM mail_outbox "
+                   "WHERE duty = 'owner_check' AND period = '2026-10' ORDER BY recipient")
+    written = {r[0] for r in outbox} - {bounced, refused}
+    assert len(written) >= 5 and {bounced, refused} < {r[0] for r in outbox}
+    # every other liaison the check wrote to got it exactly once; nobody else got anything
+    assert {a: len(inbox.to(a)) for a in everyone} == \
+        {a: 1 if a in written else 0 for a in everyone}
+    assert len(inbox.messages) == len(written)
+    failed = {r[0]: (r[1], r[3]) for r in outbox if r[2]}
+    assert set(failed) == {bounced, refused}
+    assert failed[bounced][0] == 3 and failed[bounced][1].startswith("SMTPRecipientsRefused: 550")
+    assert failed[refused][0] == 3 and failed[refused][1].startswith("SMTPDataError: 554")
+    assert not any("@" in error for _, error in failed.values())  # addresses masked
+    assert all(attempts == 1 for _, attempts, unsent, _ in outbox if not unsent)
+    # the duty itself was done once: one ledger entry, its findings not repeated
+    assert _rows("SELECT count(*) FROM ledger_entry WHERE action = 'duty.owner_check'") == [(1,)]
+
+    inbox.refuse_rcpt.clear()
+    inbox.refuse_data.clear()  # the mailboxes are fixed: the next retry sends those two alone
+    before = len(inbox.messages)
+    summary = tasks.owner_check(*october)
+    assert summary["sent"] == 2 and "skipped" in summary
+    assert len(inbox.messages) == before + 2
+    assert {a: len(inbox.to(a)) for a in everyone} == \
+        {a: 1 if a in written | {bounced, refused} else 0 for a in everyone}
+    assert _rows("SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL") == [(0,)]
+    assert tasks.owner_check(*october)["sent"] == 0  # and once more: nothing
+    assert len(inbox.messages) == before + 2

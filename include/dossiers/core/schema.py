@@ -629,6 +629,32 @@ report_edition = Table(
     _created_at(),
 )
 
+# The duties' e-mail, one row per message and recipient, written in the transaction that
+# records what the message is about (dossiers.duties.mail): a retry sends only the rows
+# still unsent, so nobody gets a mail twice and one refused recipient holds up nobody else.
+# Subjects and bodies carry dossier numbers and what to do, never a client's personal data;
+# recipients are staff (or configured report) addresses; last_error has addresses masked.
+mail_outbox = Table(
+    "mail_outbox", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("duty", String(32), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("kind", String(96), nullable=False),  # which message of the duty's period
+    Column("recipient", String(320), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("html", Text),
+    # attachments by name and digest: their bytes come from the report store's renderer
+    Column("files", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    _created_at(),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("attempts", SmallInteger, nullable=False, server_default=text("0")),
+    Column("last_attempt_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    UniqueConstraint("duty", "period", "kind", "recipient"),
+    Index("ix_mail_outbox_unsent", "duty", "period", postgresql_where=text("sent_at IS NULL")),
+)
+
 # --- audit trail ----------------------------------------------------------------------------
 
 # Every read of a dossier and every refused action (Art. 16); the ledger records changes.

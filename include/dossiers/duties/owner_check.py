@@ -22,11 +22,12 @@ from dossiers.core.config import SHANGHAI
 from dossiers.core.db import among
 from dossiers.core.policy import policy
 from dossiers.core.schema import clock, communication, dossier, dossier_change, loan, staff
-from dossiers.duties import findings, runs
+from dossiers.duties import findings, mail, runs
 from dossiers.duties.findings import Gap
 from dossiers.duties.mail import Message, staff_address
 
 DUTY = "owner_check"
+MAIL_KIND = "monthly_check"
 
 
 def stale_gaps(conn: Connection, as_of: date) -> list[Gap]:
@@ -70,7 +71,8 @@ def open_items(conn: Connection) -> dict[int, list[str]]:
 
 def owner_check(conn: Connection, period_start: date, gaps: Iterable[Gap],
                 today: date) -> tuple[dict[str, Any], list[Message]]:
-    """Run the check for the month starting ``period_start``; the e-mails to send."""
+    """Run the check for the month starting ``period_start``; the e-mails to send, which are
+    also in the outbox (:func:`dossiers.duties.mail.deliver` sends them)."""
     period = runs.period_key("month", period_start)
     run = runs.claim(conn, DUTY, period)
     if run is None:
@@ -112,5 +114,6 @@ def owner_check(conn: Connection, period_start: date, gaps: Iterable[Gap],
     summary = {"period": period, "dossiers_checked": checked,
                "dossiers_with_gaps": len({g.dossier_id for g in relevant}),
                "gaps": len(relevant), "liaisons_notified": len(out)}
+    mail.enqueue(conn, DUTY, period, MAIL_KIND, out)
     runs.finish(conn, run, summary)
     return summary, out

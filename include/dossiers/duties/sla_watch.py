@@ -4,7 +4,8 @@ A clock due within ``reminder_before_wd`` working days gets a reminder to its ow
 overdue one gets a reminder to its owner and an escalation to the owner's department head
 (the CS head for Customer Service's own duties). Clocks with no single owner (Customer
 Service's: creation, applying updates) go to the archivists. Each reminder is recorded
-once per clock, kind and day, so a retry or a second run on the same day sends nothing new.
+once per clock, kind and day, and each day's mails go into the outbox with them (one per
+person, kind :data:`MAIL_KIND`), so a retry or a second run on the same day sends nothing new.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from dossiers.calendar.workdays import default_calendar
 from dossiers.core.permissions import Role
 from dossiers.core.policy import policy
 from dossiers.core.schema import clock, dossier, reminder, staff, staff_role
-from dossiers.duties import runs
+from dossiers.duties import mail, runs
 from dossiers.duties.mail import Message, staff_address
 
 DUTY = "sla_watch"
+MAIL_KIND = "deadlines"
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ def _heads(conn: Connection) -> tuple[dict[str, int], list[int], list[int]]:
 
 
 def watch(conn: Connection, today: date) -> tuple[dict[str, Any], list[Message]]:
-    """Record today's reminders and escalations; the messages to send for the new ones."""
+    """Record today's reminders and escalations; the messages to send for the new ones, which
+    are also in the outbox (:func:`dossiers.duties.mail.deliver` sends them)."""
     run = runs.claim(conn, DUTY, runs.period_key("day", today))
     if run is None:
         return {"skipped": "already done for this day"}, []
@@ -93,8 +96,10 @@ def watch(conn: Connection, today: date) -> tuple[dict[str, Any], list[Message]]
     counts = {k: sum(1 for n in notices if n.kind == k)
               for k in ("due_soon", "overdue", "escalation")}
     summary = {"date": today.isoformat(), "clocks_due_or_overdue": len(rows), **counts}
+    out = messages(notices, today)
+    mail.enqueue(conn, DUTY, run.period, MAIL_KIND, out)
     runs.finish(conn, run, summary)
-    return summary, messages(notices, today)
+    return summary, out
 
 
 def messages(notices: list[Notice], today: date) -> list[Message]:

@@ -1,5 +1,10 @@
 """What each duty DAG's task does: read the period from the run, do the duty in one
-transaction, send its e-mail, publish its reports. DAG files call these and nothing else.
+transaction (its e-mail goes into the outbox in it), deliver the e-mail, publish its
+reports. DAG files call these and nothing else.
+
+Mail is delivered from the outbox after the duty's commit, also when the period is already
+done: a retry sends what an earlier try could not, and nothing twice. A task whose mail
+still has a refused recipient fails after everyone else has theirs (Airflow retries it).
 
 Every function takes the run's data interval (Airflow passes it to the task) and returns a
 small JSON summary (what the Airflow UI shows as the task's return value); the state is in
@@ -63,10 +68,14 @@ def _gaps(url: str, period: str) -> tuple[list[Any], dict[str, Any]]:
                   "data_docs": docs}
 
 
-def _send(messages: list[Any]) -> int:
+def _deliver(url: str, duty: str, period: str) -> dict[str, Any]:
+    """Send the period's mail still in the outbox; fail when a recipient was refused."""
+    from dossiers.core import db
     from dossiers.duties import mail
 
-    return mail.send(messages)
+    delivery = mail.deliver(db.get_engine(url), duty, period)
+    delivery.raise_if_failed()
+    return {"sent": delivery.sent}
 
 
 def _publish(kind: str, period: str, figures: dict[str, Any]) -> list[str]:
@@ -80,10 +89,11 @@ def sla_watch(data_interval_end: datetime) -> dict[str, Any]:
     from dossiers.core import db
     from dossiers.duties import sla_watch as duty
 
-    with db.transaction(db.get_engine(_database_url())) as conn:
-        summary, messages = duty.watch(conn, _local(data_interval_end))
-        summary["sent"] = _send(messages)
-    return summary
+    url = _database_url()
+    today = _local(data_interval_end)
+    with db.transaction(db.get_engine(url)) as conn:
+        summary, _ = duty.watch(conn, today)
+    return {**summary, **_deliver(url, duty.DUTY, _period("day", data_interval_end))}
 
 
 def owner_check(data_interval_start: datetime, data_interval_end: datetime) -> dict[str, Any]:
@@ -93,13 +103,12 @@ def owner_check(data_interval_start: datetime, data_interval_end: datetime) -> d
     url = _database_url()
     period = _period("month", data_interval_start)
     if (skipped := _done(url, duty.DUTY, period)) is not None:
-        return skipped
+        return {**skipped, **_deliver(url, duty.DUTY, period)}
     gaps, completeness = _gaps(url, period)
     with db.transaction(db.get_engine(url)) as conn:
-        summary, messages = duty.owner_check(conn, _local(data_interval_start), gaps,
-                                             _local(data_interval_end))
-        summary["sent"] = _send(messages)
-    return {**summary, **completeness}
+        summary, _ = duty.owner_check(conn, _local(data_interval_start), gaps,
+                                      _local(data_interval_end))
+    return {**summary, **completeness, **_deliver(url, duty.DUTY, period)}
 
 
 def sampling_audit(data_interval_start: datetime, data_interval_end: datetime) -> dict[str, Any]:
