@@ -281,9 +281,10 @@ def test_mail_carries_the_files_to_compliance(database_url: str, inbox, tmp_path
     report = sample_report()
     with db.transaction() as conn:
         published = publish(conn, report, store=store)
-    assert send(report, published) == 1
+    assert send(report, published) == 2  # one copy per recipient (the outbox's rows)
     [message] = inbox.to("compliance@staff.example.com")
-    assert "qa.he@staff.example.com" in message["To"]
+    [copy] = inbox.to("qa.he@staff.example.com")
+    assert copy["Subject"] == message["Subject"] and copy is not message
     subject = str(make_header(decode_header(message["Subject"])))
     assert subject == "[檔案報告 Dossier report] 季度全面檢查及抽查報告 Quarterly full check and " \
                       "sampling audit 2026-Q4"
@@ -301,7 +302,7 @@ def test_mail_carries_the_files_to_compliance(database_url: str, inbox, tmp_path
     with db.transaction() as conn:
         again = publish(conn, report, store=store)
     assert not any(p.to_mail for p in again) and send(report, again) == 0
-    assert len(inbox.messages) == 1
+    assert len(inbox.messages) == 2
 
     # a mail that never went out (server down after the commit) goes with the next try
     with db.transaction() as conn:
@@ -315,7 +316,7 @@ def test_mail_carries_the_files_to_compliance(database_url: str, inbox, tmp_path
     with db.transaction() as conn:
         retry = publish(conn, sample_report(extra=1), store=store, formats=("pdf",))
     assert [(p.status, p.to_mail) for p in retry] == [("unchanged", True)]
-    assert send(sample_report(extra=1), retry) == 1
+    assert send(sample_report(extra=1), retry) == 2
     late = inbox.messages[-1]
     assert [p.get_filename() for p in late.walk() if p.get_filename()] == \
         ["sampling_audit-2026-Q4.pdf"]
@@ -325,6 +326,47 @@ def test_mail_carries_the_files_to_compliance(database_url: str, inbox, tmp_path
                                    "'report.mail' ORDER BY seq")).scalars().all()
     assert mailed == ["sampling_audit/2026-Q4/pdf", "sampling_audit/2026-Q4/csv",
                       "sampling_audit/2026-Q4/html", "sampling_audit/2026-Q4/pdf"]
+
+
+def test_a_refused_report_recipient_is_mailed_alone_on_the_next_try(
+        database_url: str, inbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One compliance recipient refused by the mail server: the others get the report once
+    across the tries, ``report.mail`` waits until everyone has it, and once the server takes
+    the refused one the next try sends it that one copy alone."""
+    from dossiers.duties.mail import MailUndelivered
+
+    monkeypatch.setenv("DOSSIER_COMPLIANCE_TO", "compliance@staff.example.com,"
+                       "qa.he@staff.example.com,audit@staff.example.com")
+    inbox.refuse_rcpt.add("qa.he@staff.example.com")
+    store = open_store(str(tmp_path / "store"))
+    for _ in range(3):  # the task and its retries: each publishes (unchanged) and mails
+        with db.transaction() as conn:
+            published = publish(conn, sample_report(), store=store)
+        assert all(p.to_mail for p in published)  # not mailed to everyone yet
+        with pytest.raises(MailUndelivered, match="1 mail"):
+            send(sample_report(), published)
+    assert [len(inbox.to(a)) for a in ("compliance@staff.example.com", "audit@staff.example.com",
+                                       "qa.he@staff.example.com")] == [1, 1, 0]
+    with db.transaction() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ledger_entry WHERE action = "
+                                 "'report.mail'")).scalar_one() == 0
+        assert conn.execute(text("SELECT recipient, attempts FROM mail_outbox WHERE sent_at "
+                                 "IS NULL")).all() == [("qa.he@staff.example.com", 3)]
+
+    inbox.refuse_rcpt.clear()
+    with db.transaction() as conn:
+        published = publish(conn, sample_report(), store=store)
+    assert send(sample_report(), published) == 1
+    [late] = inbox.to("qa.he@staff.example.com")
+    assert {p.get_filename() for p in late.walk() if p.get_filename()} == {
+        p.filename for p in published}
+    assert len(inbox.messages) == 3
+    with db.transaction() as conn:  # now it is mailed: ledgered once per file, nothing owed
+        assert conn.execute(text("SELECT count(*) FROM ledger_entry WHERE action = "
+                                 "'report.mail'")).scalar_one() == 3
+        again = publish(conn, sample_report(), store=store)
+    assert not any(p.to_mail for p in again) and send(sample_report(), again) == 0
+    assert len(inbox.messages) == 3
 
 
 # --- reports from real duty runs ------------------------------------------------------------

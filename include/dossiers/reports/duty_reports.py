@@ -217,8 +217,10 @@ def publish_duty_report(kind: str, period: str, figures: Mapping[str, Any], *,
     are not mailed and not among the URIs returned.
 
     Without ``conn`` it opens a transaction on the dossier database (Airflow connection
-    ``dossier_db``, as the duties do) and mails after it commits (what a failed mail missed
-    goes out with the next try); with ``conn`` the caller owns the transaction and nothing
+    ``dossier_db``, as the duties do) and mails after it commits, through the outbox: what a
+    failed mail missed goes out with the next try, to the recipients who do not have it yet,
+    and a refused recipient raises :class:`~dossiers.duties.mail.MailUndelivered` once every
+    report's mail was tried; with ``conn`` the caller owns the transaction and nothing
     is mailed (call :func:`~dossiers.reports.publish.send` after the commit).
     """
     from dossiers.reports.publish import Published, publish, publish_editions, send
@@ -233,13 +235,20 @@ def publish_duty_report(kind: str, period: str, figures: Mapping[str, Any], *,
                 for p in publish_all(conn, r)]
     from dossiers.core import db
     from dossiers.duties.ledger_check import dossier_db_url
+    from dossiers.duties.mail import MailUndelivered
 
     engine = db.get_engine(dossier_db_url())
     done: list[tuple[Report, list[Published]]] = []
     with db.transaction(engine) as own:
         for report in build(own, kind, period, figures):
             done.append((report, publish_all(own, report)))
+    undelivered: list[MailUndelivered] = []
     for report, published in done:  # after the commit: a mail cannot be rolled back
-        with db.transaction(engine) as own:
-            send(report, published, own)
+        try:
+            with db.transaction(engine) as own:
+                send(report, published, own)
+        except MailUndelivered as refused:  # the next report's mail goes out all the same
+            undelivered.append(refused)
+    if undelivered:
+        raise MailUndelivered("; ".join(map(str, undelivered)))
     return [p.uri for _, published in done for p in published]

@@ -11,9 +11,11 @@ traceable although the store keeps only the current version.
 The object is written before the transaction commits; if it then rolls back, the next run
 writes it again. :func:`send` is called after the commit (a mail cannot be rolled back) and
 mails what is still to be mailed: new or replaced files, and unchanged ones whose last
-publication was never mailed (the ledger has no ``report.mail`` after its ``report.publish``:
-the mail server was down, the task died between commit and mail). It ledgers what it sent,
-so a retry mails what was missed and a re-run mails nothing.
+publication was never mailed to everyone (the ledger has no ``report.mail`` after its
+``report.publish``: the mail server was down or refused a recipient, the task died between
+commit and mail). The mail goes through the outbox (:mod:`dossiers.duties.mail`), one copy per
+recipient, so a retry sends it only to those who do not have it yet; once everyone has it,
+``report.mail`` is ledgered, and a re-run mails nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Literal
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from dossiers.core import ledger
+from dossiers.core import db, ledger
 from dossiers.core.config import settings
 from dossiers.core.schema import ledger_entry, report_edition
 from dossiers.core.schema import report as report_table
@@ -214,27 +216,47 @@ def messages(report: Report, published: Iterable[Published], directory: Path) ->
                          files=tuple(files))]
 
 
+def mail_kind(published: Sequence[Published]) -> str:
+    """The outbox's name for the mail of these files (``report:`` and a digest of their
+    names and digests): the same publication is the same mail, a corrected one a new one."""
+    names = "\n".join(sorted(f"{p.filename} {p.sha256}" for p in published))
+    return f"report:{hashlib.sha256(names.encode()).hexdigest()[:32]}"
+
+
 def send(report: Report, published: Sequence[Published], conn: Connection | None = None, *,
          conn_id: str = mail.SMTP_CONN_ID) -> int:
-    """E-mail what is still to be mailed; call after the publishing transaction commits.
+    """E-mail what is still to be mailed, through the outbox; call after the publishing
+    transaction commits. Returns the mails sent now (one per recipient).
 
-    Then ledgers ``report.mail`` for each file sent, in ``conn`` (the caller commits) or in a
-    transaction of its own, so a later run knows it went out.
+    The mail is put in the outbox (one row per recipient, its own transaction) and each
+    recipient who does not have it yet is sent it, once. When every recipient has it,
+    ``report.mail`` is ledgered for each file, in ``conn`` (the caller commits) or in a
+    transaction of its own, so a later run knows it went out; until then the files stay
+    ``to_mail`` and the next try sends only to those still missing it. A refused recipient
+    raises :class:`~dossiers.duties.mail.MailUndelivered` after the others were sent theirs.
     """
+    changed = [p for p in published if p.to_mail]
+    engine = conn.engine if conn is not None else db.get_engine()
+    kind = mail_kind(changed)
     with tempfile.TemporaryDirectory(prefix="dossier-report-") as tmp:
         batch = messages(report, published, Path(tmp))
-        sent = mail.send(batch, conn_id=conn_id)
-    if not sent:
-        return 0
-    entries = [ledger.Entry(actor="system", action="report.mail", subject_type="report",
-                            subject_id=_subject(report, p.format),
-                            details={"sha256": p.sha256, "to": list(batch[0].to)})
-               for p in published if p.to_mail]
-    if conn is not None:
-        ledger.append(conn, *entries)
-    else:
-        from dossiers.core import db
-
-        with db.transaction() as own:
-            ledger.append(own, *entries)
-    return sent
+        if not batch:
+            return 0
+        with db.transaction(engine) as own:
+            mail.enqueue(own, report.kind, report.period, kind, batch)
+        delivery = mail.deliver(engine, report.kind, report.period, kind,
+                                files=batch[0].files, conn_id=conn_id)
+    with db.transaction(engine) as own:
+        complete = mail.unsent(own, report.kind, report.period, kind) == 0
+    if complete:
+        entries = [ledger.Entry(actor="system", action="report.mail", subject_type="report",
+                                subject_id=_subject(report, p.format),
+                                details={"sha256": p.sha256, "to": list(batch[0].to)})
+                   for p in changed]
+        if conn is not None:
+            ledger.append(conn, *entries)
+        else:
+            with db.transaction(engine) as own:
+                ledger.append(own, *entries)
+    delivery.raise_if_failed()
+    return delivery.sent
