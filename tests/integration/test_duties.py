@@ -7,8 +7,9 @@ Re-running a duty for the same period changes nothing and sends nothing.
 from __future__ import annotations
 
 import json
+import os
 import uuid
-from datetime import date
+from datetime import date, datetime
 from email.message import Message as MimeMessage
 
 import pytest
@@ -16,10 +17,12 @@ from sqlalchemy import text
 
 from dossiers.calendar.workdays import default_calendar
 from dossiers.core import db, directory
+from dossiers.core.config import SHANGHAI
 from dossiers.core.crypto import KeyRing
-from dossiers.duties import mail, owner_check, sampling_audit, sla_watch
+from dossiers.duties import mail, owner_check, sampling_audit, sla_watch, tasks
 from dossiers.duties.findings import Gap
 from dossiers.intake.service import import_file
+from dossiers.local.local_airflow import libpq_url
 from dossiers.workflows import creation
 
 pytestmark = pytest.mark.integration
@@ -191,12 +194,6 @@ def test_a_refused_recipient_is_retried_alone_and_everyone_else_gets_one_mail(
     tries (the first and Airflow's two retries) each fail, but every other liaison gets the
     month's mail exactly once; the refused ones are recorded with their attempts, and once
     the server takes them the next try sends those two alone and succeeds."""
-    from datetime import datetime
-
-    from dossiers.core.config import SHANGHAI
-    from dossiers.duties import tasks
-    from dossiers.local.local_airflow import libpq_url
-
     assert cli("seed", "--clients", "60", "--seed", "9").status == 0
     monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_DB", libpq_url(database_url))
     october = (datetime(2026, 10, 1, tzinfo=SHANGHAI), datetime(2026, 11, 2, 9, tzinfo=SHANGHAI))
@@ -236,6 +233,17 @@ def test_a_refused_recipient_is_retried_alone_and_everyone_else_gets_one_mail(
     assert all(attempts == 1 for _, attempts, unsent, _ in outbox if not unsent)
     # the duty itself was done once: one ledger entry, its findings not repeated
     assert _rows("SELECT count(*) FROM ledger_entry WHERE action = 'duty.owner_check'") == [(1,)]
+
+    served = os.environ["AIRFLOW_CONN_DOSSIER_SMTP"]  # the mail server down for one try
+    monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_SMTP", json.dumps(
+        {"conn_type": "smtp", "host": "127.0.0.1", "port": 9, "extra": json.dumps(
+            {"disable_tls": True, "disable_ssl": True, "timeout": 2, "retry_limit": 0})}))
+    with pytest.raises(OSError):
+        tasks.owner_check(*october)
+    assert _rows("SELECT recipient, attempts, last_error FROM mail_outbox WHERE sent_at IS NULL "
+                 "ORDER BY recipient") == [(a, 4, "ConnectionRefusedError: [Errno 111] "
+                                           "Connection refused") for a in sorted(failed)]
+    monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_SMTP", served)
 
     inbox.refuse_rcpt.clear()
     inbox.refuse_data.clear()  # the mailboxes are fixed: the next retry sends those two alone

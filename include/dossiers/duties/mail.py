@@ -192,6 +192,8 @@ def deliver(engine: Engine, duty: str, period: str, kind: str | None = None, *,
     digests: dict[str, str] = {}
     sent = failed = 0
     hook: SmtpHook | None = None
+    unreachable: Exception | None = None
+    left: list[int] = []
     try:
         for position, row_id in enumerate(ids):
             with db.transaction(engine) as conn:
@@ -200,42 +202,57 @@ def deliver(engine: Engine, duty: str, period: str, kind: str | None = None, *,
                     .with_for_update(skip_locked=True)).one_or_none()
                 if row is None:
                     continue  # sent meanwhile, or another worker is sending it now
-                paths = []
-                for f in row.files:
-                    path = at_hand.get(f["name"])
-                    if path is not None and f["name"] not in digests:
-                        digests[f["name"]] = _digest(path)
-                    if path is None or digests[f["name"]] != f["sha256"]:
-                        break
-                    paths.append(str(path))
-                if len(paths) != len(row.files):
+                paths = _attachments(row.files, at_hand, digests)
+                if paths is None:
                     _attempted(conn, row_id, "attachment not at hand (its report is "
                                              "published again with the next try)")
                     failed += 1
                     continue
-                try:
-                    if hook is None:
+                if hook is None:
+                    try:
                         hook = SmtpHook(smtp_conn_id=conn_id).get_conn()
+                    except Exception as exc:  # no server to talk to: nothing else can go
+                        _attempted(conn, row_id, describe_error(exc))
+                        unreachable, left = exc, ids[position + 1:]
+                        break
+                try:
                     hook.send_email_smtp(to=[row.recipient], subject=row.subject,
-                                         html_content=_html(row.body, row.html), files=paths or None)
+                                         html_content=_html(row.body, row.html),
+                                         files=paths or None)
                 except Exception as exc:
                     _attempted(conn, row_id, describe_error(exc))
                     failed += 1
-                    if _refusal(exc):
-                        continue
-                    if hook is None:  # no server to talk to: the rest cannot go either
-                        for rest in ids[position + 1:]:
-                            _unreached(engine, rest, exc)
-                        raise
-                    _close(hook)  # a broken connection: the next row opens a new one
-                    hook = None
+                    if not _refusal(exc):  # a broken connection: the next row opens a new one
+                        _close(hook)
+                        hook = None
                     continue
                 _attempted(conn, row_id, None)
                 sent += 1
     finally:
         if hook is not None:
             _close(hook)
+    if unreachable is not None:
+        for rest in left:
+            _unreached(engine, rest, unreachable)
+        raise unreachable
     return Delivery(duty, period, sent, failed)
+
+
+def _attachments(files: list[dict[str, str]], at_hand: dict[str, Path],
+                 digests: dict[str, str]) -> list[str] | None:
+    """The paths of a row's attachments, each checked against its digest; ``None`` when one
+    is not at hand (or is another version of the file)."""
+    paths = []
+    for f in files:
+        path = at_hand.get(f["name"])
+        if path is None:
+            return None
+        if f["name"] not in digests:
+            digests[f["name"]] = _digest(path)
+        if digests[f["name"]] != f["sha256"]:
+            return None
+        paths.append(str(path))
+    return paths
 
 
 def _unreached(engine: Engine, row_id: int, exc: BaseException) -> None:
