@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from dossiers.core.schema import duty_run
+from dossiers.duties.mail import MailUndelivered
 from dossiers.reports.builders import department_names
 from dossiers.reports.model import KINDS, Column, ColumnKind, Heading, Label, Report, Row, Source, Table
 from dossiers.reports.store import LocalStore, S3Store
@@ -235,7 +236,6 @@ def publish_duty_report(kind: str, period: str, figures: Mapping[str, Any], *,
                 for p in publish_all(conn, r)]
     from dossiers.core import db
     from dossiers.duties.ledger_check import dossier_db_url
-    from dossiers.duties.mail import MailUndelivered
 
     engine = db.get_engine(dossier_db_url())
     done: list[tuple[Report, list[Published]]] = []
