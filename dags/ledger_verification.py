@@ -7,9 +7,7 @@ imports anything heavy at parse time.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -23,8 +21,10 @@ DOC_MD = """
 
 **What it does.** Every day at 06:00 (Asia/Shanghai) it re-hashes the whole dossier ledger
 — the hash-chained, append-only record of every change to a dossier, a form, a staff
-member or a key — and checks the chain head against the anchor kept outside the database
-(`DOSSIER_LEDGER_ANCHOR`). When the chain is sound the anchor moves forward to today's head.
+member or a key — and checks the chain head and checkpoints against the anchor kept outside
+the database (`DOSSIER_LEDGER_ANCHOR`, default `$DOSSIER_HOME/ledger.anchor`: the same file as
+`dossier ledger verify`). When the chain is sound the anchor moves forward to today's head.
+The first run starts the anchor, and its log warns that nothing was compared that day.
 
 **Why.** The policy requires the archivist to keep the dossier ledger (Art. 11) and every
 update of a dossier to be recorded in it (Art. 13). A ledger that does not chain means a
@@ -32,7 +32,8 @@ record was altered, deleted or re-written outside the system.
 
 **What a failure means.** A failed run whose error says `LedgerBroken … entry seq N is
 broken: <reason>` means the ledger was tampered with at entry *N* (or, if the reason
-mentions the anchor, the whole chain was re-written). It is never retried into success.
+says the ledger diverges from the anchor between seq *A* and seq *B*, the chain was re-written
+from an entry after *A*, at or before *B*). It is never retried into success.
 Any other error (cannot connect, permission) means the check could not run: fix that and
 clear the task.
 
@@ -70,11 +71,11 @@ def dossier_ledger_verification() -> None:
     @task(retry_policy=NOT_TRANSIENT)
     def verify_ledger() -> dict[str, Any]:
         """Re-hash the ledger; fail naming the first broken entry (Arts. 11, 13)."""
+        from dossiers.core.config import settings
         from dossiers.duties import ledger_check
 
-        anchor = os.environ.get("DOSSIER_LEDGER_ANCHOR")
         return ledger_check.verify_ledger(ledger_check.dossier_db_url(),
-                                          anchor_file=Path(anchor) if anchor else None)
+                                          anchor_file=settings().ledger_anchor)
 
     verify_ledger()
 

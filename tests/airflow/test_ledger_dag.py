@@ -61,9 +61,16 @@ def _tamper_seq_2(url: str) -> None:
                   "UPDATE ledger_entry SET body = replace(body, 'archivist1', 'someone') WHERE seq = 2;")
 
 
-def _run_dag(url: str, anchor: Path) -> tuple[dict[str, Any], str]:
+def _run_dag(url: str, anchor: Path | None, dossier_home: Path | None = None
+             ) -> tuple[dict[str, Any], str]:
+    """One run; ``anchor=None`` leaves ``DOSSIER_LEDGER_ANCHOR`` unset (its default then)."""
     env = local_airflow.airflow_env(url)
-    env["DOSSIER_LEDGER_ANCHOR"] = str(anchor)
+    if anchor is None:
+        env.pop("DOSSIER_LEDGER_ANCHOR")
+    else:
+        env["DOSSIER_LEDGER_ANCHOR"] = str(anchor)
+    if dossier_home is not None:  # the metadata DB stays where AIRFLOW_HOME says
+        env["DOSSIER_HOME"] = str(dossier_home)
     env["DOSSIER_DEADLINE_ALERTS"] = "0"  # dag.test() in 3.3.0 crashes on one (duties.dagkit)
     proc = subprocess.run([sys.executable, "-c", _DAG_TEST, str(DAG_FILE), DAG_ID], env=env,
                           capture_output=True, text=True, check=False, timeout=600)
@@ -146,3 +153,42 @@ def test_a_column_changed_apart_from_its_body_fails_the_run(
     assert _recorded(metadata_ready, result["run_id"])[1] == [("verify_ledger", "failed", 1)]
     assert "entry seq 3 is broken: column actor differs from the hashed body" in output
     assert not anchor.exists()
+
+
+def _rechain_from(url: str, start: int) -> None:
+    """As the owner with the append-only trigger off: rewrite every entry from ``start`` on
+    and re-chain them consistently, so that the chain alone looks sound."""
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as c:
+        prev = bytes(c.execute("SELECT entry_hash FROM ledger_entry WHERE seq = %s",
+                               (start - 1,)).fetchone()[0])
+        forged = []
+        for seq, body in c.execute("SELECT seq, body FROM ledger_entry WHERE seq >= %s "
+                                   "ORDER BY seq", (start,)).fetchall():
+            body = body.replace('"archivist1"', '"forger"')
+            digest = ledger.chain(prev, body)
+            forged.append((body, prev, digest, seq))
+            prev = digest
+        c.execute("ALTER TABLE ledger_entry DISABLE TRIGGER ledger_entry_append_only")
+        c.cursor().executemany("UPDATE ledger_entry SET body = %s, prev_hash = %s, "
+                               "entry_hash = %s WHERE seq = %s", forged)
+
+
+def test_the_default_anchor_is_kept_and_a_rechain_is_named_as_a_range(
+        database_url: str, metadata_ready: Path, tmp_path: Path) -> None:
+    """DOSSIER_LEDGER_ANCHOR unset: the DAG keeps the same default anchor as the CLI
+    (``$DOSSIER_HOME/ledger.anchor``; before, it kept none), starting it on the first run and
+    saying so; a later re-chain from entry 1,500 fails the run naming seq 1000-2000."""
+    _append(2_500)
+    home = tmp_path / "home"
+    result, output = _run_dag(database_url, None, home)
+    assert result["state"] == "success", output[-5000:]
+    assert f"ledger anchor {home / 'ledger.anchor'} does not exist" in output
+    kept = json.loads((home / "ledger.anchor").read_text())
+    assert kept["seq"] == 2_500 and [c[0] for c in kept["checkpoints"]] == [1_000, 2_000]
+    _rechain_from(database_url, 1_500)
+    result, output = _run_dag(database_url, None, home)
+    assert result["state"] == "failed"
+    assert _recorded(metadata_ready, result["run_id"])[1] == [("verify_ledger", "failed", 1)]
+    assert ("entry seq 2000 is broken: the ledger diverges from the anchor in "
+            f"{home / 'ledger.anchor'} between seq 1000 and seq 2000") in output, output[-5000:]
+    assert json.loads((home / "ledger.anchor").read_text()) == kept  # not moved

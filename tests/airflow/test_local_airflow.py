@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from dossiers.core import config
 from dossiers.local import local_airflow
 
 pytestmark = pytest.mark.airflow
@@ -44,3 +46,20 @@ def test_make_airflow_listens_on_loopback_unless_told_otherwise(
     monkeypatch.setenv("DOSSIER_AIRFLOW_HOST", "0.0.0.0")  # told otherwise: every interface
     env = local_airflow.airflow_env(url)
     assert _api_server_host(env) == "0.0.0.0"
+
+
+def test_make_airflow_hands_the_dags_the_clis_ledger_anchor(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One setting (``config.ledger_anchor``): what the CLI compares with is what the ledger
+    DAG moves. Before, an empty DOSSIER_LEDGER_ANCHOR reached the DAG as "no anchor" while
+    the CLI used .dossier/ledger.anchor."""
+    url = "postgresql+psycopg://dossier@127.0.0.1:5432/dossier"
+    home = tmp_path / "home"
+    monkeypatch.setenv("DOSSIER_HOME", str(home))  # airflow_env passes this process's home on
+    for given, expected in (({}, home / "ledger.anchor"),
+                            ({"DOSSIER_LEDGER_ANCHOR": ""}, home / "ledger.anchor"),
+                            ({"DOSSIER_LEDGER_ANCHOR": "/srv/anchor"}, Path("/srv/anchor"))):
+        base = {"PATH": "/usr/bin", **given}
+        env = local_airflow.airflow_env(url, base)
+        assert env["DOSSIER_LEDGER_ANCHOR"] == str(expected)
+        assert config.ledger_anchor(env) == expected

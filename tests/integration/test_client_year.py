@@ -112,4 +112,4 @@ def test_a_year_of_one_client(cli, company, tmp_path) -> None:
         ("chen.cs", "important_change.approve"), ("li.archive", "update.apply"),
         ("li.archive", "dossier.stage"),
     ]
-    assert _ok(cli("ledger", "verify", "--as", "li.archive"))["first_broken"] is None
+    assert _ok(cli("ledger", "verify", "--no-anchor", "--as", "li.archive"))["first_broken"] is None

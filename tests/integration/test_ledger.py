@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -56,7 +57,7 @@ def test_trigger_refuses_even_the_owner(database_url: str) -> None:
 
 
 def _verify_cli(database_url: str) -> tuple[int, dict]:
-    out = subprocess.run([sys.executable, "-m", "dossiers.cli", "ledger", "verify"],
+    out = subprocess.run([sys.executable, "-m", "dossiers.cli", "ledger", "verify", "--no-anchor"],
                          capture_output=True, text=True, check=False)
     return out.returncode, json.loads(out.stdout)
 
@@ -173,3 +174,127 @@ def test_concurrent_writers_never_fork_the_chain(database_url: str) -> None:
     with db.transaction() as conn:
         result = ledger.verify(conn)
     assert result.ok and result.entries_checked == 200
+
+
+# --- the anchor: never skipped silently, one setting, a re-chain named as a range (issue 10.3)
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dossiers.cli", "ledger", *args],
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, **env})
+
+
+def _rechain_from(url: str, start: int) -> None:
+    """As the owner with the append-only trigger off: rewrite every entry from ``start`` on
+    and re-chain them consistently, so that the chain alone looks sound."""
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as c:
+        prev = bytes(c.execute("SELECT entry_hash FROM ledger_entry WHERE seq = %s",
+                               (start - 1,)).fetchone()[0])
+        forged = []
+        for seq, body in c.execute("SELECT seq, body FROM ledger_entry WHERE seq >= %s "
+                                   "ORDER BY seq", (start,)).fetchall():
+            body = body.replace('"archivist1"', '"forger"')
+            digest = ledger.chain(prev, body)
+            forged.append((body, prev, digest, seq))
+            prev = digest
+        c.execute("ALTER TABLE ledger_entry DISABLE TRIGGER ledger_entry_append_only")
+        c.cursor().executemany("UPDATE ledger_entry SET body = %s, prev_hash = %s, "
+                               "entry_hash = %s WHERE seq = %s", forged)
+
+
+def test_a_missing_anchor_file_is_exit_2_in_one_line(database_url: str, tmp_path) -> None:
+    """Before: exit 0 and a clean report, having compared nothing."""
+    _append(3)
+    missing = tmp_path / "nowhere" / "ledger.anchor"
+    out = _cli("verify", "--anchor", str(missing))
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith(f"dossier: ledger anchor {missing}: no such file"), out.stderr
+    assert "--no-anchor" in out.stderr and "dossier ledger anchor" in out.stderr
+    # The default anchor (DOSSIER_HOME/ledger.anchor, never written here) is no different.
+    default = _cli("verify", DOSSIER_LEDGER_ANCHOR="")
+    assert default.returncode == 2 and default.stdout == ""
+    assert default.stderr.count("\n") == 1 and "ledger.anchor: no such file" in default.stderr
+
+
+def test_no_anchor_checks_the_chain_alone_and_says_so(database_url: str) -> None:
+    _append(3)
+    out = _cli("verify", "--no-anchor")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["first_broken"] is None and report["entries_checked"] == 3
+    assert report["anchor"] == ledger.NOT_COMPARED
+    assert report["anchor"].startswith("not compared")
+    # --anchor and --no-anchor contradict each other: a usage error.
+    assert _cli("verify", "--no-anchor", "--anchor", "x").returncode == 2
+
+
+def test_the_cli_honours_DOSSIER_LEDGER_ANCHOR(database_url: str, tmp_path) -> None:
+    """The one setting the ledger DAG reads: before, the CLI anchored and compared under
+    DOSSIER_HOME whatever it said."""
+    _append(4)
+    anchor = tmp_path / "elsewhere.anchor"
+    made = _cli("anchor", DOSSIER_LEDGER_ANCHOR=str(anchor))
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["anchor_file"] == str(anchor)
+    assert json.loads(anchor.read_text())["seq"] == 4
+    out = _cli("verify", DOSSIER_LEDGER_ANCHOR=str(anchor))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["anchor"] == {"anchor_file": str(anchor), "seq": 4,
+                                                "checkpoints": 0}
+    _rechain_from(database_url, 3)
+    out = _cli("verify", DOSSIER_LEDGER_ANCHOR=str(anchor))
+    assert out.returncode == 1
+    assert json.loads(out.stdout)["first_broken"]["seq"] == 4
+    # --anchor still wins over the setting.
+    assert _cli("verify", "--anchor", str(tmp_path / "none"),
+                DOSSIER_LEDGER_ANCHOR=str(anchor)).returncode == 2
+
+
+def test_a_rechain_is_named_between_two_checkpoints(database_url: str, tmp_path) -> None:
+    """A superuser re-writes entries 1,500 onwards and re-chains them: the chain is sound,
+    the anchor's head differs, and its checkpoints say where the divergence starts."""
+    _append(2_500)
+    anchor = tmp_path / "ledger.anchor"
+    made = _cli("anchor", "--anchor", str(anchor))
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["checkpoints"] == 2_500 // ledger.CHECKPOINT_EVERY == 2
+    _rechain_from(database_url, 1_500)
+    assert _cli("verify", "--no-anchor").returncode == 0  # the chain alone looks fine
+    out = _cli("verify", "--anchor", str(anchor))
+    assert out.returncode == 1
+    report = json.loads(out.stdout)
+    assert report["entries_checked"] == 2_500
+    assert report["first_broken"] == {
+        "seq": 2_000, "last_matching_seq": 1_000,
+        "reason": f"the ledger diverges from the anchor in {anchor} between seq 1000 and "
+                  "seq 2000: re-chained or rewritten there"}
+    # `ledger anchor` refuses to move the anchor over a re-chained ledger.
+    assert _cli("anchor", "--anchor", str(anchor)).returncode == 1
+    assert json.loads(anchor.read_text())["checkpoints"][1][0] == 2_000
+
+
+def test_an_anchor_from_before_checkpoints_is_still_read(database_url: str, tmp_path) -> None:
+    _append(3)
+    with db.transaction() as conn:
+        head = conn.execute(text("SELECT entry_hash FROM ledger_entry WHERE seq = 3")).scalar_one()
+    anchor = tmp_path / "old.anchor"
+    anchor.write_text(json.dumps({"seq": 3, "entry_hash": bytes(head).hex()}) + "\n")
+    out = _cli("verify", "--anchor", str(anchor))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["anchor"]["checkpoints"] == 0
+    _rechain_from(database_url, 2)
+    report = json.loads(_cli("verify", "--anchor", str(anchor)).stdout)
+    assert report["first_broken"]["seq"] == 3 and report["first_broken"]["last_matching_seq"] == 0
+    assert "between seq 0 and seq 3" in report["first_broken"]["reason"]
+
+
+def test_an_unreadable_anchor_is_exit_2_in_one_line(database_url: str, tmp_path) -> None:
+    _append(1)
+    anchor = tmp_path / "garbled.anchor"
+    anchor.write_text("{not json")
+    out = _cli("verify", "--anchor", str(anchor))
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr == f"dossier: ledger anchor {anchor}: not a ledger anchor (JSON with seq, " \
+                         "entry_hash and checkpoints)\n"

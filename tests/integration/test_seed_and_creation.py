@@ -52,7 +52,7 @@ def test_seeded_company_is_realistic(cli, database_url) -> None:
     # every number well-formed, and the ledger intact
     for (number,) in _rows("SELECT dossier_no FROM dossier"):
         assert numbering.NUMBER_PATTERN.match(number)
-    verify = cli("ledger", "verify")
+    verify = cli("ledger", "verify", "--no-anchor")
     assert verify.status == 0 and verify.json()["entries_checked"] == summary["totals"]["ledger_entry"]
 
 

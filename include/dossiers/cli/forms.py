@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dossiers.cli.shared import Group, acting, command, noun, print_json, record_id
+from dossiers.cli.shared import Group, acting, command, noun, print_json, progress, record_id
 from dossiers.intake.service import import_file
 from dossiers.workflows import creation
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    report = import_file(Path(args.file), acting_user=args.acting_user)
+    with progress(args) as shown:
+        report = import_file(Path(args.file), acting_user=args.acting_user, progress=shown)
     print_json(report)
     return 1 if report["rejected"] else 0
 

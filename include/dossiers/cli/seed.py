@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 
-from dossiers.cli.shared import Group, command, print_json
+from dossiers.cli.shared import Group, command, print_json, progress
 from dossiers.local.seed import seed_company
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    print_json(seed_company(clients=args.clients, seed=args.seed))
+    with progress(args) as report:
+        summary = seed_company(clients=args.clients, seed=args.seed, progress=report)
+    print_json(summary)
     return 0
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from functools import cache
 from typing import Any, TypeAlias
@@ -22,6 +24,7 @@ from sqlalchemy import Connection
 
 from dossiers.core import db, directory
 from dossiers.core.permissions import Actor
+from dossiers.core.progress import Progress, no_progress
 
 Handler = Callable[[argparse.Namespace], int]
 #: What ``ArgumentParser.add_subparsers`` returns: the group a noun's verbs are added to.
@@ -74,6 +77,34 @@ def acting(args: argparse.Namespace, work: Callable[[Connection, Actor], Any]) -
         result = work(conn, directory.load_actor(conn, args.acting_user))
     print_json(result)
     return 0
+
+
+@contextmanager
+def progress(args: argparse.Namespace) -> Iterator[Progress]:
+    """A progress bar on stderr for a long-running command (``import``, ``seed``, ``ledger
+    verify``), shown only when stderr is a terminal and ``--json`` was not given: scripts,
+    pipes and logs get exactly the output they always had. Leaves nothing behind on the
+    terminal once the command is done (the result is printed after it)."""
+    if getattr(args, "as_json", False) or not sys.stderr.isatty():
+        yield no_progress
+        return
+    # Imported here: only a command on a terminal draws a bar, and rich takes a noticeable
+    # part of the CLI's start-up that a script or a pipe should not pay for.
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
+
+    bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+              TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    steps: dict[str, Any] = {}
+
+    def report(step: str, done: int, total: int | None) -> None:
+        if step not in steps:
+            steps[step] = bar.add_task(step, total=total)
+        bar.update(steps[step], completed=done, total=total)
+
+    with bar:
+        yield report
 
 
 # --- argument types -----------------------------------------------------------------------------

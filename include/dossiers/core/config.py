@@ -6,6 +6,7 @@ Everything is read from the environment (``cli.md``); nothing here opens a conne
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,9 +18,20 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
-def home() -> Path:
+def home(environ: Mapping[str, str] = os.environ) -> Path:
     """The local working folder (``.dossier/`` in the repository unless ``DOSSIER_HOME``)."""
-    return Path(os.environ.get("DOSSIER_HOME") or PROJECT_ROOT / ".dossier")
+    return Path(environ.get("DOSSIER_HOME") or PROJECT_ROOT / ".dossier")
+
+
+def ledger_anchor(environ: Mapping[str, str] = os.environ) -> Path:
+    """The file outside the database that keeps the ledger's anchored head and checkpoints
+    (Arts. 11, 13): ``DOSSIER_LEDGER_ANCHOR``, else ``ledger.anchor`` in :func:`home`.
+
+    The one setting the CLI (``dossier ledger``), the ledger DAG and ``make airflow`` read,
+    so all of them compare with, and move, the same anchor. ``environ`` is for building a
+    subprocess's environment (``local_airflow``); everything else reads this process's.
+    """
+    return Path(environ.get("DOSSIER_LEDGER_ANCHOR") or home(environ) / "ledger.anchor")
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,8 @@ class Settings:
     report_store: str
     #: GX completeness runs whose validation results and Data Docs pages are kept.
     gx_keep_runs: int
+    #: The ledger anchor (:func:`ledger_anchor`).
+    ledger_anchor: Path
 
 
 def settings() -> Settings:
@@ -55,6 +69,7 @@ def settings() -> Settings:
         management_recipients=_addresses("DOSSIER_MANAGEMENT_TO", "management@staff.example.com"),
         report_store=os.environ.get("DOSSIER_REPORT_STORE") or str(home() / "reports"),
         gx_keep_runs=_at_least_one("DOSSIER_GX_KEEP_RUNS", 12),
+        ledger_anchor=ledger_anchor(),
     )
 
 

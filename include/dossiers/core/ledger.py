@@ -27,9 +27,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, func, select, text
 
 from dossiers.core.db import copy_rows
+from dossiers.core.errors import CannotRun
+from dossiers.core.progress import Progress, no_progress
 from dossiers.core.schema import LEDGER_DERIVED, LEDGER_TIMESTAMP_SQL, ledger_entry
 
 GENESIS = bytes(32)
@@ -90,6 +92,15 @@ def append_many(conn: Connection, entries: Iterable[Entry]) -> int:
 #: How :func:`verify` knew the columns say what the body says.
 GENERATED = "generated from the body"
 COMPARED = "compared with the body, entry by entry"
+#: What the report says when no anchor was compared (``dossier ledger verify --no-anchor``).
+NOT_COMPARED = ("not compared: only the chain was checked, which a ledger re-chained by the "
+                "database owner would pass")
+#: The anchor keeps ``(seq, entry_hash)`` of every this-many-th entry besides the head, so a
+#: re-chained ledger is named to within this many entries instead of "somewhere before the
+#: head". 1M entries make a 1,000-line anchor of about 90 kB.
+CHECKPOINT_EVERY = 1_000
+#: The progress step :func:`verify` reports.
+VERIFY_STEP = "re-hashing the ledger"
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,8 @@ class Verification:
     #: :data:`GENERATED`, or :data:`COMPARED` because they no longer are (see ``warnings``).
     columns: str = GENERATED
     warnings: tuple[str, ...] = ()
+    #: The anchor compared (its file, anchored seq and checkpoints), else why none was.
+    anchor: dict[str, Any] | str = NOT_COMPARED
 
     @property
     def ok(self) -> bool:
@@ -108,58 +121,81 @@ class Verification:
     def as_dict(self) -> dict[str, Any]:
         report: dict[str, Any] = {
             "entries_checked": self.entries_checked, "first_broken": self.first_broken,
-            "head": self.head, "columns": self.columns}
+            "head": self.head, "columns": self.columns, "anchor": self.anchor}
         if self.warnings:
             report["warnings"] = list(self.warnings)
         return report
 
 
-def verify(conn: Connection, anchor_file: Path | None = None, batch: int = 50_000) -> Verification:
+class AnchorMissing(CannotRun):
+    """The anchor to compare with is not there: the check could not run (exit 2), rather
+    than pass having compared nothing (Arts. 11, 13)."""
+
+    def __init__(self, anchor_file: Path):
+        self.anchor_file = anchor_file
+        super().__init__(f"ledger anchor {anchor_file}: no such file, so nothing outside the "
+                         "database can be compared with the ledger")
+
+
+def verify(conn: Connection, anchor_file: Path | None = None, batch: int = 50_000, *,
+           progress: Progress = no_progress) -> Verification:
     """Re-hash the whole ledger in order; name the first entry that does not chain, or whose
-    columns differ from its body.
+    columns differ from its body; then compare the head and checkpoints with ``anchor_file``.
+
+    ``anchor_file=None`` compares no anchor, and the report says so (:data:`NOT_COMPARED`);
+    a file that does not exist raises :class:`AnchorMissing` before anything is read.
 
     Reads through a server-side cursor straight from the driver: this is the hot loop of
-    ``make bench`` (1M entries). While the catalog shows every column generated from the body
-    by the schema's expression, the columns cannot differ from it and no row is parsed; if
-    one is not (its expression dropped or replaced, which only the owner can do), every
-    entry's columns are compared with its body too (slower, but names the first that differ).
+    ``make bench`` (1M entries), so progress is reported once per fetched batch. While the
+    catalog shows every column generated from the body by the schema's expression, the
+    columns cannot differ from it and no row is parsed; if one is not (its expression
+    dropped or replaced, which only the owner can do), every entry's columns are compared
+    with its body too (slower, but names the first that differ).
     """
+    recorded = read_anchor(anchor_file) if anchor_file is not None else None
     problems, present = derivation_problems(conn)
     compare = bool(problems)
     # A column dropped altogether reads as NULL: the first entry then differs from its body.
     columns = "".join(f", {c if c in present else 'NULL'}" for c in DERIVED_COLUMNS) \
         if compare else ""
+    total = conn.execute(select(func.max(ledger_entry.c.seq))).scalar() or 0
+    progress(VERIFY_STEP, 0, total)
     expected_prev, expected_seq, checked = GENESIS, 1, 0
     broken: dict[str, Any] | None = None
     sha256 = hashlib.sha256
     raw = conn.connection.driver_connection
     with raw.cursor(name="ledger_verify") as cur:  # type: ignore[union-attr]
-        cur.itersize = batch
         cur.execute(f"SELECT seq, body, prev_hash, entry_hash{columns} "
                     "FROM ledger_entry ORDER BY seq")
-        for row in cur:
-            seq, body, prev_hash, entry_hash = row[:4]
-            if seq != expected_seq:
-                broken = {"seq": seq, "reason": f"sequence gap: expected entry {expected_seq}"}
-            elif prev_hash != expected_prev:
-                broken = {"seq": seq, "reason": "prev_hash does not match the previous entry's hash"}
-            elif sha256(expected_prev + body.encode()).digest() != entry_hash:
-                broken = {"seq": seq, "reason": "entry_hash does not match its content (content altered)"}
-            elif compare and (differing := columns_differing(body, row[4:])):
-                broken = {"seq": seq, "reason": differing}
-            if broken:
-                break
-            checked += 1
-            expected_prev, expected_seq = entry_hash, seq + 1
+        while broken is None and (rows := cur.fetchmany(batch)):
+            for row in rows:
+                seq, body, prev_hash, entry_hash = row[:4]
+                if seq != expected_seq:
+                    broken = {"seq": seq, "reason": f"sequence gap: expected entry {expected_seq}"}
+                elif prev_hash != expected_prev:
+                    broken = {"seq": seq,
+                              "reason": "prev_hash does not match the previous entry's hash"}
+                elif sha256(expected_prev + body.encode()).digest() != entry_hash:
+                    broken = {"seq": seq,
+                              "reason": "entry_hash does not match its content (content altered)"}
+                elif compare and (differing := columns_differing(body, row[4:])):
+                    broken = {"seq": seq, "reason": differing}
+                if broken:
+                    break
+                checked += 1
+                expected_prev, expected_seq = entry_hash, seq + 1
+            progress(VERIFY_STEP, checked, total)
     how, warnings = (COMPARED, tuple(problems)) if compare else (GENERATED, ())
     if broken:
-        return Verification(checked, broken, expected_prev.hex(), how, warnings)
+        return Verification(checked, broken, expected_prev.hex(), how, warnings,
+                            "not compared: the chain itself is broken")
     head = expected_prev.hex() if checked else None
-    if anchor_file is not None and anchor_file.exists():
-        problem = _check_anchor(conn, anchor_file)
-        if problem:
-            return Verification(checked, problem, head, how, warnings)
-    return Verification(checked, None, head, how, warnings)
+    if recorded is None or anchor_file is None:
+        return Verification(checked, None, head, how, warnings)
+    compared = {"anchor_file": str(anchor_file), "seq": recorded.seq,
+                "checkpoints": len(recorded.checkpoints)}
+    return Verification(checked, _check_anchor(conn, anchor_file, recorded), head, how, warnings,
+                        compared)
 
 
 #: The columns generated from the body, in the order :func:`columns_differing` takes them.
@@ -231,27 +267,92 @@ def _says(said: Any, value: Any, name: str) -> bool:
     return type(said) is type(value) and said == value
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """What an anchor file records: the head, and ``(seq, entry_hash)`` of every
+    :data:`CHECKPOINT_EVERY`-th entry up to it (none in an anchor written before
+    checkpoints existed, which is still read: it names only the head)."""
+
+    seq: int
+    entry_hash: str
+    checkpoints: tuple[tuple[int, str], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "entry_hash": self.entry_hash,
+                "checkpoints": [list(c) for c in self.checkpoints]}
+
+
 def anchor(conn: Connection, anchor_file: Path) -> dict[str, Any]:
-    """Write the current head (seq and hash) outside the database."""
+    """Write the current head (seq and hash) and the checkpoints up to it outside the
+    database; returns the head and how many checkpoints were kept.
+
+    The file is replaced whole (written beside it, then renamed), so a crash never leaves a
+    half-written anchor that the next verification would refuse.
+    """
     head = conn.execute(
         select(ledger_entry.c.seq, ledger_entry.c.entry_hash)
         .order_by(ledger_entry.c.seq.desc()).limit(1)
     ).first()
-    record = {"seq": head.seq, "entry_hash": bytes(head.entry_hash).hex()} if head else \
-        {"seq": 0, "entry_hash": GENESIS.hex()}
+    if head is None:
+        record = Anchor(0, GENESIS.hex())
+    else:
+        # Index look-ups of every CHECKPOINT_EVERY-th seq, not a scan of the whole table.
+        points = conn.execute(text(
+            "SELECT e.seq, e.entry_hash FROM ledger_entry e JOIN generate_series("
+            "CAST(:every AS bigint), CAST(:head AS bigint), CAST(:every AS bigint)) AS s(seq) "
+            "ON e.seq = s.seq ORDER BY e.seq"), {"every": CHECKPOINT_EVERY, "head": head.seq}).all()
+        record = Anchor(head.seq, bytes(head.entry_hash).hex(),
+                        tuple((p.seq, bytes(p.entry_hash).hex()) for p in points))
     anchor_file.parent.mkdir(parents=True, exist_ok=True)
-    anchor_file.write_text(json.dumps(record) + "\n")
-    return record
+    partial = anchor_file.with_name(f".{anchor_file.name}.partial")
+    partial.write_text(json.dumps(record.as_dict()) + "\n")
+    partial.replace(anchor_file)
+    return {"seq": record.seq, "entry_hash": record.entry_hash,
+            "checkpoints": len(record.checkpoints)}
 
 
-def _check_anchor(conn: Connection, anchor_file: Path) -> dict[str, Any] | None:
-    record = json.loads(anchor_file.read_text())
-    if record["seq"] == 0:
+def read_anchor(anchor_file: Path) -> Anchor:
+    """The anchor in ``anchor_file``; :class:`AnchorMissing` when there is none, and
+    :class:`CannotRun` naming the file when it is not an anchor."""
+    try:
+        raw = anchor_file.read_text()
+    except FileNotFoundError:
+        raise AnchorMissing(anchor_file) from None
+    try:
+        record = json.loads(raw)
+        checkpoints = tuple((int(seq), str(digest))
+                            for seq, digest in record.get("checkpoints", []))
+        return Anchor(int(record["seq"]), str(record["entry_hash"]), checkpoints)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise CannotRun(f"ledger anchor {anchor_file}: not a ledger anchor (JSON with seq, "
+                        "entry_hash and checkpoints)") from None
+
+
+def _check_anchor(conn: Connection, anchor_file: Path, recorded: Anchor) -> dict[str, Any] | None:
+    """Where the ledger stops agreeing with the anchor, or None when it agrees.
+
+    A re-chain rewrites every hash from the first entry changed onwards, so the checkpoints
+    before it still match and the ones from it on do not: the divergence lies after the last
+    checkpoint that matches and at or before the first that differs. Genesis (seq 0) always
+    matches; an old anchor without checkpoints can only say "at or before the head".
+    """
+    if recorded.seq == 0:
         return None
-    stored = conn.execute(
-        select(ledger_entry.c.entry_hash).where(ledger_entry.c.seq == record["seq"])
-    ).scalar_one_or_none()
-    if stored is None or bytes(stored).hex() != record["entry_hash"]:
-        return {"seq": record["seq"],
-                "reason": f"differs from the anchor in {anchor_file} (ledger re-chained?)"}
+    points = sorted({*recorded.checkpoints, (recorded.seq, recorded.entry_hash)})
+    stored = dict(conn.execute(
+        select(ledger_entry.c.seq, ledger_entry.c.entry_hash)
+        .where(ledger_entry.c.seq.in_([seq for seq, _ in points]))
+    ).tuples().all())
+    last_matching = 0
+    for seq, digest in points:
+        found = stored.get(seq)
+        if found is not None and bytes(found).hex() == digest:
+            last_matching = seq
+            continue
+        where = (f"between seq {last_matching} and seq {seq}" if seq > last_matching + 1
+                 else f"at seq {seq}")
+        missing = "" if found is not None else f" (the ledger has no entry {seq} any more)"
+        return {"seq": seq, "last_matching_seq": last_matching,
+                "reason": f"the ledger diverges from the anchor in {anchor_file} {where}"
+                          f"{missing}: re-chained or rewritten there"}
     return None

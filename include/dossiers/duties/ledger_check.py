@@ -9,10 +9,13 @@ moves the outside anchor forward, so a later re-chaining of old entries is caugh
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from dossiers.core.errors import Refused
+
+log = logging.getLogger(__name__)
 
 # Kept light on purpose: the DAG's retry rule imports LedgerBroken at parse time, so the
 # database modules (SQLAlchemy, psycopg) are imported inside the functions below.
@@ -28,12 +31,19 @@ class LedgerBroken(Refused):
 
 
 def verify_ledger(database_url: str, anchor_file: Path | None = None) -> dict[str, Any]:
-    """Re-hash the whole ledger as the ``airflow`` system actor; re-anchor when it is sound.
+    """Re-hash the whole ledger as the ``airflow`` system actor, compare it with the anchor in
+    ``anchor_file`` (the DAG passes ``DOSSIER_LEDGER_ANCHOR``, ``config.ledger_anchor``) and
+    re-anchor when it is sound.
 
-    Returns the verification (``entries_checked``, ``first_broken`` = None, ``head``) plus
-    the new anchor when ``anchor_file`` is given. Raises :class:`LedgerBroken` naming the
-    first broken entry's seq and reason, and writes nothing then (the anchor stays on the
-    last known good head).
+    Returns the verification (``entries_checked``, ``first_broken`` = None, ``head``,
+    ``anchor`` compared) plus the new anchor when ``anchor_file`` is given. Raises
+    :class:`LedgerBroken` naming the first broken entry's seq and reason, or the range of
+    seqs where the ledger diverges from the anchor, and writes nothing then (the anchor stays
+    on the last known good head).
+
+    The duty keeps the anchor, so its first run starts one: with no file there yet the chain
+    alone is checked, and the report and a warning in the task log say that nothing was
+    compared (a file that went missing later reads the same: the log line is the trace).
     """
     from dossiers.core import db, ledger
     from dossiers.core.permissions import Action, Actor, authorize
@@ -41,7 +51,8 @@ def verify_ledger(database_url: str, anchor_file: Path | None = None) -> dict[st
     engine = db.get_engine(database_url)
     with db.transaction(engine) as conn:
         authorize(conn, Actor.system("airflow"), Action.LEDGER_VERIFY, subject="ledger")
-        result = ledger.verify(conn, anchor_file)
+        starting = anchor_file is not None and not anchor_file.exists()
+        result = ledger.verify(conn, None if starting else anchor_file)
         if not result.ok:
             broken = result.first_broken or {}
             seq, reason = int(broken.get("seq", 0)), str(broken.get("reason", "unknown"))
@@ -52,8 +63,14 @@ def verify_ledger(database_url: str, anchor_file: Path | None = None) -> dict[st
                 seq=seq, reason=reason,
             )
         report = result.as_dict()
+        if starting:
+            report["anchor"] = (f"not compared: no anchor at {anchor_file} yet; this run starts "
+                                "one at the current head")
+            log.warning("ledger anchor %s does not exist: the chain alone was checked and a new "
+                        "anchor is started at the head (Arts. 11, 13)", anchor_file)
         if anchor_file is not None:
-            report["anchor"] = {**ledger.anchor(conn, anchor_file), "anchor_file": str(anchor_file)}
+            report["anchored"] = {**ledger.anchor(conn, anchor_file),
+                                  "anchor_file": str(anchor_file)}
     return report
 
 

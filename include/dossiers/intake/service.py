@@ -29,6 +29,7 @@ from dossiers.core.db import copy_rows
 from dossiers.core.directory import department_heads, load_actor
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.policy import policy
+from dossiers.core.progress import Progress, no_progress
 from dossiers.core.schema import clock, dossier, form, staff
 from dossiers.intake.reader import FormFile, read_form_file
 from dossiers.intake.rules import RowError, ValidForm, not_your_department, validate_row
@@ -114,16 +115,24 @@ class ImportReport:
                 "warnings": self.warnings}
 
 
+#: The progress steps of an import (:mod:`dossiers.core.progress`).
+CHECK_STEP, STORE_STEP = "checking rows", "storing forms"
+#: Rows validated between two progress reports when validating in this process.
+PROGRESS_ROWS = 1_000
+
+
 def import_file(path: Path, *, acting_user: str | None, today: date | None = None,
-                keyring: KeyRing | None = None) -> dict[str, Any]:
+                keyring: KeyRing | None = None,
+                progress: Progress = no_progress) -> dict[str, Any]:
     """Import one form file; returns the report of ``collection-form.md``."""
     form_file = read_form_file(path)  # FileRefused (exit 2) before anything is written
     return import_forms(form_file, path.name, acting_user=acting_user, today=today,
-                        keyring=keyring)
+                        keyring=keyring, progress=progress)
 
 
 def import_forms(form_file: FormFile, name: str, *, acting_user: str | None,
-                 today: date | None = None, keyring: KeyRing | None = None) -> dict[str, Any]:
+                 today: date | None = None, keyring: KeyRing | None = None,
+                 progress: Progress = no_progress) -> dict[str, Any]:
     """Import the rows of a form file already read (``name`` for the report and the ledger)."""
     today = today or datetime.now(SHANGHAI).date()
     keyring = keyring or KeyRing()
@@ -132,12 +141,14 @@ def import_forms(form_file: FormFile, name: str, *, acting_user: str | None,
         actor = load_actor(conn, acting_user)
         authorize(conn, actor, Action.FORM_SUBMIT, subject=f"file {name}")
         liaisons = _active_liaisons(conn)
-        checked = validate_rows(form_file.rows, set(liaisons), today)
+        checked = validate_rows(form_file.rows, set(liaisons), today, progress)
         checked = _refuse_others(SubmitterCheck(conn, actor, f"file {name}"), actor, checked)
         # Duplicates are decided under the lock, so two imports never accept one client.
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INTAKE_LOCK})
         valid = _refuse_duplicates(conn, checked, report)
+        progress(STORE_STEP, 0, len(valid))
         _store(conn, keyring, actor, name, valid, liaisons, today, report)
+        progress(STORE_STEP, len(valid), len(valid))
     report.rejected.sort(key=lambda e: (e["row"], e["field"]))
     return report.as_dict()
 
@@ -157,14 +168,20 @@ def _validate_chunk(rows: list[tuple[int, dict[str, object]]], liaisons: set[str
 
 
 def validate_rows(rows: list[tuple[int, dict[str, object]]], liaisons: set[str],
-                  today: date) -> list[Checked]:
+                  today: date, progress: Progress = no_progress) -> list[Checked]:
     """Validate and prepare every row; large files are spread over the machine's cores.
 
-    Worker processes exchange rows through pipes only (nothing written to disk).
+    Worker processes exchange rows through pipes only (nothing written to disk). Progress
+    is reported per chunk, as the chunks come back in order.
     """
     workers = min(os.cpu_count() or 1, 8)
+    checked: list[Checked] = []
+    progress(CHECK_STEP, 0, len(rows))
     if len(rows) < PARALLEL_FROM_ROWS or workers < 2:
-        return _validate_chunk(rows, liaisons, today)
+        for i in range(0, len(rows), PROGRESS_ROWS):
+            checked.extend(_validate_chunk(rows[i:i + PROGRESS_ROWS], liaisons, today))
+            progress(CHECK_STEP, len(checked), len(rows))
+        return checked
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
@@ -173,7 +190,10 @@ def validate_rows(rows: list[tuple[int, dict[str, object]]], liaisons: set[str],
     with ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) as pool:
         done = pool.map(_validate_chunk, chunks, [liaisons] * len(chunks),
                         [today] * len(chunks))
-        return [checked for chunk in done for checked in chunk]
+        for chunk in done:
+            checked.extend(chunk)
+            progress(CHECK_STEP, len(checked), len(rows))
+    return checked
 
 
 def _refuse_others(check: SubmitterCheck, actor: Actor, checked: list[Checked]) -> list[Checked]:

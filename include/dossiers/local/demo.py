@@ -90,7 +90,7 @@ Done in {time.monotonic() - started:.0f} s. Where to look:
   reports       {settings().report_store}  (PDF, CSV zip, HTML; in the Airflow UI under Dossier reports)
   mail          {home() / "mail"}  (what the duties sent: reminders, owner checks, reports)
   Airflow home  {airflow_home()}  (task logs under logs/dag_id=...; Airflow's output: {log})
-  ledger anchor {home() / "ledger.anchor"}  (moved forward by the ledger DAG)
+  ledger anchor {settings().ledger_anchor}  (moved forward by the ledger DAG)
   Airflow UI    make airflow  ->  http://localhost:8080  (same database)
 """)
     return 0

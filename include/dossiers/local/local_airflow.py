@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO
 
-from dossiers.core.config import PROJECT_ROOT, home
+from dossiers.core.config import PROJECT_ROOT, home, ledger_anchor
 
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 #: Where the api-server of ``make airflow`` listens unless ``DOSSIER_AIRFLOW_HOST`` says
@@ -73,8 +73,9 @@ def airflow_env(dossier_url: str, base: Mapping[str, str] | None = None) -> dict
     database both as the Airflow connection ``dossier_db`` and as ``DOSSIER_DATABASE_URL``.
     The api-server binds :func:`api_host` (``[api] host``, read by ``airflow api-server``
     and so by ``airflow standalone``): 127.0.0.1 unless ``DOSSIER_AIRFLOW_HOST`` is set.
-    The ledger anchor defaults to the CLI's (``.dossier/ledger.anchor``) so both move the
-    same anchor (Arts. 11, 13).
+    The ledger anchor is the one setting ``config.ledger_anchor`` (``DOSSIER_LEDGER_ANCHOR``,
+    else ``ledger.anchor`` in the dossier home), passed on explicitly so the CLI and the
+    ledger DAG compare with and move the same anchor (Arts. 11, 13).
     """
     env = dict(os.environ if base is None else base)
     af_home = airflow_home()
@@ -93,7 +94,7 @@ def airflow_env(dossier_url: str, base: Mapping[str, str] | None = None) -> dict
         "DOSSIER_HOME": str(home()),
         "AIRFLOW__API__HOST": api_host(env),
     })
-    env.setdefault("DOSSIER_LEDGER_ANCHOR", str(home() / "ledger.anchor"))
+    env["DOSSIER_LEDGER_ANCHOR"] = str(ledger_anchor(env))
     # LocalExecutor starts one worker process per parallelism slot (default 32): a laptop
     # running a handful of duties needs a few.
     env.setdefault("AIRFLOW__CORE__PARALLELISM", "4")

@@ -26,6 +26,7 @@ from dossiers.calendar.workdays import default_calendar
 from dossiers.core import db, directory, ledger
 from dossiers.core.config import SHANGHAI
 from dossiers.core.crypto import Field, KeyRing
+from dossiers.core.progress import Progress, no_progress
 from dossiers.core.schema import (
     communication,
     dossier,
@@ -152,7 +153,13 @@ def _at(day: date, hour: int = 10) -> datetime:
     return datetime.combine(day, time(hour), SHANGHAI)
 
 
-def seed_company(clients: int = 200, seed: int = 2026, today: date | None = None) -> dict[str, Any]:
+#: The progress steps of :func:`seed_company` (:mod:`dossiers.core.progress`).
+IMPORT_STEP, WORKFLOW_STEP, HISTORY_STEP = ("importing forms", "reviewing, creating, filing",
+                                            "writing a year of history")
+
+
+def seed_company(clients: int = 200, seed: int = 2026, today: date | None = None,
+                 progress: Progress = no_progress) -> dict[str, Any]:
     from faker import Faker
 
     rng = random.Random(seed)
@@ -181,6 +188,7 @@ def seed_company(clients: int = 200, seed: int = 2026, today: date | None = None
             _client_row(rng, fakers, i, liaison, department, collected))
     keyring = KeyRing()
     refused: Counter[str] = Counter()
+    progress(IMPORT_STEP, 0, len(batches))
     with tempfile.TemporaryDirectory() as tmp:
         for n, ((liaison, submitted), rows) in enumerate(sorted(batches.items(), key=lambda b: b[0][1])):
             path = Path(tmp) / f"forms-{n}.csv"
@@ -190,19 +198,23 @@ def seed_company(clients: int = 200, seed: int = 2026, today: date | None = None
                 writer.writerows(rows)
             report = import_file(path, acting_user=liaison, today=submitted, keyring=keyring)
             refused.update(f"{e['field']}:{e['code']}" for e in report["rejected"])
-    counts = _workflow(engine, rng, keyring, people, today)
+            progress(IMPORT_STEP, n + 1, len(batches))
+    counts = _workflow(engine, rng, keyring, people, today, progress)
+    progress(HISTORY_STEP, 0, 1)
     with engine.begin() as conn:
         counts.update(_history(conn, rng, people, today, keyring))
         totals = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
                   for t in ("staff", "form", "dossier", "contact", "communication", "feedback",
                             "paper_volume", "ledger_entry")}
+    progress(HISTORY_STEP, 1, 1)
     return {"seed": seed, "clients_requested": clients, "reseeded": existing is not None,
             "staff": len(people), "intake_refused": dict(refused), "workflow": dict(counts),
             "totals": totals}
 
 
 def _workflow(engine: Any, rng: random.Random, keyring: KeyRing,
-              people: dict[str, tuple[str, list[str]]], today: date) -> Counter[str]:
+              people: dict[str, tuple[str, list[str]]], today: date,
+              progress: Progress = no_progress) -> Counter[str]:
     """Review, create and file most forms, late or never for some (realistic defects)."""
     cal = default_calendar()
     heads = {d: u for u, (d, r) in people.items() if "dept_head" in r}
@@ -213,7 +225,8 @@ def _workflow(engine: Any, rng: random.Random, keyring: KeyRing,
         submitted = conn.execute(select(form.c.id, form.c.department, form.c.submitted_at)
                                  .where(form.c.status == "submitted")
                                  .order_by(form.c.submitted_at)).all()
-    for f in submitted:
+    for done, f in enumerate(submitted):
+        progress(WORKFLOW_STEP, done, len(submitted))
         day = f.submitted_at.astimezone(SHANGHAI).date()
         roll = rng.random()
         if roll < 0.04 or day >= today - timedelta(days=2):
@@ -249,6 +262,7 @@ def _workflow(engine: Any, rng: random.Random, keyring: KeyRing,
                                   cabinet=made["dossier_no"].split("-")[2], shelf=1 + int(
                                       made["dossier_no"].split("-")[1]) % 4, at=_at(filed_on, 15))
             counts["late_filings" if late_filing else "filed"] += 1
+    progress(WORKFLOW_STEP, len(submitted), len(submitted))
     return counts
 
 
