@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import CheckConstraint, text
 
 from dossiers.core import db
 from dossiers.core.schema import metadata
@@ -51,3 +54,26 @@ def test_username_migration_refuses_existing_bad_rows_and_names_them(database_ur
         conn.execute(text("UPDATE staff SET username = 'cmd' WHERE id = 3"))
     head = ScriptDirectory.from_config(db.alembic_config(database_url)).get_current_head()
     assert db.upgrade(database_url) == head
+
+
+def test_check_constraints_list_exactly_the_vocabulary(database_url: str) -> None:
+    """Each status or kind a table checks is, in the database the migrations built, exactly
+    its enum's members (dossiers.core.vocabulary), in order: a word added to or dropped
+    from an enum without a migration fails here (Alembic does not compare CHECKs)."""
+    expected = {c.name: c.info for table in metadata.tables.values()
+                for c in table.constraints
+                if isinstance(c, CheckConstraint) and "vocabulary" in c.info}
+    assert {"ck_form_status", "ck_dossier_change_status", "ck_query_grant_status",
+            "ck_loan_status", "ck_loan_extension_status", "ck_filing_delay_status",
+            "ck_finding_status", "ck_dossier_stage"} <= set(expected)
+    engine = db.get_engine(database_url, app_role=False)
+    with engine.connect() as conn:
+        found = dict(conn.execute(text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE contype = 'c' AND connamespace = 'public'::regnamespace")).tuples().all())
+    for name, info in expected.items():
+        definition = found.get(str(name))
+        assert definition is not None, f"{name}: no such constraint in the database"
+        assert re.findall(r"'([^']*)'", definition) == [w.value for w in info["vocabulary"]], \
+            f"{name}: {definition}"
+        assert ("IS NULL" in definition) is info["nullable"], f"{name}: {definition}"

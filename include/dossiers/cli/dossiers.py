@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from dossiers.cli.shared import Group, acting, command, iso_date, noun, record_id
+from dossiers.cli.shared import Group, acting, command, iso_date, noun, record_id, words
 from dossiers.core.crypto import KeyRing
+from dossiers.core.vocabulary import Stage
 from dossiers.workflows import access, creation, filing_delays, lifecycle
 
 
@@ -63,7 +64,7 @@ def register(nouns: Group) -> None:
     stage = command(doss, "stage", cmd_dossiers_stage,
                     "archivist: move a dossier to potential, active or terminated (Art. 15)")
     stage.add_argument("dossier_no")
-    stage.add_argument("stage", choices=["potential", "active", "terminated"])
+    stage.add_argument("stage", choices=words(Stage))
     stage.add_argument("--terminated-on", type=iso_date, metavar="DATE")
     stage.add_argument("--further-cooperation", choices=["yes", "no"],
                        help="on termination: is further cooperation possible? (Art. 14)")

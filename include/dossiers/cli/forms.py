@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dossiers.cli.shared import Group, acting, command, noun, print_json, progress, record_id
+from dossiers.cli.shared import Group, acting, command, noun, print_json, progress, record_id, words
+from dossiers.core.vocabulary import FormStatus
 from dossiers.intake.service import import_file
 from dossiers.workflows import creation
 
@@ -35,7 +36,8 @@ def register(nouns: Group) -> None:
     flist = command(forms, "list", cmd_forms_list,
                     "forms you may see: a liaison their own, a department head their department's")
     flist.add_argument("--status", default="submitted",
-                       choices=["submitted", "reviewed", "rejected", "created", "all"])
+                       choices=words(FormStatus.SUBMITTED, FormStatus.REVIEWED,
+                                     FormStatus.REJECTED, FormStatus.CREATED, "all"))
     review = command(forms, "review", cmd_forms_review,
                      "department head: approve a submitted form within 2 wd, or reject it with "
                      "the reason that goes back to the liaison (Art. 11(2))")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from dossiers.cli.shared import Group, acting, command, noun, record_id
+from dossiers.cli.shared import Group, acting, command, noun, record_id, words
 from dossiers.core.errors import CannotRun
+from dossiers.core.vocabulary import Capacity, LoanStatus
 from dossiers.workflows import loans
 
 
@@ -88,12 +89,12 @@ def register(nouns: Group) -> None:
                    "department head of the borrower's department, or archivist: approve a "
                    "requested loan; with both approvals it is 'approved' and can be lent")
     lapp.add_argument("loan_id", type=record_id)
-    lapp.add_argument("--capacity", choices=["department", "archive"], help=capacity_help)
+    lapp.add_argument("--capacity", choices=words(Capacity), help=capacity_help)
     lrej = command(loans_, "reject", cmd_loans_reject,
                    "either approver: reject a requested loan with the reason the borrower reads")
     lrej.add_argument("loan_id", type=record_id)
     lrej.add_argument("--reason", required=True)
-    lrej.add_argument("--capacity", choices=["department", "archive"], help=capacity_help)
+    lrej.add_argument("--capacity", choices=words(Capacity), help=capacity_help)
     command(loans_, "lend", cmd_loans_lend,
             "archivist: hand out the volumes of an approved loan today; due the loan's period "
             "in working days later (the borrower's return clock starts)"
@@ -126,6 +127,5 @@ def register(nouns: Group) -> None:
                     "archivist, CS head and QA supervisor all) with due dates, the last day to "
                     "ask for an extension and overdue flags")
     llist.add_argument("--status", default="open",
-                       choices=["open", "requested", "approved", "lent", "returned", "rejected",
-                                "all"],
+                       choices=words("open", LoanStatus, "all"),
                        help="open = requested, approved or lent (default)")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from dossiers.cli.shared import Group, acting, command, iso_date, noun, record_id
+from dossiers.cli.shared import Group, acting, command, iso_date, noun, record_id, words
+from dossiers.core.vocabulary import QueryScope
 from dossiers.workflows import queries
 
 
@@ -29,8 +30,7 @@ def register(nouns: Group) -> None:
     qreq.add_argument("dossier_no")
     qreq.add_argument("--purpose", required=True)
     qreq.add_argument("--scope", required=True, action="append",
-                      choices=["basic", "contacts", "market", "cooperation", "needs", "other",
-                               "vault", "personal"],
+                      choices=words(QueryScope),
                       help="a dimension to read (repeat); 'personal' shows personal data in clear")
     qreq.add_argument("--until", required=True, type=iso_date, metavar="DATE",
                       help="the grant expires after this day")

@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from functools import cache
@@ -105,6 +105,14 @@ def progress(args: argparse.Namespace) -> Iterator[Progress]:
 
     with bar:
         yield report
+
+
+def words(*vocabularies: Iterable[str] | str) -> list[str]:
+    """The ``choices`` of an option: the members of the vocabularies given (enums of
+    :mod:`dossiers.core.vocabulary`, or a few of their members), and plain words such as
+    ``open`` and ``all`` that a list command adds, in the order given."""
+    return [str(word) for vocabulary in vocabularies
+            for word in ([vocabulary] if isinstance(vocabulary, str) else vocabulary)]
 
 
 # --- argument types -----------------------------------------------------------------------------

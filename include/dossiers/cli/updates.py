@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from dossiers.cli.shared import Group, acting, command, iso_date, noun, record_id
+from dossiers.cli.shared import Group, acting, command, iso_date, noun, record_id, words
 from dossiers.core.crypto import KeyRing
+from dossiers.core.vocabulary import UpdateStatus, UpdateTrigger
 from dossiers.workflows import updates
 
 
@@ -64,8 +65,7 @@ def register(nouns: Group) -> None:
     usub.add_argument("--evidence", required=True,
                       help="what shows it (e.g. the client's e-mail of 2026-03-02, contract "
                            "amendment no.)")
-    usub.add_argument("--trigger", choices=["basic_info", "cooperation", "needs", "feedback",
-                                            "material"],
+    usub.add_argument("--trigger", choices=words(UpdateTrigger),
                       help="the Art. 12 immediate-update event this follows")
     usub.add_argument("--occurred-on", type=iso_date, metavar="DATE",
                       help="the day the event happened (with --trigger)")
@@ -73,8 +73,7 @@ def register(nouns: Group) -> None:
                     "update forms you work on, with each field before and after (personal "
                     "values masked)")
     ulist.add_argument("--status", default="open",
-                       choices=["open", "submitted", "reviewed", "approved", "applied",
-                                "rejected", "all"])
+                       choices=words("open", UpdateStatus, "all"))
     urev = command(upd, "review", cmd_updates_review,
                    "department head: approve an update form within 1 wd, or reject it with the "
                    "reason that goes back to the liaison (Art. 13(2))")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from dossiers.cli.shared import Group, acting, command, noun
+from dossiers.cli.shared import Group, acting, command, noun, words
+from dossiers.core.vocabulary import Condition, Remedy
 from dossiers.workflows import vault
 
 
@@ -46,7 +47,7 @@ def register(nouns: Group) -> None:
                    "faded one needs --action repair or copy")
     vchk.add_argument("volume", metavar="VOLUME",
                       help="DOSSIER_NO/VOLUME_NO (DOSSIER_NO alone for a one-volume dossier)")
-    vchk.add_argument("--condition", required=True, choices=["good", "worn", "damaged", "faded"])
-    vchk.add_argument("--action", default="none", choices=["none", "repair", "copy"],
+    vchk.add_argument("--condition", required=True, choices=words(Condition))
+    vchk.add_argument("--action", default=Remedy.NONE.value, choices=words(Remedy),
                       help="what is done about it (default none)")
     vchk.add_argument("--notes")

@@ -13,9 +13,10 @@ from dossiers.core.errors import NotFound
 from dossiers.core.permissions import Actor, Role
 from dossiers.core.schema import staff, staff_role
 from dossiers.core.usernames import shown
+from dossiers.core.vocabulary import Department
 
 #: The company's departments (Art. 5), in the order reports list them.
-DEPARTMENTS = ("market", "planning", "execution", "customer_service", "quality", "management")
+DEPARTMENTS = tuple(d.value for d in Department)
 
 
 def load_actor(conn: Connection, username: str | None) -> Actor:

@@ -33,6 +33,7 @@ from dossiers.core.db import copy_rows
 from dossiers.core.errors import CannotRun
 from dossiers.core.progress import Progress, no_progress
 from dossiers.core.schema import LEDGER_DERIVED, LEDGER_TIMESTAMP_SQL, ledger_entry
+from dossiers.core.vocabulary import DutyAction, LedgerAction
 
 GENESIS = bytes(32)
 #: pg_advisory_xact_lock key serialising appends ("ledger" in ASCII).
@@ -41,10 +42,12 @@ LOCK_KEY = 0x6C6564676572
 
 @dataclass(frozen=True)
 class Entry:
-    """What happened: who did what to which subject, with non-personal details."""
+    """What happened: who did what to which subject, with non-personal details. ``action``
+    is a named :class:`~dossiers.core.vocabulary.LedgerAction` (or a duty's run,
+    :func:`~dossiers.core.vocabulary.duty_action`), never a string spelled at the call."""
 
     actor: str
-    action: str
+    action: LedgerAction | DutyAction
     subject_type: str
     subject_id: str
     dossier_no: str | None = None

@@ -13,6 +13,8 @@ stored in any other column. The schema changes only through an Alembic migration
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -40,6 +42,28 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from dossiers.core.usernames import SQL_PATTERN as USERNAME_PATTERN
+from dossiers.core.vocabulary import (
+    Condition,
+    DelayStatus,
+    Dependence,
+    DossierStatus,
+    ExtensionStatus,
+    FeedbackKind,
+    FindingStatus,
+    FormKind,
+    FormStatus,
+    GrantStatus,
+    LoanStatus,
+    Origin,
+    ProjectProgress,
+    QueryScope,
+    Remedy,
+    ReminderKind,
+    Severity,
+    Stage,
+    UpdateStatus,
+    UpdateTrigger,
+)
 
 metadata = MetaData(
     naming_convention={
@@ -52,6 +76,23 @@ metadata = MetaData(
 )
 
 KEYRING_SCHEMA = "keyring"
+
+
+def one_of(column: str, words: type[StrEnum], *, nullable: bool = False) -> CheckConstraint:
+    """The CHECK constraint (named after ``column``) that ``column`` holds one of the members
+    of ``words``: ``status IN ('requested', 'approved', …)``, in the members' order;
+    ``nullable`` lets it be NULL too.
+
+    The words are defined once (:mod:`dossiers.core.vocabulary`); the constraint keeps its
+    enum in ``info["vocabulary"]`` so ``tests/integration/test_migrations.py`` can read each
+    constraint back from the database and compare it with the members (a member added to
+    the enum without a migration fails there).
+    """
+    listed = ", ".join(f"'{word.value}'" for word in words)
+    condition = f"{column} IN ({listed})"
+    return CheckConstraint(f"{column} IS NULL OR {condition}" if nullable else condition,
+                           name=column,
+                           info={"vocabulary": words, "nullable": nullable})
 
 
 def _created_at() -> Column:
@@ -121,8 +162,8 @@ dossier = Table(
     Column("name_zh_key", Text, nullable=False),
     Column("client_type", String(8), ForeignKey("client_type.code"), nullable=False),
     Column("stage", String(16), nullable=False),
-    Column("status", String(24), nullable=False, server_default="open"),
-    Column("origin", String(16), nullable=False, server_default="new"),
+    Column("status", String(24), nullable=False, server_default=DossierStatus.OPEN.value),
+    Column("origin", String(16), nullable=False, server_default=Origin.NEW.value),
     Column("liaison_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
     Column("department", String(32), ForeignKey("department.code"), nullable=False),
     Column("form_id", UUID(as_uuid=True)),
@@ -134,12 +175,11 @@ dossier = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("terminated_on", Date),
     Column("further_cooperation", Boolean),
-    CheckConstraint("stage IN ('potential', 'active', 'terminated')", name="stage"),
-    CheckConstraint(
-        "status IN ('open', 'terminated_kept', 'destroyed')", name="status"
-    ),
-    CheckConstraint("origin IN ('potential', 'new', 'legacy')", name="origin"),
-    CheckConstraint("stage <> 'terminated' OR terminated_on IS NOT NULL", name="terminated_on"),
+    one_of("stage", Stage),
+    one_of("status", DossierStatus),
+    one_of("origin", Origin),
+    CheckConstraint(f"stage <> '{Stage.TERMINATED}' OR terminated_on IS NOT NULL",
+                    name="terminated_on"),
     Index("ix_dossier_name_en_key", "name_en_key"),
     Index("ix_dossier_name_zh_key", "name_zh_key"),
 )
@@ -240,13 +280,11 @@ project = Table(
     Column("project_type", String(32), nullable=False),
     Column("started_on", Date, nullable=False),
     Column("ended_on", Date),
-    Column("progress", String(16), nullable=False, server_default="planned"),
+    Column("progress", String(16), nullable=False, server_default=ProjectProgress.PLANNED.value),
     Column("deliverables", Text),
     Column("evaluation", Text),
     Column("evaluation_score", SmallInteger),
-    CheckConstraint(
-        "progress IN ('planned', 'in_progress', 'delivered', 'closed')", name="progress"
-    ),
+    one_of("progress", ProjectProgress),
 )
 
 contract = Table(
@@ -303,7 +341,7 @@ feedback = Table(
     Column("result", Text),
     Column("satisfaction", SmallInteger),
     Column("closed_on", Date),
-    CheckConstraint("kind IN ('evaluation', 'complaint')", name="kind"),
+    one_of("kind", FeedbackKind),
     CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
 )
 
@@ -314,7 +352,7 @@ other_info = Table(
     Column("other_partners", Text),
     Column("honours", Text),
     Column("dependence", String(8)),
-    CheckConstraint("dependence IN ('low', 'medium', 'high')", name="dependence"),
+    one_of("dependence", Dependence),
 )
 
 # --- electronic documents and the paper vault (Arts. 14, 15) ------------------------------
@@ -348,10 +386,10 @@ paper_volume = Table(
     Column("cabinet", Text, nullable=False),
     Column("shelf", SmallInteger, nullable=False),
     Column("position", Integer, nullable=False),  # same order as the electronic dossier
-    Column("condition", String(16), nullable=False, server_default="good"),
+    Column("condition", String(16), nullable=False, server_default=Condition.GOOD.value),
     UniqueConstraint("dossier_id", "volume_no"),
     UniqueConstraint("cabinet", "shelf", "position"),
-    CheckConstraint("condition IN ('good', 'worn', 'damaged', 'faded')", name="condition"),
+    one_of("condition", Condition),
 )
 
 paper_condition_check = Table(
@@ -362,7 +400,7 @@ paper_condition_check = Table(
     Column("checked_on", Date, nullable=False),
     Column("checked_by", Integer, ForeignKey("staff.id"), nullable=False),
     Column("condition", String(16), nullable=False),
-    Column("action", String(16), nullable=False, server_default="none"),  # none repair copy
+    Column("action", String(16), nullable=False, server_default=Remedy.NONE.value),
     Column("notes", Text),
 )
 
@@ -372,7 +410,7 @@ form = Table(
     "form", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("kind", String(16), nullable=False),  # collection | update
-    Column("status", String(16), nullable=False, server_default="submitted"),
+    Column("status", String(16), nullable=False, server_default=FormStatus.SUBMITTED.value),
     # For a collection form, the id the dossier will have (its data key is made at intake).
     Column("dossier_id", UUID(as_uuid=True), nullable=False, index=True),
     Column("client_name_zh", Text, nullable=False),
@@ -392,11 +430,8 @@ form = Table(
     Column("reviewed_by", Integer, ForeignKey("staff.id")),
     Column("reviewed_at", DateTime(timezone=True)),
     Column("rejection_reason", Text),
-    CheckConstraint("kind IN ('collection', 'update')", name="kind"),
-    CheckConstraint(
-        "status IN ('submitted', 'reviewed', 'rejected', 'created', 'applied', 'withdrawn')",
-        name="status",
-    ),
+    one_of("kind", FormKind),
+    one_of("status", FormStatus),
 )
 
 # A running deadline in working days (Arts. 8, 11, 13, 15, 16): what the SLA watch reads.
@@ -419,14 +454,14 @@ clock = Table(
 # --- updates (Arts. 12, 13) -----------------------------------------------------------------
 
 #: The immediate-update triggers of Art. 12 (each starts a 2-wd clock for the liaison).
-UPDATE_TRIGGERS = ("basic_info", "cooperation", "needs", "feedback", "material")
+UPDATE_TRIGGERS = tuple(t.value for t in UpdateTrigger)
 
 # A Dossier Information Update Form (Art. 13(1)): what changes, why, on what evidence.
 dossier_change = Table(
     "dossier_change", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     _dossier_fk(),
-    Column("status", String(16), nullable=False, server_default="submitted"),
+    Column("status", String(16), nullable=False, server_default=UpdateStatus.SUBMITTED.value),
     Column("important", Boolean, nullable=False),  # Art. 13(3): needs the CS head first
     Column("trigger", String(16)),  # an Art. 12 immediate trigger; NULL for a routine update
     Column("occurred_on", Date),  # when the triggering event happened
@@ -442,9 +477,8 @@ dossier_change = Table(
     Column("applied_at", DateTime(timezone=True)),
     Column("rejected_by", Integer, ForeignKey("staff.id")),
     Column("rejection_reason", Text),
-    CheckConstraint(
-        "status IN ('submitted', 'reviewed', 'approved', 'applied', 'rejected')", name="status"),
-    CheckConstraint(f"trigger IS NULL OR trigger IN {UPDATE_TRIGGERS}", name="trigger"),
+    one_of("status", UpdateStatus),
+    one_of("trigger", UpdateTrigger, nullable=True),
     CheckConstraint("(trigger IS NULL) = (occurred_on IS NULL)", name="occurred_on"),
 )
 
@@ -474,15 +508,15 @@ filing_delay = Table(
     Column("reason", Text, nullable=False),
     Column("original_due_on", Date, nullable=False),
     Column("new_due_on", Date, nullable=False),
-    Column("status", String(16), nullable=False, server_default="requested"),
+    Column("status", String(16), nullable=False, server_default=DelayStatus.REQUESTED.value),
     Column("decided_by", Integer, ForeignKey("staff.id")),
     Column("decided_at", DateTime(timezone=True)),
     Column("decision_reason", Text),
-    CheckConstraint("status IN ('requested', 'approved', 'rejected')", name="status"),
+    one_of("status", DelayStatus),
     CheckConstraint("new_due_on > original_due_on", name="later"),
     # At most one pending or approved delay per clock.
     Index("uq_filing_delay_open", "clock_id", unique=True,
-          postgresql_where=text("status <> 'rejected'")),
+          postgresql_where=text(f"status <> '{DelayStatus.REJECTED}'")),
 )
 
 # --- paper borrowing (Art. 16) ----------------------------------------------------------------
@@ -495,7 +529,7 @@ loan = Table(
     Column("requester_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
     Column("purpose", Text, nullable=False),
     Column("period_wd", SmallInteger, nullable=False),
-    Column("status", String(16), nullable=False, server_default="requested"),
+    Column("status", String(16), nullable=False, server_default=LoanStatus.REQUESTED.value),
     Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("department_approved_by", Integer, ForeignKey("staff.id")),
     Column("department_approved_at", DateTime(timezone=True)),
@@ -511,12 +545,9 @@ loan = Table(
     Column("extension_decided_by", Integer, ForeignKey("staff.id")),
     Column("returned_on", Date),
     Column("returned_to", Integer, ForeignKey("staff.id")),
-    CheckConstraint(
-        "status IN ('requested', 'approved', 'lent', 'returned', 'rejected')", name="status"),
+    one_of("status", LoanStatus),
     CheckConstraint("period_wd > 0", name="period"),
-    CheckConstraint(
-        "extension_status IS NULL OR extension_status IN ('requested', 'approved', 'rejected')",
-        name="extension_status"),
+    one_of("extension_status", ExtensionStatus, nullable=True),
 )
 
 loan_volume = Table(
@@ -532,8 +563,7 @@ loan_volume = Table(
 # --- queries (Art. 16) -----------------------------------------------------------------------
 
 #: What a query grant may cover: the Art. 10 dimensions, and whether personal data shows.
-QUERY_SCOPES = ("basic", "contacts", "market", "cooperation", "needs", "other", "vault",
-                "personal")
+QUERY_SCOPES = tuple(s.value for s in QueryScope)
 
 query_grant = Table(
     "query_grant", metadata,
@@ -543,12 +573,12 @@ query_grant = Table(
     Column("purpose", Text, nullable=False),
     Column("scope", ARRAY(Text), nullable=False),
     Column("expires_on", Date, nullable=False),
-    Column("status", String(16), nullable=False, server_default="requested"),
+    Column("status", String(16), nullable=False, server_default=GrantStatus.REQUESTED.value),
     Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("decided_by", Integer, ForeignKey("staff.id")),
     Column("decided_at", DateTime(timezone=True)),
     Column("reason", Text),
-    CheckConstraint("status IN ('requested', 'approved', 'rejected', 'revoked')", name="status"),
+    one_of("status", GrantStatus),
     CheckConstraint("cardinality(scope) > 0", name="scope"),
 )
 
@@ -582,13 +612,13 @@ finding = Table(
     Column("description", Text, nullable=False),
     Column("owner_id", Integer, ForeignKey("staff.id"), index=True),
     Column("due_on", Date),
-    Column("status", String(16), nullable=False, server_default="open"),
+    Column("status", String(16), nullable=False, server_default=FindingStatus.OPEN.value),
     Column("found_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("rechecked_in", String(16)),  # the period of the run that re-checked it
     Column("resolved_at", DateTime(timezone=True)),
     UniqueConstraint("duty", "period", "dossier_id", "check_id"),
-    CheckConstraint("severity IN ('error', 'warning')", name="severity"),
-    CheckConstraint("status IN ('open', 'resolved', 'persisting')", name="status"),
+    one_of("severity", Severity),
+    one_of("status", FindingStatus),
 )
 
 # A reminder or escalation sent about a running clock, at most one of a kind per day.
@@ -601,7 +631,7 @@ reminder = Table(
     Column("recipient_id", Integer, ForeignKey("staff.id")),
     Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("clock_id", "kind", "for_date"),
-    CheckConstraint("kind IN ('due_soon', 'overdue', 'escalation')", name="kind"),
+    one_of("kind", ReminderKind),
 )
 
 # A report written by a duty: where it is stored and its digest, one per kind/period/format.

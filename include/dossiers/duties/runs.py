@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from dossiers.core import ledger
 from dossiers.core.config import SHANGHAI
 from dossiers.core.schema import duty_run
+from dossiers.core.vocabulary import duty_action
 
 PERIODS = ("day", "month", "quarter", "half", "year")
 
@@ -96,6 +97,6 @@ def finish(conn: Connection, run: Run, summary: dict[str, Any], *,
                                         duty_run.c.period == run.period)
                  .values(finished_at=datetime.now(SHANGHAI), summary={**summary, **(kept or {})}))
     ledger.append(conn, ledger.Entry(
-        actor="system", action=f"duty.{run.duty}", subject_type="duty_run",
+        actor="system", action=duty_action(run.duty), subject_type="duty_run",
         subject_id=f"{run.duty}/{run.period}", dossier_no=dossier_no,
         details={**summary, **({"seed": run.seed} if run.seed is not None else {})}))

@@ -28,6 +28,7 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
+from dossiers.core.vocabulary import CLIENT_DEPARTMENTS, Dependence, Stage
 from dossiers.intake.reader import (
     CONTACT_KEYS,
     CONTACTS_KEY,
@@ -58,11 +59,11 @@ _CLIENT_TYPE_ALIASES: Mapping[str, str] = {
     "assoc": "協會",
 }
 
-STAGES: Final = ("potential", "active", "terminated")
-DEPARTMENTS: Final = ("market", "planning", "execution", "customer_service")
+STAGES: Final = tuple(stage.value for stage in Stage)
+DEPARTMENTS: Final = CLIENT_DEPARTMENTS
 CONTACT_PREFERENCES: Final = ("email", "phone", "video", "im", "in_person")
 MARKETING_GOALS: Final = ("brand_promotion", "sales_growth", "market_expansion", "other")
-DEPENDENCE_LEVELS: Final = ("low", "medium", "high")
+DEPENDENCE_LEVELS: Final = tuple(level.value for level in Dependence)
 
 #: ISO 3166-1 alpha-2 and ISO 4217 codes, built once (lookups per row must be cheap).
 COUNTRY_CODES: frozenset[str] = frozenset(country.alpha_2 for country in pycountry.countries)

@@ -31,6 +31,7 @@ from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.policy import policy
 from dossiers.core.progress import Progress, no_progress
 from dossiers.core.schema import clock, dossier, form, staff
+from dossiers.core.vocabulary import LedgerAction
 from dossiers.intake.reader import FormFile, read_form_file
 from dossiers.intake.rules import RowError, ValidForm, not_your_department, validate_row
 from dossiers.intake.submitter import SubmitterCheck
@@ -309,7 +310,7 @@ def _store(conn: Connection, keyring: KeyRing, actor: Actor, file_name: str,
         clocks.extend(creation_clocks(dossier_id, form_row.contract_signed_on, submitted_at,
                                       liaisons[form_row.liaison]))
         entries.append(ledger.Entry(
-            actor=actor.username, action="form.submit", subject_type="form",
+            actor=actor.username, action=LedgerAction.FORM_SUBMIT, subject_type="form",
             subject_id=str(form_id),
             details={"file": file_name, "row": form_row.row, "client_type": form_row.client_type,
                      "stage": form_row.stage, "department": form_row.department,

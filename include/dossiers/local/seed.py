@@ -39,6 +39,7 @@ from dossiers.core.schema import (
     qualification_document,
 )
 from dossiers.core.schema import staff as staff_table
+from dossiers.core.vocabulary import CLIENT_DEPARTMENTS, LedgerAction
 from dossiers.intake.reader import KNOWN_COLUMNS
 from dossiers.intake.service import import_file
 from dossiers.workflows import creation, staff
@@ -52,7 +53,7 @@ LOCALES = {  # Faker locale -> ISO 3166-1 country
 TYPES = ("電商", "外貿", "本土", "協會")
 ZH_PREFIX = "藍海 星河 遠航 金橋 環宇 長風 明德 華峰 瑞豐 新程 恒通 凱越 森林 晨光 安泰 嘉禾".split()
 ZH_SUFFIX = {"電商": "品牌", "外貿": "製造", "本土": "商行", "協會": "行業協會"}
-DEPARTMENTS = ("market", "planning", "execution", "customer_service")
+DEPARTMENTS = CLIENT_DEPARTMENTS
 SURNAMES = "wang li zhang liu chen yang zhao huang zhou wu xu sun hu zhu gao lin he guo ma".split()
 GIVEN = "wei fang na min jing li qiang lei jun yang yong yan jie tao ming chao xia hua ping".split()
 TOPICS = ("quarterly review", "campaign kickoff", "creative feedback", "budget discussion",
@@ -319,7 +320,7 @@ def _history(conn: Connection, rng: random.Random, people: dict[str, tuple[str, 
             gaps.append(d.id)
         if rng.random() < 0.15:
             stale.append(d.id)
-        entries.append(ledger.Entry("seed", "history.backfill", "dossier", str(d.id),
+        entries.append(ledger.Entry("seed", LedgerAction.HISTORY_BACKFILL, "dossier", str(d.id),
                                     d.dossier_no, {"source": "synthetic history"}))
     for table, batch in ((communication, comms), (feedback, fbs), (project, projects),
                          (qualification_document, licences)):

@@ -28,11 +28,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-ERROR = "error"
-WARNING = "warning"
+from dossiers.core.vocabulary import Severity, Stage
+
+ERROR = Severity.ERROR.value
+WARNING = Severity.WARNING.value
 SEVERITIES = (ERROR, WARNING)
 
-POTENTIAL, ACTIVE, TERMINATED = "potential", "active", "terminated"
+POTENTIAL, ACTIVE, TERMINATED = Stage.POTENTIAL.value, Stage.ACTIVE.value, Stage.TERMINATED.value
 ALL_STAGES = (POTENTIAL, ACTIVE, TERMINATED)
 #: Active, and terminated: a terminated dossier keeps what it had (Art. 14).
 CLIENT_STAGES = (ACTIVE, TERMINATED)

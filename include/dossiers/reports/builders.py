@@ -24,6 +24,7 @@ from dossiers.core.config import SHANGHAI
 from dossiers.core.errors import NotFound
 from dossiers.core.policy import policy
 from dossiers.core.schema import clock, department, dossier, duty_run, finding, ledger_entry, staff
+from dossiers.core.vocabulary import duty_action
 from dossiers.duties import runs
 from dossiers.reports.model import (
     KINDS,
@@ -47,7 +48,7 @@ def run_source(conn: Connection, duty: str, period: str, query: str | None = Non
     key = f"{duty}/{period}"
     seq = conn.execute(select(func.max(ledger_entry.c.seq)).where(
         ledger_entry.c.subject_type == "duty_run", ledger_entry.c.subject_id == key,
-        ledger_entry.c.action == f"duty.{duty}")).scalar()
+        ledger_entry.c.action == duty_action(duty))).scalar()
     return Source(duty_run=key, ledger_seq=seq, query=query)
 
 

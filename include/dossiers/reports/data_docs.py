@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from dossiers.core import ledger
 from dossiers.core.schema import report
+from dossiers.core.vocabulary import LedgerAction
 from dossiers.reports.store import open_store
 
 
@@ -44,7 +45,7 @@ def publish_data_docs(conn: Connection, index_html: Path, period: str) -> str:
                                        sha256=digest).on_conflict_do_update(
         index_elements=["kind", "period", "format"], set_={"uri": uri, "sha256": digest}))
     ledger.append(conn, ledger.Entry(
-        actor="system", action="report.publish", subject_type="report",
+        actor="system", action=LedgerAction.REPORT_PUBLISH, subject_type="report",
         subject_id=f"data_docs/{period}/zip",
         details={"sha256": digest, "replaced": known.sha256 if known else None}))
     return uri

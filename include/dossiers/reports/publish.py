@@ -34,6 +34,7 @@ from dossiers.core import db, ledger
 from dossiers.core.config import settings
 from dossiers.core.schema import ledger_entry, report_edition
 from dossiers.core.schema import report as report_table
+from dossiers.core.vocabulary import LedgerAction
 from dossiers.duties import mail
 from dossiers.reports.model import (
     DEPARTMENT_EDITIONS,
@@ -84,9 +85,10 @@ def _mail_pending(conn: Connection, subject: str) -> bool:
     last = dict(conn.execute(
         select(ledger_entry.c.action, func.max(ledger_entry.c.seq))
         .where(ledger_entry.c.subject_type == "report", ledger_entry.c.subject_id == subject,
-               ledger_entry.c.action.in_(("report.publish", "report.mail")))
+               ledger_entry.c.action.in_((LedgerAction.REPORT_PUBLISH, LedgerAction.REPORT_MAIL)))
         .group_by(ledger_entry.c.action)).tuples().all())
-    return "report.publish" in last and last.get("report.mail", -1) < last["report.publish"]
+    published, mailed = LedgerAction.REPORT_PUBLISH, LedgerAction.REPORT_MAIL
+    return published in last and last.get(mailed, -1) < last[published]
 
 
 def render(report: Report, fmt: Format) -> Rendered:
@@ -132,7 +134,7 @@ def publish(conn: Connection, report: Report, formats: Sequence[Format] = FORMAT
             set_={"uri": stmt.excluded.uri, "sha256": stmt.excluded.sha256,
                   "created_at": stmt.excluded.created_at}))
         ledger.append(conn, ledger.Entry(
-            actor=actor, action="report.publish", subject_type="report",
+            actor=actor, action=LedgerAction.REPORT_PUBLISH, subject_type="report",
             subject_id=_subject(report, fmt),
             details={"uri": uri, "sha256": digest, "bytes": len(rendered.data),
                      **({"replaced_sha256": current.sha256} if current is not None else {})}))
@@ -177,7 +179,7 @@ def publish_editions(conn: Connection, report: Report, departments: Mapping[str,
                 set_={"uri": stmt.excluded.uri, "sha256": stmt.excluded.sha256,
                       "created_at": stmt.excluded.created_at}))
             ledger.append(conn, ledger.Entry(
-                actor=actor, action="report.publish", subject_type="report",
+                actor=actor, action=LedgerAction.REPORT_PUBLISH, subject_type="report",
                 subject_id=f"{_subject(report, fmt)}/{department}",
                 details={"uri": uri, "sha256": digest, "bytes": len(rendered.data),
                          "department": department,
@@ -249,8 +251,8 @@ def send(report: Report, published: Sequence[Published], conn: Connection | None
     with db.transaction(engine) as own:
         complete = mail.unsent(own, report.kind, report.period, kind) == 0
     if complete:
-        entries = [ledger.Entry(actor="system", action="report.mail", subject_type="report",
-                                subject_id=_subject(report, p.format),
+        entries = [ledger.Entry(actor="system", action=LedgerAction.REPORT_MAIL,
+                                subject_type="report", subject_id=_subject(report, p.format),
                                 details={"sha256": p.sha256, "to": list(batch[0].to)})
                    for p in changed]
         if conn is not None:

@@ -42,6 +42,7 @@ from dossiers.core.schema import (
     paper_volume,
     staff,
 )
+from dossiers.core.vocabulary import FormStatus, LedgerAction
 from dossiers.intake.service import personal_field
 from dossiers.workflows import decisions
 from dossiers.workflows.access import worked_on
@@ -68,9 +69,10 @@ def _form(conn: Connection, form_id: uuid.UUID) -> Any:
 REVIEW = decisions.review(
     "form", table=form, noun="form", missing="no such form", action=Action.FORM_REVIEW,
     parties=("submitted_by", "liaison_id"), department="the form",
-    approved=decisions.Outcome("reviewed", "form.approve", "reviewed_by", "reviewed_at"),
-    rejected=decisions.Outcome("rejected", "form.reject", "reviewed_by", "reviewed_at",
-                               "rejection_reason"))
+    approved=decisions.Outcome(FormStatus.REVIEWED, LedgerAction.FORM_APPROVE, "reviewed_by",
+                               "reviewed_at"),
+    rejected=decisions.Outcome(FormStatus.REJECTED, LedgerAction.FORM_REJECT, "reviewed_by",
+                               "reviewed_at", "rejection_reason"))
 
 
 def review_form(conn: Connection, actor: Actor, form_id: uuid.UUID, *, approve: bool,
@@ -117,7 +119,7 @@ def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uu
     filing = open_clock(conn, "filing", "dossier", str(dossier_id), "creation_filing_wd",
                         owner_id=actor.staff_id, start=at.date())  # Art. 11(5)
     ledger.append(conn, ledger.Entry(
-        actor=actor.username, action="dossier.create", subject_type="dossier",
+        actor=actor.username, action=LedgerAction.DOSSIER_CREATE, subject_type="dossier",
         subject_id=str(dossier_id), dossier_no=number,
         details={"form_id": str(form_id), "client_type": row.client_type, "stage": row.stage,
                  "filing_due": filing.due.isoformat()},
@@ -208,7 +210,7 @@ def file_dossier(conn: Connection, actor: Actor, dossier_id: uuid.UUID, *, cabin
     close_clock(conn, ("filing", "new_client_creation", "legacy_backfill"), "dossier",
                 str(dossier_id), at)
     ledger.append(conn, ledger.Entry(
-        actor=actor.username, action="dossier.file", subject_type="dossier",
+        actor=actor.username, action=LedgerAction.DOSSIER_FILE, subject_type="dossier",
         subject_id=str(dossier_id), dossier_no=row.dossier_no,
         details={"cabinet": cabinet, "shelf": shelf, "position": position, "document": name},
     ))

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Select, Table, select, update
 
 from dossiers.core.errors import NotFound, Refused
 from dossiers.core.permissions import Action, Actor, authorize
+from dossiers.core.vocabulary import LedgerAction
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,8 @@ class Outcome:
     ``None`` where the table keeps no such thing for this outcome.
     """
 
-    status: str
-    entry_action: str
+    status: str  # a member of the table's status vocabulary (dossiers.core.vocabulary)
+    entry_action: LedgerAction
     by: str
     at: str | None = None
     reason: str | None = None

@@ -20,6 +20,7 @@ from dossiers.core.errors import Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.policy import policy
 from dossiers.core.schema import clock, filing_delay
+from dossiers.core.vocabulary import DelayStatus, LedgerAction
 from dossiers.workflows import decisions
 from dossiers.workflows.access import find
 
@@ -51,7 +52,7 @@ def request(conn: Connection, actor: Actor, dossier_no: str, *, until: date, rea
                       f"never takes more than {limit} wd ({policy().article('filing_delay_max_wd')})",
                       record=record, field="until")
     pending = conn.execute(select(filing_delay.c.status).where(
-        filing_delay.c.clock_id == running.id, filing_delay.c.status != "rejected")).scalar()
+        filing_delay.c.clock_id == running.id, filing_delay.c.status != DelayStatus.REJECTED)).scalar()
     if pending is not None:
         raise Refused(f"a delay of this filing is already {pending}; one delay per filing",
                       record=record)
@@ -59,7 +60,7 @@ def request(conn: Connection, actor: Actor, dossier_no: str, *, until: date, rea
         clock_id=running.id, requested_by=actor.staff_id, reason=reason.strip(),
         original_due_on=running.due_on, new_due_on=until).returning(filing_delay.c.id)).scalar_one()
     ledger.append(conn, ledger.Entry(
-        actor=actor.username, action="filing_delay.request", subject_type="filing_delay",
+        actor=actor.username, action=LedgerAction.FILING_DELAY_REQUEST, subject_type="filing_delay",
         subject_id=str(delay_id), dossier_no=dossier_no,
         details={"original_due": running.due_on.isoformat(), "until": until.isoformat(),
                  "reason": reason.strip()}))
@@ -71,10 +72,10 @@ def request(conn: Connection, actor: Actor, dossier_no: str, *, until: date, rea
 DECISION = decisions.Rules(
     filing_delay, "filing delay", "no such filing delay request", Action.FILING_DELAY_APPROVE,
     ("requested_by",), needs_reason="a refusal needs a reason",
-    approved=decisions.Outcome("approved", "filing_delay.approve", "decided_by", "decided_at",
-                               "decision_reason"),
-    rejected=decisions.Outcome("rejected", "filing_delay.reject", "decided_by", "decided_at",
-                               "decision_reason"))
+    approved=decisions.Outcome(DelayStatus.APPROVED, LedgerAction.FILING_DELAY_APPROVE,
+                               "decided_by", "decided_at", "decision_reason"),
+    rejected=decisions.Outcome(DelayStatus.REJECTED, LedgerAction.FILING_DELAY_REJECT,
+                               "decided_by", "decided_at", "decision_reason"))
 
 
 def decide(conn: Connection, actor: Actor, delay_id: int, *, approve: bool,

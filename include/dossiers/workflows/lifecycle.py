@@ -34,6 +34,7 @@ from dossiers.core.schema import (
     paper_volume,
     staff,
 )
+from dossiers.core.vocabulary import LedgerAction
 from dossiers.workflows.access import active_scope, find, mask
 
 TRANSITIONS = {  # Art. 15; a terminated client may come back (renewed cooperation)
@@ -69,7 +70,7 @@ def change_stage(conn: Connection, actor: Actor, dossier_no: str, stage: str, *,
               "terminated_on": terminated_on, "further_cooperation": further_cooperation}
     conn.execute(update(dossier).where(dossier.c.id == row.id).values(**values))
     ledger.append(conn, ledger.Entry(
-        actor=actor.username, action="dossier.stage", subject_type="dossier",
+        actor=actor.username, action=LedgerAction.DOSSIER_STAGE, subject_type="dossier",
         subject_id=str(row.id), dossier_no=dossier_no,
         details={"from": row.stage, "to": stage,
                  "terminated_on": terminated_on.isoformat() if terminated_on else None,
@@ -180,6 +181,6 @@ def keep_terminated(conn: Connection, actor: Actor, dossier_no: str, *, reason: 
         status="terminated_kept", updated_at=at))
     close_clock(conn, "inactive_review", "dossier", str(row.id), at)
     ledger.append(conn, ledger.Entry(
-        actor=actor.username, action="dossier.keep_terminated", subject_type="dossier",
+        actor=actor.username, action=LedgerAction.DOSSIER_KEEP_TERMINATED, subject_type="dossier",
         subject_id=str(row.id), dossier_no=dossier_no, details={"reason": reason.strip()}))
     return {"dossier_no": dossier_no, "status": "terminated_kept"}

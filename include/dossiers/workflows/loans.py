@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Connection, Text, insert, literal, or_, select, update
 
@@ -52,18 +52,26 @@ from dossiers.core.schema import (
     paper_volume,
     staff,
 )
+from dossiers.core.vocabulary import (
+    LOAN_APPROVAL_ACTION,
+    Capacity,
+    Condition,
+    ExtensionStatus,
+    LedgerAction,
+    LoanStatus,
+    Remedy,
+)
 from dossiers.workflows import decisions
 from dossiers.workflows.access import find
 
 ARTICLE = "Art. 16"
-OPEN = ("requested", "approved", "lent")
-STATUSES = ("requested", "approved", "lent", "returned", "rejected")
-CONDITIONS = ("good", "worn", "damaged", "faded")
+OPEN = (LoanStatus.REQUESTED, LoanStatus.APPROVED, LoanStatus.LENT)
+STATUSES = tuple(LoanStatus)
+CONDITIONS = tuple(Condition)
 #: Art. 14: damaged or faded paper is repaired or copied; what a return marks it for.
-REMEDY = {"damaged": "repair", "faded": "copy"}
-Capacity = Literal["department", "archive"]
-CAPACITY_ACTION = {"department": Action.LOAN_APPROVE_DEPARTMENT,
-                   "archive": Action.LOAN_APPROVE_ARCHIVE}
+REMEDY: dict[str, Remedy] = {Condition.DAMAGED: Remedy.REPAIR, Condition.FADED: Remedy.COPY}
+CAPACITY_ACTION = {Capacity.DEPARTMENT: Action.LOAN_APPROVE_DEPARTMENT,
+                   Capacity.ARCHIVE: Action.LOAN_APPROVE_ARCHIVE}
 CLOCK_KIND = "loan_return"
 
 
@@ -105,7 +113,7 @@ def _by_dossier(volumes: Sequence[Any]) -> dict[str, list[int]]:
     return grouped
 
 
-def _ledger(conn: Connection, actor: Actor, action: str, loan_id: uuid.UUID,
+def _ledger(conn: Connection, actor: Actor, action: LedgerAction, loan_id: uuid.UUID,
             volumes: Sequence[Any], details: Mapping[str, Any]) -> None:
     """One entry per dossier the loan covers, so each dossier's history shows its paper."""
     ledger.append(conn, *(
@@ -170,7 +178,7 @@ def request(conn: Connection, actor: Actor, dossier_nos: Sequence[str], *, purpo
         status="requested", requested_at=_moment(today)))
     conn.execute(insert(loan_volume), [{"loan_id": loan_id, "volume_id": v} for v in volume_ids])
     volumes = _volumes(conn, [loan_id])
-    _ledger(conn, actor, "loan.request", loan_id, volumes,
+    _ledger(conn, actor, LedgerAction.LOAN_REQUEST, loan_id, volumes,
             {"purpose": purpose.strip(), "period_wd": period_wd})
     return {"loan_id": str(loan_id), "status": "requested", "period_wd": period_wd,
             "volumes": [_volume_ref(v) for v in volumes],
@@ -191,14 +199,14 @@ def _capacity(actor: Actor, capacity: str | None, loan_id: uuid.UUID) -> Capacit
         if capacity not in CAPACITY_ACTION:
             raise Refused("is 'department' or 'archive'", record=_record(loan_id),
                           field="capacity")
-        return "department" if capacity == "department" else "archive"
+        return Capacity(capacity)
     head = actor.may(Action.LOAN_APPROVE_DEPARTMENT)
     archivist = actor.may(Action.LOAN_APPROVE_ARCHIVE)
     if head and archivist:
         raise Refused("you may approve both as department head and as archivist: say which "
                       "(--capacity department|archive)", record=_record(loan_id),
                       field="capacity")
-    return "archive" if archivist else "department"
+    return Capacity.ARCHIVE if archivist else Capacity.DEPARTMENT
 
 
 #: Art. 16: the borrower's department head and the archivist approve, in either order, and
@@ -211,7 +219,7 @@ APPROVAL = decisions.Rules(
 #: Either approver may reject a requested loan, with the reason the borrower reads.
 REJECTION = replace(
     APPROVAL, not_pending="is {status}, only a requested loan can be rejected",
-    rejected=decisions.Outcome("rejected", "loan.reject", "rejected_by",
+    rejected=decisions.Outcome(LoanStatus.REJECTED, LedgerAction.LOAN_REJECT, "rejected_by",
                                reason="rejection_reason"))
 
 
@@ -245,7 +253,7 @@ def approve(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
     status = "approved" if both else "requested"
     conn.execute(update(loan).where(loan.c.id == loan_id).values(
         {mine: actor.staff_id, mine.replace("_by", "_at"): at, "status": status}))
-    _ledger(conn, actor, f"loan.approve_{cap}", loan_id, _volumes(conn, [loan_id]),
+    _ledger(conn, actor, LOAN_APPROVAL_ACTION[cap], loan_id, _volumes(conn, [loan_id]),
             {"status": status})
     waiting = [] if both else ["archivist" if cap == "department" else "department head"]
     return {"loan_id": str(loan_id), "status": status, "approved_as": cap,
@@ -289,7 +297,7 @@ def lend(conn: Connection, actor: Actor, loan_id: uuid.UUID,
         article=policy().article("loan_period_wd"), owner_id=row.requester_id,
         started_on=today, due_on=due.date, provisional=due.provisional))
     volumes = _volumes(conn, [loan_id])
-    _ledger(conn, actor, "loan.lend", loan_id, volumes,
+    _ledger(conn, actor, LedgerAction.LOAN_LEND, loan_id, volumes,
             {"lent_on": today.isoformat(), "due_on": due.date.isoformat(),
              "period_wd": row.period_wd})
     return {"loan_id": str(loan_id), "status": "lent", "borrower": row.requester,
@@ -365,10 +373,10 @@ def return_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
             condition=after))
         conn.execute(insert(paper_condition_check).values(
             volume_id=v.id, checked_on=today, checked_by=actor.staff_id, condition=after,
-            action=REMEDY.get(after, "none"), notes=check_note))
+            action=REMEDY.get(after, Remedy.NONE), notes=check_note))
         changes.append({"ref": f"{v.dossier_no}/{v.volume_no}", "dossier_no": v.dossier_no,
                         "volume_no": v.volume_no, "before": v.condition, "after": after,
-                        "action": REMEDY.get(after, "none")})
+                        "action": REMEDY.get(after, Remedy.NONE)})
     conn.execute(update(loan).where(loan.c.id == loan_id).values(
         status="returned", returned_on=today, returned_to=actor.staff_id))
     close_clock(conn, CLOCK_KIND, "loan", str(loan_id), at)
@@ -376,7 +384,7 @@ def return_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
     worse = [c["ref"] for c in changes
              if CONDITIONS.index(c["after"]) > CONDITIONS.index(c["before"])]
     ledger.append(conn, *(
-        ledger.Entry(actor=actor.username, action="loan.return", subject_type="loan",
+        ledger.Entry(actor=actor.username, action=LedgerAction.LOAN_RETURN, subject_type="loan",
                      subject_id=str(loan_id), dossier_no=dossier_no,
                      details={"returned_on": today.isoformat(), "due_on": row.due_on.isoformat(),
                               "late": late, "overdue_wd": overdue,
@@ -439,7 +447,7 @@ def request_extension(conn: Connection, actor: Actor, loan_id: uuid.UUID, wd: in
                       f"was {last_day}", record=record, field="wd")
     conn.execute(update(loan).where(loan.c.id == loan_id).values(
         extension_wd=wd, extension_requested_on=today, extension_status="requested"))
-    _ledger(conn, actor, "loan.extension_request", loan_id, _volumes(conn, [loan_id]),
+    _ledger(conn, actor, LedgerAction.LOAN_EXTENSION_REQUEST, loan_id, _volumes(conn, [loan_id]),
             {"wd": wd, "requested_on": today.isoformat(), "due_on": row.due_on.isoformat()})
     return {"loan_id": str(loan_id), "extension_status": "requested", "extension_wd": wd,
             "due_on": row.due_on, "would_be_due_on": default_calendar().add(row.due_on, wd).date}
@@ -450,8 +458,10 @@ EXTENSION = replace(
     APPROVAL, action=Action.LOAN_APPROVE_ARCHIVE, own=_own("decides the extension of"),
     not_pending="is {status}; only a requested extension of a lent loan can be decided",
     status_column="extension_status",
-    approved=decisions.Outcome("approved", "loan.extension_approve", "extension_decided_by"),
-    rejected=decisions.Outcome("rejected", "loan.extension_reject", "extension_decided_by"))
+    approved=decisions.Outcome(ExtensionStatus.APPROVED, LedgerAction.LOAN_EXTENSION_APPROVE,
+                               "extension_decided_by"),
+    rejected=decisions.Outcome(ExtensionStatus.REJECTED, LedgerAction.LOAN_EXTENSION_REJECT,
+                               "extension_decided_by"))
 
 
 def decide_extension(conn: Connection, actor: Actor, loan_id: uuid.UUID, *, approve: bool,
@@ -576,6 +586,6 @@ def _extension_rejections(conn: Connection, loan_ids: list[uuid.UUID]) -> dict[u
     if not loan_ids:
         return {}
     rows = conn.execute(select(ledger_entry.c.subject_id, ledger_entry.c.details).where(
-        ledger_entry.c.subject_type == "loan", ledger_entry.c.action == "loan.extension_reject",
+        ledger_entry.c.subject_type == "loan", ledger_entry.c.action == LedgerAction.LOAN_EXTENSION_REJECT,
         ledger_entry.c.subject_id.in_([str(i) for i in loan_ids])))
     return {uuid.UUID(r.subject_id): r.details.get("reason") for r in rows}

@@ -18,6 +18,7 @@ from dossiers.core.config import SHANGHAI
 from dossiers.core.errors import Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import QUERY_SCOPES, query_grant
+from dossiers.core.vocabulary import GrantStatus, LedgerAction
 from dossiers.workflows import decisions
 from dossiers.workflows.access import find
 
@@ -41,7 +42,7 @@ def request(conn: Connection, actor: Actor, dossier_no: str, *, purpose: str,
         id=grant_id, dossier_id=row.id, requester_id=actor.staff_id, purpose=purpose,
         scope=sorted(set(scope)), expires_on=expires_on))
     ledger.append(conn, ledger.Entry(
-        actor=actor.username, action="query.request", subject_type="query_grant",
+        actor=actor.username, action=LedgerAction.QUERY_REQUEST, subject_type="query_grant",
         subject_id=str(grant_id), dossier_no=dossier_no,
         details={"purpose": purpose, "scope": sorted(set(scope)),
                  "expires_on": expires_on.isoformat()}))
@@ -51,8 +52,10 @@ def request(conn: Connection, actor: Actor, dossier_no: str, *, purpose: str,
 #: Art. 16: the archivist decides a query request, never the person who asked.
 DECISION = decisions.Rules(
     query_grant, "query grant", "no such query request", Action.QUERY_APPROVE, ("requester_id",),
-    approved=decisions.Outcome("approved", "query.approve", "decided_by", "decided_at", "reason"),
-    rejected=decisions.Outcome("rejected", "query.reject", "decided_by", "decided_at", "reason"))
+    approved=decisions.Outcome(GrantStatus.APPROVED, LedgerAction.QUERY_APPROVE, "decided_by",
+                               "decided_at", "reason"),
+    rejected=decisions.Outcome(GrantStatus.REJECTED, LedgerAction.QUERY_REJECT, "decided_by",
+                               "decided_at", "reason"))
 
 
 def decide(conn: Connection, actor: Actor, grant_id: uuid.UUID, *, approve: bool,

@@ -11,6 +11,7 @@ from dossiers.core.directory import DEPARTMENTS, load_actor, staff_id
 from dossiers.core.errors import Refused
 from dossiers.core.permissions import STAFF_ROLES, Action, Actor, authorize
 from dossiers.core.schema import clock, dossier, form, staff, staff_role
+from dossiers.core.vocabulary import LedgerAction
 
 
 def add(conn: Connection, acting_user: str | None, username: str, department_code: str,
@@ -46,7 +47,7 @@ def add(conn: Connection, acting_user: str | None, username: str, department_cod
     ).returning(staff.c.id)).scalar_one()
     conn.execute(insert(staff_role), [{"staff_id": new_id, "role": r} for r in dict.fromkeys(roles)])
     ledger.append(conn, ledger.Entry(
-        actor=actor_name, action="staff.add", subject_type="staff", subject_id=username,
+        actor=actor_name, action=LedgerAction.STAFF_ADD, subject_type="staff", subject_id=username,
         details={"department": department_code, "roles": sorted(set(roles)),
                  "bootstrap": bootstrap},
     ))
@@ -85,7 +86,7 @@ def leave(conn: Connection, actor: Actor, username: str, handover_to: str) -> di
         "roles_revoked": sorted(revoked),
     }
     ledger.append(conn, ledger.Entry(
-        actor=actor.username, action="staff.leave", subject_type="staff", subject_id=username,
+        actor=actor.username, action=LedgerAction.STAFF_LEAVE, subject_type="staff", subject_id=username,
         details={**summary, "dossier_nos": sorted(n for n in dossiers if n)},
     ))
     return summary

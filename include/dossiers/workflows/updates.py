@@ -46,6 +46,7 @@ from dossiers.core.schema import (
     other_info,
     staff,
 )
+from dossiers.core.vocabulary import LedgerAction, UpdateStatus
 from dossiers.intake.rules import PERSONAL_FIELDS, UPDATABLE_FIELDS, name_key, validate_update
 from dossiers.intake.service import zh_key
 from dossiers.workflows import decisions
@@ -162,7 +163,7 @@ def submit(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str,
                         start=at.date())
     details["review_due"] = review.due.isoformat()
     ledger.append(conn, ledger.Entry(
-        actor=actor.username, action="update.submit", subject_type="dossier_change",
+        actor=actor.username, action=LedgerAction.UPDATE_SUBMIT, subject_type="dossier_change",
         subject_id=str(change_id), dossier_no=dossier_no, details=details))
     return {"change_id": str(change_id), "dossier_no": dossier_no, "status": "submitted",
             **details}
@@ -201,14 +202,16 @@ def _change(conn: Connection, change_id: uuid.UUID) -> Any:
     return decisions.pending(conn, REVIEW, change_id)
 
 
-_REJECTED = decisions.Outcome("rejected", "update.reject", "rejected_by", reason="rejection_reason")
+_REJECTED = decisions.Outcome(UpdateStatus.REJECTED, LedgerAction.UPDATE_REJECT, "rejected_by",
+                              reason="rejection_reason")
 
 #: Art. 13(2): the department head reviews an update form, never the one who submitted it.
 REVIEW = decisions.review(
     "update form", table=dossier_change, noun="update", missing="no such update form",
     action=Action.UPDATE_REVIEW, parties=("requested_by",), department="the dossier",
     rejected=_REJECTED,
-    approved=decisions.Outcome("reviewed", "update.approve", "reviewed_by", "reviewed_at"))
+    approved=decisions.Outcome(UpdateStatus.REVIEWED, LedgerAction.UPDATE_APPROVE, "reviewed_by",
+                               "reviewed_at"))
 
 #: Art. 13(3): the CS head approves an important change after its review, and is neither
 #: the one who asked for it nor the one who reviewed it.
@@ -219,9 +222,10 @@ IMPORTANT = replace(
     pending=("reviewed",), needs_reason="a refusal needs a reason",
     not_pending="is {status}: the CS head approves an important change after the department "
                 "head has reviewed it",
-    approved=decisions.Outcome("approved", "important_change.approve", "approved_by",
+    approved=decisions.Outcome(UpdateStatus.APPROVED, LedgerAction.IMPORTANT_CHANGE_APPROVE,
+                               "approved_by",
                                "approved_at"),
-    rejected=replace(_REJECTED, entry_action="important_change.reject"))
+    rejected=replace(_REJECTED, entry_action=LedgerAction.IMPORTANT_CHANGE_REJECT))
 
 
 def review(conn: Connection, actor: Actor, change_id: uuid.UUID, *, approve: bool,
@@ -311,7 +315,7 @@ def apply(conn: Connection, keyring: KeyRing, actor: Actor, change_id: uuid.UUID
     # Art. 12: an update applied in the annual campaign's year completes it for the dossier
     close_clock(conn, f"annual_update:{at.year}", "dossier", str(target.id), at)
     ledger.append(conn, ledger.Entry(
-        actor=actor.username, action="update.apply", subject_type="dossier_change",
+        actor=actor.username, action=LedgerAction.UPDATE_APPLY, subject_type="dossier_change",
         subject_id=str(change_id), dossier_no=target.dossier_no,
         details={"fields": sorted(new_texts), "important": change.important}))
     return {"change_id": str(change_id), "dossier_no": target.dossier_no, "status": "applied",

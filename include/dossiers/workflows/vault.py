@@ -35,10 +35,11 @@ from dossiers.core.schema import (
     paper_volume,
     staff,
 )
+from dossiers.core.vocabulary import Condition, LedgerAction, Remedy
 from dossiers.workflows.access import find
 
-CONDITIONS = ("good", "worn", "damaged", "faded")
-ACTIONS = ("none", "repair", "copy")
+CONDITIONS = tuple(Condition)
+ACTIONS = tuple(Remedy)
 #: Art. 14: what must be done about a volume in this condition.
 NEEDS_ACTION = frozenset({"damaged", "faded"})
 
@@ -167,7 +168,7 @@ def register_volume(conn: Connection, actor: Actor, dossier_no: str, *,
         label_client_name=row.client_name_zh, label_filed_on=today, cabinet=cabinet,
         shelf=shelf, position=position).returning(paper_volume.c.id)).scalar_one()
     ledger.append(conn, ledger.Entry(
-        actor=actor.username, action="vault.register", subject_type="paper_volume",
+        actor=actor.username, action=LedgerAction.VAULT_REGISTER, subject_type="paper_volume",
         subject_id=str(new_id), dossier_no=dossier_no,
         details={"volume_no": volume_no, "cabinet": cabinet, "shelf": shelf,
                  "position": position, "moved_up": shifted}))
@@ -207,7 +208,7 @@ def check_condition(conn: Connection, actor: Actor, ref: str, *, condition: str,
     conn.execute(update(paper_volume).where(paper_volume.c.id == v.id).values(
         condition=condition))
     ledger.append(conn, ledger.Entry(
-        actor=actor.username, action="vault.check", subject_type="paper_volume",
+        actor=actor.username, action=LedgerAction.VAULT_CHECK, subject_type="paper_volume",
         subject_id=str(v.id), dossier_no=v.label_dossier_no,
         details={"volume_no": v.volume_no, "checked_on": today.isoformat(),
                  "before": v.condition, "condition": condition, "action": action}))

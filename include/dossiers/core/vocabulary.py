@@ -1,0 +1,284 @@
+"""The words the system of record uses for states and events, each defined once.
+
+Every status a table keeps, every kind a column takes and every action the ledger records
+is a member of one ``StrEnum`` here. The tables' CHECK constraints are built from them
+(:func:`dossiers.core.schema.one_of`), the CLI offers them as ``choices`` and the workflows
+write and compare them, so a word cannot be added in one place and forgotten in another: a
+test reads the database's constraints back and compares them with these members. The
+members are listed in the order the constraints list them (a new order would be a
+migration for nothing).
+
+Being ``str`` subclasses, members compare equal to, hash like and print as their values
+(``FormStatus.SUBMITTED == "submitted"``), so rows read back from the database, JSON and
+the API's literals are the same words.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import NewType
+
+# --- the organisation (Arts. 5-7) -----------------------------------------------------------------
+
+
+class Department(StrEnum):
+    """The company's departments (Art. 5), in the order reports list them."""
+
+    MARKET = "market"
+    PLANNING = "planning"
+    EXECUTION = "execution"
+    CUSTOMER_SERVICE = "customer_service"
+    QUALITY = "quality"
+    MANAGEMENT = "management"
+
+
+#: The departments whose liaisons serve clients and collect their forms (Arts. 7, 11).
+CLIENT_DEPARTMENTS = tuple(d.value for d in (Department.MARKET, Department.PLANNING,
+                                             Department.EXECUTION, Department.CUSTOMER_SERVICE))
+
+# --- the dossier (Arts. 10, 11, 15, 17) -------------------------------------------------------
+
+
+class Stage(StrEnum):
+    """A client's stage (Art. 15: the category folder; Art. 11: on the collection form)."""
+
+    POTENTIAL = "potential"
+    ACTIVE = "active"
+    TERMINATED = "terminated"
+
+
+class DossierStatus(StrEnum):
+    """Whether a dossier is kept (Arts. 15, 17)."""
+
+    OPEN = "open"
+    TERMINATED_KEPT = "terminated_kept"  # Art. 15: kept past the inactivity sweep, with a reason
+    DESTROYED = "destroyed"  # Art. 17
+
+
+class Origin(StrEnum):
+    """How a dossier came to be (Art. 11: new clients; Art. 20: legacy backfill)."""
+
+    POTENTIAL = "potential"
+    NEW = "new"
+    LEGACY = "legacy"
+
+
+class Dependence(StrEnum):
+    """The client's dependence on the company (Art. 10, other information)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class ProjectProgress(StrEnum):
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DELIVERED = "delivered"
+    CLOSED = "closed"
+
+
+class FeedbackKind(StrEnum):
+    EVALUATION = "evaluation"
+    COMPLAINT = "complaint"
+
+
+# --- forms (Arts. 11, 13) ------------------------------------------------------------------------
+
+
+class FormKind(StrEnum):
+    COLLECTION = "collection"
+    UPDATE = "update"
+
+
+class FormStatus(StrEnum):
+    """A collection form's way through review (Art. 11(2)) to its dossier (Art. 11(4))."""
+
+    SUBMITTED = "submitted"
+    REVIEWED = "reviewed"
+    REJECTED = "rejected"
+    CREATED = "created"
+    APPLIED = "applied"
+    WITHDRAWN = "withdrawn"
+
+
+class UpdateStatus(StrEnum):
+    """A Dossier Information Update Form's way (Art. 13): reviewed by the department head,
+    approved by the CS head when important, applied by the archivist."""
+
+    SUBMITTED = "submitted"
+    REVIEWED = "reviewed"
+    APPROVED = "approved"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+
+
+class UpdateTrigger(StrEnum):
+    """The immediate-update triggers of Art. 12 (each starts a 2-wd clock for the liaison)."""
+
+    BASIC_INFO = "basic_info"
+    COOPERATION = "cooperation"
+    NEEDS = "needs"
+    FEEDBACK = "feedback"
+    MATERIAL = "material"
+
+
+# --- requests decided by someone else (Arts. 15, 16) ---------------------------------------------
+
+
+class DelayStatus(StrEnum):
+    """A filing delay (Art. 15), decided by the CS head."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class GrantStatus(StrEnum):
+    """A query grant (Art. 16)."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    REVOKED = "revoked"
+
+
+class QueryScope(StrEnum):
+    """What a query grant may cover: the Art. 10 dimensions, and whether personal data shows."""
+
+    BASIC = "basic"
+    CONTACTS = "contacts"
+    MARKET = "market"
+    COOPERATION = "cooperation"
+    NEEDS = "needs"
+    OTHER = "other"
+    VAULT = "vault"
+    PERSONAL = "personal"
+
+
+class LoanStatus(StrEnum):
+    """A paper loan (Art. 16): approved by the department head and the archivist, lent,
+    returned."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    LENT = "lent"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+
+
+class ExtensionStatus(StrEnum):
+    """A loan's one extension (Art. 16)."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Capacity(StrEnum):
+    """In which capacity a loan is approved (Art. 16: the department head, the archivist)."""
+
+    DEPARTMENT = "department"
+    ARCHIVE = "archive"
+
+
+# --- the paper vault (Art. 14) -------------------------------------------------------------------
+
+
+class Condition(StrEnum):
+    """A paper volume's condition, checked periodically and at every return (Arts. 14, 16)."""
+
+    GOOD = "good"
+    WORN = "worn"
+    DAMAGED = "damaged"
+    FADED = "faded"
+
+
+class Remedy(StrEnum):
+    """What a condition check did about a volume (Art. 14: repair the damaged, copy the
+    faded)."""
+
+    NONE = "none"
+    REPAIR = "repair"
+    COPY = "copy"
+
+
+# --- duties (Arts. 12, 14, 21) -------------------------------------------------------------------
+
+
+class FindingStatus(StrEnum):
+    """A finding of a duty, re-checked by the next run (Arts. 14, 21)."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+    PERSISTING = "persisting"
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class ReminderKind(StrEnum):
+    DUE_SOON = "due_soon"
+    OVERDUE = "overdue"
+    ESCALATION = "escalation"
+
+
+# --- the ledger (檔案管理臺賬, Arts. 11, 13) ------------------------------------------------------
+
+
+class LedgerAction(StrEnum):
+    """What a ledger entry says happened: one named constant per kind of change, as every
+    workflow writes it (``ledger_entry.action``). A duty's run is ``duty.<duty>``
+    (:func:`duty_action`), one per duty."""
+
+    STAFF_ADD = "staff.add"
+    STAFF_LEAVE = "staff.leave"
+    FORM_SUBMIT = "form.submit"  # Art. 11(1)
+    FORM_APPROVE = "form.approve"  # Art. 11(2)
+    FORM_REJECT = "form.reject"
+    DOSSIER_CREATE = "dossier.create"  # Art. 11(4)
+    DOSSIER_FILE = "dossier.file"  # Art. 11(5)
+    DOSSIER_STAGE = "dossier.stage"  # Art. 15
+    DOSSIER_KEEP_TERMINATED = "dossier.keep_terminated"  # Art. 15
+    UPDATE_SUBMIT = "update.submit"  # Art. 13(1)
+    UPDATE_APPROVE = "update.approve"  # Art. 13(2)
+    UPDATE_REJECT = "update.reject"
+    IMPORTANT_CHANGE_APPROVE = "important_change.approve"  # Art. 13(3)
+    IMPORTANT_CHANGE_REJECT = "important_change.reject"
+    UPDATE_APPLY = "update.apply"  # Art. 13(4)
+    FILING_DELAY_REQUEST = "filing_delay.request"  # Art. 15
+    FILING_DELAY_APPROVE = "filing_delay.approve"
+    FILING_DELAY_REJECT = "filing_delay.reject"
+    QUERY_REQUEST = "query.request"  # Art. 16
+    QUERY_APPROVE = "query.approve"
+    QUERY_REJECT = "query.reject"
+    LOAN_REQUEST = "loan.request"  # Art. 16
+    LOAN_APPROVE_DEPARTMENT = "loan.approve_department"
+    LOAN_APPROVE_ARCHIVE = "loan.approve_archive"
+    LOAN_REJECT = "loan.reject"
+    LOAN_LEND = "loan.lend"
+    LOAN_RETURN = "loan.return"
+    LOAN_EXTENSION_REQUEST = "loan.extension_request"
+    LOAN_EXTENSION_APPROVE = "loan.extension_approve"
+    LOAN_EXTENSION_REJECT = "loan.extension_reject"
+    VAULT_REGISTER = "vault.register"  # Art. 14
+    VAULT_CHECK = "vault.check"
+    REPORT_PUBLISH = "report.publish"  # Art. 22
+    REPORT_MAIL = "report.mail"
+    HISTORY_BACKFILL = "history.backfill"  # synthetic history of `dossier seed` (development)
+
+
+#: The ledger action of a loan approval in each capacity.
+LOAN_APPROVAL_ACTION = {Capacity.DEPARTMENT: LedgerAction.LOAN_APPROVE_DEPARTMENT,
+                        Capacity.ARCHIVE: LedgerAction.LOAN_APPROVE_ARCHIVE}
+
+#: The ledger action of one run of a duty: ``duty.<duty>`` (:func:`duty_action`).
+DutyAction = NewType("DutyAction", str)
+DUTY_ACTION_PREFIX = "duty."
+
+
+def duty_action(duty: str) -> DutyAction:
+    """The ledger action of a finished run of ``duty`` (Art. 22: figures traceable)."""
+    return DutyAction(f"{DUTY_ACTION_PREFIX}{duty}")
