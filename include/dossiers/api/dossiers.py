@@ -169,7 +169,7 @@ class DossierView(BaseModel):
 def create_dossier(body: Create, user: StaffUser) -> Created:
     """The archivist (Art. 11(3)-(4)); filing is then due within 2 working days."""
     return Created.model_validate(run(user, lambda conn, actor: creation.create_dossier(
-        conn, keyring(), actor, body.form_id)))
+        conn, keyring(), actor, body.form_id)), from_attributes=True)
 
 
 @router.get("/{dossier_no}", response_model_exclude_unset=True,
@@ -184,7 +184,7 @@ def file_dossier(dossier_no: DossierNo, body: File, user: StaffUser) -> Filed:
     """The archivist, within 2 wd of creation (Arts. 11(5), 15)."""
     return Filed.model_validate(run(user, lambda conn, actor: creation.file_dossier(
         conn, actor, access.find(conn, dossier_no).id, cabinet=body.cabinet,
-        shelf=body.shelf)))
+        shelf=body.shelf)), from_attributes=True)
 
 
 @router.post("/{dossier_no}/stage", summary="Move the dossier to another stage")
@@ -193,7 +193,7 @@ def change_stage(dossier_no: DossierNo, body: Annotated[StageChange, Body()],
     """The archivist (Art. 15): potential → active → terminated; terminated → active."""
     return StageChanged.model_validate(run(user, lambda conn, actor: lifecycle.change_stage(
         conn, actor, dossier_no, body.stage, terminated_on=body.terminated_on,
-        further_cooperation=body.further_cooperation)))
+        further_cooperation=body.further_cooperation)), from_attributes=True)
 
 
 class Keep(BaseModel):
@@ -210,7 +210,7 @@ class Kept(BaseModel):
 def keep_terminated(dossier_no: DossierNo, body: Keep, user: StaffUser) -> Kept:
     """The archivist (Art. 14): filed separately as a terminated-cooperation client dossier."""
     return Kept.model_validate(run(user, lambda conn, actor: lifecycle.keep_terminated(
-        conn, actor, dossier_no, reason=body.reason)))
+        conn, actor, dossier_no, reason=body.reason)), from_attributes=True)
 
 
 class DelayRequest(BaseModel):
@@ -244,18 +244,18 @@ def request_filing_delay(dossier_no: DossierNo, body: DelayRequest,
                          user: StaffUser) -> DelayRequested:
     """Before the deadline passes; the filing may never take more than 5 wd (Art. 15)."""
     return DelayRequested.model_validate(run(user, lambda conn, actor: filing_delays.request(
-        conn, actor, dossier_no, until=body.until, reason=body.reason)))
+        conn, actor, dossier_no, until=body.until, reason=body.reason)), from_attributes=True)
 
 
 @router.post("/filing-delays/{delay_id}/approve", summary="Approve a filing delay (CS head)")
 def approve_filing_delay(delay_id: Annotated[int, FastPath(ge=1, le=2**62)],
                          user: StaffUser) -> DelayDecided:
     return DelayDecided.model_validate(run(user, lambda conn, actor: filing_delays.decide(
-        conn, actor, delay_id, approve=True)))
+        conn, actor, delay_id, approve=True)), from_attributes=True)
 
 
 @router.post("/filing-delays/{delay_id}/reject", summary="Refuse a filing delay (CS head)")
 def reject_filing_delay(delay_id: Annotated[int, FastPath(ge=1, le=2**62)],
                         body: DelayRejection, user: StaffUser) -> DelayDecided:
     return DelayDecided.model_validate(run(user, lambda conn, actor: filing_delays.decide(
-        conn, actor, delay_id, approve=False, reason=body.reason)))
+        conn, actor, delay_id, approve=False, reason=body.reason)), from_attributes=True)

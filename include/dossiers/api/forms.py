@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict, create_model
@@ -122,8 +122,8 @@ def list_forms(
                       Query()] = "submitted",
 ) -> list[FormSummary]:
     """A liaison sees their own, a department head their department's, Customer Service all."""
-    rows: list[dict[str, Any]] = run(user, lambda conn, actor: creation.list_forms(conn, actor, status))
-    return [FormSummary.model_validate(r) for r in rows]
+    rows = run(user, lambda conn, actor: creation.list_forms(conn, actor, status))
+    return [FormSummary.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.post("", summary="Submit collection forms (the JSON of collection-form.md)")
@@ -147,5 +147,5 @@ def review_form(form_id: uuid.UUID, body: Review, user: StaffUser) -> Reviewed:
     """The department head of the form's department (or the CS head), never its own liaison."""
     result = run(user, lambda conn, actor: creation.review_form(
         conn, actor, form_id, approve=body.decision == "approve", reason=body.reason))
-    return Reviewed.model_validate(result)
+    return Reviewed.model_validate(result, from_attributes=True)
 

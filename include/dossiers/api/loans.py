@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dossiers.api.deps import ERRORS, StaffUser, run
 from dossiers.api.fields import Reason, one_line
 from dossiers.workflows import loans
+from dossiers.workflows.results import Result
 
 router = APIRouter(prefix="/loans", tags=["loans"], responses=ERRORS)
 
@@ -66,9 +67,14 @@ class LoanResult(BaseModel):
     loan_id: uuid.UUID
 
 
+def _result(result: Result) -> LoanResult:
+    """Each step's result has fields of its own (``extra="allow"``): all of them are answered."""
+    return LoanResult.model_validate(result.as_dict())
+
+
 @router.post("", status_code=201, summary="Request paper volumes (Borrowing Request Form)")
 def request(body: LoanRequest, user: StaffUser) -> LoanResult:
-    return LoanResult.model_validate(run(user, lambda conn, actor: loans.request(
+    return _result(run(user, lambda conn, actor: loans.request(
         conn, actor, body.dossier_nos, purpose=body.purpose, period_wd=body.period_wd)))
 
 
@@ -76,43 +82,43 @@ def request(body: LoanRequest, user: StaffUser) -> LoanResult:
 def list_loans(user: StaffUser, status: Annotated[
         Literal["requested", "approved", "lent", "returned", "rejected", "open", "all"],
         Query()] = "open") -> list[dict[str, Any]]:
-    return list(run(user, lambda conn, actor: loans.list_loans(conn, actor, status)))
+    return [r.as_dict() for r in run(user, lambda conn, actor: loans.list_loans(conn, actor, status))]
 
 
 @router.post("/{loan_id}/approve", summary="Approve (department head, archivist; either order)")
 def approve(loan_id: uuid.UUID, body: Decision, user: StaffUser) -> LoanResult:
-    return LoanResult.model_validate(run(user, lambda conn, actor: loans.approve(
+    return _result(run(user, lambda conn, actor: loans.approve(
         conn, actor, loan_id, capacity=body.capacity)))
 
 
 @router.post("/{loan_id}/reject", summary="Reject a loan request with a reason")
 def reject(loan_id: uuid.UUID, body: Rejection, user: StaffUser) -> LoanResult:
-    return LoanResult.model_validate(run(user, lambda conn, actor: loans.reject(
+    return _result(run(user, lambda conn, actor: loans.reject(
         conn, actor, loan_id, reason=body.reason, capacity=body.capacity)))
 
 
 @router.post("/{loan_id}/lend", summary="Hand the volumes out (archivist); due in period_wd")
 def lend(loan_id: uuid.UUID, user: StaffUser) -> LoanResult:
-    return LoanResult.model_validate(run(user, lambda conn, actor: loans.lend(
+    return _result(run(user, lambda conn, actor: loans.lend(
         conn, actor, loan_id)))
 
 
 @router.post("/{loan_id}/extension", summary="Ask for the one extension (the borrower)")
 def extend(loan_id: uuid.UUID, body: Extension, user: StaffUser) -> LoanResult:
-    return LoanResult.model_validate(run(user, lambda conn, actor: loans.request_extension(
+    return _result(run(user, lambda conn, actor: loans.request_extension(
         conn, actor, loan_id, body.wd)))
 
 
 @router.post("/{loan_id}/extension/decision", summary="Approve or reject the extension (archivist)")
 def decide_extension(loan_id: uuid.UUID, body: ExtensionDecision,
                      user: StaffUser) -> LoanResult:
-    return LoanResult.model_validate(run(user, lambda conn, actor: loans.decide_extension(
+    return _result(run(user, lambda conn, actor: loans.decide_extension(
         conn, actor, loan_id, approve=body.decision == "approve", reason=body.reason)))
 
 
 @router.post("/{loan_id}/return", summary="Take the volumes back with their condition (archivist)")
 def return_loan(loan_id: uuid.UUID, body: Return, user: StaffUser) -> LoanResult:
     conditions: dict[str | int, str] = {k: str(v) for k, v in body.conditions.items()}
-    return LoanResult.model_validate(run(user, lambda conn, actor: loans.return_loan(
+    return _result(run(user, lambda conn, actor: loans.return_loan(
         conn, actor, loan_id, conditions=conditions, default=body.default,
         notes=body.notes)))

@@ -47,16 +47,16 @@ class Decided(BaseModel):
 def request_grant(body: QueryRequest, user: StaffUser) -> Requested:
     return Requested.model_validate(run(user, lambda conn, actor: queries.request(
         conn, actor, body.dossier_no, purpose=body.purpose, scope=list(body.scope),
-        expires_on=body.until)))
+        expires_on=body.until)), from_attributes=True)
 
 
 @router.post("/{grant_id}/approve", summary="Approve a query request (archivist)")
 def approve_grant(grant_id: uuid.UUID, user: StaffUser) -> Decided:
     return Decided.model_validate(run(user, lambda conn, actor: queries.decide(
-        conn, actor, grant_id, approve=True)))
+        conn, actor, grant_id, approve=True)), from_attributes=True)
 
 
 @router.post("/{grant_id}/reject", summary="Reject a query request with a reason (archivist)")
 def reject_grant(grant_id: uuid.UUID, body: Rejection, user: StaffUser) -> Decided:
     return Decided.model_validate(run(user, lambda conn, actor: queries.decide(
-        conn, actor, grant_id, approve=False, reason=body.reason)))
+        conn, actor, grant_id, approve=False, reason=body.reason)), from_attributes=True)

@@ -93,13 +93,13 @@ class Checked(BaseModel):
 @router.get("", summary="The register in shelf order, with condition and any open loan")
 def list_volumes(user: StaffUser, cabinet: Annotated[Cabinet | None, Query()] = None) -> list[Volume]:
     rows = run(user, lambda conn, actor: vault.list_volumes(conn, actor, cabinet))
-    return [Volume.model_validate(r) for r in rows]
+    return [Volume.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.post("/volumes", status_code=201, summary="Register another volume of a filed dossier")
 def register_volume(body: Register, user: StaffUser) -> Registered:
     return Registered.model_validate(run(user, lambda conn, actor: vault.register_volume(
-        conn, actor, body.dossier_no, cabinet=body.cabinet, shelf=body.shelf)))
+        conn, actor, body.dossier_no, cabinet=body.cabinet, shelf=body.shelf)), from_attributes=True)
 
 
 @router.post("/volumes/{volume_id}/checks", status_code=201,
@@ -108,4 +108,4 @@ def check_condition(volume_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: C
                     user: StaffUser) -> Checked:
     return Checked.model_validate(run(user, lambda conn, actor: vault.check_condition(
         conn, actor, str(volume_id), condition=body.condition, action=body.action,
-        notes=body.notes)))
+        notes=body.notes)), from_attributes=True)

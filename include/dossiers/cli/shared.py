@@ -25,6 +25,7 @@ from sqlalchemy import Connection
 from dossiers.core import db, directory
 from dossiers.core.permissions import Actor
 from dossiers.core.progress import Progress, no_progress
+from dossiers.workflows.results import Result
 
 Handler = Callable[[argparse.Namespace], int]
 #: What ``ArgumentParser.add_subparsers`` returns: the group a noun's verbs are added to.
@@ -67,7 +68,13 @@ def command(group: Group, name: str, handler: Handler, help_: str) -> argparse.A
 
 
 def print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """Print a result (a workflow's typed result, or a list of them) as JSON, with its
+    fields in order; dates, times and ids as their ISO strings."""
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=_json_value))
+
+
+def _json_value(value: Any) -> Any:
+    return value.as_dict() if isinstance(value, Result) else str(value)
 
 
 def acting(args: argparse.Namespace, work: Callable[[Connection, Actor], Any]) -> int:

@@ -17,7 +17,7 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     if args.as_json:
         print_json(added)
     else:
-        print(f"added {added['username']} to {added['department']} as {', '.join(added['roles'])}")
+        print(f"added {added.username} to {added.department} as {', '.join(added.roles)}")
     return 0
 
 

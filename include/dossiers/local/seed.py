@@ -258,10 +258,10 @@ def _workflow(engine: Any, rng: random.Random, keyring: KeyRing,
             late_filing = rng.random() < 0.08
             filed_on = min(today, cal.add(created_on, rng.randint(3, 5) if late_filing
                                           else rng.randint(0, 2)).date)
-            dossier_id = uuid.UUID(made["dossier_id"])
+            dossier_id = uuid.UUID(made.dossier_id)
             creation.file_dossier(conn, archivist, dossier_id,
-                                  cabinet=made["dossier_no"].split("-")[2], shelf=1 + int(
-                                      made["dossier_no"].split("-")[1]) % 4, at=_at(filed_on, 15))
+                                  cabinet=made.dossier_no.split("-")[2], shelf=1 + int(
+                                      made.dossier_no.split("-")[1]) % 4, at=_at(filed_on, 15))
             counts["late_filings" if late_filing else "filed"] += 1
     progress(WORKFLOW_STEP, len(submitted), len(submitted))
     return counts

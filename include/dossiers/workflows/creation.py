@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Text, func, insert, select, update
@@ -42,10 +43,11 @@ from dossiers.core.schema import (
     paper_volume,
     staff,
 )
-from dossiers.core.vocabulary import FormStatus, LedgerAction
+from dossiers.core.vocabulary import FormStatus, LedgerAction, Origin, Stage
 from dossiers.intake.service import personal_field
 from dossiers.workflows import decisions
 from dossiers.workflows.access import worked_on
+from dossiers.workflows.results import Result
 
 BASIC = ("registered_address", "domestic_contact_address", "founded_on", "legal_form",
          "registered_capital_amount", "registered_capital_currency", "business_scope",
@@ -54,6 +56,50 @@ MARKET = ("market_positioning", "target_customers", "competition", "market_share
           "policy_fit", "industry_trends")
 NEEDS = ("brand_positioning", "creative_preferences", "selling_points", "consumer_traits",
          "service_expectations", "latent_needs")
+
+
+@dataclass(frozen=True)
+class Reviewed(Result):
+    form_id: str
+    status: FormStatus
+
+
+@dataclass(frozen=True)
+class Created(Result):
+    """A dossier created and numbered (Art. 11(4)); filing is due by ``filing_due``."""
+
+    dossier_id: str
+    dossier_no: str
+    filing_due: str  # ISO date
+    filing_due_provisional: bool
+
+
+@dataclass(frozen=True)
+class Filed(Result):
+    """Where the dossier's first paper volume stands (Art. 15)."""
+
+    dossier_no: str
+    cabinet: str
+    shelf: int
+    position: int
+
+
+@dataclass(frozen=True)
+class FormSummary(Result):
+    """A collection form in a list, with its review deadline (Art. 11(2))."""
+
+    form_id: str
+    status: str
+    client_name_zh: str
+    client_name_en: str
+    client_type: str
+    stage: str
+    department: str
+    liaison: str
+    submitted_at: datetime
+    review_due: date | None
+    review_due_provisional: bool | None
+    rejection_reason: str | None
 
 
 def _now() -> datetime:
@@ -76,7 +122,7 @@ REVIEW = decisions.review(
 
 
 def review_form(conn: Connection, actor: Actor, form_id: uuid.UUID, *, approve: bool,
-                reason: str | None = None, at: datetime | None = None) -> dict[str, Any]:
+                reason: str | None = None, at: datetime | None = None) -> Reviewed:
     """Art. 11(2): the department head of the form's department approves or rejects it."""
     at = at or _now()
     decision = decisions.Decision(approve, reason)
@@ -87,16 +133,16 @@ def review_form(conn: Connection, actor: Actor, form_id: uuid.UUID, *, approve: 
         actor=actor.username, action=outcome.entry_action, subject_type="form",
         subject_id=str(form_id), details={"reason": reason} if reason else {},
     ))
-    return {"form_id": str(form_id), "status": outcome.status}
+    return Reviewed(str(form_id), FormStatus(outcome.status))
 
 
 def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uuid.UUID, *,
-                   at: datetime | None = None) -> dict[str, Any]:
+                   at: datetime | None = None) -> Created:
     """Art. 11(3)-(4): the archivist creates the electronic dossier and numbers it."""
     at = at or _now()
     row = _form(conn, form_id)
     authorize(conn, actor, Action.DOSSIER_CREATE, subject=f"form {form_id}")
-    if row.status != "reviewed":
+    if row.status != FormStatus.REVIEWED:
         raise Refused(f"is {row.status}: a dossier is created only from a form its "
                       "department head has reviewed (Art. 11)", record=f"form {form_id}")
     p: dict[str, Any] = row.payload
@@ -104,7 +150,7 @@ def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uu
                                        row.personal_enc) or "{}")
     dossier_id = row.dossier_id
     number = numbering.allocate(conn, at.year, row.client_type, dossier_id)
-    origin = "potential" if row.stage == "potential" else "new"
+    origin = Origin.POTENTIAL if row.stage == Stage.POTENTIAL else Origin.NEW
     conn.execute(insert(dossier).values(
         id=dossier_id, dossier_no=number, client_name_zh=row.client_name_zh,
         client_name_en=row.client_name_en, name_en_key=row.name_en_key,
@@ -115,7 +161,7 @@ def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uu
         terminated_on=p.get("terminated_on"),
     ))
     _insert_dimensions(conn, keyring, dossier_id, p, personal)
-    conn.execute(update(form).where(form.c.id == form_id).values(status="created"))
+    conn.execute(update(form).where(form.c.id == form_id).values(status=FormStatus.CREATED))
     filing = open_clock(conn, "filing", "dossier", str(dossier_id), "creation_filing_wd",
                         owner_id=actor.staff_id, start=at.date())  # Art. 11(5)
     ledger.append(conn, ledger.Entry(
@@ -124,8 +170,7 @@ def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uu
         details={"form_id": str(form_id), "client_type": row.client_type, "stage": row.stage,
                  "filing_due": filing.due.isoformat()},
     ))
-    return {"dossier_id": str(dossier_id), "dossier_no": number,
-            "filing_due": filing.due.isoformat(), "filing_due_provisional": filing.provisional}
+    return Created(str(dossier_id), number, filing.due.isoformat(), filing.provisional)
 
 
 def _insert_dimensions(conn: Connection, keyring: KeyRing, dossier_id: uuid.UUID,
@@ -181,7 +226,7 @@ def document_file_name(client_name: str, document_type: str, year: int) -> str:
 
 
 def file_dossier(conn: Connection, actor: Actor, dossier_id: uuid.UUID, *, cabinet: str,
-                 shelf: int, at: datetime | None = None) -> dict[str, Any]:
+                 shelf: int, at: datetime | None = None) -> Filed:
     """Art. 11(5), 15: file the electronic dossier and register its paper volume."""
     at = at or _now()
     row = conn.execute(select(dossier).where(dossier.c.id == dossier_id).with_for_update()).first()
@@ -214,11 +259,11 @@ def file_dossier(conn: Connection, actor: Actor, dossier_id: uuid.UUID, *, cabin
         subject_id=str(dossier_id), dossier_no=row.dossier_no,
         details={"cabinet": cabinet, "shelf": shelf, "position": position, "document": name},
     ))
-    return {"dossier_no": row.dossier_no, "cabinet": cabinet, "shelf": shelf,
-            "position": position}
+    return Filed(row.dossier_no, cabinet, shelf, position)
 
 
-def list_forms(conn: Connection, actor: Actor, status: str = "submitted") -> list[dict[str, Any]]:
+def list_forms(conn: Connection, actor: Actor,
+               status: str = FormStatus.SUBMITTED) -> list[FormSummary]:
     """Forms the actor works on: a liaison their own, a department head their department's,
     Customer Service (archivist, CS head) all of them; with the review deadline."""
     authorize(conn, actor, Action.FORM_LIST, subject="forms")
@@ -234,9 +279,7 @@ def list_forms(conn: Connection, actor: Actor, status: str = "submitted") -> lis
     if status != "all":
         query = query.where(form.c.status == status)
     query = query.where(worked_on(actor, form.c.department, form.c.liaison_id))
-    return [{"form_id": str(r.id), "status": r.status, "client_name_zh": r.client_name_zh,
-             "client_name_en": r.client_name_en, "client_type": r.client_type,
-             "stage": r.stage, "department": r.department, "liaison": r.username,
-             "submitted_at": r.submitted_at, "review_due": r.due_on,
-             "review_due_provisional": r.provisional, "rejection_reason": r.rejection_reason}
+    return [FormSummary(str(r.id), r.status, r.client_name_zh, r.client_name_en, r.client_type,
+                        r.stage, r.department, r.username, r.submitted_at, r.due_on,
+                        r.provisional, r.rejection_reason)
             for r in conn.execute(query)]

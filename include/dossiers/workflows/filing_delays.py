@@ -8,8 +8,8 @@ original date stays on the request, so timeliness can still be judged against bo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -23,10 +23,30 @@ from dossiers.core.schema import clock, filing_delay
 from dossiers.core.vocabulary import DelayStatus, LedgerAction
 from dossiers.workflows import decisions
 from dossiers.workflows.access import find
+from dossiers.workflows.results import Result
+
+
+@dataclass(frozen=True)
+class DelayRequested(Result):
+    """A delayed filing asked for, waiting for the CS head (Art. 15)."""
+
+    delay_id: int
+    dossier_no: str
+    status: DelayStatus
+    original_due: date
+    until: date
+
+
+@dataclass(frozen=True)
+class DelayDecided(Result):
+    delay_id: int
+    status: DelayStatus
+    #: the filing deadline now: the new date when approved, the original when refused
+    filing_due: date
 
 
 def request(conn: Connection, actor: Actor, dossier_no: str, *, until: date, reason: str,
-            today: date | None = None) -> dict[str, Any]:
+            today: date | None = None) -> DelayRequested:
     """The archivist asks to file a dossier later than its deadline, up to 5 wd in all."""
     today = today or datetime.now(SHANGHAI).date()
     target = find(conn, dossier_no)
@@ -64,8 +84,7 @@ def request(conn: Connection, actor: Actor, dossier_no: str, *, until: date, rea
         subject_id=str(delay_id), dossier_no=dossier_no,
         details={"original_due": running.due_on.isoformat(), "until": until.isoformat(),
                  "reason": reason.strip()}))
-    return {"delay_id": delay_id, "dossier_no": dossier_no, "status": "requested",
-            "original_due": running.due_on, "until": until}
+    return DelayRequested(delay_id, dossier_no, DelayStatus.REQUESTED, running.due_on, until)
 
 
 #: Art. 15: the CS head decides a delay, never the one who asked for it.
@@ -79,7 +98,7 @@ DECISION = decisions.Rules(
 
 
 def decide(conn: Connection, actor: Actor, delay_id: int, *, approve: bool,
-           reason: str | None = None) -> dict[str, Any]:
+           reason: str | None = None) -> DelayDecided:
     """The CS head approves or refuses a delay; an approval moves the filing deadline."""
     decision = decisions.Decision(approve, reason)
     delay = decisions.take(conn, actor, DECISION, delay_id, decision)
@@ -95,5 +114,5 @@ def decide(conn: Connection, actor: Actor, delay_id: int, *, approve: bool,
         actor=actor.username, action=outcome.entry_action, subject_type="filing_delay",
         subject_id=str(delay_id),
         details={"until": delay.new_due_on.isoformat(), **({"reason": reason} if reason else {})}))
-    return {"delay_id": delay_id, "status": outcome.status,
-            "filing_due": delay.new_due_on if approve else delay.original_due_on}
+    return DelayDecided(delay_id, DelayStatus(outcome.status),
+                        delay.new_due_on if approve else delay.original_due_on)

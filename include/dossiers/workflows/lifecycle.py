@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -34,19 +35,37 @@ from dossiers.core.schema import (
     paper_volume,
     staff,
 )
-from dossiers.core.vocabulary import LedgerAction
+from dossiers.core.vocabulary import DossierStatus, LedgerAction, Stage
 from dossiers.workflows.access import active_scope, find, mask
+from dossiers.workflows.results import Result
 
 TRANSITIONS = {  # Art. 15; a terminated client may come back (renewed cooperation)
-    "potential": {"active", "terminated"},
-    "active": {"terminated"},
-    "terminated": {"active"},
+    Stage.POTENTIAL: {Stage.ACTIVE, Stage.TERMINATED},
+    Stage.ACTIVE: {Stage.TERMINATED},
+    Stage.TERMINATED: {Stage.ACTIVE},
 }
+
+
+@dataclass(frozen=True)
+class StageChanged(Result):
+    dossier_no: str
+    from_stage: str = field(metadata={"key": "from"})
+    stage: str
+    terminated_on: date | None
+    further_cooperation: bool | None
+
+
+@dataclass(frozen=True)
+class Kept(Result):
+    """A terminated dossier kept after its six-month review (Art. 14)."""
+
+    dossier_no: str
+    status: DossierStatus
 
 
 def change_stage(conn: Connection, actor: Actor, dossier_no: str, stage: str, *,
                  terminated_on: date | None = None, further_cooperation: bool | None = None,
-                 today: date | None = None) -> dict[str, Any]:
+                 today: date | None = None) -> StageChanged:
     """Move a dossier to another stage (archivist, Art. 15), refusing illegal moves."""
     today = today or datetime.now(SHANGHAI).date()
     row = find(conn, dossier_no, lock=True)
@@ -55,7 +74,7 @@ def change_stage(conn: Connection, actor: Actor, dossier_no: str, stage: str, *,
     if stage not in TRANSITIONS.get(row.stage, set()):
         raise Refused(f"cannot move from {row.stage} to {stage} (allowed: "
                       f"{', '.join(sorted(TRANSITIONS[row.stage]))})", record=record, field="stage")
-    if stage == "terminated":
+    if stage == Stage.TERMINATED:
         if terminated_on is None:
             raise Refused("a termination needs its date", record=record, field="terminated_on")
         if terminated_on > today:
@@ -76,8 +95,7 @@ def change_stage(conn: Connection, actor: Actor, dossier_no: str, stage: str, *,
                  "terminated_on": terminated_on.isoformat() if terminated_on else None,
                  "further_cooperation": further_cooperation},
     ))
-    return {"dossier_no": dossier_no, "from": row.stage, "stage": stage,
-            "terminated_on": terminated_on, "further_cooperation": further_cooperation}
+    return StageChanged(dossier_no, row.stage, stage, terminated_on, further_cooperation)
 
 
 def read(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str) -> dict[str, Any]:
@@ -160,7 +178,7 @@ def _dossier_view(conn: Connection, keyring: KeyRing, row: Any, scope: set[str])
 
 
 def keep_terminated(conn: Connection, actor: Actor, dossier_no: str, *, reason: str,
-                    at: datetime | None = None) -> dict[str, Any]:
+                    at: datetime | None = None) -> Kept:
     """Art. 14: after the six-month review the archivist keeps a terminated, no-prospect
     dossier, filed separately as a "terminated-cooperation client dossier" (終止合作客戶檔案).
     (The other outcome, destruction, follows Art. 17.)"""
@@ -170,17 +188,17 @@ def keep_terminated(conn: Connection, actor: Actor, dossier_no: str, *, reason: 
     row = find(conn, dossier_no, lock=True)
     record = f"dossier {dossier_no}"
     authorize(conn, actor, Action.DOSSIER_STAGE, subject=record)
-    if row.stage != "terminated" or row.further_cooperation is not False:
+    if row.stage != Stage.TERMINATED or row.further_cooperation is not False:
         raise Refused("only a terminated dossier with no prospect of further cooperation is "
                       "kept as a terminated-cooperation client dossier (Art. 14)", record=record)
-    if row.status != "open":
+    if row.status != DossierStatus.OPEN:
         raise Refused(f"is already {row.status}", record=record)
     if not reason.strip():
         raise Refused("say why it is kept (Art. 14)", record=record, field="reason")
     conn.execute(update(dossier).where(dossier.c.id == row.id).values(
-        status="terminated_kept", updated_at=at))
+        status=DossierStatus.TERMINATED_KEPT, updated_at=at))
     close_clock(conn, "inactive_review", "dossier", str(row.id), at)
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=LedgerAction.DOSSIER_KEEP_TERMINATED, subject_type="dossier",
         subject_id=str(row.id), dossier_no=dossier_no, details={"reason": reason.strip()}))
-    return {"dossier_no": dossier_no, "status": "terminated_kept"}
+    return Kept(dossier_no, DossierStatus.TERMINATED_KEPT)

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Connection, Text, insert, literal, or_, select, update
 
@@ -63,6 +63,7 @@ from dossiers.core.vocabulary import (
 )
 from dossiers.workflows import decisions
 from dossiers.workflows.access import find
+from dossiers.workflows.results import Result
 
 ARTICLE = "Art. 16"
 OPEN = (LoanStatus.REQUESTED, LoanStatus.APPROVED, LoanStatus.LENT)
@@ -73,6 +74,137 @@ REMEDY: dict[str, Remedy] = {Condition.DAMAGED: Remedy.REPAIR, Condition.FADED: 
 CAPACITY_ACTION = {Capacity.DEPARTMENT: Action.LOAN_APPROVE_DEPARTMENT,
                    Capacity.ARCHIVE: Action.LOAN_APPROVE_ARCHIVE}
 CLOCK_KIND = "loan_return"
+
+
+class LoanVolume(TypedDict):
+    """A paper volume of a loan, and where it stands in the vault."""
+
+    ref: str
+    dossier_no: str
+    volume_no: int
+    cabinet: str
+    shelf: int
+    position: int
+
+
+class ListedVolume(LoanVolume):
+    returned_condition: str | None
+
+
+class ReturnedVolume(TypedDict):
+    """A volume's condition when it went out and when it came back (Art. 16: intact)."""
+
+    ref: str
+    dossier_no: str
+    volume_no: int
+    before: str
+    after: str
+    action: str
+
+
+class Extension(TypedDict):
+    wd: int
+    status: str
+    requested_on: date
+    decided_by: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Requested(Result):
+    """A Borrowing Request Form (Art. 16), waiting for its two approvals."""
+
+    loan_id: str
+    status: LoanStatus
+    period_wd: int
+    volumes: list[LoanVolume]
+    waiting_for: list[str]
+
+
+@dataclass(frozen=True)
+class Approved(Result):
+    loan_id: str
+    status: LoanStatus
+    approved_as: Capacity
+    waiting_for: list[str]
+
+
+@dataclass(frozen=True)
+class Rejected(Result):
+    loan_id: str
+    status: LoanStatus
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Lent(Result):
+    loan_id: str
+    status: LoanStatus
+    borrower: str
+    lent_on: date
+    due_on: date
+    due_provisional: bool
+    #: the last day to ask for an extension (Art. 16)
+    extension_request_by: date
+    volumes: list[LoanVolume]
+
+
+@dataclass(frozen=True)
+class Returned(Result):
+    loan_id: str
+    status: LoanStatus
+    returned_on: date
+    due_on: date
+    late: bool
+    overdue_wd: int
+    volumes: list[ReturnedVolume]
+    worse_than_lent: list[str]
+
+
+@dataclass(frozen=True)
+class ExtensionRequested(Result):
+    loan_id: str
+    extension_status: ExtensionStatus
+    extension_wd: int
+    due_on: date
+    would_be_due_on: date
+
+
+@dataclass(frozen=True)
+class ExtensionDecided(Result):
+    loan_id: str
+    extension_status: ExtensionStatus
+    due_on: date
+    #: a rejection's reason; an approval has none (and no such key)
+    reason: str | None = field(default=None, metadata={"omit_none": True})
+
+
+@dataclass(frozen=True)
+class Loan(Result):
+    """A loan in a list: its approvals, dates, extension and volumes (Art. 16)."""
+
+    loan_id: str
+    status: str
+    borrower: str
+    department: str
+    purpose: str
+    period_wd: int
+    requested_at: datetime
+    department_approved_by: str | None
+    archive_approved_by: str | None
+    waiting_for: list[str]
+    rejected_by: str | None
+    rejection_reason: str | None
+    lent_on: date | None
+    due_on: date | None
+    due_provisional: bool
+    extension_request_by: date | None
+    extension: Extension | None
+    returned_on: date | None
+    returned_to: str | None
+    overdue: bool
+    overdue_wd: int
+    volumes: list[ListedVolume]
 
 
 def _moment(today: date | None) -> datetime:
@@ -135,7 +267,7 @@ def _refuse_own(conn: Connection, actor: Actor, action: Action, row: Any, what: 
 # --- the request ---------------------------------------------------------------------------------
 
 def request(conn: Connection, actor: Actor, dossier_nos: Sequence[str], *, purpose: str,
-            period_wd: int, today: date | None = None) -> dict[str, Any]:
+            period_wd: int, today: date | None = None) -> Requested:
     """Fill in a Borrowing Request Form (Art. 16) for every paper volume of the dossiers."""
     numbers = list(dict.fromkeys(n.strip() for n in dossier_nos if n.strip()))
     subject = f"dossier {', '.join(numbers)}" if numbers else "loan"
@@ -175,20 +307,19 @@ def request(conn: Connection, actor: Actor, dossier_nos: Sequence[str], *, purpo
     loan_id = uuid.uuid4()
     conn.execute(insert(loan).values(
         id=loan_id, requester_id=actor.staff_id, purpose=purpose.strip(), period_wd=period_wd,
-        status="requested", requested_at=_moment(today)))
+        status=LoanStatus.REQUESTED, requested_at=_moment(today)))
     conn.execute(insert(loan_volume), [{"loan_id": loan_id, "volume_id": v} for v in volume_ids])
     volumes = _volumes(conn, [loan_id])
     _ledger(conn, actor, LedgerAction.LOAN_REQUEST, loan_id, volumes,
             {"purpose": purpose.strip(), "period_wd": period_wd})
-    return {"loan_id": str(loan_id), "status": "requested", "period_wd": period_wd,
-            "volumes": [_volume_ref(v) for v in volumes],
-            "waiting_for": ["department head", "archivist"]}
+    return Requested(str(loan_id), LoanStatus.REQUESTED, period_wd,
+                     [_volume_ref(v) for v in volumes], ["department head", "archivist"])
 
 
-def _volume_ref(v: Any) -> dict[str, Any]:
-    return {"ref": f"{v.dossier_no}/{v.volume_no}", "dossier_no": v.dossier_no,
-            "volume_no": v.volume_no, "cabinet": v.cabinet, "shelf": v.shelf,
-            "position": v.position}
+def _volume_ref(v: Any) -> LoanVolume:
+    return LoanVolume(ref=f"{v.dossier_no}/{v.volume_no}", dossier_no=v.dossier_no,
+                      volume_no=v.volume_no, cabinet=v.cabinet, shelf=v.shelf,
+                      position=v.position)
 
 
 # --- approvals ----------------------------------------------------------------------------------
@@ -234,7 +365,7 @@ def _check_approver(conn: Connection, actor: Actor, row: Any, capacity: Capacity
 
 
 def approve(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
-            capacity: str | None = None) -> dict[str, Any]:
+            capacity: str | None = None) -> Approved:
     """The department head's or the archivist's approval (Art. 16), in either order; the
     loan is ``approved`` once it has both."""
     row = _loan(conn, loan_id)
@@ -250,18 +381,17 @@ def approve(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
                       "'s approval", record=_record(loan_id))
     at = _moment(None)
     both = getattr(row, other) is not None
-    status = "approved" if both else "requested"
+    status = LoanStatus.APPROVED if both else LoanStatus.REQUESTED
     conn.execute(update(loan).where(loan.c.id == loan_id).values(
         {mine: actor.staff_id, mine.replace("_by", "_at"): at, "status": status}))
     _ledger(conn, actor, LOAN_APPROVAL_ACTION[cap], loan_id, _volumes(conn, [loan_id]),
             {"status": status})
     waiting = [] if both else ["archivist" if cap == "department" else "department head"]
-    return {"loan_id": str(loan_id), "status": status, "approved_as": cap,
-            "waiting_for": waiting}
+    return Approved(str(loan_id), status, cap, waiting)
 
 
 def reject(conn: Connection, actor: Actor, loan_id: uuid.UUID, *, reason: str,
-           capacity: str | None = None) -> dict[str, Any]:
+           capacity: str | None = None) -> Rejected:
     """Either approver rejects a requested loan, with the reason the borrower reads."""
     row = _loan(conn, loan_id)
     cap = _capacity(actor, capacity, loan_id)
@@ -270,28 +400,28 @@ def reject(conn: Connection, actor: Actor, loan_id: uuid.UUID, *, reason: str,
     outcome = decisions.record(conn, actor, REJECTION, decision, loan_id)
     _ledger(conn, actor, outcome.entry_action, loan_id, _volumes(conn, [loan_id]),
             {"as": cap, "reason": decision.reason})
-    return {"loan_id": str(loan_id), "status": outcome.status, "reason": decision.reason}
+    return Rejected(str(loan_id), LoanStatus(outcome.status), decision.reason)
 
 
 # --- lending and returning ---------------------------------------------------------------------
 
 def lend(conn: Connection, actor: Actor, loan_id: uuid.UUID,
-         today: date | None = None) -> dict[str, Any]:
+         today: date | None = None) -> Lent:
     """The archivist hands the volumes out; due ``period_wd`` working days later."""
     today = today or datetime.now(SHANGHAI).date()
     row = _loan(conn, loan_id)
     authorize(conn, actor, Action.VAULT_MANAGE, subject=_record(loan_id))
     _refuse_own(conn, actor, Action.VAULT_MANAGE, row, "hands out")
-    if row.status != "approved":
+    if row.status != LoanStatus.APPROVED:
         missing = [who for who, by in (("department head", row.department_approved_by),
                                        ("archivist", row.archive_approved_by)) if by is None]
-        waiting = f"; waiting for: {', '.join(missing)}" if missing and row.status == "requested" \
+        waiting = f"; waiting for: {', '.join(missing)}" if missing and row.status == LoanStatus.REQUESTED \
             else ""
         raise Refused(f"is {row.status}: paper is lent only after both the department head and "
                       f"the archivist have approved (Art. 16){waiting}", record=_record(loan_id))
     due = default_calendar().add(today, row.period_wd)
     conn.execute(update(loan).where(loan.c.id == loan_id).values(
-        status="lent", lent_on=today, due_on=due.date))
+        status=LoanStatus.LENT, lent_on=today, due_on=due.date))
     conn.execute(insert(clock).values(
         kind=CLOCK_KIND, subject_type="loan", subject_id=str(loan_id),
         article=policy().article("loan_period_wd"), owner_id=row.requester_id,
@@ -300,10 +430,8 @@ def lend(conn: Connection, actor: Actor, loan_id: uuid.UUID,
     _ledger(conn, actor, LedgerAction.LOAN_LEND, loan_id, volumes,
             {"lent_on": today.isoformat(), "due_on": due.date.isoformat(),
              "period_wd": row.period_wd})
-    return {"loan_id": str(loan_id), "status": "lent", "borrower": row.requester,
-            "lent_on": today, "due_on": due.date, "due_provisional": due.provisional,
-            "extension_request_by": _extension_deadline(due.date),
-            "volumes": [_volume_ref(v) for v in volumes]}
+    return Lent(str(loan_id), LoanStatus.LENT, row.requester, today, due.date, due.provisional,
+                _extension_deadline(due.date), [_volume_ref(v) for v in volumes])
 
 
 def _resolve(volumes: Sequence[Any], ref: str | int, loan_id: uuid.UUID) -> Any:
@@ -325,7 +453,7 @@ def _resolve(volumes: Sequence[Any], ref: str | int, loan_id: uuid.UUID) -> Any:
 
 def return_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
                 conditions: Mapping[str | int, str] | None = None, default: str | None = None,
-                notes: str | None = None, today: date | None = None) -> dict[str, Any]:
+                notes: str | None = None, today: date | None = None) -> Returned:
     """The archivist takes the volumes back and records each one's condition (Art. 16:
     returned on time and intact). ``conditions`` maps a volume (its id as an ``int``, or
     ``"DOSSIER_NO/VOLUME_NO"``, or for a one-dossier loan ``"VOLUME_NO"``) to its condition;
@@ -363,7 +491,7 @@ def return_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
     at = _moment(today)
     check_note = f"returned from loan {loan_id}" + (f": {notes.strip()}" if notes and
                                                      notes.strip() else "")
-    changes = []
+    changes: list[ReturnedVolume] = []
     for v in volumes:
         after = found[v.id]
         conn.execute(update(loan_volume).where(
@@ -374,11 +502,11 @@ def return_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
         conn.execute(insert(paper_condition_check).values(
             volume_id=v.id, checked_on=today, checked_by=actor.staff_id, condition=after,
             action=REMEDY.get(after, Remedy.NONE), notes=check_note))
-        changes.append({"ref": f"{v.dossier_no}/{v.volume_no}", "dossier_no": v.dossier_no,
-                        "volume_no": v.volume_no, "before": v.condition, "after": after,
-                        "action": REMEDY.get(after, Remedy.NONE)})
+        changes.append(ReturnedVolume(ref=f"{v.dossier_no}/{v.volume_no}", dossier_no=v.dossier_no,
+                                      volume_no=v.volume_no, before=v.condition, after=after,
+                                      action=REMEDY.get(after, Remedy.NONE)))
     conn.execute(update(loan).where(loan.c.id == loan_id).values(
-        status="returned", returned_on=today, returned_to=actor.staff_id))
+        status=LoanStatus.RETURNED, returned_on=today, returned_to=actor.staff_id))
     close_clock(conn, CLOCK_KIND, "loan", str(loan_id), at)
     late, overdue = _overdue(row.due_on, today)
     worse = [c["ref"] for c in changes
@@ -392,9 +520,8 @@ def return_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
                                              if c["dossier_no"] == dossier_no},
                               "worse": [r for r in worse if r.startswith(f"{dossier_no}/")]})
         for dossier_no in dict.fromkeys(c["dossier_no"] for c in changes)))
-    return {"loan_id": str(loan_id), "status": "returned", "returned_on": today,
-            "due_on": row.due_on, "late": late, "overdue_wd": overdue, "volumes": changes,
-            "worse_than_lent": worse}
+    return Returned(str(loan_id), LoanStatus.RETURNED, today, row.due_on, late, overdue, changes,
+                    worse)
 
 
 def _overdue(due_on: date | None, today: date) -> tuple[bool, int]:
@@ -416,7 +543,7 @@ def _extension_deadline(due_on: date) -> date:
 
 
 def request_extension(conn: Connection, actor: Actor, loan_id: uuid.UUID, wd: int,
-                      today: date | None = None) -> dict[str, Any]:
+                      today: date | None = None) -> ExtensionRequested:
     """The borrower asks for more time: once per loan, 1 to 3 wd, at least 1 wd before the
     due date (Art. 16)."""
     today = today or datetime.now(SHANGHAI).date()
@@ -426,7 +553,7 @@ def request_extension(conn: Connection, actor: Actor, loan_id: uuid.UUID, wd: in
     if row.requester_id != actor.staff_id:
         authorize(conn, actor, Action.LOAN_REQUEST, subject=record,
                   reason="only the borrower asks to extend their loan (Art. 16)")
-    if row.status != "lent":
+    if row.status != LoanStatus.LENT:
         raise Refused(f"is {row.status}, only a lent loan can be extended", record=record)
     allowed = policy().loan_extensions_allowed
     if row.extension_status is not None or allowed < 1:
@@ -446,11 +573,11 @@ def request_extension(conn: Connection, actor: Actor, loan_id: uuid.UUID, wd: in
                       f"({policy().article('loan_extension_notice_wd')}); the last day to ask "
                       f"was {last_day}", record=record, field="wd")
     conn.execute(update(loan).where(loan.c.id == loan_id).values(
-        extension_wd=wd, extension_requested_on=today, extension_status="requested"))
+        extension_wd=wd, extension_requested_on=today, extension_status=ExtensionStatus.REQUESTED))
     _ledger(conn, actor, LedgerAction.LOAN_EXTENSION_REQUEST, loan_id, _volumes(conn, [loan_id]),
             {"wd": wd, "requested_on": today.isoformat(), "due_on": row.due_on.isoformat()})
-    return {"loan_id": str(loan_id), "extension_status": "requested", "extension_wd": wd,
-            "due_on": row.due_on, "would_be_due_on": default_calendar().add(row.due_on, wd).date}
+    return ExtensionRequested(str(loan_id), ExtensionStatus.REQUESTED, wd, row.due_on,
+                              default_calendar().add(row.due_on, wd).date)
 
 
 #: Art. 16: the archivist decides the borrower's extension, never of their own loan.
@@ -465,16 +592,17 @@ EXTENSION = replace(
 
 
 def decide_extension(conn: Connection, actor: Actor, loan_id: uuid.UUID, *, approve: bool,
-                     reason: str | None = None) -> dict[str, Any]:
+                     reason: str | None = None) -> ExtensionDecided:
     """The archivist approves an extension (the due date moves ``extension_wd`` working days
     on from the old due date, and the return clock with it) or rejects it with a reason."""
     row = _loan(conn, loan_id)
     decision = decisions.Decision(approve, reason)
-    state = row.status if row.status != "lent" else \
+    state = row.status if row.status != LoanStatus.LENT else \
         f"lent with {'no' if row.extension_status is None else 'an ' + row.extension_status} " \
         "extension"
     decisions.check(conn, actor, EXTENSION, decision, row, status=state,
-                    is_pending=row.status == "lent" and row.extension_status == "requested")
+                    is_pending=row.status == LoanStatus.LENT
+                    and row.extension_status == ExtensionStatus.REQUESTED)
     also: dict[str, Any] = {}
     details: dict[str, Any] = {"wd": row.extension_wd}
     due_on = row.due_on
@@ -490,14 +618,14 @@ def decide_extension(conn: Connection, actor: Actor, loan_id: uuid.UUID, *, appr
         details["reason"] = (reason or "").strip()
     outcome = decisions.record(conn, actor, EXTENSION, decision, loan_id, also=also)
     _ledger(conn, actor, outcome.entry_action, loan_id, _volumes(conn, [loan_id]), details)
-    return {"loan_id": str(loan_id), "extension_status": outcome.status, "due_on": due_on,
-            **({"reason": details["reason"]} if not approve else {})}
+    return ExtensionDecided(str(loan_id), ExtensionStatus(outcome.status), due_on,
+                            None if approve else details["reason"])
 
 
 # --- listing ------------------------------------------------------------------------------------
 
 def list_loans(conn: Connection, actor: Actor, status: str | None = None,
-               today: date | None = None) -> list[dict[str, Any]]:
+               today: date | None = None) -> list[Loan]:
     """Loans the actor may see: whoever reads the vault register (archivist, CS head, QA
     supervisor) all of them, a department head their department's, anyone else their own;
     with due dates, the last day to ask for an extension and overdue flags.
@@ -540,35 +668,36 @@ def list_loans(conn: Connection, actor: Actor, status: str | None = None,
     people = _usernames(conn, {getattr(r, c) for r in rows for c in (
         "department_approved_by", "archive_approved_by", "rejected_by", "returned_to",
         "extension_decided_by")})
-    reasons = _extension_rejections(conn, [r.id for r in rows if r.extension_status == "rejected"])
+    reasons = _extension_rejections(
+        conn, [r.id for r in rows if r.extension_status == ExtensionStatus.REJECTED])
     listed = []
     for r in rows:
-        late, overdue = _overdue(r.due_on, today) if r.status == "lent" else (False, 0)
-        if r.status == "returned":
+        late, overdue = _overdue(r.due_on, today) if r.status == LoanStatus.LENT else (False, 0)
+        if r.status == LoanStatus.RETURNED:
             late, overdue = _overdue(r.due_on, r.returned_on)
         waiting = [who for who, by in (("department head", r.department_approved_by),
                                        ("archivist", r.archive_approved_by)) if by is None]
-        listed.append({
-            "loan_id": str(r.id), "status": r.status, "borrower": r.requester,
-            "department": r.requester_department, "purpose": r.purpose,
-            "period_wd": r.period_wd, "requested_at": r.requested_at,
-            "department_approved_by": people.get(r.department_approved_by),
-            "archive_approved_by": people.get(r.archive_approved_by),
-            "waiting_for": waiting if r.status == "requested" else [],
-            "rejected_by": people.get(r.rejected_by), "rejection_reason": r.rejection_reason,
-            "lent_on": r.lent_on, "due_on": r.due_on, "due_provisional": bool(r.provisional),
-            "extension_request_by": _extension_deadline(r.due_on)
-            if r.status == "lent" and r.extension_status is None else None,
-            "extension": None if r.extension_status is None else {
-                "wd": r.extension_wd, "status": r.extension_status,
-                "requested_on": r.extension_requested_on,
-                "decided_by": people.get(r.extension_decided_by),
-                "reason": reasons.get(r.id)},
-            "returned_on": r.returned_on, "returned_to": people.get(r.returned_to),
-            "overdue": late, "overdue_wd": overdue,
-            "volumes": [{**_volume_ref(v), "returned_condition": v.returned_condition}
-                        for v in volumes.get(r.id, [])],
-        })
+        listed.append(Loan(
+            loan_id=str(r.id), status=r.status, borrower=r.requester,
+            department=r.requester_department, purpose=r.purpose,
+            period_wd=r.period_wd, requested_at=r.requested_at,
+            department_approved_by=people.get(r.department_approved_by),
+            archive_approved_by=people.get(r.archive_approved_by),
+            waiting_for=waiting if r.status == LoanStatus.REQUESTED else [],
+            rejected_by=people.get(r.rejected_by), rejection_reason=r.rejection_reason,
+            lent_on=r.lent_on, due_on=r.due_on, due_provisional=bool(r.provisional),
+            extension_request_by=_extension_deadline(r.due_on)
+            if r.status == LoanStatus.LENT and r.extension_status is None else None,
+            extension=None if r.extension_status is None else Extension(
+                wd=r.extension_wd, status=r.extension_status,
+                requested_on=r.extension_requested_on,
+                decided_by=people.get(r.extension_decided_by),
+                reason=reasons.get(r.id)),
+            returned_on=r.returned_on, returned_to=people.get(r.returned_to),
+            overdue=late, overdue_wd=overdue,
+            volumes=[ListedVolume(**_volume_ref(v), returned_condition=v.returned_condition)
+                     for v in volumes.get(r.id, [])],
+        ))
     return listed
 
 
@@ -586,6 +715,7 @@ def _extension_rejections(conn: Connection, loan_ids: list[uuid.UUID]) -> dict[u
     if not loan_ids:
         return {}
     rows = conn.execute(select(ledger_entry.c.subject_id, ledger_entry.c.details).where(
-        ledger_entry.c.subject_type == "loan", ledger_entry.c.action == LedgerAction.LOAN_EXTENSION_REJECT,
+        ledger_entry.c.subject_type == "loan",
+        ledger_entry.c.action == LedgerAction.LOAN_EXTENSION_REJECT,
         ledger_entry.c.subject_id.in_([str(i) for i in loan_ids])))
     return {uuid.UUID(r.subject_id): r.details.get("reason") for r in rows}

@@ -8,8 +8,8 @@ person who asked (separation of duties). Reads under a grant show only its scope
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import Connection, insert
 
@@ -21,10 +21,26 @@ from dossiers.core.schema import QUERY_SCOPES, query_grant
 from dossiers.core.vocabulary import GrantStatus, LedgerAction
 from dossiers.workflows import decisions
 from dossiers.workflows.access import find
+from dossiers.workflows.results import Result
+
+
+@dataclass(frozen=True)
+class Requested(Result):
+    """A query request, waiting for the archivist (Art. 16)."""
+
+    grant_id: str
+    dossier_no: str
+    status: GrantStatus
+
+
+@dataclass(frozen=True)
+class Decided(Result):
+    grant_id: str
+    status: GrantStatus
 
 
 def request(conn: Connection, actor: Actor, dossier_no: str, *, purpose: str,
-            scope: list[str], expires_on: date, today: date | None = None) -> dict[str, Any]:
+            scope: list[str], expires_on: date, today: date | None = None) -> Requested:
     today = today or datetime.now(SHANGHAI).date()
     row = find(conn, dossier_no)
     record = f"dossier {dossier_no}"
@@ -46,7 +62,7 @@ def request(conn: Connection, actor: Actor, dossier_no: str, *, purpose: str,
         subject_id=str(grant_id), dossier_no=dossier_no,
         details={"purpose": purpose, "scope": sorted(set(scope)),
                  "expires_on": expires_on.isoformat()}))
-    return {"grant_id": str(grant_id), "dossier_no": dossier_no, "status": "requested"}
+    return Requested(str(grant_id), dossier_no, GrantStatus.REQUESTED)
 
 
 #: Art. 16: the archivist decides a query request, never the person who asked.
@@ -59,7 +75,7 @@ DECISION = decisions.Rules(
 
 
 def decide(conn: Connection, actor: Actor, grant_id: uuid.UUID, *, approve: bool,
-           reason: str | None = None) -> dict[str, Any]:
+           reason: str | None = None) -> Decided:
     """The archivist approves or rejects a query request (Art. 16)."""
     decision = decisions.Decision(approve, reason)
     decisions.take(conn, actor, DECISION, grant_id, decision)
@@ -68,4 +84,4 @@ def decide(conn: Connection, actor: Actor, grant_id: uuid.UUID, *, approve: bool
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=outcome.entry_action, subject_type="query_grant",
         subject_id=str(grant_id), details={"reason": reason} if reason else {}))
-    return {"grant_id": str(grant_id), "status": outcome.status}
+    return Decided(str(grant_id), GrantStatus(outcome.status))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -11,11 +12,31 @@ from dossiers.core.directory import DEPARTMENTS, load_actor, staff_id
 from dossiers.core.errors import Refused
 from dossiers.core.permissions import STAFF_ROLES, Action, Actor, authorize
 from dossiers.core.schema import clock, dossier, form, staff, staff_role
-from dossiers.core.vocabulary import LedgerAction
+from dossiers.core.vocabulary import FormStatus, LedgerAction
+from dossiers.workflows.results import Result
+
+
+@dataclass(frozen=True)
+class Added(Result):
+    username: str
+    department: str
+    roles: list[str]
+
+
+@dataclass(frozen=True)
+class Left(Result):
+    """What a leaver handed over (Art. 19), and the roles they no longer have."""
+
+    username: str
+    handed_over_to: str
+    dossiers: int
+    open_forms: int
+    open_clocks: int
+    roles_revoked: list[str]
 
 
 def add(conn: Connection, acting_user: str | None, username: str, department_code: str,
-        roles: list[str], confidentiality_signed_on: Any = None) -> dict[str, Any]:
+        roles: list[str], confidentiality_signed_on: Any = None) -> Added:
     """Onboard a staff member. The very first one (an empty company) needs no actor.
 
     The username is checked first: it becomes a login, a mail address and a report cell
@@ -51,10 +72,10 @@ def add(conn: Connection, acting_user: str | None, username: str, department_cod
         details={"department": department_code, "roles": sorted(set(roles)),
                  "bootstrap": bootstrap},
     ))
-    return {"username": username, "department": department_code, "roles": sorted(set(roles))}
+    return Added(username, department_code, sorted(set(roles)))
 
 
-def leave(conn: Connection, actor: Actor, username: str, handover_to: str) -> dict[str, Any]:
+def leave(conn: Connection, actor: Actor, username: str, handover_to: str) -> Left:
     """Offboard (Art. 19): hand every dossier and open item over, then revoke access."""
     authorize(conn, actor, Action.STAFF_LEAVE, subject=f"user {username}")
     if username == handover_to:
@@ -68,7 +89,7 @@ def leave(conn: Connection, actor: Actor, username: str, handover_to: str) -> di
     ).scalars().all()
     forms = conn.execute(
         update(form).where(form.c.liaison_id == leaver,
-                           form.c.status.in_(("submitted", "reviewed")))
+                           form.c.status.in_((FormStatus.SUBMITTED, FormStatus.REVIEWED)))
         .values(liaison_id=successor).returning(form.c.id)
     ).scalars().all()
     clocks = conn.execute(
@@ -80,13 +101,9 @@ def leave(conn: Connection, actor: Actor, username: str, handover_to: str) -> di
     ).scalars().all()
     conn.execute(update(staff).where(staff.c.id == leaver).values(
         active=False, left_at=func.now(), handed_over_to=successor))
-    summary = {
-        "username": username, "handed_over_to": handover_to,
-        "dossiers": len(dossiers), "open_forms": len(forms), "open_clocks": len(clocks),
-        "roles_revoked": sorted(revoked),
-    }
+    summary = Left(username, handover_to, len(dossiers), len(forms), len(clocks), sorted(revoked))
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=LedgerAction.STAFF_LEAVE, subject_type="staff", subject_id=username,
-        details={**summary, "dossier_nos": sorted(n for n in dossiers if n)},
+        details={**summary.as_dict(), "dossier_nos": sorted(n for n in dossiers if n)},
     ))
     return summary

@@ -18,8 +18,9 @@ archivist, the CS head and the QA supervisor (``vault.read``, Arts. 6, 7, 21).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -35,13 +36,74 @@ from dossiers.core.schema import (
     paper_volume,
     staff,
 )
-from dossiers.core.vocabulary import Condition, LedgerAction, Remedy
+from dossiers.core.vocabulary import Condition, DossierStatus, LedgerAction, LoanStatus, Remedy
 from dossiers.workflows.access import find
+from dossiers.workflows.results import Result
 
 CONDITIONS = tuple(Condition)
 ACTIONS = tuple(Remedy)
 #: Art. 14: what must be done about a volume in this condition.
-NEEDS_ACTION = frozenset({"damaged", "faded"})
+NEEDS_ACTION = frozenset({Condition.DAMAGED, Condition.FADED})
+
+
+class Label(TypedDict):
+    """What a volume's spine says (Art. 15)."""
+
+    dossier_no: str
+    client_name: str
+    filed_on: date
+
+
+class VolumeLoan(TypedDict):
+    """The open loan a volume is in."""
+
+    loan_id: str
+    status: str
+    borrower: str
+    due_on: date | None
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class Volume(Result):
+    """A paper volume in the register, where it stands and how it is (Arts. 14, 15)."""
+
+    ref: str
+    volume_id: int
+    cabinet: str
+    shelf: int
+    position: int
+    label: Label
+    volume_no: int
+    condition: str
+    last_checked_on: date | None
+    last_action: str | None
+    on_loan: bool
+    loan: VolumeLoan | None
+
+
+@dataclass(frozen=True)
+class Registered(Result):
+    ref: str
+    volume_id: int
+    dossier_no: str
+    volume_no: int
+    cabinet: str
+    shelf: int
+    position: int
+    #: how many volumes behind it moved up one position to make room
+    moved_up: int
+    label_filed_on: date
+
+
+@dataclass(frozen=True)
+class Checked(Result):
+    ref: str
+    check_id: int
+    checked_on: date
+    before: str
+    condition: str
+    action: str
 
 
 def _ref(v: Any) -> str:
@@ -53,7 +115,7 @@ def volume(conn: Connection, ref: str, *, lock: bool = False) -> Any:
     its id."""
     ref = ref.strip()
     query = select(paper_volume).join(dossier, dossier.c.id == paper_volume.c.dossier_id) \
-        .where(dossier.c.status != "destroyed")
+        .where(dossier.c.status != DossierStatus.DESTROYED)
     number, _, vol = ref.rpartition("/")
     if number and vol.isdigit():
         query = query.where(paper_volume.c.label_dossier_no == number,
@@ -73,7 +135,7 @@ def volume(conn: Connection, ref: str, *, lock: bool = False) -> Any:
 
 
 def list_volumes(conn: Connection, actor: Actor, cabinet: str | None = None,
-                 today: date | None = None) -> list[dict[str, Any]]:
+                 today: date | None = None) -> list[Volume]:
     """The register in shelf order (cabinet, shelf, position — the order of the electronic
     dossiers, Art. 15): label, place, condition and last check, and any open loan."""
     today = today or datetime.now(SHANGHAI).date()
@@ -86,7 +148,8 @@ def list_volumes(conn: Connection, actor: Actor, cabinet: str | None = None,
                         staff.c.username.label("borrower"))
                  .join(loan, loan.c.id == loan_volume.c.loan_id)
                  .join(staff, staff.c.id == loan.c.requester_id)
-                 .where(loan.c.status.in_(("requested", "approved", "lent"))).subquery())
+                 .where(loan.c.status.in_((LoanStatus.REQUESTED, LoanStatus.APPROVED, LoanStatus.LENT)))
+                 .subquery())
     query = (select(paper_volume, paper_condition_check.c.checked_on.label("last_checked_on"),
                     paper_condition_check.c.action.label("last_action"), open_loan.c.loan_id,
                     open_loan.c.loan_status, open_loan.c.due_on, open_loan.c.borrower)
@@ -95,28 +158,27 @@ def list_volumes(conn: Connection, actor: Actor, cabinet: str | None = None,
              .outerjoin(paper_condition_check,
                         paper_condition_check.c.id == last_check.c.check_id)
              .outerjoin(open_loan, open_loan.c.volume_id == paper_volume.c.id)
-             .where(dossier.c.status != "destroyed")
+             .where(dossier.c.status != DossierStatus.DESTROYED)
              .order_by(paper_volume.c.cabinet, paper_volume.c.shelf, paper_volume.c.position))
     if cabinet is not None:
         query = query.where(paper_volume.c.cabinet == cabinet)
-    return [{
-        "ref": _ref(r), "volume_id": r.id, "cabinet": r.cabinet, "shelf": r.shelf,
-        "position": r.position,
-        "label": {"dossier_no": r.label_dossier_no, "client_name": r.label_client_name,
-                  "filed_on": r.label_filed_on},
-        "volume_no": r.volume_no, "condition": r.condition,
-        "last_checked_on": r.last_checked_on, "last_action": r.last_action,
-        "on_loan": r.loan_status == "lent",
-        "loan": None if r.loan_id is None else {
-            "loan_id": str(r.loan_id), "status": r.loan_status, "borrower": r.borrower,
-            "due_on": r.due_on,
-            "overdue": r.loan_status == "lent" and r.due_on is not None and today > r.due_on},
-    } for r in conn.execute(query)]
+    return [Volume(
+        ref=_ref(r), volume_id=r.id, cabinet=r.cabinet, shelf=r.shelf, position=r.position,
+        label=Label(dossier_no=r.label_dossier_no, client_name=r.label_client_name,
+                    filed_on=r.label_filed_on),
+        volume_no=r.volume_no, condition=r.condition,
+        last_checked_on=r.last_checked_on, last_action=r.last_action,
+        on_loan=r.loan_status == LoanStatus.LENT,
+        loan=None if r.loan_id is None else VolumeLoan(
+            loan_id=str(r.loan_id), status=r.loan_status, borrower=r.borrower, due_on=r.due_on,
+            overdue=r.loan_status == LoanStatus.LENT and r.due_on is not None
+            and today > r.due_on),
+    ) for r in conn.execute(query)]
 
 
 def register_volume(conn: Connection, actor: Actor, dossier_no: str, *,
                     cabinet: str | None = None, shelf: int | None = None,
-                    today: date | None = None) -> dict[str, Any]:
+                    today: date | None = None) -> Registered:
     """Register another paper volume of a filed dossier (Art. 15): the next volume number,
     labelled from the dossier, placed right after the dossier's last volume on the shelf
     (later volumes there move up one place), or at the end of another shelf. Without a
@@ -172,14 +234,13 @@ def register_volume(conn: Connection, actor: Actor, dossier_no: str, *,
         subject_id=str(new_id), dossier_no=dossier_no,
         details={"volume_no": volume_no, "cabinet": cabinet, "shelf": shelf,
                  "position": position, "moved_up": shifted}))
-    return {"ref": f"{dossier_no}/{volume_no}", "volume_id": new_id, "dossier_no": dossier_no,
-            "volume_no": volume_no, "cabinet": cabinet, "shelf": shelf, "position": position,
-            "moved_up": shifted, "label_filed_on": today}
+    return Registered(f"{dossier_no}/{volume_no}", new_id, dossier_no, volume_no, cabinet, shelf,
+                      position, shifted, today)
 
 
 def check_condition(conn: Connection, actor: Actor, ref: str, *, condition: str,
-                    action: str = "none", notes: str | None = None,
-                    today: date | None = None) -> dict[str, Any]:
+                    action: str = Remedy.NONE, notes: str | None = None,
+                    today: date | None = None) -> Checked:
     """Record a condition check of a volume in the vault (Art. 14): its condition and what
     is done about it; a damaged or faded volume is repaired or copied, never left as is."""
     today = today or datetime.now(SHANGHAI).date()
@@ -192,12 +253,12 @@ def check_condition(conn: Connection, actor: Actor, ref: str, *, condition: str,
     if action not in ACTIONS:
         raise Refused(f"unknown action; one of {', '.join(ACTIONS)}", record=record,
                       field="action")
-    if condition in NEEDS_ACTION and action == "none":
+    if condition in NEEDS_ACTION and action == Remedy.NONE:
         raise Refused(f"a {condition} volume is repaired or copied (Art. 14): record "
                       "--action repair or --action copy", record=record, field="action")
     lent = conn.execute(select(loan.c.id, loan.c.due_on)
                         .join(loan_volume, loan_volume.c.loan_id == loan.c.id)
-                        .where(loan_volume.c.volume_id == v.id, loan.c.status == "lent")).first()
+                        .where(loan_volume.c.volume_id == v.id, loan.c.status == LoanStatus.LENT)).first()
     if lent is not None:
         raise Refused(f"is out on loan {lent.id} (due {lent.due_on}); its condition is "
                       "recorded when it comes back (`dossier loans return`)", record=record)
@@ -212,5 +273,4 @@ def check_condition(conn: Connection, actor: Actor, ref: str, *, condition: str,
         subject_id=str(v.id), dossier_no=v.label_dossier_no,
         details={"volume_no": v.volume_no, "checked_on": today.isoformat(),
                  "before": v.condition, "condition": condition, "action": action}))
-    return {"ref": _ref(v), "check_id": check_id, "checked_on": today, "before": v.condition,
-            "condition": condition, "action": action}
+    return Checked(_ref(v), check_id, today, v.condition, condition, action)
