@@ -101,31 +101,32 @@ def submit(body: Submit, user: StaffUser) -> Submitted:
     return Submitted.model_validate(run(user, lambda conn, actor: updates.submit(
         conn, keyring(), actor, body.dossier_no, {k: v or None for k, v in body.changes.items()},
         reason=body.reason, evidence=body.evidence, trigger=body.trigger,
-        occurred_on=body.occurred_on)))
+        occurred_on=body.occurred_on)), from_attributes=True)
 
 
 @router.get("", summary="Update forms you work on, each field before and after (masked)")
 def list_updates(user: StaffUser, status: Annotated[
         Literal["open", "submitted", "reviewed", "approved", "applied", "rejected", "all"],
         Query()] = "open") -> list[UpdateForm]:
-    return [UpdateForm.model_validate(u) for u in run(user, lambda conn, actor:
-                                                      updates.list_changes(conn, keyring(), actor,
-                                                                           status))]
+    forms = run(user, lambda conn, actor: updates.list_changes(conn, keyring(), actor, status))
+    return [UpdateForm.model_validate(u, from_attributes=True) for u in forms]
 
 
 @router.post("/{change_id}/review", summary="Approve or reject an update form (department head)")
 def review(change_id: uuid.UUID, body: Review, user: StaffUser) -> Decided:
     return Decided.model_validate(run(user, lambda conn, actor: updates.review(
-        conn, actor, change_id, approve=body.decision == "approve", reason=body.reason)))
+        conn, actor, change_id, approve=body.decision == "approve", reason=body.reason)),
+        from_attributes=True)
 
 
 @router.post("/{change_id}/important", summary="Approve or refuse an important change (CS head)")
 def decide_important(change_id: uuid.UUID, body: Review, user: StaffUser) -> Decided:
     return Decided.model_validate(run(user, lambda conn, actor: updates.approve_important(
-        conn, actor, change_id, approve=body.decision == "approve", reason=body.reason)))
+        conn, actor, change_id, approve=body.decision == "approve", reason=body.reason)),
+        from_attributes=True)
 
 
 @router.post("/{change_id}/apply", summary="Apply a reviewed (and approved) update (archivist)")
 def apply(change_id: uuid.UUID, user: StaffUser) -> Applied:
     return Applied.model_validate(run(user, lambda conn, actor: updates.apply(
-        conn, keyring(), actor, change_id)))
+        conn, keyring(), actor, change_id)), from_attributes=True)

@@ -12,7 +12,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -53,6 +53,50 @@ class StageChanged(Result):
     stage: str
     terminated_on: date | None
     further_cooperation: bool | None
+
+
+class ContactView(TypedDict):
+    title: str | None
+    preference: str | None
+    name: str | None
+    email: str | None
+    phone: str | None
+
+
+class ContractView(TypedDict):
+    contract_no: str
+    signed_on: date
+    service_scope: str | None
+    period_start: date | None
+    period_end: date | None
+    fee_range: str | None
+
+
+class DossierView(TypedDict):
+    """A dossier as its reader may see it (Arts. 7, 16): the dimensions of ``scope`` only —
+    the others are not there at all (not even empty), so a dictionary, not a dataclass."""
+
+    dossier_no: str
+    client_name_zh: str
+    client_name_en: str
+    client_type: str
+    stage: str
+    status: str
+    liaison: str | None
+    department: str
+    created_at: datetime
+    filed_at: datetime | None
+    terminated_on: date | None
+    further_cooperation: bool | None
+    target_markets: list[str]
+    scope: list[str]
+    basic: NotRequired[dict[str, Any]]
+    contacts: NotRequired[list[ContactView]]
+    market: NotRequired[dict[str, Any]]
+    cooperation: NotRequired[list[ContractView]]
+    needs: NotRequired[dict[str, Any]]
+    other: NotRequired[dict[str, Any]]
+    vault: NotRequired[list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -98,7 +142,7 @@ def change_stage(conn: Connection, actor: Actor, dossier_no: str, stage: str, *,
     return StageChanged(dossier_no, row.stage, stage, terminated_on, further_cooperation)
 
 
-def read(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str) -> dict[str, Any]:
+def read(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str) -> DossierView:
     """A dossier with the dimensions the reader may see (Arts. 7, 16); every read is logged.
 
     The client's own liaison and the archivist (its custodian) see all of it. Anyone else
@@ -127,7 +171,7 @@ def read(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str) -> d
     return shown
 
 
-def _dossier_view(conn: Connection, keyring: KeyRing, row: Any, scope: set[str]) -> dict[str, Any]:
+def _dossier_view(conn: Connection, keyring: KeyRing, row: Any, scope: set[str]) -> DossierView:
     d_id: uuid.UUID = row.id
     clear = "personal" in scope
 
@@ -140,41 +184,53 @@ def _dossier_view(conn: Connection, keyring: KeyRing, row: Any, scope: set[str])
         return value if clear else mask(value)
 
     contacts = [
-        {"title": c.title, "preference": c.preference,
-         "name": opened(Field("contact", "name", str(c.ordinal)), c.name_enc),
-         "email": opened(Field("contact", "email", str(c.ordinal)), c.email_enc),
-         "phone": opened(Field("contact", "phone", str(c.ordinal)), c.phone_enc)}
+        ContactView(title=c.title, preference=c.preference,
+                    name=opened(Field("contact", "name", str(c.ordinal)), c.name_enc),
+                    email=opened(Field("contact", "email", str(c.ordinal)), c.email_enc),
+                    phone=opened(Field("contact", "phone", str(c.ordinal)), c.phone_enc))
         for c in conn.execute(select(contact).where(contact.c.dossier_id == d_id)
                               .order_by(contact.c.ordinal))]
     contracts = [
-        {"contract_no": c.contract_no, "signed_on": c.signed_on, "service_scope": c.service_scope,
-         "period_start": c.period_start, "period_end": c.period_end,
-         "fee_range": opened(Field("contract", "fee_range", c.contract_no), c.fee_range_enc)}
+        ContractView(contract_no=c.contract_no, signed_on=c.signed_on,
+                     service_scope=c.service_scope, period_start=c.period_start,
+                     period_end=c.period_end,
+                     fee_range=opened(Field("contract", "fee_range", c.contract_no),
+                                      c.fee_range_enc))
         for c in conn.execute(select(contract).where(contract.c.dossier_id == d_id))]
     other = one(other_info)
     other["credit_rating"] = opened(Field("other_info", "credit_rating", str(d_id)),
                                     other.pop("credit_rating_enc", None))
     liaison = conn.execute(select(staff.c.username).where(staff.c.id == row.liaison_id)).scalar()
-    dimensions = {
-        "basic": one(basic_info), "contacts": contacts, "market": one(market_info),
-        "cooperation": contracts, "needs": one(needs), "other": other,
-        "vault": [dict(v._mapping) for v in conn.execute(
-            select(paper_volume.c.volume_no, paper_volume.c.cabinet, paper_volume.c.shelf,
-                   paper_volume.c.position, paper_volume.c.condition)
-            .where(paper_volume.c.dossier_id == d_id))],
-    }
-    return {
-        "dossier_no": row.dossier_no, "client_name_zh": row.client_name_zh,
-        "client_name_en": row.client_name_en, "client_type": row.client_type,
-        "stage": row.stage, "status": row.status, "liaison": liaison,
-        "department": row.department, "created_at": row.created_at, "filed_at": row.filed_at,
-        "terminated_on": row.terminated_on, "further_cooperation": row.further_cooperation,
-        "target_markets": list(conn.execute(
+    view = DossierView(
+        dossier_no=row.dossier_no, client_name_zh=row.client_name_zh,
+        client_name_en=row.client_name_en, client_type=row.client_type,
+        stage=row.stage, status=row.status, liaison=liaison,
+        department=row.department, created_at=row.created_at, filed_at=row.filed_at,
+        terminated_on=row.terminated_on, further_cooperation=row.further_cooperation,
+        target_markets=list(conn.execute(
             select(dossier_market.c.country).where(dossier_market.c.dossier_id == d_id)
             .order_by(dossier_market.c.ordinal)).scalars()),
-        "scope": sorted(scope),
-        **{name: value for name, value in dimensions.items() if name in scope},
-    }
+        scope=sorted(scope),
+    )
+    # The dimensions in scope only, in this order (Art. 10).
+    if "basic" in scope:
+        view["basic"] = one(basic_info)
+    if "contacts" in scope:
+        view["contacts"] = contacts
+    if "market" in scope:
+        view["market"] = one(market_info)
+    if "cooperation" in scope:
+        view["cooperation"] = contracts
+    if "needs" in scope:
+        view["needs"] = one(needs)
+    if "other" in scope:
+        view["other"] = other
+    if "vault" in scope:
+        view["vault"] = [dict(v._mapping) for v in conn.execute(
+            select(paper_volume.c.volume_no, paper_volume.c.cabinet, paper_volume.c.shelf,
+                   paper_volume.c.position, paper_volume.c.condition)
+            .where(paper_volume.c.dossier_id == d_id))]
+    return view
 
 
 def keep_terminated(conn: Connection, actor: Actor, dossier_no: str, *, reason: str,

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Connection, Select, Table, delete, insert, select, update
 
@@ -51,6 +51,7 @@ from dossiers.intake.rules import PERSONAL_FIELDS, UPDATABLE_FIELDS, name_key, v
 from dossiers.intake.service import zh_key
 from dossiers.workflows import decisions
 from dossiers.workflows.access import find, mask, worked_on
+from dossiers.workflows.results import Result
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,77 @@ def _item_field(change_id: uuid.UUID, name: str, when: str) -> Field:
     return Field("dossier_change_item", f"{name}.{when}", str(change_id))
 
 
+#: Left out of a result when ``None`` (a key only some outcomes have).
+_OPTIONAL: Any = {"omit_none": True}
+
+
+@dataclass(frozen=True)
+class Submitted(Result):
+    """An update form submitted (Art. 13(1)); an immediate update (Art. 12) also says its
+    trigger, when it happened, when it was due and whether it is late."""
+
+    change_id: str
+    dossier_no: str
+    status: UpdateStatus
+    fields: list[str]
+    important: bool
+    trigger: str | None = field(default=None, metadata=_OPTIONAL)
+    occurred_on: str | None = field(default=None, metadata=_OPTIONAL)  # ISO date
+    submission_due: str | None = field(default=None, metadata=_OPTIONAL)  # ISO date
+    late: bool | None = field(default=None, metadata=_OPTIONAL)
+    review_due: str = field(kw_only=True)  # ISO date
+
+
+@dataclass(frozen=True)
+class Decided(Result):
+    """A review (Art. 13(2)) or an important change's approval (Art. 13(3)): a rejection's
+    reason, or when the archivist applies it."""
+
+    change_id: str
+    status: UpdateStatus
+    important: bool | None = field(default=None, metadata=_OPTIONAL)
+    reason: str | None = field(default=None, metadata=_OPTIONAL)
+    apply_due: str | None = field(default=None, metadata=_OPTIONAL)  # ISO date
+
+
+@dataclass(frozen=True)
+class Applied(Result):
+    change_id: str
+    dossier_no: str
+    status: UpdateStatus
+    fields: list[str]
+
+
+class FieldChange(TypedDict):
+    """One field of an update form, before and after (personal values masked)."""
+
+    field: str
+    personal: bool
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True)
+class UpdateForm(Result):
+    """An update form in a list (Art. 13), with each field before and after."""
+
+    change_id: str
+    dossier_no: str
+    status: str
+    important: bool
+    trigger: str | None
+    occurred_on: date | None
+    reason: str
+    evidence: str
+    requested_by: str
+    requested_at: datetime
+    reviewed_at: datetime | None
+    approved_at: datetime | None
+    applied_at: datetime | None
+    rejection_reason: str | None
+    changes: list[FieldChange]
+
+
 def is_important(fields: set[str]) -> bool:
     """Art. 13(3): does the change touch a field that needs the CS head's approval?"""
     return bool(fields & set(policy().important_change_fields))
@@ -115,7 +187,7 @@ def is_important(fields: set[str]) -> bool:
 def submit(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str,
            changes: Mapping[str, object], *, reason: str, evidence: str,
            trigger: str | None = None, occurred_on: date | None = None,
-           at: datetime | None = None) -> dict[str, Any]:
+           at: datetime | None = None) -> Submitted:
     """Art. 13(1): the liaison submits an update form; nothing is changed yet."""
     at = at or _now()
     row = find(conn, dossier_no)
@@ -165,8 +237,7 @@ def submit(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str,
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=LedgerAction.UPDATE_SUBMIT, subject_type="dossier_change",
         subject_id=str(change_id), dossier_no=dossier_no, details=details))
-    return {"change_id": str(change_id), "dossier_no": dossier_no, "status": "submitted",
-            **details}
+    return Submitted(str(change_id), dossier_no, UpdateStatus.SUBMITTED, **details)
 
 
 def _new_text(name: str, values: Mapping[str, Any]) -> str | None:
@@ -229,7 +300,7 @@ IMPORTANT = replace(
 
 
 def review(conn: Connection, actor: Actor, change_id: uuid.UUID, *, approve: bool,
-           reason: str | None = None, at: datetime | None = None) -> dict[str, Any]:
+           reason: str | None = None, at: datetime | None = None) -> Decided:
     """Art. 13(2): the department head reviews within 1 wd and forwards it to CS."""
     at = at or _now()
     decision = decisions.Decision(approve, reason)
@@ -246,13 +317,13 @@ def review(conn: Connection, actor: Actor, change_id: uuid.UUID, *, approve: boo
 
 def _decided(conn: Connection, actor: Actor, rules: decisions.Rules,
              decision: decisions.Decision, change: Any, at: datetime,
-             details: dict[str, Any]) -> dict[str, Any]:
+             details: dict[str, Any]) -> Decided:
     """Record a decision on an update form and its ledger entry."""
     outcome = decisions.record(conn, actor, rules, decision, change.id, at=at)
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=outcome.entry_action, subject_type="dossier_change",
         subject_id=str(change.id), dossier_no=change.dossier_no, details=details))
-    return {"change_id": str(change.id), "status": outcome.status, **details}
+    return Decided(str(change.id), UpdateStatus(outcome.status), **details)
 
 
 def _open_apply_clock(conn: Connection, change_id: uuid.UUID, at: datetime) -> date:
@@ -261,7 +332,7 @@ def _open_apply_clock(conn: Connection, change_id: uuid.UUID, at: datetime) -> d
 
 
 def approve_important(conn: Connection, actor: Actor, change_id: uuid.UUID, *, approve: bool,
-                      reason: str | None = None, at: datetime | None = None) -> dict[str, Any]:
+                      reason: str | None = None, at: datetime | None = None) -> Decided:
     """Art. 13(3): the CS head approves (or refuses) an important change before it applies."""
     at = at or _now()
     decision = decisions.Decision(approve, reason)
@@ -276,17 +347,17 @@ def approve_important(conn: Connection, actor: Actor, change_id: uuid.UUID, *, a
 
 
 def apply(conn: Connection, keyring: KeyRing, actor: Actor, change_id: uuid.UUID, *,
-          at: datetime | None = None) -> dict[str, Any]:
+          at: datetime | None = None) -> Applied:
     """Art. 13(3)-(4): the archivist applies a reviewed (and, if important, approved) change,
     keeping every field's value before and after."""
     at = at or _now()
     change = _change(conn, change_id)
     record = f"update {change_id}"
     authorize(conn, actor, Action.UPDATE_APPLY, subject=record)
-    if change.important and change.status == "reviewed":
+    if change.important and change.status == UpdateStatus.REVIEWED:
         raise Refused("is an important change not yet approved by the CS head (Art. 13(3)): "
                       "`dossier updates approve-important` first", record=record)
-    if change.status not in ("reviewed", "approved"):
+    if change.status not in (UpdateStatus.REVIEWED, UpdateStatus.APPROVED):
         raise Refused(f"is {change.status}: only a reviewed update form can be applied",
                       record=record)
     target = conn.execute(select(dossier).where(dossier.c.id == change.dossier_id)
@@ -310,7 +381,7 @@ def apply(conn: Connection, keyring: KeyRing, actor: Actor, change_id: uuid.UUID
                     if k.startswith("before")}))
     conn.execute(update(dossier).where(dossier.c.id == target.id).values(updated_at=at))
     conn.execute(update(dossier_change).where(dossier_change.c.id == change_id).values(
-        status="applied", applied_by=actor.staff_id, applied_at=at))
+        status=UpdateStatus.APPLIED, applied_by=actor.staff_id, applied_at=at))
     close_clock(conn, "update_apply", "dossier_change", str(change_id), at)
     # Art. 12: an update applied in the annual campaign's year completes it for the dossier
     close_clock(conn, f"annual_update:{at.year}", "dossier", str(target.id), at)
@@ -318,8 +389,7 @@ def apply(conn: Connection, keyring: KeyRing, actor: Actor, change_id: uuid.UUID
         actor=actor.username, action=LedgerAction.UPDATE_APPLY, subject_type="dossier_change",
         subject_id=str(change_id), dossier_no=target.dossier_no,
         details={"fields": sorted(new_texts), "important": change.important}))
-    return {"change_id": str(change_id), "dossier_no": target.dossier_no, "status": "applied",
-            "fields": sorted(new_texts)}
+    return Applied(str(change_id), target.dossier_no, UpdateStatus.APPLIED, sorted(new_texts))
 
 
 class _Store:
@@ -453,7 +523,7 @@ class _Store:
 
 
 def list_changes(conn: Connection, keyring: KeyRing, actor: Actor,
-                 status: str = "open") -> list[dict[str, Any]]:
+                 status: str = "open") -> list[UpdateForm]:
     """Update forms the actor works on, with each field's values before and after.
 
     A liaison sees their own clients', a department head their department's, Customer
@@ -467,11 +537,12 @@ def list_changes(conn: Connection, keyring: KeyRing, actor: Actor,
              .join(staff, staff.c.id == dossier_change.c.requested_by)
              .order_by(dossier_change.c.requested_at))
     if status == "open":
-        query = query.where(dossier_change.c.status.in_(("submitted", "reviewed", "approved")))
+        query = query.where(dossier_change.c.status.in_(
+            (UpdateStatus.SUBMITTED, UpdateStatus.REVIEWED, UpdateStatus.APPROVED)))
     elif status != "all":
         query = query.where(dossier_change.c.status == status)
     query = query.where(worked_on(actor, dossier.c.department, dossier.c.liaison_id))
-    result = []
+    result: list[UpdateForm] = []
     for c in conn.execute(query):
         items = conn.execute(select(dossier_change_item)
                              .where(dossier_change_item.c.change_id == c.id)
@@ -483,14 +554,15 @@ def list_changes(conn: Connection, keyring: KeyRing, actor: Actor,
             return mask(keyring.open(conn, c.dossier_id, _item_field(c.id, item.field, when),
                                      getattr(item, f"{when}_enc")))
 
-        result.append({
-            "change_id": str(c.id), "dossier_no": c.dossier_no, "status": c.status,
-            "important": c.important, "trigger": c.trigger, "occurred_on": c.occurred_on,
-            "reason": c.reason, "evidence": c.evidence, "requested_by": c.requested_by_user,
-            "requested_at": c.requested_at, "reviewed_at": c.reviewed_at,
-            "approved_at": c.approved_at, "applied_at": c.applied_at,
-            "rejection_reason": c.rejection_reason,
-            "changes": [{"field": i.field, "personal": i.personal, "before": shown(i, "before"),
-                         "after": shown(i, "after")} for i in items],
-        })
+        result.append(UpdateForm(
+            change_id=str(c.id), dossier_no=c.dossier_no, status=c.status,
+            important=c.important, trigger=c.trigger, occurred_on=c.occurred_on,
+            reason=c.reason, evidence=c.evidence, requested_by=c.requested_by_user,
+            requested_at=c.requested_at, reviewed_at=c.reviewed_at,
+            approved_at=c.approved_at, applied_at=c.applied_at,
+            rejection_reason=c.rejection_reason,
+            changes=[FieldChange(field=i.field, personal=i.personal,
+                                 before=shown(i, "before"), after=shown(i, "after"))
+                     for i in items],
+        ))
     return result
