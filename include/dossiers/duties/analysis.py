@@ -27,6 +27,7 @@ from dossiers.core.schema import (
     loan,
     needs,
 )
+from dossiers.core.vocabulary import DossierStatus, LoanStatus
 from dossiers.duties import runs
 from dossiers.duties.findings import Gap
 
@@ -35,7 +36,7 @@ def _counts(conn: Connection, column: Any, *where: Any, join: Any = None) -> dic
     query = select(column, func.count()).select_from(dossier)
     if join is not None:
         query = query.join(*join)
-    rows = conn.execute(query.where(dossier.c.status != "destroyed", *where)
+    rows = conn.execute(query.where(dossier.c.status != DossierStatus.DESTROYED, *where)
                         .group_by(column).order_by(func.count().desc(), column)).all()
     return {str(k): int(v) for k, v in rows}
 
@@ -90,7 +91,7 @@ def qa_inspection(conn: Connection, period_start: date, gaps: Iterable[Gap],
     lo, hi = (datetime.combine(d, time(), SHANGHAI) for d in (start, end))
     gaps = list(gaps)
     departments = dict(conn.execute(select(dossier.c.id, dossier.c.department)
-                                    .where(dossier.c.status == "open")).tuples().all())
+                                    .where(dossier.c.status == DossierStatus.OPEN)).tuples().all())
     completeness: dict[str, dict[str, int]] = {}
     for dept in sorted(set(departments.values())):
         ids = {i for i, d in departments.items() if d == dept}
@@ -114,7 +115,7 @@ def qa_inspection(conn: Connection, period_start: date, gaps: Iterable[Gap],
             access_log.c.allowed.is_(False), access_log.c.at >= lo,
             access_log.c.at < hi)).scalar_one(),
         "loans_overdue_now": conn.execute(select(func.count()).select_from(loan).where(
-            loan.c.status == "lent", loan.c.due_on < func.current_date())).scalar_one(),
+            loan.c.status == LoanStatus.LENT, loan.c.due_on < func.current_date())).scalar_one(),
         "ledger_intact": ledger_ok,
     }
     runs.finish(conn, run, {"period": period, "ledger_intact": ledger_ok,

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Text, and_, func, insert, select
 from dossiers.calendar.workdays import default_calendar
 from dossiers.core.config import SHANGHAI
 from dossiers.core.schema import clock, dossier, dossier_change
+from dossiers.core.vocabulary import DossierStatus, UpdateStatus
 from dossiers.duties import runs
 
 DUTY = "annual_refresh"
@@ -41,7 +42,7 @@ def open_campaign(conn: Connection, today: date) -> dict[str, Any]:
     kind = campaign_kind(year)
     already = select(clock.c.subject_id).where(clock.c.kind == kind)
     rows = conn.execute(select(dossier.c.id, dossier.c.liaison_id).where(
-        dossier.c.status == "open", dossier.c.id.cast(Text).not_in(already))).all()
+        dossier.c.status == DossierStatus.OPEN, dossier.c.id.cast(Text).not_in(already))).all()
     if rows:
         conn.execute(insert(clock), [
             {"kind": kind, "subject_type": "dossier", "subject_id": str(r.id),
@@ -59,13 +60,13 @@ def annual_figures(conn: Connection, year: int) -> dict[str, Any]:
     start = datetime.combine(date(year, 1, 1), time(), SHANGHAI)
     end = datetime.combine(date(year + 1, 1, 1), time(), SHANGHAI)
     applied = (select(dossier_change.c.dossier_id).where(
-        dossier_change.c.status == "applied", dossier_change.c.applied_at >= start,
+        dossier_change.c.status == UpdateStatus.APPLIED, dossier_change.c.applied_at >= start,
         dossier_change.c.applied_at < end).distinct().subquery())
     rows = conn.execute(
         select(dossier.c.department, func.count().label("dossiers"),
                func.count(applied.c.dossier_id).label("updated"))
         .outerjoin(applied, applied.c.dossier_id == dossier.c.id)
-        .where(dossier.c.status == "open").group_by(dossier.c.department)
+        .where(dossier.c.status == DossierStatus.OPEN).group_by(dossier.c.department)
         .order_by(dossier.c.department)).all()
     campaign = conn.execute(select(
         func.count().label("total"),

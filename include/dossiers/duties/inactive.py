@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Text, select
 from dossiers.calendar.clocks import add_months, open_clock
 from dossiers.core.policy import policy
 from dossiers.core.schema import clock, dossier, staff, staff_role
+from dossiers.core.vocabulary import DossierStatus, Stage
 from dossiers.duties import findings, runs
 from dossiers.duties.findings import Gap
 
@@ -34,16 +35,16 @@ def sweep(conn: Connection, period_start: date, today: date) -> dict[str, Any]:
                              .order_by(staff.c.id).limit(1)).scalar()
     reviewed = select(clock.c.subject_id).where(clock.c.kind == "inactive_review")
     newly = conn.execute(select(dossier.c.id, dossier.c.terminated_on).where(
-        dossier.c.stage == "terminated", dossier.c.further_cooperation.is_(False),
-        dossier.c.status == "open", dossier.c.id.cast(Text).not_in(reviewed))).all()
+        dossier.c.stage == Stage.TERMINATED, dossier.c.further_cooperation.is_(False),
+        dossier.c.status == DossierStatus.OPEN, dossier.c.id.cast(Text).not_in(reviewed))).all()
     for d in newly:  # Art. 14: reviewed within 6 months of the termination
         open_clock(conn, "inactive_review", "dossier", str(d.id), "inactive_review_months",
                    owner_id=archivist, start=d.terminated_on)
     years = policy().destruction_min_years
     cutoff = add_months(today, -12 * years)
     eligible = conn.execute(select(dossier.c.id, dossier.c.terminated_on).where(
-        dossier.c.stage == "terminated", dossier.c.further_cooperation.is_(False),
-        dossier.c.status.in_(("open", "terminated_kept")),
+        dossier.c.stage == Stage.TERMINATED, dossier.c.further_cooperation.is_(False),
+        dossier.c.status.in_((DossierStatus.OPEN, DossierStatus.TERMINATED_KEPT)),
         dossier.c.terminated_on <= cutoff)).all()
     gaps = [Gap(d.id, "destruction.eligible", policy().article("destruction_min_years"),
                 "lifecycle", "warning",

@@ -22,6 +22,7 @@ from dossiers.core.config import SHANGHAI
 from dossiers.core.db import among
 from dossiers.core.policy import policy
 from dossiers.core.schema import clock, communication, dossier, dossier_change, loan, staff
+from dossiers.core.vocabulary import DossierStatus, LoanStatus, Stage, UpdateStatus
 from dossiers.duties import findings, mail, runs
 from dossiers.duties.findings import Gap
 from dossiers.duties.mail import Message, staff_address
@@ -37,7 +38,7 @@ def stale_gaps(conn: Connection, as_of: date) -> list[Gap]:
     last = (select(communication.c.dossier_id, func.max(communication.c.occurred_at).label("at"))
             .group_by(communication.c.dossier_id).subquery())
     rows = conn.execute(select(dossier.c.id, last.c.at).outerjoin(last, last.c.dossier_id == dossier.c.id)
-                        .where(dossier.c.stage == "active", dossier.c.status == "open",
+                        .where(dossier.c.stage == Stage.ACTIVE, dossier.c.status == DossierStatus.OPEN,
                                (last.c.at.is_(None)) | (last.c.at < since))).all()
     return [Gap(r.id, "stale.communication", policy().article("stale_communication_months"),
                 "communication", "warning",
@@ -60,11 +61,11 @@ def open_items(conn: Connection) -> dict[int, list[str]]:
     for ch in conn.execute(select(dossier_change.c.requested_by, dossier_change.c.status,
                                   dossier.c.dossier_no)
                            .join(dossier, dossier.c.id == dossier_change.c.dossier_id)
-                           .where(dossier_change.c.status.in_(("submitted", "reviewed",
-                                                               "approved")))):
+                           .where(dossier_change.c.status.in_((
+                               UpdateStatus.SUBMITTED, UpdateStatus.REVIEWED, UpdateStatus.APPROVED)))):
         items[ch.requested_by].append(f"update form of dossier {ch.dossier_no} is {ch.status}")
     for ln in conn.execute(select(loan.c.requester_id, loan.c.due_on)
-                           .where(loan.c.status == "lent")):
+                           .where(loan.c.status == LoanStatus.LENT)):
         items[ln.requester_id].append(f"paper volumes on loan, due back {ln.due_on.isoformat()}")
     return items
 
@@ -80,7 +81,7 @@ def owner_check(conn: Connection, period_start: date, gaps: Iterable[Gap],
     everything = list(gaps) + stale_gaps(conn, today)
     # Only the dossiers with gaps are read (not every open dossier: a million rows).
     with_gaps = conn.execute(select(dossier.c.id, dossier.c.dossier_no, dossier.c.liaison_id)
-                             .where(dossier.c.status == "open",
+                             .where(dossier.c.status == DossierStatus.OPEN,
                                     dossier.c.id == among({g.dossier_id for g in everything}))
                              ).all()
     owners = {d.id: d.liaison_id for d in with_gaps}
@@ -90,7 +91,7 @@ def owner_check(conn: Connection, period_start: date, gaps: Iterable[Gap],
     by_liaison: dict[int, dict[uuid.UUID, list[Gap]]] = defaultdict(lambda: defaultdict(list))
     for g in relevant:
         by_liaison[owners[g.dossier_id]][g.dossier_id].append(g)
-    open_dossiers = dossier.c.status == "open"
+    open_dossiers = dossier.c.status == DossierStatus.OPEN
     checked = conn.execute(select(func.count()).select_from(dossier).where(open_dossiers)
                            ).scalar_one()
     liaisons = set(conn.execute(select(dossier.c.liaison_id).distinct().where(open_dossiers))

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, exists, select
 from dossiers.core.db import among
 from dossiers.core.policy import policy
 from dossiers.core.schema import contact, dossier, finding, paper_volume
+from dossiers.core.vocabulary import DossierStatus, FindingStatus
 from dossiers.duties import findings, runs
 from dossiers.duties.findings import Gap
 
@@ -39,7 +40,7 @@ def open_strata(conn: Connection) -> tuple[dict[tuple[str, str], list[uuid.UUID]
     strata: dict[tuple[str, str], list[uuid.UUID]] = defaultdict(list)
     owners: dict[uuid.UUID, int] = {}
     for r in conn.execute(select(dossier.c.id, dossier.c.department, dossier.c.client_type,
-                                 dossier.c.liaison_id).where(dossier.c.status == "open")):
+                                 dossier.c.liaison_id).where(dossier.c.status == DossierStatus.OPEN)):
         strata[(r.department, r.client_type)].append(r.id)
         owners[r.id] = r.liaison_id
     return strata, owners
@@ -133,4 +134,4 @@ def _with_open_items(conn: Connection, period: str) -> list[uuid.UUID]:
     """Dossiers with rectification items of earlier quarters still open."""
     return list(conn.execute(select(finding.c.dossier_id).distinct().where(
         finding.c.duty == DUTY, finding.c.period < period,
-        finding.c.status.in_(("open", "persisting")))).scalars())
+        finding.c.status.in_((FindingStatus.OPEN, FindingStatus.PERSISTING)))).scalars())

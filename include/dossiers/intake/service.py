@@ -31,7 +31,7 @@ from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.policy import policy
 from dossiers.core.progress import Progress, no_progress
 from dossiers.core.schema import clock, dossier, form, staff
-from dossiers.core.vocabulary import LedgerAction
+from dossiers.core.vocabulary import DossierStatus, LedgerAction
 from dossiers.intake.reader import FormFile, read_form_file
 from dossiers.intake.rules import RowError, ValidForm, not_your_department, validate_row
 from dossiers.intake.submitter import SubmitterCheck
@@ -262,7 +262,7 @@ def _existing_claims(conn: Connection, en_keys: set[str],
     dossiers = conn.execute(
         select(func.coalesce(dossier.c.dossier_no, dossier.c.id.cast(Text)).label("label"),
                dossier.c.name_en_key, dossier.c.name_zh_key)
-        .where(dossier.c.status != "destroyed")
+        .where(dossier.c.status != DossierStatus.DESTROYED)
         .where((dossier.c.name_en_key == any_(en)) | (dossier.c.name_zh_key == any_(zh)))
     ).all()
     for kind, rows in (("pending form", pending), ("dossier", dossiers)):

@@ -39,7 +39,7 @@ from dossiers.core.schema import (
     qualification_document,
 )
 from dossiers.core.schema import staff as staff_table
-from dossiers.core.vocabulary import CLIENT_DEPARTMENTS, LedgerAction
+from dossiers.core.vocabulary import CLIENT_DEPARTMENTS, FormStatus, LedgerAction
 from dossiers.intake.reader import KNOWN_COLUMNS
 from dossiers.intake.service import import_file
 from dossiers.workflows import creation, staff
@@ -224,7 +224,7 @@ def _workflow(engine: Any, rng: random.Random, keyring: KeyRing,
     with engine.begin() as conn:
         actors = {u: directory.load_actor(conn, u) for u in [*heads.values(), *archivists]}
         submitted = conn.execute(select(form.c.id, form.c.department, form.c.submitted_at)
-                                 .where(form.c.status == "submitted")
+                                 .where(form.c.status == FormStatus.SUBMITTED)
                                  .order_by(form.c.submitted_at)).all()
     for done, f in enumerate(submitted):
         progress(WORKFLOW_STEP, done, len(submitted))

@@ -24,7 +24,7 @@ from dossiers.core.config import SHANGHAI
 from dossiers.core.errors import NotFound
 from dossiers.core.policy import policy
 from dossiers.core.schema import clock, department, dossier, duty_run, finding, ledger_entry, staff
-from dossiers.core.vocabulary import duty_action
+from dossiers.core.vocabulary import FindingStatus, duty_action
 from dossiers.duties import runs
 from dossiers.reports.model import (
     KINDS,
@@ -217,7 +217,7 @@ def audit_summary(conn: Connection, period: str, quarters: int = 4) -> Report:
     open_now: dict[str, int] = dict(conn.execute(
         select(dossier.c.department, func.count())
         .join(dossier, dossier.c.id == finding.c.dossier_id)
-        .where(finding.c.duty == AUDIT, finding.c.status.in_(("open", "persisting")),
+        .where(finding.c.duty == AUDIT, finding.c.status.in_((FindingStatus.OPEN, FindingStatus.PERSISTING)),
                finding.c.period <= period)
         .group_by(dossier.c.department)).tuples().all())
 

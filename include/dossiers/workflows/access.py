@@ -16,12 +16,13 @@ from dossiers.core.config import SHANGHAI
 from dossiers.core.errors import NotFound
 from dossiers.core.permissions import Actor, Role
 from dossiers.core.schema import dossier, query_grant
+from dossiers.core.vocabulary import DossierStatus, GrantStatus
 
 
 def find(conn: Connection, dossier_no: str, *, lock: bool = False) -> Any:
     query = select(dossier).where(dossier.c.dossier_no == dossier_no)
     row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None or row.status == "destroyed":
+    if row is None or row.status == DossierStatus.DESTROYED:
         raise NotFound("no such dossier", record=f"dossier {dossier_no}")
     return row
 
@@ -43,7 +44,7 @@ def active_scope(conn: Connection, actor: Actor, dossier_id: uuid.UUID,
     today = today or datetime.now(SHANGHAI).date()
     scopes = conn.execute(select(query_grant.c.scope).where(
         query_grant.c.dossier_id == dossier_id, query_grant.c.requester_id == actor.staff_id,
-        query_grant.c.status == "approved", query_grant.c.expires_on >= today)).scalars().all()
+        query_grant.c.status == GrantStatus.APPROVED, query_grant.c.expires_on >= today)).scalars().all()
     return {s for scope in scopes for s in scope} if scopes else None
 
 

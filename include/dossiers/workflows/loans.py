@@ -468,7 +468,7 @@ def return_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
     record = _record(loan_id)
     authorize(conn, actor, Action.VAULT_MANAGE, subject=record)
     _refuse_own(conn, actor, Action.VAULT_MANAGE, row, "takes back")
-    if row.status != "lent":
+    if row.status != LoanStatus.LENT:
         raise Refused(f"is {row.status}, only a lent loan can be returned", record=record)
     if today < row.lent_on:
         raise Refused(f"is before the loan was lent ({row.lent_on})", record=record,
