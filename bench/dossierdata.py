@@ -46,13 +46,15 @@ STATEMENTS: dict[str, str] = {
     "dossier": f"""
 INSERT INTO dossier (id, dossier_no, client_name_zh, client_name_en, name_en_key, name_zh_key,
     client_type, stage, status, origin, liaison_id, department, authorisation_ref,
-    collected_on, created_by, filed_at, terminated_on, further_cooperation)
+    collected_on, created_by, created_at, updated_at, filed_at, terminated_on,
+    further_cooperation)
 SELECT {_ID}, '海外-' || (2020 + g % 7) || '-' || (%(types)s::text[])[1 + g % 4] || '-'
         || lpad(g::text, 7, '0'),
     '海外客戶' || g, 'Overseas Client ' || g, 'overseas client ' || g, '海外客戶' || g,
     (%(types)s::text[])[1 + g % 4], {_STAGE}, 'open', 'new',
     (%(liaisons)s::int[])[1 + g % %(n_liaisons)s], (%(departments)s::text[])[1 + g % %(n_liaisons)s],
     'AUTH-' || g, date '2024-01-01' + (g % 900)::int, (%(liaisons)s::int[])[1],
+    %(now)s::timestamptz, %(now)s::timestamptz,
     timestamptz '2024-01-05 10:00+08' + make_interval(days => (g % 900)::int),
     CASE WHEN g % 10 = 9 THEN date '2026-01-01' + (g % 200)::int END,
     CASE WHEN g % 10 = 9 AND NOT {_miss(1, 20)} THEN g % 3 <> 0 END
@@ -206,11 +208,15 @@ def build(owner_url: str, n: int, *, as_of: str,
           liaisons_per_department: int = LIAISONS_PER_DEPARTMENT) -> Company:
     """Write a company of ``n`` dossiers into the (migrated, empty) database. ``owner_url`` is a
     libpq URL of a role that may disable foreign-key triggers (the server's owner)."""
+    from dossiers.core import clock  # as _staff: the package is imported when a build runs
+
     started = time.perf_counter()
     liaisons, departments = _staff(liaisons_per_department)
     params: dict[str, Any] = {"n": n, "types": list(TYPES), "liaisons": liaisons,
                               "departments": departments, "n_liaisons": len(liaisons),
-                              "countries": list(COUNTRIES), "as_of": as_of}
+                              "countries": list(COUNTRIES), "as_of": as_of,
+                              # no column takes the database's clock (dossiers.core.clock)
+                              "now": clock.now()}
     rows: dict[str, int] = {}
     with psycopg.connect(owner_url, autocommit=True) as conn:
         conn.execute("SET session_replication_role = replica")

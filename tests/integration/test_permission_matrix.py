@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from dossiers import cli
-from dossiers.core import db, directory
+from dossiers.core import clock, db, directory
 from dossiers.core.crypto import KeyRing
 from dossiers.core.errors import DossierError
 from dossiers.core.permissions import MATRIX, Action, Actor, Role
@@ -85,8 +85,9 @@ def scenario(company, tmp_path) -> dict[str, Any]:
         c, a, loose["dossier_no"], until=_late(loose["filing_due"]), reason="binder jammed"))
     with db.transaction() as conn:  # a published report with rows about each department
         report_id = conn.execute(text(
-            "INSERT INTO report (kind, period, format, uri, sha256) VALUES ('kpi_monthly', "
-            "'2026-11', 'pdf', 'file:///nowhere.pdf', repeat('0', 64)) RETURNING id")).scalar_one()
+            "INSERT INTO report (kind, period, format, uri, sha256, created_at) VALUES "
+            "('kpi_monthly', '2026-11', 'pdf', 'file:///nowhere.pdf', repeat('0', 64), :at) "
+            "RETURNING id"), {"at": clock.now()}).scalar_one()
     return {"keys": keys, "tmp": tmp_path, "pending": pending, "number": number,
             "report": report_id,
             "loose": uuid.UUID(loose["dossier_id"]), "grant": uuid.UUID(grant["grant_id"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from dossiers.core import db, ledger
+from dossiers.core import clock, db, ledger
 
 pytestmark = pytest.mark.integration
 
@@ -110,5 +110,5 @@ def test_the_database_refuses_a_username_written_past_the_workflow(company) -> N
 
     with pytest.raises(sqlalchemy.exc.IntegrityError, match="ck_staff_username"):
         with db.transaction() as conn:
-            conn.execute(text("INSERT INTO staff (username, department) "
-                              "VALUES (:u, 'market')"), {"u": "eve\nBcc: x@y"})
+            conn.execute(text("INSERT INTO staff (username, department, joined_at) "
+                              "VALUES (:u, 'market', :at)"), {"u": "eve\nBcc: x@y", "at": clock.now()})

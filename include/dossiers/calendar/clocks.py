@@ -3,19 +3,23 @@
 A clock is opened when a duty starts (a form is submitted, a dossier created, a loan lent),
 with its due date from the policy rule that sets it, and closed (``met_at``) when the duty
 is done. A clock closed after its due date was missed; the KPI scorecard counts both.
+
+Every write of the ``clock`` table is here: workflows and duties open, find, move, hand
+over and close clocks through these functions, never with their own SQL.
 """
 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import ColumnElement, Connection, ScalarSelect, insert, literal, or_, select, update
 
-from dossiers.calendar.workdays import default_calendar
-from dossiers.core.db import among
+from dossiers.calendar.workdays import Deadline, default_calendar
+from dossiers.core.db import among, copy_rows
 from dossiers.core.policy import policy
 from dossiers.core.schema import clock
 
@@ -86,3 +90,75 @@ def close_clock(conn: Connection, kind: str | tuple[str, ...], subject_type: str
         clock.c.kind.in_(kinds), clock.c.subject_type == subject_type,
         clock.c.subject_id == among(subjects, text=True), clock.c.met_at.is_(None),
     ).values(met_at=at))
+
+
+def open_until(conn: Connection, kind: str, subject_type: str, subject_id: str, *, article: str,
+               owner_id: int | None, start: date, due: Deadline) -> None:
+    """Start a clock whose due date the caller counted (a loan's period, chosen by its
+    borrower within the policy's limit)."""
+    conn.execute(insert(clock).values(
+        kind=kind, subject_type=subject_type, subject_id=subject_id, article=article,
+        owner_id=owner_id, started_on=start, due_on=due.date, provisional=due.provisional))
+
+
+def open_each(conn: Connection, kind: str, subject_type: str,
+              subjects: Sequence[tuple[str, int | None]], *, article: str, start: date,
+              due: date) -> None:
+    """Start one clock of ``kind`` per ``(subject_id, owner_id)``, all due ``due`` (a
+    campaign with a fixed closing day)."""
+    if subjects:
+        conn.execute(insert(clock), [
+            {"kind": kind, "subject_type": subject_type, "subject_id": subject_id,
+             "article": article, "owner_id": owner_id, "started_on": start, "due_on": due,
+             "provisional": False} for subject_id, owner_id in subjects])
+
+
+#: The columns of a clock row given to :func:`open_rows`, in order.
+COLUMNS = ("kind", "subject_type", "subject_id", "article", "owner_id", "started_on",
+           "due_on", "provisional", "met_at")
+
+
+def open_rows(conn: Connection, rows: Iterable[Sequence[Any]]) -> None:
+    """Start many clocks at once (one COPY: an intake file opens several per form); each
+    row holds the values of :data:`COLUMNS`."""
+    copy_rows(conn, clock, COLUMNS, rows)
+
+
+def running(conn: Connection, kind: str, subject_type: str, subject_id: str, *,
+            lock: bool = False) -> Any:
+    """The clock of ``kind`` still running on a subject (``None`` if none is), locked for the
+    caller's transaction when ``lock``."""
+    query = select(clock).where(
+        clock.c.kind == kind, clock.c.subject_type == subject_type,
+        clock.c.subject_id == subject_id, clock.c.met_at.is_(None))
+    return conn.execute(query.with_for_update() if lock else query).first()
+
+
+def get(conn: Connection, clock_id: int) -> Any:
+    """A clock by its id (one a request refers to, such as a filing delay's)."""
+    return conn.execute(select(clock).where(clock.c.id == clock_id)).one()
+
+
+def move_due(conn: Connection, clock_id: int, due: date, *, provisional: bool = False) -> None:
+    """Move a clock's due date (an approved delay or extension); it stays provisional if it
+    was, and becomes so when the new date is."""
+    conn.execute(update(clock).where(clock.c.id == clock_id).values(
+        due_on=due, provisional=or_(clock.c.provisional, literal(provisional))))
+
+
+def hand_over(conn: Connection, from_owner: int, to_owner: int) -> list[int]:
+    """Give every running clock of one owner to another (a leaver's, Art. 19); their ids."""
+    return list(conn.execute(
+        update(clock).where(clock.c.owner_id == from_owner, clock.c.met_at.is_(None))
+        .values(owner_id=to_owner).returning(clock.c.id)).scalars())
+
+
+def column_of(kind: str, subject_type: str, subject_id: ColumnElement[Any],
+              column: str) -> ScalarSelect[Any]:
+    """A column (``due_on``, ``provisional``, ...) of the clock of ``kind`` on the subject
+    ``subject_id`` (a column of the caller's query, as text), to select beside it (NULL when
+    the subject has no such clock): how a listing shows a deadline without joining here."""
+    return (select(clock.c[column])
+            .where(clock.c.kind == kind, clock.c.subject_type == subject_type,
+                   clock.c.subject_id == subject_id)
+            .scalar_subquery())

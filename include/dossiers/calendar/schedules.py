@@ -50,6 +50,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Self, get_args
 from zoneinfo import ZoneInfo
 
+from dossiers.core import clock
+
 if TYPE_CHECKING:
     from dossiers.calendar.workdays import WorkingDayCalendar
 
@@ -151,7 +153,7 @@ class WorkingDaySchedule(ABC):
         ``earliest``/``latest`` bound the run moment (both inclusive); without ``catchup``
         missed slots are skipped up to the most recent one (see the module docstring).
         """
-        now = now if now is not None else dt.datetime.now(dt.UTC)
+        now = now if now is not None else clock.now()
         candidates: list[Slot] = []
         if last_end is not None:
             candidates.append(self.following(last_end))

@@ -32,8 +32,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.sql import func
 
+from dossiers.core import clock
 from dossiers.core.config import settings
 from dossiers.core.db import copy_rows
 from dossiers.core.errors import CannotRun, Refused
@@ -153,8 +153,9 @@ class KeyRing:
     def create_keys(self, conn: Connection, dossier_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
         """Make a fresh random data key for each dossier (one COPY for all); return them."""
         keys = {dossier_id: AESGCM.generate_key(bit_length=256) for dossier_id in dossier_ids}
-        copy_rows(conn, data_key, ("dossier_id", "master_key_id", "wrapped_key"), (
-            (dossier_id, self.master.key_id, self.master.wrap(key, str(dossier_id)))
+        made = clock.now()
+        copy_rows(conn, data_key, ("dossier_id", "master_key_id", "wrapped_key", "created_at"), (
+            (dossier_id, self.master.key_id, self.master.wrap(key, str(dossier_id)), made)
             for dossier_id, key in keys.items()))
         for dossier_id, key in list(keys.items())[-self._cache_size:]:
             self._remember(dossier_id, key)
@@ -178,7 +179,7 @@ class KeyRing:
         """Crypto-shred: every copy of the dossier's personal data becomes unreadable."""
         conn.execute(
             update(data_key).where(data_key.c.dossier_id == dossier_id)
-            .values(wrapped_key=None, destroyed_at=func.now())
+            .values(wrapped_key=None, destroyed_at=clock.now())
         )
         self._cache.pop(dossier_id, None)
 
@@ -205,6 +206,7 @@ class KeyRing:
                 dossier_id=INDEX_KEY_ID, master_key_id=self.master.key_id,
                 wrapped_key=self.master.wrap(AESGCM.generate_key(bit_length=256),
                                              str(INDEX_KEY_ID)),
+                created_at=clock.now(),
             ).on_conflict_do_nothing())
             wrapped = conn.execute(
                 select(data_key.c.wrapped_key).where(data_key.c.dossier_id == INDEX_KEY_ID)

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
+from dossiers.core import clock
 from dossiers.core.db import copy_rows
 from dossiers.core.errors import CannotRun
 from dossiers.core.progress import Progress, no_progress
@@ -75,7 +76,8 @@ def append_many(conn: Connection, entries: Iterable[Entry]) -> int:
         .order_by(ledger_entry.c.seq.desc()).limit(1)
     ).first()
     seq, prev = (head.seq, bytes(head.entry_hash)) if head else (0, GENESIS)
-    at = datetime.now(UTC).isoformat(timespec="microseconds")
+    # When it was recorded (dossiers.core.clock), even for an act back-dated to another day.
+    at = clock.now().astimezone(UTC).isoformat(timespec="microseconds")
     rows = []
     for e in entries:
         seq += 1

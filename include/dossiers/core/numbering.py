@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
 
 from sqlalchemy import Connection, insert, text
 
+from dossiers.core import clock
 from dossiers.core.errors import Refused
 from dossiers.core.policy import policy
 from dossiers.core.schema import dossier_number
@@ -28,8 +30,10 @@ def format_number(year: int, type_code: str, serial: int) -> str:
     return str(policy().dossier_number_format.format(year=year, type_code=type_code, serial=serial))
 
 
-def allocate(conn: Connection, year: int, type_code: str, dossier_id: uuid.UUID) -> str:
-    """Assign the next number of ``year`` and ``type_code`` to a dossier, in ``conn``'s transaction."""
+def allocate(conn: Connection, year: int, type_code: str, dossier_id: uuid.UUID, *,
+             at: datetime | None = None) -> str:
+    """Assign the next number of ``year`` and ``type_code`` to a dossier, in ``conn``'s
+    transaction; ``at`` is the creating act's moment (else :func:`dossiers.core.clock.now`)."""
     if type_code not in TYPE_CODES:
         raise Refused(f"unknown client type code {type_code!r}", field="client_type")
     serial = conn.execute(
@@ -44,5 +48,6 @@ def allocate(conn: Connection, year: int, type_code: str, dossier_id: uuid.UUID)
     number = format_number(year, type_code, serial)
     conn.execute(insert(dossier_number).values(
         dossier_no=number, year=year, type_code=type_code, serial=serial, dossier_id=dossier_id,
+        assigned_at=at or clock.now(),
     ))
     return number

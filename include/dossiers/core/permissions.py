@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from sqlalchemy import Connection, insert
 
+from dossiers.core import clock
 from dossiers.core.errors import PermissionDenied
 from dossiers.core.schema import access_log
 
@@ -166,4 +167,5 @@ def log_refusal(conn: Connection, actor: str, action: str, subject: str | None,
     """Record a refusal in its own transaction (the caller's will be rolled back)."""
     with conn.engine.begin() as own:
         own.execute(insert(access_log).values(
-            actor=actor, action=action, subject=subject, allowed=False, reason=reason))
+            at=clock.now(), actor=actor, action=action, subject=subject, allowed=False,
+            reason=reason))

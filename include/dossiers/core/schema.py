@@ -7,7 +7,8 @@ data, Art. 18) and the ledger (檔案管理臺賬, Arts. 11, 13).
 
 Columns ending in ``_enc`` hold AES-GCM ciphertext (see :mod:`dossiers.core.crypto`); columns
 ending in ``_bidx`` hold an HMAC blind index for exact matching. No personal datum is
-stored in any other column. The schema changes only through an Alembic migration
+stored in any other column. No column defaults to the database's ``now()``: times come from
+:mod:`dossiers.core.clock`. The schema changes only through an Alembic migration
 (``sql/migrations``); this module is the current shape those migrations produce.
 """
 
@@ -36,7 +37,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -78,6 +78,11 @@ metadata = MetaData(
 KEYRING_SCHEMA = "keyring"
 
 
+# No column takes a time from the database's clock (``now()``): every timestamp is written by
+# the application from the domain's one clock, :mod:`dossiers.core.clock` (why: there), and a
+# row written without its time is refused (NOT NULL) rather than stamped by a second clock.
+
+
 def one_of(column: str, words: type[StrEnum], *, nullable: bool = False) -> CheckConstraint:
     """The CHECK constraint (named after ``column``) that ``column`` holds one of the members
     of ``words``: ``status IN ('requested', 'approved', …)``, in the members' order;
@@ -96,7 +101,7 @@ def one_of(column: str, words: type[StrEnum], *, nullable: bool = False) -> Chec
 
 
 def _created_at() -> Column:
-    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+    return Column("created_at", DateTime(timezone=True), nullable=False)
 
 
 def _dossier_fk(*, primary_key: bool = False) -> Column:
@@ -130,7 +135,7 @@ staff = Table(
     Column("active", Boolean, nullable=False, server_default=text("true")),
     # Art. 19: everyone with access signs the confidentiality agreement.
     Column("confidentiality_signed_on", Date),
-    Column("joined_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("joined_at", DateTime(timezone=True), nullable=False),
     Column("left_at", DateTime(timezone=True)),
     Column("handed_over_to", Integer, ForeignKey("staff.id")),
     # A login, a mail address and a report cell: one conservative pattern (core.usernames).
@@ -172,7 +177,7 @@ dossier = Table(
     _created_at(),
     Column("created_by", Integer, ForeignKey("staff.id")),
     Column("filed_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("terminated_on", Date),
     Column("further_cooperation", Boolean),
     one_of("stage", Stage),
@@ -208,7 +213,7 @@ dossier_number = Table(
     Column("type_code", String(8), nullable=False),
     Column("serial", Integer, nullable=False),
     Column("dossier_id", UUID(as_uuid=True), nullable=False, unique=True),
-    Column("assigned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("assigned_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("year", "type_code", "serial"),
 )
 
@@ -422,7 +427,7 @@ form = Table(
     Column("department", String(32), ForeignKey("department.code"), nullable=False),
     Column("liaison_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
     Column("submitted_by", Integer, ForeignKey("staff.id"), nullable=False),
-    Column("submitted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
     Column("source_file", Text),
     Column("source_row", Integer),
     Column("payload", JSONB, nullable=False),  # non-personal fields, normalised
@@ -468,7 +473,7 @@ dossier_change = Table(
     Column("reason", Text, nullable=False),
     Column("evidence", Text, nullable=False),
     Column("requested_by", Integer, ForeignKey("staff.id"), nullable=False),
-    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("reviewed_by", Integer, ForeignKey("staff.id")),
     Column("reviewed_at", DateTime(timezone=True)),
     Column("approved_by", Integer, ForeignKey("staff.id")),  # the CS head, important changes
@@ -504,7 +509,7 @@ filing_delay = Table(
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("clock_id", BigInteger, ForeignKey("clock.id"), nullable=False),
     Column("requested_by", Integer, ForeignKey("staff.id"), nullable=False),
-    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("reason", Text, nullable=False),
     Column("original_due_on", Date, nullable=False),
     Column("new_due_on", Date, nullable=False),
@@ -530,7 +535,7 @@ loan = Table(
     Column("purpose", Text, nullable=False),
     Column("period_wd", SmallInteger, nullable=False),
     Column("status", String(16), nullable=False, server_default=LoanStatus.REQUESTED.value),
-    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("department_approved_by", Integer, ForeignKey("staff.id")),
     Column("department_approved_at", DateTime(timezone=True)),
     Column("archive_approved_by", Integer, ForeignKey("staff.id")),
@@ -574,7 +579,7 @@ query_grant = Table(
     Column("scope", ARRAY(Text), nullable=False),
     Column("expires_on", Date, nullable=False),
     Column("status", String(16), nullable=False, server_default=GrantStatus.REQUESTED.value),
-    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("decided_by", Integer, ForeignKey("staff.id")),
     Column("decided_at", DateTime(timezone=True)),
     Column("reason", Text),
@@ -590,7 +595,7 @@ duty_run = Table(
     "duty_run", metadata,
     Column("duty", String(32), primary_key=True),
     Column("period", String(16), primary_key=True),
-    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
     Column("seed", BigInteger),  # the sampling audit's random seed, recorded (Art. 14)
     Column("summary", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
@@ -613,7 +618,7 @@ finding = Table(
     Column("owner_id", Integer, ForeignKey("staff.id"), index=True),
     Column("due_on", Date),
     Column("status", String(16), nullable=False, server_default=FindingStatus.OPEN.value),
-    Column("found_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("found_at", DateTime(timezone=True), nullable=False),
     Column("rechecked_in", String(16)),  # the period of the run that re-checked it
     Column("resolved_at", DateTime(timezone=True)),
     UniqueConstraint("duty", "period", "dossier_id", "check_id"),
@@ -629,7 +634,7 @@ reminder = Table(
     Column("kind", String(16), nullable=False),  # due_soon | overdue | escalation
     Column("for_date", Date, nullable=False),
     Column("recipient_id", Integer, ForeignKey("staff.id")),
-    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("clock_id", "kind", "for_date"),
     one_of("kind", ReminderKind),
 )
@@ -691,7 +696,7 @@ mail_outbox = Table(
 access_log = Table(
     "access_log", metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
-    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(64), nullable=False),
     Column("action", String(64), nullable=False),
     Column("subject", Text),

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from dossiers.core import clock as domain_clock
 from dossiers.core.config import SHANGHAI
 from dossiers.core.schema import (
     access_log,
@@ -103,7 +104,7 @@ def qa_inspection(conn: Connection, period_start: date, gaps: Iterable[Gap],
     missed: dict[str, int] = dict(conn.execute(
         select(clock.c.kind, func.count()).where(
             clock.c.due_on >= start, clock.c.due_on < end,
-            (clock.c.met_at.is_(None) & (clock.c.due_on < func.current_date()))
+            (clock.c.met_at.is_(None) & (clock.c.due_on < domain_clock.today()))
             | (clock.c.met_at >= func.timezone("Asia/Shanghai", clock.c.due_on + 1)))
         .group_by(clock.c.kind)).tuples().all())
     figures = {
@@ -115,7 +116,7 @@ def qa_inspection(conn: Connection, period_start: date, gaps: Iterable[Gap],
             access_log.c.allowed.is_(False), access_log.c.at >= lo,
             access_log.c.at < hi)).scalar_one(),
         "loans_overdue_now": conn.execute(select(func.count()).select_from(loan).where(
-            loan.c.status == LoanStatus.LENT, loan.c.due_on < func.current_date())).scalar_one(),
+            loan.c.status == LoanStatus.LENT, loan.c.due_on < domain_clock.today())).scalar_one(),
         "ledger_intact": ledger_ok,
     }
     runs.finish(conn, run, {"period": period, "ledger_intact": ledger_ok,

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, Text, and_, func, insert, select
+from sqlalchemy import Connection, Text, and_, func, select
 
+from dossiers.calendar import clocks
 from dossiers.calendar.workdays import default_calendar
 from dossiers.core.config import SHANGHAI
 from dossiers.core.schema import clock, dossier, dossier_change
@@ -43,11 +44,8 @@ def open_campaign(conn: Connection, today: date) -> dict[str, Any]:
     already = select(clock.c.subject_id).where(clock.c.kind == kind)
     rows = conn.execute(select(dossier.c.id, dossier.c.liaison_id).where(
         dossier.c.status == DossierStatus.OPEN, dossier.c.id.cast(Text).not_in(already))).all()
-    if rows:
-        conn.execute(insert(clock), [
-            {"kind": kind, "subject_type": "dossier", "subject_id": str(r.id),
-             "article": "Art. 12", "owner_id": r.liaison_id, "started_on": today,
-             "due_on": due, "provisional": False} for r in rows])
+    clocks.open_each(conn, kind, "dossier", [(str(r.id), r.liaison_id) for r in rows],
+                     article="Art. 12", start=today, due=due)
     report = annual_figures(conn, year)
     summary = {"year": year, "campaign_dossiers": len(rows), "due": due.isoformat(), **report}
     runs.finish(conn, run, summary)

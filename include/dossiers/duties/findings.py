@@ -10,12 +10,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import Connection, text
 
 from dossiers.calendar.clocks import close_clock, due_after, open_clocks
-from dossiers.core.config import SHANGHAI
+from dossiers.core import clock
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ def record(conn: Connection, duty: str, period: str, gaps: Iterable[Gap],
     due = due_after(rectify_from, RECTIFICATION_RULE) if rectify_from is not None else None
     new = conn.execute(_INSERT_FINDINGS, {
         "duty": duty, "period": period, "due_on": due.due if due else None,
+        "found_at": clock.now(),
         "dossier_ids": [g.dossier_id for g in gaps], "check_ids": [g.check_id for g in gaps],
         "articles": [g.article for g in gaps], "dimensions": [g.dimension for g in gaps],
         "severities": [g.severity for g in gaps], "descriptions": [g.description for g in gaps],
@@ -60,9 +61,9 @@ def record(conn: Connection, duty: str, period: str, gaps: Iterable[Gap],
 
 _INSERT_FINDINGS = text("""
 INSERT INTO finding (duty, period, dossier_id, check_id, article, dimension, severity,
-                     description, owner_id, due_on)
+                     description, owner_id, due_on, found_at)
 SELECT :duty, :period, g.dossier_id, g.check_id, g.article, g.dimension, g.severity,
-       g.description, g.owner_id, CAST(:due_on AS date)
+       g.description, g.owner_id, CAST(:due_on AS date), CAST(:found_at AS timestamptz)
 FROM unnest(CAST(:dossier_ids AS uuid[]), CAST(:check_ids AS text[]), CAST(:articles AS text[]),
             CAST(:dimensions AS text[]), CAST(:severities AS text[]),
             CAST(:descriptions AS text[]), CAST(:owner_ids AS integer[]))
@@ -76,7 +77,7 @@ def recheck(conn: Connection, duty: str, period: str,
             failing_now: set[tuple[uuid.UUID, str]]) -> dict[str, int]:
     """Re-check the open rectification items of earlier periods of ``duty`` against what
     fails now: resolved ones close their clock, the others persist (Art. 14)."""
-    now = datetime.now(SHANGHAI)
+    now = clock.now()
     failing = sorted(failing_now)
     outcome = conn.execute(_RECHECK, {
         "duty": duty, "period": period, "now": now,

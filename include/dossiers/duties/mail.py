@@ -24,15 +24,14 @@ import re
 import smtplib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from dossiers.core import db
-from dossiers.core.config import SHANGHAI, settings
+from dossiers.core import clock, db
+from dossiers.core.config import settings
 from dossiers.core.errors import DossierError
 from dossiers.core.schema import mail_outbox
 
@@ -111,11 +110,12 @@ def enqueue(conn: Connection, duty: str, period: str, kind: str,
     nothing. Attachments are recorded by name and digest; :func:`deliver` is given the
     files. Returns the rows added.
     """
-    rows = []
+    rows, at = [], clock.now()
     for m in messages:
         files = [{"name": f.name, "sha256": _digest(f)} for f in m.files]
         rows += [{"duty": duty, "period": period, "kind": kind, "recipient": to,
-                  "subject": m.subject, "body": m.text, "html": m.html, "files": files}
+                  "subject": m.subject, "body": m.text, "html": m.html, "files": files,
+                  "created_at": at}
                  for to in m.to]
     if not rows:
         return 0
@@ -157,7 +157,7 @@ def _refusal(exc: BaseException) -> bool:
 
 
 def _attempted(conn: Connection, row_id: int, error: str | None) -> None:
-    now = datetime.now(SHANGHAI)
+    now = clock.now()
     values: dict[str, Any] = {"attempts": mail_outbox.c.attempts + 1, "last_attempt_at": now,
                               "last_error": error}
     if error is None:
@@ -260,7 +260,7 @@ def _unreached(engine: Engine, row_id: int, exc: BaseException) -> None:
         conn.execute(update(mail_outbox).where(mail_outbox.c.id == row_id,
                                                mail_outbox.c.sent_at.is_(None))
                      .values(attempts=mail_outbox.c.attempts + 1,
-                             last_attempt_at=datetime.now(SHANGHAI),
+                             last_attempt_at=clock.now(),
                              last_error=describe_error(exc)))
 
 

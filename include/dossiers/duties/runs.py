@@ -9,14 +9,13 @@ crashed) is done again, and every write it makes is keyed by ``(duty, period, â€
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from dossiers.core import ledger
-from dossiers.core.config import SHANGHAI
+from dossiers.core import clock, ledger
 from dossiers.core.schema import duty_run
 from dossiers.core.vocabulary import duty_action
 
@@ -71,7 +70,8 @@ class Run:
 
 def claim(conn: Connection, duty: str, period: str, *, seed: int | None = None) -> Run | None:
     """Take the period for this duty; ``None`` when it is already done."""
-    conn.execute(insert(duty_run).values(duty=duty, period=period, seed=seed)
+    conn.execute(insert(duty_run).values(duty=duty, period=period, seed=seed,
+                                        started_at=clock.now())
                  .on_conflict_do_nothing())
     row = conn.execute(select(duty_run).where(duty_run.c.duty == duty,
                                               duty_run.c.period == period)
@@ -95,7 +95,7 @@ def finish(conn: Connection, run: Run, summary: dict[str, Any], *,
     ``kept`` is stored with the run but not copied into the ledger (long lists)."""
     conn.execute(update(duty_run).where(duty_run.c.duty == run.duty,
                                         duty_run.c.period == run.period)
-                 .values(finished_at=datetime.now(SHANGHAI), summary={**summary, **(kept or {})}))
+                 .values(finished_at=clock.now(), summary={**summary, **(kept or {})}))
     ledger.append(conn, ledger.Entry(
         actor="system", action=duty_action(run.duty), subject_type="duty_run",
         subject_id=f"{run.duty}/{run.period}", dossier_no=dossier_no,

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import aliased
 
 from dossiers.calendar.workdays import default_calendar
+from dossiers.core import clock as domain_clock
 from dossiers.core.permissions import Role
 from dossiers.core.policy import policy
 from dossiers.core.schema import clock, dossier, reminder, staff, staff_role
@@ -86,7 +87,7 @@ def watch(conn: Connection, today: date) -> tuple[dict[str, Any], list[Message]]
     notices = []
     for c, kind, recipient in planned:
         inserted = conn.execute(insert(reminder).values(
-            clock_id=c.id, kind=kind, for_date=today, recipient_id=recipient)
+            clock_id=c.id, kind=kind, for_date=today, recipient_id=recipient, sent_at=domain_clock.now())
             .on_conflict_do_nothing().returning(reminder.c.id)).first()
         if inserted is None:
             continue  # this clock already had this reminder today

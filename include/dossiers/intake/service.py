@@ -20,17 +20,16 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import ARRAY, Connection, Text, any_, bindparam, func, select, text
 
-from dossiers.calendar.clocks import due_after
+from dossiers.calendar.clocks import due_after, open_rows
 from dossiers.calendar.workdays import default_calendar
-from dossiers.core import db, ledger
-from dossiers.core.config import SHANGHAI
+from dossiers.core import clock, db, ledger
 from dossiers.core.crypto import Field, KeyRing, seal
 from dossiers.core.db import copy_rows
 from dossiers.core.directory import department_heads, load_actor
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.policy import policy
 from dossiers.core.progress import Progress, no_progress
-from dossiers.core.schema import clock, dossier, form, staff
+from dossiers.core.schema import dossier, form, staff
 from dossiers.core.vocabulary import DossierStatus, LedgerAction
 from dossiers.intake.reader import FormFile, read_form_file
 from dossiers.intake.rules import RowError, ValidForm, not_your_department, validate_row
@@ -135,7 +134,7 @@ def import_forms(form_file: FormFile, name: str, *, acting_user: str | None,
                  today: date | None = None, keyring: KeyRing | None = None,
                  progress: Progress = no_progress) -> dict[str, Any]:
     """Import the rows of a form file already read (``name`` for the report and the ledger)."""
-    today = today or datetime.now(SHANGHAI).date()
+    today = today or clock.today()
     keyring = keyring or KeyRing()
     report = ImportReport(file=name, warnings=list(form_file.warnings))
     with db.transaction() as conn:
@@ -278,8 +277,6 @@ FORM_COLUMNS = ("id", "kind", "status", "dossier_id", "client_name_zh", "client_
                 "name_en_key", "name_zh_key", "client_type", "stage", "department", "liaison_id",
                 "submitted_by", "submitted_at", "source_file", "source_row", "payload",
                 "personal_enc")
-CLOCK_COLUMNS = ("kind", "subject_type", "subject_id", "article", "owner_id", "started_on",
-                 "due_on", "provisional", "met_at")
 
 
 def _store(conn: Connection, keyring: KeyRing, actor: Actor, file_name: str,
@@ -293,8 +290,8 @@ def _store(conn: Connection, keyring: KeyRing, actor: Actor, file_name: str,
     review = default_calendar().add(today, policy().form_review_wd)  # Art. 11(2)
     article = policy().article("form_review_wd")
     heads = department_heads(conn)
-    submitted_at = datetime.combine(today, datetime.now(SHANGHAI).timetz())
-    forms, clocks, entries = [], [], []
+    submitted_at = clock.on(today)
+    forms, started, entries = [], [], []
     for (form_id, dossier_id), form_row in zip(ids, accepted, strict=True):
         sealed = seal(keys[dossier_id], form_row.personal_json,
                       personal_field(form_id).aad(dossier_id))
@@ -304,10 +301,10 @@ def _store(conn: Connection, keyring: KeyRing, actor: Actor, file_name: str,
             form_row.client_type, form_row.stage, form_row.department, liaisons[form_row.liaison],
             actor.staff_id, submitted_at, file_name, form_row.row, form_row.payload_json, sealed,
         ))
-        clocks.append(("form_review", "form", str(form_id), article,
+        started.append(("form_review", "form", str(form_id), article,
                        heads.get(form_row.department), today, review.date, review.provisional,
                        None))
-        clocks.extend(creation_clocks(dossier_id, form_row.contract_signed_on, submitted_at,
+        started.extend(creation_clocks(dossier_id, form_row.contract_signed_on, submitted_at,
                                       liaisons[form_row.liaison]))
         entries.append(ledger.Entry(
             actor=actor.username, action=LedgerAction.FORM_SUBMIT, subject_type="form",
@@ -319,5 +316,5 @@ def _store(conn: Connection, keyring: KeyRing, actor: Actor, file_name: str,
         ))
         report.accepted.append({"row": form_row.row, "form_id": str(form_id)})
     copy_rows(conn, form, FORM_COLUMNS, forms)
-    copy_rows(conn, clock, CLOCK_COLUMNS, clocks)
+    open_rows(conn, started)
     ledger.append_many(conn, entries)

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, text, update
 
 from dossiers.calendar.workdays import default_calendar
-from dossiers.core import db, directory, ledger
+from dossiers.core import clock, db, directory, ledger
 from dossiers.core.config import SHANGHAI
 from dossiers.core.crypto import Field, KeyRing
 from dossiers.core.progress import Progress, no_progress
@@ -164,7 +164,7 @@ def seed_company(clients: int = 200, seed: int = 2026, today: date | None = None
     from faker import Faker
 
     rng = random.Random(seed)
-    today = today or datetime.now(SHANGHAI).date()
+    today = today or clock.today()
     fakers = {loc: Faker(loc) for loc in LOCALES}
     for i, f in enumerate(fakers.values()):
         f.seed_instance(seed + i)

@@ -15,11 +15,12 @@ The other reports of the policy (annual update, QA inspection, KPI scorecard; se
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
+from dossiers.core import clock as domain_clock
 from dossiers.core.config import SHANGHAI
 from dossiers.core.errors import NotFound
 from dossiers.core.policy import policy
@@ -254,7 +255,7 @@ def audit_summary(conn: Connection, period: str, quarters: int = 4) -> Report:
     last = len(periods) - 1
     return Report(
         kind="audit_summary", period=period, title=KINDS["audit_summary"][0],
-        as_of=max((r.finished_at for r in runs_by_period.values()), default=datetime.now(UTC)),
+        as_of=max((r.finished_at for r in runs_by_period.values()), default=domain_clock.now()),
         articles="Arts. 14, 21, 22", audience="management",
         summary=Label(
             f"{period}：抽查檔案完整率 {_pct(completeness[last])}，按時率 {_pct(on_time[last])}，季末逾期 "

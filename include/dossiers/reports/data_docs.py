@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert
 
-from dossiers.core import ledger
+from dossiers.core import clock, ledger
 from dossiers.core.schema import report
 from dossiers.core.vocabulary import LedgerAction
 from dossiers.reports.store import open_store
@@ -42,7 +42,7 @@ def publish_data_docs(conn: Connection, index_html: Path, period: str) -> str:
     uri = open_store().put(f"data_docs/{period}/data-docs-{period}.zip", data, "application/zip",
                            digest)
     conn.execute(insert(report).values(kind="data_docs", period=period, format="zip", uri=uri,
-                                       sha256=digest).on_conflict_do_update(
+                                       sha256=digest, created_at=clock.now()).on_conflict_do_update(
         index_elements=["kind", "period", "format"], set_={"uri": uri, "sha256": digest}))
     ledger.append(conn, ledger.Entry(
         actor="system", action=LedgerAction.REPORT_PUBLISH, subject_type="report",

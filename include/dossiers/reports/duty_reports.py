@@ -14,11 +14,12 @@ row, ledger) in its own transaction, then e-mails what changed, and returns the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from dossiers.core import clock
 from dossiers.core.schema import duty_run
 from dossiers.duties.mail import MailUndelivered
 from dossiers.reports.builders import department_names
@@ -195,7 +196,7 @@ def duty_source(conn: Connection, kind: str, period: str) -> tuple[Source, datet
     duty = DUTY_OF_KIND.get(kind, kind)
     finished = conn.execute(select(duty_run.c.finished_at).where(
         duty_run.c.duty == duty, duty_run.c.period == period)).scalar()
-    return run_source(conn, duty, period), finished or datetime.now(UTC)
+    return run_source(conn, duty, period), finished or clock.now()
 
 
 def build(conn: Connection, kind: str, period: str, figures: Mapping[str, Any]) -> list[Report]:

@@ -30,7 +30,7 @@ from typing import Literal
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from dossiers.core import db, ledger
+from dossiers.core import clock, db, ledger
 from dossiers.core.config import settings
 from dossiers.core.schema import ledger_entry, report_edition
 from dossiers.core.schema import report as report_table
@@ -128,7 +128,7 @@ def publish(conn: Connection, report: Report, formats: Sequence[Format] = FORMAT
         uri = store.put(object_key(report, rendered.filename), rendered.data,
                         rendered.content_type, digest)
         stmt = insert(report_table).values(kind=report.kind, period=report.period, format=fmt,
-                                           uri=uri, sha256=digest)
+                                           uri=uri, sha256=digest, created_at=clock.now())
         conn.execute(stmt.on_conflict_do_update(
             index_elements=["kind", "period", "format"],
             set_={"uri": stmt.excluded.uri, "sha256": stmt.excluded.sha256,
@@ -173,7 +173,7 @@ def publish_editions(conn: Connection, report: Report, departments: Mapping[str,
             uri = store.put(object_key(part, rendered.filename), rendered.data,
                             rendered.content_type, digest)
             stmt = insert(report_edition).values(report_id=whole[fmt], department=department,
-                                                 uri=uri, sha256=digest)
+                                                 uri=uri, sha256=digest, created_at=clock.now())
             conn.execute(stmt.on_conflict_do_update(
                 index_elements=["report_id", "department"],
                 set_={"uri": stmt.excluded.uri, "sha256": stmt.excluded.sha256,

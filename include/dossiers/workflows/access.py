@@ -7,12 +7,12 @@ one dossier; kept apart so that those modules need not import each other.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, select, true
 
-from dossiers.core.config import SHANGHAI
+from dossiers.core import clock
 from dossiers.core.errors import NotFound
 from dossiers.core.permissions import Actor, Role
 from dossiers.core.schema import dossier, query_grant
@@ -41,7 +41,7 @@ def worked_on(actor: Actor, department: ColumnElement[Any],
 def active_scope(conn: Connection, actor: Actor, dossier_id: uuid.UUID,
                  today: date | None = None) -> set[str] | None:
     """The union of the actor's approved, unexpired grants on a dossier; None if none."""
-    today = today or datetime.now(SHANGHAI).date()
+    today = today or clock.today()
     scopes = conn.execute(select(query_grant.c.scope).where(
         query_grant.c.dossier_id == dossier_id, query_grant.c.requester_id == actor.staff_id,
         query_grant.c.status == GrantStatus.APPROVED, query_grant.c.expires_on >= today)).scalars().all()

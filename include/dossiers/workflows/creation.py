@@ -21,15 +21,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Text, func, insert, select, update
 
+from dossiers.calendar import clocks
 from dossiers.calendar.clocks import close_clock, open_clock
-from dossiers.core import ledger, numbering
-from dossiers.core.config import SHANGHAI
+from dossiers.core import clock, ledger, numbering
 from dossiers.core.crypto import Field, KeyRing
 from dossiers.core.errors import NotFound, Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import (
     basic_info,
-    clock,
     contact,
     contract,
     cooperation,
@@ -103,7 +102,7 @@ class FormSummary(Result):
 
 
 def _now() -> datetime:
-    return datetime.now(SHANGHAI)
+    return clock.local_now()
 
 
 def _form(conn: Connection, form_id: uuid.UUID) -> Any:
@@ -149,7 +148,7 @@ def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uu
     personal = json.loads(keyring.open(conn, row.dossier_id, personal_field(form_id),
                                        row.personal_enc) or "{}")
     dossier_id = row.dossier_id
-    number = numbering.allocate(conn, at.year, row.client_type, dossier_id)
+    number = numbering.allocate(conn, at.year, row.client_type, dossier_id, at=at)
     origin = Origin.POTENTIAL if row.stage == Stage.POTENTIAL else Origin.NEW
     conn.execute(insert(dossier).values(
         id=dossier_id, dossier_no=number, client_name_zh=row.client_name_zh,
@@ -269,12 +268,10 @@ def list_forms(conn: Connection, actor: Actor,
     authorize(conn, actor, Action.FORM_LIST, subject="forms")
     query = (select(form.c.id, form.c.status, form.c.client_name_zh, form.c.client_name_en,
                     form.c.client_type, form.c.stage, form.c.department, staff.c.username,
-                    form.c.submitted_at, form.c.rejection_reason, clock.c.due_on,
-                    clock.c.provisional)
+                    form.c.submitted_at, form.c.rejection_reason,
+                    *(clocks.column_of("form_review", "form", form.c.id.cast(Text), c).label(c)
+                      for c in ("due_on", "provisional")))
              .join(staff, staff.c.id == form.c.liaison_id)
-             .outerjoin(clock, (clock.c.subject_type == "form")
-                        & (clock.c.subject_id == form.c.id.cast(Text))
-                        & (clock.c.kind == "form_review"))
              .order_by(form.c.submitted_at))
     if status != "all":
         query = query.where(form.c.status == status)

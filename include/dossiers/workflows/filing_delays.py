@@ -11,15 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 
+from dossiers.calendar import clocks
 from dossiers.calendar.workdays import default_calendar
-from dossiers.core import ledger
-from dossiers.core.config import SHANGHAI
+from dossiers.core import clock, ledger
 from dossiers.core.errors import Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.policy import policy
-from dossiers.core.schema import clock, filing_delay
+from dossiers.core.schema import filing_delay
 from dossiers.core.vocabulary import DelayStatus, LedgerAction
 from dossiers.workflows import decisions
 from dossiers.workflows.access import find
@@ -48,13 +48,11 @@ class DelayDecided(Result):
 def request(conn: Connection, actor: Actor, dossier_no: str, *, until: date, reason: str,
             today: date | None = None) -> DelayRequested:
     """The archivist asks to file a dossier later than its deadline, up to 5 wd in all."""
-    today = today or datetime.now(SHANGHAI).date()
+    today = today or clock.today()
     target = find(conn, dossier_no)
     record = f"dossier {dossier_no}"
     authorize(conn, actor, Action.DOSSIER_FILE, subject=record)
-    running = conn.execute(select(clock).where(
-        clock.c.kind == "filing", clock.c.subject_type == "dossier",
-        clock.c.subject_id == str(target.id), clock.c.met_at.is_(None)).with_for_update()).first()
+    running = clocks.running(conn, "filing", "dossier", str(target.id), lock=True)
     if running is None:
         raise Refused("has no filing deadline running (already filed?)", record=record)
     if not reason.strip():
@@ -78,7 +76,8 @@ def request(conn: Connection, actor: Actor, dossier_no: str, *, until: date, rea
                       record=record)
     delay_id = conn.execute(insert(filing_delay).values(
         clock_id=running.id, requested_by=actor.staff_id, reason=reason.strip(),
-        original_due_on=running.due_on, new_due_on=until).returning(filing_delay.c.id)).scalar_one()
+        original_due_on=running.due_on, new_due_on=until, requested_at=clock.on(today),
+    ).returning(filing_delay.c.id)).scalar_one()
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=LedgerAction.FILING_DELAY_REQUEST, subject_type="filing_delay",
         subject_id=str(delay_id), dossier_no=dossier_no,
@@ -98,18 +97,18 @@ DECISION = decisions.Rules(
 
 
 def decide(conn: Connection, actor: Actor, delay_id: int, *, approve: bool,
-           reason: str | None = None) -> DelayDecided:
+           reason: str | None = None, at: datetime | None = None) -> DelayDecided:
     """The CS head approves or refuses a delay; an approval moves the filing deadline."""
     decision = decisions.Decision(approve, reason)
     delay = decisions.take(conn, actor, DECISION, delay_id, decision)
-    running = conn.execute(select(clock).where(clock.c.id == delay.clock_id)).one()
+    running = clocks.get(conn, delay.clock_id)
     if approve and running.met_at is not None:
         raise Refused("the dossier has been filed meanwhile: nothing to delay",
                       record=DECISION.record_of(delay_id))
     outcome = decisions.record(conn, actor, DECISION, decision, delay_id,
-                               at=datetime.now(SHANGHAI))
+                               at=at or clock.local_now())
     if approve:
-        conn.execute(update(clock).where(clock.c.id == running.id).values(due_on=delay.new_due_on))
+        clocks.move_due(conn, running.id, delay.new_due_on)
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=outcome.entry_action, subject_type="filing_delay",
         subject_id=str(delay_id),

@@ -16,8 +16,7 @@ from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy import Connection, insert, select, update
 
-from dossiers.core import ledger
-from dossiers.core.config import SHANGHAI
+from dossiers.core import clock, ledger
 from dossiers.core.crypto import Field, KeyRing
 from dossiers.core.errors import Refused
 from dossiers.core.permissions import Action, Actor, Role, authorize
@@ -111,7 +110,7 @@ def change_stage(conn: Connection, actor: Actor, dossier_no: str, stage: str, *,
                  terminated_on: date | None = None, further_cooperation: bool | None = None,
                  today: date | None = None) -> StageChanged:
     """Move a dossier to another stage (archivist, Art. 15), refusing illegal moves."""
-    today = today or datetime.now(SHANGHAI).date()
+    today = today or clock.today()
     row = find(conn, dossier_no, lock=True)
     record = f"dossier {dossier_no}"
     authorize(conn, actor, Action.DOSSIER_STAGE, subject=record)
@@ -129,7 +128,7 @@ def change_stage(conn: Connection, actor: Actor, dossier_no: str, stage: str, *,
     elif terminated_on is not None or further_cooperation is not None:
         raise Refused("only a termination takes a date and a prospect", record=record,
                       field="terminated_on")
-    values = {"stage": stage, "updated_at": datetime.now(SHANGHAI),
+    values = {"stage": stage, "updated_at": clock.on(today),
               "terminated_on": terminated_on, "further_cooperation": further_cooperation}
     conn.execute(update(dossier).where(dossier.c.id == row.id).values(**values))
     ledger.append(conn, ledger.Entry(
@@ -166,8 +165,8 @@ def read(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str) -> D
     shown = _dossier_view(conn, keyring, row, scope)
     with conn.engine.begin() as own:  # the read is logged even if the caller rolls back
         own.execute(insert(access_log).values(
-            actor=actor.username, action=Action.DOSSIER_READ.value, subject=record,
-            allowed=True, reason=json.dumps({"scope": sorted(scope)})))
+            at=clock.now(), actor=actor.username, action=Action.DOSSIER_READ.value,
+            subject=record, allowed=True, reason=json.dumps({"scope": sorted(scope)})))
     return shown
 
 
@@ -240,7 +239,7 @@ def keep_terminated(conn: Connection, actor: Actor, dossier_no: str, *, reason: 
     (The other outcome, destruction, follows Art. 17.)"""
     from dossiers.calendar.clocks import close_clock
 
-    at = at or datetime.now(SHANGHAI)
+    at = at or clock.local_now()
     row = find(conn, dossier_no, lock=True)
     record = f"dossier {dossier_no}"
     authorize(conn, actor, Action.DOSSIER_STAGE, subject=record)

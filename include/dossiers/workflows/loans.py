@@ -34,17 +34,16 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import Connection, Text, insert, literal, or_, select, update
+from sqlalchemy import Connection, Text, insert, select, update
 
+from dossiers.calendar import clocks
 from dossiers.calendar.clocks import close_clock
 from dossiers.calendar.workdays import default_calendar
-from dossiers.core import ledger
-from dossiers.core.config import SHANGHAI
+from dossiers.core import clock, ledger
 from dossiers.core.errors import Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.policy import policy
 from dossiers.core.schema import (
-    clock,
     ledger_entry,
     loan,
     loan_volume,
@@ -207,13 +206,6 @@ class Loan(Result):
     volumes: list[ListedVolume]
 
 
-def _moment(today: date | None) -> datetime:
-    """Now, or the current time of day on ``today`` (a back-dated or test date)."""
-    now = datetime.now(SHANGHAI)
-    return now if today is None or today == now.date() else datetime.combine(
-        today, now.timetz())
-
-
 def _record(loan_id: uuid.UUID) -> str:
     return f"loan {loan_id}"
 
@@ -307,7 +299,7 @@ def request(conn: Connection, actor: Actor, dossier_nos: Sequence[str], *, purpo
     loan_id = uuid.uuid4()
     conn.execute(insert(loan).values(
         id=loan_id, requester_id=actor.staff_id, purpose=purpose.strip(), period_wd=period_wd,
-        status=LoanStatus.REQUESTED, requested_at=_moment(today)))
+        status=LoanStatus.REQUESTED, requested_at=clock.on(today)))
     conn.execute(insert(loan_volume), [{"loan_id": loan_id, "volume_id": v} for v in volume_ids])
     volumes = _volumes(conn, [loan_id])
     _ledger(conn, actor, LedgerAction.LOAN_REQUEST, loan_id, volumes,
@@ -365,7 +357,7 @@ def _check_approver(conn: Connection, actor: Actor, row: Any, capacity: Capacity
 
 
 def approve(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
-            capacity: str | None = None) -> Approved:
+            capacity: str | None = None, at: datetime | None = None) -> Approved:
     """The department head's or the archivist's approval (Art. 16), in either order; the
     loan is ``approved`` once it has both."""
     row = _loan(conn, loan_id)
@@ -379,7 +371,7 @@ def approve(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
     if getattr(row, mine) is not None:
         raise Refused(f"already has the {'department head' if cap == 'department' else 'archivist'}"
                       "'s approval", record=_record(loan_id))
-    at = _moment(None)
+    at = at or clock.local_now()
     both = getattr(row, other) is not None
     status = LoanStatus.APPROVED if both else LoanStatus.REQUESTED
     conn.execute(update(loan).where(loan.c.id == loan_id).values(
@@ -408,7 +400,7 @@ def reject(conn: Connection, actor: Actor, loan_id: uuid.UUID, *, reason: str,
 def lend(conn: Connection, actor: Actor, loan_id: uuid.UUID,
          today: date | None = None) -> Lent:
     """The archivist hands the volumes out; due ``period_wd`` working days later."""
-    today = today or datetime.now(SHANGHAI).date()
+    today = today or clock.today()
     row = _loan(conn, loan_id)
     authorize(conn, actor, Action.VAULT_MANAGE, subject=_record(loan_id))
     _refuse_own(conn, actor, Action.VAULT_MANAGE, row, "hands out")
@@ -422,10 +414,9 @@ def lend(conn: Connection, actor: Actor, loan_id: uuid.UUID,
     due = default_calendar().add(today, row.period_wd)
     conn.execute(update(loan).where(loan.c.id == loan_id).values(
         status=LoanStatus.LENT, lent_on=today, due_on=due.date))
-    conn.execute(insert(clock).values(
-        kind=CLOCK_KIND, subject_type="loan", subject_id=str(loan_id),
-        article=policy().article("loan_period_wd"), owner_id=row.requester_id,
-        started_on=today, due_on=due.date, provisional=due.provisional))
+    clocks.open_until(conn, CLOCK_KIND, "loan", str(loan_id),
+                      article=policy().article("loan_period_wd"), owner_id=row.requester_id,
+                      start=today, due=due)
     volumes = _volumes(conn, [loan_id])
     _ledger(conn, actor, LedgerAction.LOAN_LEND, loan_id, volumes,
             {"lent_on": today.isoformat(), "due_on": due.date.isoformat(),
@@ -463,7 +454,7 @@ def return_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
     condition is updated and a ``paper_condition_check`` row written, with ``repair`` for a
     damaged and ``copy`` for a faded volume (``dossier vault check`` records another action).
     """
-    today = today or datetime.now(SHANGHAI).date()
+    today = today or clock.today()
     row = _loan(conn, loan_id)
     record = _record(loan_id)
     authorize(conn, actor, Action.VAULT_MANAGE, subject=record)
@@ -488,7 +479,7 @@ def return_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, *,
     if bad:
         raise Refused(f"unknown condition {bad[0]!r}; one of {', '.join(CONDITIONS)}",
                       record=record, field="condition")
-    at = _moment(today)
+    at = clock.on(today)
     check_note = f"returned from loan {loan_id}" + (f": {notes.strip()}" if notes and
                                                      notes.strip() else "")
     changes: list[ReturnedVolume] = []
@@ -546,7 +537,7 @@ def request_extension(conn: Connection, actor: Actor, loan_id: uuid.UUID, wd: in
                       today: date | None = None) -> ExtensionRequested:
     """The borrower asks for more time: once per loan, 1 to 3 wd, at least 1 wd before the
     due date (Art. 16)."""
-    today = today or datetime.now(SHANGHAI).date()
+    today = today or clock.today()
     row = _loan(conn, loan_id)
     record = _record(loan_id)
     authorize(conn, actor, Action.LOAN_REQUEST, subject=record)
@@ -609,10 +600,9 @@ def decide_extension(conn: Connection, actor: Actor, loan_id: uuid.UUID, *, appr
     if approve:
         due = default_calendar().add(row.due_on, row.extension_wd)
         due_on = also["due_on"] = due.date
-        conn.execute(update(clock).where(
-            clock.c.kind == CLOCK_KIND, clock.c.subject_type == "loan",
-            clock.c.subject_id == str(loan_id), clock.c.met_at.is_(None),
-        ).values(due_on=due.date, provisional=or_(clock.c.provisional, literal(due.provisional))))
+        running = clocks.running(conn, CLOCK_KIND, "loan", str(loan_id))
+        if running is not None:
+            clocks.move_due(conn, running.id, due.date, provisional=due.provisional)
         details.update(old_due_on=row.due_on.isoformat(), due_on=due.date.isoformat())
     else:
         details["reason"] = (reason or "").strip()
@@ -633,7 +623,7 @@ def list_loans(conn: Connection, actor: Actor, status: str | None = None,
     ``status``: one of :data:`STATUSES`, ``open`` (requested, approved, lent) or
     ``None``/``all``.
     """
-    today = today or datetime.now(SHANGHAI).date()
+    today = today or clock.today()
     if actor.may(Action.VAULT_READ):
         authorize(conn, actor, Action.VAULT_READ, subject="loans")
         scope = "all"
@@ -644,10 +634,10 @@ def list_loans(conn: Connection, actor: Actor, status: str | None = None,
         authorize(conn, actor, Action.LOAN_REQUEST, subject="loans")
         scope = "own"
     query = (select(loan, staff.c.username.label("requester"),
-                    staff.c.department.label("requester_department"), clock.c.provisional)
+                    staff.c.department.label("requester_department"),
+                    clocks.column_of(CLOCK_KIND, "loan", loan.c.id.cast(Text), "provisional")
+                    .label("provisional"))
              .join(staff, staff.c.id == loan.c.requester_id)
-             .outerjoin(clock, (clock.c.kind == CLOCK_KIND) & (clock.c.subject_type == "loan")
-                        & (clock.c.subject_id == loan.c.id.cast(Text)))
              .order_by(loan.c.requested_at))
     if status == "open":
         query = query.where(loan.c.status.in_(OPEN))

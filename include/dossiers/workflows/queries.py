@@ -13,8 +13,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, insert
 
-from dossiers.core import ledger
-from dossiers.core.config import SHANGHAI
+from dossiers.core import clock, ledger
 from dossiers.core.errors import Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import QUERY_SCOPES, query_grant
@@ -41,7 +40,7 @@ class Decided(Result):
 
 def request(conn: Connection, actor: Actor, dossier_no: str, *, purpose: str,
             scope: list[str], expires_on: date, today: date | None = None) -> Requested:
-    today = today or datetime.now(SHANGHAI).date()
+    today = today or clock.today()
     row = find(conn, dossier_no)
     record = f"dossier {dossier_no}"
     authorize(conn, actor, Action.QUERY_REQUEST, subject=record)
@@ -56,7 +55,7 @@ def request(conn: Connection, actor: Actor, dossier_no: str, *, purpose: str,
     grant_id = uuid.uuid4()
     conn.execute(insert(query_grant).values(
         id=grant_id, dossier_id=row.id, requester_id=actor.staff_id, purpose=purpose,
-        scope=sorted(set(scope)), expires_on=expires_on))
+        scope=sorted(set(scope)), expires_on=expires_on, requested_at=clock.on(today)))
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=LedgerAction.QUERY_REQUEST, subject_type="query_grant",
         subject_id=str(grant_id), dossier_no=dossier_no,
@@ -75,12 +74,12 @@ DECISION = decisions.Rules(
 
 
 def decide(conn: Connection, actor: Actor, grant_id: uuid.UUID, *, approve: bool,
-           reason: str | None = None) -> Decided:
+           reason: str | None = None, at: datetime | None = None) -> Decided:
     """The archivist approves or rejects a query request (Art. 16)."""
     decision = decisions.Decision(approve, reason)
     decisions.take(conn, actor, DECISION, grant_id, decision)
     outcome = decisions.record(conn, actor, DECISION, decision, grant_id,
-                               at=datetime.now(SHANGHAI))
+                               at=at or clock.local_now())
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=outcome.entry_action, subject_type="query_grant",
         subject_id=str(grant_id), details={"reason": reason} if reason else {}))

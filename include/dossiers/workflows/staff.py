@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from dossiers.core import ledger, usernames
+from dossiers.calendar import clocks
+from dossiers.core import clock, ledger, usernames
 from dossiers.core.directory import DEPARTMENTS, load_actor, staff_id
 from dossiers.core.errors import Refused
 from dossiers.core.permissions import STAFF_ROLES, Action, Actor, authorize
-from dossiers.core.schema import clock, dossier, form, staff, staff_role
+from dossiers.core.schema import dossier, form, staff, staff_role
 from dossiers.core.vocabulary import FormStatus, LedgerAction
 from dossiers.workflows.results import Result
 
@@ -36,12 +38,14 @@ class Left(Result):
 
 
 def add(conn: Connection, acting_user: str | None, username: str, department_code: str,
-        roles: list[str], confidentiality_signed_on: Any = None) -> Added:
+        roles: list[str], confidentiality_signed_on: Any = None, *,
+        at: datetime | None = None) -> Added:
     """Onboard a staff member. The very first one (an empty company) needs no actor.
 
     The username is checked first: it becomes a login, a mail address and a report cell
     (:mod:`dossiers.core.usernames`), so the API, the CLI and the seed all refuse a bad one.
     """
+    at = at or clock.now()
     usernames.check(username)
     bootstrap = conn.execute(select(func.count()).select_from(staff)).scalar_one() == 0
     if department_code not in DEPARTMENTS:
@@ -64,7 +68,7 @@ def add(conn: Connection, acting_user: str | None, username: str, department_cod
         raise Refused("already exists", record=f"user {username}")
     new_id = conn.execute(insert(staff).values(
         username=username, department=department_code,
-        confidentiality_signed_on=confidentiality_signed_on,
+        confidentiality_signed_on=confidentiality_signed_on, joined_at=at,
     ).returning(staff.c.id)).scalar_one()
     conn.execute(insert(staff_role), [{"staff_id": new_id, "role": r} for r in dict.fromkeys(roles)])
     ledger.append(conn, ledger.Entry(
@@ -75,8 +79,10 @@ def add(conn: Connection, acting_user: str | None, username: str, department_cod
     return Added(username, department_code, sorted(set(roles)))
 
 
-def leave(conn: Connection, actor: Actor, username: str, handover_to: str) -> Left:
+def leave(conn: Connection, actor: Actor, username: str, handover_to: str, *,
+          at: datetime | None = None) -> Left:
     """Offboard (Art. 19): hand every dossier and open item over, then revoke access."""
+    at = at or clock.now()
     authorize(conn, actor, Action.STAFF_LEAVE, subject=f"user {username}")
     if username == handover_to:
         raise Refused("cannot hand over to the leaver", record=f"user {username}",
@@ -85,23 +91,20 @@ def leave(conn: Connection, actor: Actor, username: str, handover_to: str) -> Le
     successor = staff_id(conn, handover_to)
     dossiers = conn.execute(
         update(dossier).where(dossier.c.liaison_id == leaver)
-        .values(liaison_id=successor, updated_at=func.now()).returning(dossier.c.dossier_no)
+        .values(liaison_id=successor, updated_at=at).returning(dossier.c.dossier_no)
     ).scalars().all()
     forms = conn.execute(
         update(form).where(form.c.liaison_id == leaver,
                            form.c.status.in_((FormStatus.SUBMITTED, FormStatus.REVIEWED)))
         .values(liaison_id=successor).returning(form.c.id)
     ).scalars().all()
-    clocks = conn.execute(
-        update(clock).where(clock.c.owner_id == leaver, clock.c.met_at.is_(None))
-        .values(owner_id=successor).returning(clock.c.id)
-    ).scalars().all()
+    handed = clocks.hand_over(conn, leaver, successor)
     revoked = conn.execute(
         delete(staff_role).where(staff_role.c.staff_id == leaver).returning(staff_role.c.role)
     ).scalars().all()
     conn.execute(update(staff).where(staff.c.id == leaver).values(
-        active=False, left_at=func.now(), handed_over_to=successor))
-    summary = Left(username, handover_to, len(dossiers), len(forms), len(clocks), sorted(revoked))
+        active=False, left_at=at, handed_over_to=successor))
+    summary = Left(username, handover_to, len(dossiers), len(forms), len(handed), sorted(revoked))
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=LedgerAction.STAFF_LEAVE, subject_type="staff", subject_id=username,
         details={**summary.as_dict(), "dossier_nos": sorted(n for n in dossiers if n)},

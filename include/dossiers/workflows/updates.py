@@ -26,8 +26,8 @@ from typing import Any, TypedDict
 from sqlalchemy import Connection, Select, Table, delete, insert, select, update
 
 from dossiers.calendar.clocks import close_clock, open_clock
+from dossiers.core import clock as domain_clock
 from dossiers.core import ledger
-from dossiers.core.config import SHANGHAI
 from dossiers.core.crypto import Field, KeyRing
 from dossiers.core.errors import Refused
 from dossiers.core.permissions import Action, Actor, Role, authorize
@@ -90,7 +90,7 @@ assert set(PLACES) == set(UPDATABLE_FIELDS), "every updatable field has a place"
 
 
 def _now() -> datetime:
-    return datetime.now(SHANGHAI)
+    return domain_clock.local_now()
 
 
 def _as_text(value: Any) -> str | None:

@@ -19,13 +19,12 @@ archivist, the CS head and the QA supervisor (``vault.read``, Arts. 6, 7, 21).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any, TypedDict
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from dossiers.core import ledger
-from dossiers.core.config import SHANGHAI
+from dossiers.core import clock, ledger
 from dossiers.core.errors import NotFound, Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import (
@@ -138,7 +137,7 @@ def list_volumes(conn: Connection, actor: Actor, cabinet: str | None = None,
                  today: date | None = None) -> list[Volume]:
     """The register in shelf order (cabinet, shelf, position — the order of the electronic
     dossiers, Art. 15): label, place, condition and last check, and any open loan."""
-    today = today or datetime.now(SHANGHAI).date()
+    today = today or clock.today()
     authorize(conn, actor, Action.VAULT_READ, subject=f"vault {cabinet}" if cabinet else "vault")
     last_check = (select(paper_condition_check.c.volume_id,
                          func.max(paper_condition_check.c.id).label("check_id"))
@@ -183,7 +182,7 @@ def register_volume(conn: Connection, actor: Actor, dossier_no: str, *,
     labelled from the dossier, placed right after the dossier's last volume on the shelf
     (later volumes there move up one place), or at the end of another shelf. Without a
     cabinet and shelf it goes where the dossier's last volume stands."""
-    today = today or datetime.now(SHANGHAI).date()
+    today = today or clock.today()
     row = find(conn, dossier_no, lock=True)
     record = f"dossier {dossier_no}"
     authorize(conn, actor, Action.VAULT_MANAGE, subject=record)
@@ -243,7 +242,7 @@ def check_condition(conn: Connection, actor: Actor, ref: str, *, condition: str,
                     today: date | None = None) -> Checked:
     """Record a condition check of a volume in the vault (Art. 14): its condition and what
     is done about it; a damaged or faded volume is repaired or copied, never left as is."""
-    today = today or datetime.now(SHANGHAI).date()
+    today = today or clock.today()
     v = volume(conn, ref, lock=True)
     record = f"volume {_ref(v)}"
     authorize(conn, actor, Action.VAULT_MANAGE, subject=record)
