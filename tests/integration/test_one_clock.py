@@ -133,7 +133,7 @@ def test_a_loan_extension_moves_the_return_clock(fixed_clock, tmp_path) -> None:
 
 
 def test_no_column_takes_the_database_clock(database_url: str) -> None:
-    """Migrated to head, no column defaults to now() (migration 0010)."""
+    """Migrated to head, no column defaults to now() (migration 0009)."""
     with db.transaction() as conn:
         defaults = conn.execute(text(
             "SELECT table_schema || '.' || table_name || '.' || column_name FROM "

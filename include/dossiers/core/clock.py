@@ -6,7 +6,7 @@ while some columns took PostgreSQL's ``now()`` as a default. Two clocks can disa
 process with a skewed or faked clock (a test, a replay, a host whose NTP drifted) would
 log a read in ``access_log`` on another day than the read itself, or number a dossier
 after a year its ledger entry does not show. So the database's clock is never asked:
-no column has a ``now()`` default any more (migration 0010), and a row without its
+no column has a ``now()`` default any more (migration 0009), and a row without its
 time is refused by ``NOT NULL`` instead of being stamped by another clock. Python's clock
 is the one kept because deadlines need it anyway (working days are counted in Python),
 and because a test or a replay can fix it (:func:`fixed`) for every writer at once.

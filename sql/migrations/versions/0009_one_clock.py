@@ -8,7 +8,7 @@ read it logged. The application now writes every one of them from
 refused (NOT NULL) instead of being stamped by the other clock. Existing rows keep their
 times. The downgrade puts the defaults back.
 
-Revision ID: 0010
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-06 03:30:00
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
+revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None
