@@ -90,7 +90,7 @@ def test_plugin_routes_are_protected_by_the_api_not_by_airflow(api_server: Airfl
     assert me.status_code == 200, me.text
     assert me.json() == {"username": "li.archive", "department": "customer_service",
                          "roles": ["archivist"], "active": True}
-    assert api_server.get(f"{PREFIX}/forms", token).json() == []
+    assert api_server.get(f"{PREFIX}/forms", token).json() == {"items": [], "next": None}
     missing = api_server.get(f"{PREFIX}/dossiers/{quote('海外-2026-電商-001', safe='')}", token)
     assert missing.status_code == 404
     assert missing.json() == {"detail": "dossier 海外-2026-電商-001: no such dossier"}

@@ -199,11 +199,12 @@ def test_the_session_cookie_is_airflows() -> None:
 def test_intake_review_create_file_query_approve_read(client: Any, company: Any,
                                                       as_user: Any) -> None:
     form_id = _submitted_form(client, as_user)
-    listed = client.get("/forms", headers=as_user("zhao.market")).json()
+    listed = client.get("/forms", headers=as_user("zhao.market")).json()["items"]
     assert [(f["form_id"], f["client_name_en"], f["liaison"]) for f in listed] == [
         (form_id, "Northwind Retail GmbH", "wang.market")]
     assert listed[0]["review_due"] and listed[0]["status"] == "submitted"
-    assert client.get("/forms", headers=as_user("sun.plan")).json() == []  # not their form
+    nothing = {"items": [], "next": None}
+    assert client.get("/forms", headers=as_user("sun.plan")).json() == nothing  # not their form
 
     # The same client again is a duplicate, reported by row and field; nothing written.
     again = client.post("/forms", json=[FORM], headers=as_user("wang.market")).json()
@@ -291,7 +292,7 @@ def test_stages_and_a_rejected_form(client: Any, company: Any, as_user: Any) -> 
                            json={"decision": "reject", "reason": "no registered address"})
     assert rejected.json() == {"form_id": other, "status": "rejected"}
     mine = client.get("/forms", params={"status": "rejected"}, headers=as_user("wang.market"))
-    assert [f["rejection_reason"] for f in mine.json()] == ["no registered address"]
+    assert [f["rejection_reason"] for f in mine.json()["items"]] == ["no registered address"]
     _one_line_error(client.post("/dossiers", json={"form_id": other}, headers=archivist), 422,
                     f"form {other}", "rejected")
 
@@ -427,11 +428,11 @@ def test_the_vault_register(client: Any, company: Any, as_user: Any) -> None:
     archivist = as_user("li.archive")
     assert client.post(_path(number) + "/file", json={"cabinet": "電商", "shelf": 3},
                        headers=archivist).status_code == 200
-    listed = client.get("/vault", params={"cabinet": "電商"}, headers=archivist).json()
+    listed = client.get("/vault", params={"cabinet": "電商"}, headers=archivist).json()["items"]
     assert [(v["ref"], v["shelf"], v["position"], v["condition"], v["on_loan"]) for v in listed] == [
         (f"{number}/1", 3, 1, "good", False)]
     assert listed[0]["label"]["dossier_no"] == number
-    assert client.get("/vault", params={"cabinet": "外貿"}, headers=archivist).json() == []
+    assert client.get("/vault", params={"cabinet": "外貿"}, headers=archivist).json()["items"] == []
     _one_line_error(client.get("/vault", headers=as_user("wang.market")), 403, "may not vault.read")
     assert client.get("/vault", headers=as_user("qa.he")).status_code == 200
 

@@ -64,7 +64,7 @@ def known(client: Any, company: Any, as_user: Any,
     grant = client.post("/queries", headers=as_user("sun.plan"), json={
         "dossier_no": number, "purpose": "proposal", "scope": ["needs"], "until": "2099-01-01",
     }).json()["grant_id"]
-    volume = client.get("/vault", headers=archivist).json()[0]["volume_id"]
+    volume = client.get("/vault", headers=archivist).json()["items"][0]["volume_id"]
     from dossiers.intake.reader import REQUIRED_COLUMNS
 
     yield {"form_id": second, "dossier_no": number, "grant_id": grant, "volume_id": volume,

@@ -156,7 +156,7 @@ def test_database_dump_holds_no_plaintext_personal_data(cli, company, tmp_path, 
     with db.transaction() as conn:
         head = directory.load_actor(conn, "zhao.market")
         archivist = directory.load_actor(conn, "li.archive")
-        for f in creation.list_forms(conn, archivist)[:3]:
+        for f in creation.list_forms(conn, archivist).items[:3]:
             form_id = uuid.UUID(f["form_id"])
             creation.review_form(conn, head, form_id, approve=True)
             made = creation.create_dossier(conn, keyring, archivist, form_id)

@@ -194,7 +194,7 @@ def test_loan_through_the_cli(cli, company, tmp_path) -> None:
 def test_due_date_extension_and_late_return_over_national_day(company, tmp_path) -> None:
     (number,) = _dossiers(tmp_path)
     loan_id = _lent(number, period=7)
-    row = _act("wang.market", lambda c, a: loans.list_loans(c, a, today=date(2026, 10, 9)))[0]
+    row = _act("wang.market", lambda c, a: loans.list_loans(c, a, today=date(2026, 10, 9)).items)[0]
     # Sep 30 + 7 wd: Oct 8, 9, 10 (make-up Saturday), 12, 13, 14, 15.
     assert (row["due_on"], row["extension_request_by"]) == (date(2026, 10, 15), date(2026, 10, 14))
     assert row["overdue"] is False
@@ -222,7 +222,7 @@ def test_due_date_extension_and_late_return_over_national_day(company, tmp_path)
     assert _rows("SELECT due_on::text FROM clock WHERE kind = 'loan_return'") == [("2026-10-20",)]
     _refused("wang.market", extend(1, date(2026, 10, 15)), "allows 1 extension", logged=False)
 
-    late = _act("wang.market", lambda c, a: loans.list_loans(c, a, today=date(2026, 10, 21)))[0]
+    late = _act("wang.market", lambda c, a: loans.list_loans(c, a, today=date(2026, 10, 21)).items)[0]
     assert (late["overdue"], late["overdue_wd"]) == (True, 1)
     _refused("li.archive", lambda c, a: loans.return_loan(
         c, a, loan_id, conditions={"2": "good"}, today=date(2026, 10, 22)),
@@ -241,7 +241,7 @@ def test_extension_deadline_on_a_make_up_saturday(company, tmp_path) -> None:
     Sunday Oct 11 (a day off) no working day is left, so it is too late."""
     (number,) = _dossiers(tmp_path)
     loan_id = _lent(number, period=4)
-    row = _act("li.archive", lambda c, a: loans.list_loans(c, a))[0]
+    row = _act("li.archive", lambda c, a: loans.list_loans(c, a).items)[0]
     assert (row["due_on"], row["extension_request_by"]) == (date(2026, 10, 12), date(2026, 10, 10))
     _refused("wang.market", lambda c, a: loans.request_extension(
         c, a, loan_id, 1, date(2026, 10, 11)), "last day to ask was 2026-10-10", logged=False)
@@ -253,7 +253,7 @@ def test_extension_deadline_on_a_make_up_saturday(company, tmp_path) -> None:
     # One extension per loan, even after a rejection; the due date did not move.
     _refused("wang.market", lambda c, a: loans.request_extension(
         c, a, loan_id, 1, date(2026, 10, 9)), "its extension was rejected", logged=False)
-    row = _act("wang.market", lambda c, a: loans.list_loans(c, a))[0]
+    row = _act("wang.market", lambda c, a: loans.list_loans(c, a).items)[0]
     assert row["due_on"] == date(2026, 10, 12)
     assert row["extension"]["status"] == "rejected"
     assert row["extension"]["reason"] == "another department has booked it"
@@ -329,7 +329,7 @@ def test_request_and_approval_refusals(company, tmp_path) -> None:
         today=LENT_ON))["loan_id"])
     assert _act("chen.cs", lambda c, a: loans.approve(c, a, again))["approved_as"] == "department"
 
-    seen = {u: {x["loan_id"] for x in _act(u, lambda c, a: loans.list_loans(c, a, "all"))}
+    seen = {u: {x["loan_id"] for x in _act(u, lambda c, a: loans.list_loans(c, a, "all").items)}
             for u in ("wang.market", "zhao.market", "ma.cs", "li.archive", "qa.he")}
     assert seen["wang.market"] == {str(loan_id)}
     assert seen["zhao.market"] == {str(loan_id), str(head_loan)}
@@ -413,14 +413,14 @@ def test_vault_register_order_and_condition_checks(company, tmp_path) -> None:
         c, a, second, cabinet="電商", shelf=2))
     assert (elsewhere["ref"], elsewhere["position"], elsewhere["moved_up"]) == \
         (f"{second}/2", 1, 0)
-    listed = _act("qa.he", lambda c, a: vault.list_volumes(c, a))
+    listed = _act("qa.he", lambda c, a: vault.list_volumes(c, a).items)
     assert [(v["ref"], v["shelf"], v["position"]) for v in listed] == [
         (f"{first}/1", 1, 1), (f"{first}/2", 1, 2), (f"{second}/1", 1, 3),
         (f"{third}/1", 1, 4), (f"{second}/2", 2, 1)]
     assert listed[1]["label"] == {"dossier_no": first, "client_name": "北風電商",
                                   "filed_on": date(2026, 10, 9)}
     assert listed[0]["label"]["filed_on"] == date(2026, 9, 15)
-    assert _act("chen.cs", lambda c, a: vault.list_volumes(c, a, "外貿")) == []
+    assert _act("chen.cs", lambda c, a: vault.list_volumes(c, a, "外貿").items) == []
 
     def check(ref: str, condition: str, action: str = "none") -> Callable:
         return lambda c, a: vault.check_condition(c, a, ref, condition=condition, action=action,
@@ -436,7 +436,7 @@ def test_vault_register_order_and_condition_checks(company, tmp_path) -> None:
     done = _act("li.archive", check(f"{first}/2", "damaged", "repair"))
     assert (done["before"], done["condition"], done["action"]) == ("good", "damaged", "repair")
     assert _act("li.archive", check(third, "worn"))["ref"] == f"{third}/1"
-    listed = {v["ref"]: v for v in _act("li.archive", lambda c, a: vault.list_volumes(c, a))}
+    listed = {v["ref"]: v for v in _act("li.archive", lambda c, a: vault.list_volumes(c, a).items)}
     assert (listed[f"{first}/2"]["condition"], listed[f"{first}/2"]["last_action"],
             listed[f"{first}/2"]["last_checked_on"]) == ("damaged", "repair", date(2026, 10, 12))
     assert listed[f"{third}/1"]["condition"] == "worn"

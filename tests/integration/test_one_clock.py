@@ -128,7 +128,7 @@ def test_a_loan_extension_moves_the_return_clock(fixed_clock, tmp_path) -> None:
     moved = _act("li.archive", lambda c, a: loans.decide_extension(c, a, loan_id, approve=True))
     assert moved["due_on"] == default_calendar().add(due, 2).date
     assert _one(clock_due, l=str(loan_id)) == moved["due_on"]
-    listed = _act("wang.market", lambda c, a: loans.list_loans(c, a))
+    listed = _act("wang.market", lambda c, a: loans.list_loans(c, a).items)
     assert [(r["due_on"], r["due_provisional"]) for r in listed] == [(moved["due_on"], False)]
 
 

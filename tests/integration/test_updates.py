@@ -202,7 +202,7 @@ def test_rejected_update_goes_back_with_its_reason(cli, company, tmp_path) -> No
     change_id = uuid.UUID(sub["change_id"])
     _act("zhao.market", lambda c, a: updates.review(c, a, change_id, approve=False,
                                                     reason="no evidence attached"))
-    mine = _act("wang.market", lambda c, a: updates.list_changes(c, keys, a, "rejected"))
+    mine = _act("wang.market", lambda c, a: updates.list_changes(c, keys, a, "rejected").items)
     assert mine[0]["rejection_reason"] == "no evidence attached"
     with pytest.raises(Refused, match="only a reviewed update form"):
         _act("li.archive", lambda c, a: updates.apply(c, keys, a, change_id))

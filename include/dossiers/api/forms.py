@@ -17,7 +17,8 @@ from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict, create_model
 
 from dossiers.api.deps import DB_SLOTS, ERRORS, StaffUser, require_staff, run
-from dossiers.api.fields import Reason
+from dossiers.api.fields import After, Limit, Page, Reason
+from dossiers.core import paging
 from dossiers.intake.reader import (
     CONTACT_KEYS,
     CONTACTS_KEY,
@@ -115,15 +116,20 @@ class ImportReport(BaseModel):
     warnings: list[ColumnWarning]
 
 
-@router.get("", summary="Forms you work on, with their review deadline")
+@router.get("", summary="Forms you work on, with their review deadline (a page)")
 def list_forms(
     user: StaffUser,
     status: Annotated[Literal["submitted", "reviewed", "rejected", "created", "all"],
                       Query()] = "submitted",
-) -> list[FormSummary]:
-    """A liaison sees their own, a department head their department's, Customer Service all."""
-    rows = run(user, lambda conn, actor: creation.list_forms(conn, actor, status))
-    return [FormSummary.model_validate(r, from_attributes=True) for r in rows]
+    limit: Limit = paging.DEFAULT_LIMIT,
+    after: After = None,
+) -> Page[FormSummary]:
+    """A liaison sees their own, a department head their department's, Customer Service all;
+    in the order they were submitted."""
+    page = run(user, lambda conn, actor: creation.list_forms(conn, actor, status, limit=limit,
+                                                             after=after))
+    return Page(items=[FormSummary.model_validate(r, from_attributes=True) for r in page.items],
+                next=page.next)
 
 
 @router.post("", summary="Submit collection forms (the JSON of collection-form.md)")

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from dossiers.api.deps import ERRORS, StaffUser, run
-from dossiers.api.fields import Reason, one_line
+from dossiers.api.fields import After, Limit, Page, Reason, one_line
+from dossiers.core import paging
 from dossiers.workflows import loans
 from dossiers.workflows.results import Result
 
@@ -78,11 +79,15 @@ def request(body: LoanRequest, user: StaffUser) -> LoanResult:
         conn, actor, body.dossier_nos, purpose=body.purpose, period_wd=body.period_wd)))
 
 
-@router.get("", summary="Loans you may see, with due dates and overdue flags")
+@router.get("", summary="Loans you may see, with due dates and overdue flags (a page)")
 def list_loans(user: StaffUser, status: Annotated[
         Literal["requested", "approved", "lent", "returned", "rejected", "open", "all"],
-        Query()] = "open") -> list[dict[str, Any]]:
-    return [r.as_dict() for r in run(user, lambda conn, actor: loans.list_loans(conn, actor, status))]
+        Query()] = "open", limit: Limit = paging.DEFAULT_LIMIT,
+        after: After = None) -> Page[dict[str, Any]]:
+    """In the order they were requested."""
+    page = run(user, lambda conn, actor: loans.list_loans(conn, actor, status, limit=limit,
+                                                          after=after))
+    return Page(items=[r.as_dict() for r in page.items], next=page.next)
 
 
 @router.post("/{loan_id}/approve", summary="Approve (department head, archivist; either order)")

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from dossiers.api.deps import ERRORS, StaffUser, keyring, run
-from dossiers.api.fields import Reason, one_line
+from dossiers.api.fields import After, Limit, Page, Reason, one_line
+from dossiers.core import paging
 from dossiers.workflows import updates
 
 router = APIRouter(prefix="/updates", tags=["updates"], responses=ERRORS)
@@ -104,12 +105,16 @@ def submit(body: Submit, user: StaffUser) -> Submitted:
         occurred_on=body.occurred_on)), from_attributes=True)
 
 
-@router.get("", summary="Update forms you work on, each field before and after (masked)")
+@router.get("", summary="Update forms you work on, each field before and after (masked; a page)")
 def list_updates(user: StaffUser, status: Annotated[
         Literal["open", "submitted", "reviewed", "approved", "applied", "rejected", "all"],
-        Query()] = "open") -> list[UpdateForm]:
-    forms = run(user, lambda conn, actor: updates.list_changes(conn, keyring(), actor, status))
-    return [UpdateForm.model_validate(u, from_attributes=True) for u in forms]
+        Query()] = "open", limit: Limit = paging.DEFAULT_LIMIT,
+        after: After = None) -> Page[UpdateForm]:
+    """In the order they were submitted."""
+    page = run(user, lambda conn, actor: updates.list_changes(conn, keyring(), actor, status,
+                                                              limit=limit, after=after))
+    return Page(items=[UpdateForm.model_validate(u, from_attributes=True) for u in page.items],
+                next=page.next)
 
 
 @router.post("/{change_id}/review", summary="Approve or reject an update form (department head)")

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from dossiers.api.deps import ERRORS, StaffUser, run
-from dossiers.api.fields import one_line
+from dossiers.api.fields import After, Limit, Page, one_line
+from dossiers.core import paging
 from dossiers.workflows import vault
 
 router = APIRouter(prefix="/vault", tags=["vault"], responses=ERRORS)
@@ -90,10 +91,13 @@ class Checked(BaseModel):
     action: Literal["none", "repair", "copy"]
 
 
-@router.get("", summary="The register in shelf order, with condition and any open loan")
-def list_volumes(user: StaffUser, cabinet: Annotated[Cabinet | None, Query()] = None) -> list[Volume]:
-    rows = run(user, lambda conn, actor: vault.list_volumes(conn, actor, cabinet))
-    return [Volume.model_validate(r, from_attributes=True) for r in rows]
+@router.get("", summary="The register in shelf order, with condition and any open loan (a page)")
+def list_volumes(user: StaffUser, cabinet: Annotated[Cabinet | None, Query()] = None,
+                 limit: Limit = paging.DEFAULT_LIMIT, after: After = None) -> Page[Volume]:
+    page = run(user, lambda conn, actor: vault.list_volumes(conn, actor, cabinet, limit=limit,
+                                                            after=after))
+    return Page(items=[Volume.model_validate(r, from_attributes=True) for r in page.items],
+                next=page.next)
 
 
 @router.post("/volumes", status_code=201, summary="Register another volume of a filed dossier")

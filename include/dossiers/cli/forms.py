@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dossiers.cli.shared import Group, acting, command, noun, print_json, progress, record_id, words
+from dossiers.cli.shared import (
+    Group,
+    acting,
+    command,
+    listing,
+    noun,
+    page_options,
+    print_json,
+    progress,
+    record_id,
+    words,
+)
 from dossiers.core.vocabulary import FormStatus
 from dossiers.intake.service import import_file
 from dossiers.workflows import creation
@@ -19,7 +30,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_forms_list(args: argparse.Namespace) -> int:
-    return acting(args, lambda conn, actor: creation.list_forms(conn, actor, args.status))
+    return listing(args, "forms", lambda conn, actor: creation.list_forms(
+        conn, actor, args.status, limit=args.limit, after=args.after))
 
 
 def cmd_forms_review(args: argparse.Namespace) -> int:
@@ -35,6 +47,7 @@ def register(nouns: Group) -> None:
     forms = noun(nouns, "forms", "collection forms: list and review (Art. 11)")
     flist = command(forms, "list", cmd_forms_list,
                     "forms you may see: a liaison their own, a department head their department's")
+    page_options(flist)
     flist.add_argument("--status", default="submitted",
                        choices=words(FormStatus.SUBMITTED, FormStatus.REVIEWED,
                                      FormStatus.REJECTED, FormStatus.CREATED, "all"))

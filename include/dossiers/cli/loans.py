@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import argparse
 
-from dossiers.cli.shared import Group, acting, command, noun, record_id, words
+from dossiers.cli.shared import (
+    Group,
+    acting,
+    command,
+    listing,
+    noun,
+    page_options,
+    record_id,
+    words,
+)
 from dossiers.core.errors import CannotRun
 from dossiers.core.vocabulary import Capacity, LoanStatus
 from dossiers.workflows import loans
@@ -60,7 +69,8 @@ def cmd_loans_return(args: argparse.Namespace) -> int:
 
 
 def cmd_loans_list(args: argparse.Namespace) -> int:
-    return acting(args, lambda conn, actor: loans.list_loans(conn, actor, args.status))
+    return listing(args, "loans", lambda conn, actor: loans.list_loans(
+        conn, actor, args.status, limit=args.limit, after=args.after))
 
 
 def register(nouns: Group) -> None:
@@ -126,6 +136,7 @@ def register(nouns: Group) -> None:
                     "loans you may see (your own; a department head their department's; the "
                     "archivist, CS head and QA supervisor all) with due dates, the last day to "
                     "ask for an extension and overdue flags")
+    page_options(llist)
     llist.add_argument("--status", default="open",
                        choices=words("open", LoanStatus, "all"),
                        help="open = requested, approved or lent (default)")

@@ -22,7 +22,7 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import Connection
 
-from dossiers.core import db, directory
+from dossiers.core import db, directory, paging
 from dossiers.core.permissions import Actor
 from dossiers.core.progress import Progress, no_progress
 from dossiers.workflows.results import Result
@@ -122,7 +122,46 @@ def words(*vocabularies: Iterable[str] | str) -> list[str]:
             for word in ([vocabulary] if isinstance(vocabulary, str) else vocabulary)]
 
 
+def listing(args: argparse.Namespace, name: str,
+            work: Callable[[Connection, Actor], paging.Page[Any]]) -> int:
+    """Print one page of a list (``work`` runs as :func:`acting`'s does): the rows as a JSON
+    array, as list commands always printed them; when more rows follow, one line on stderr
+    says so and gives the cursor for ``--after``. With ``--json``, ``{"items": [...],
+    "next": CURSOR or null}``, the API's shape."""
+    with db.transaction() as conn:
+        page = work(conn, directory.load_actor(conn, args.acting_user))
+    if args.as_json:
+        print_json({"items": page.items, "next": page.next})
+    else:
+        print_json(page.items)
+    if page.next is not None:
+        print(f"dossier: {name}: more after these {len(page.items)}; the next page: "
+              f"--after {page.next}", file=sys.stderr)
+    return 0
+
+
+def page_options(parser: argparse.ArgumentParser) -> None:
+    """``--limit N`` and ``--after CURSOR`` of a list command (:mod:`dossiers.core.paging`)."""
+    parser.add_argument("--limit", type=page_limit, default=paging.DEFAULT_LIMIT, metavar="N",
+                        help=f"rows to print (default {paging.DEFAULT_LIMIT}, at most "
+                             f"{paging.MAX_LIMIT})")
+    parser.add_argument("--after", metavar="CURSOR",
+                        help="the next page: the cursor the page before gave (on stderr, or "
+                             "as \"next\" with --json)")
+
+
 # --- argument types -----------------------------------------------------------------------------
+
+def page_limit(value: str) -> int:
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= paging.MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to {paging.MAX_LIMIT}, "
+                                         f"not {value!r}")
+    return limit
+
 
 def iso_date(value: str) -> date:
     try:

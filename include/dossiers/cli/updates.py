@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import argparse
 
-from dossiers.cli.shared import Group, acting, command, iso_date, noun, record_id, words
+from dossiers.cli.shared import (
+    Group,
+    acting,
+    command,
+    iso_date,
+    listing,
+    noun,
+    page_options,
+    record_id,
+    words,
+)
 from dossiers.core.crypto import KeyRing
 from dossiers.core.vocabulary import UpdateStatus, UpdateTrigger
 from dossiers.workflows import updates
@@ -26,8 +36,8 @@ def cmd_updates_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_updates_list(args: argparse.Namespace) -> int:
-    return acting(args, lambda conn, actor: updates.list_changes(conn, KeyRing(), actor,
-                                                                 args.status))
+    return listing(args, "updates", lambda conn, actor: updates.list_changes(
+        conn, KeyRing(), actor, args.status, limit=args.limit, after=args.after))
 
 
 def cmd_updates_review(args: argparse.Namespace) -> int:
@@ -72,6 +82,7 @@ def register(nouns: Group) -> None:
     ulist = command(upd, "list", cmd_updates_list,
                     "update forms you work on, with each field before and after (personal "
                     "values masked)")
+    page_options(ulist)
     ulist.add_argument("--status", default="open",
                        choices=words("open", UpdateStatus, "all"))
     urev = command(upd, "review", cmd_updates_review,

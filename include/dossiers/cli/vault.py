@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from dossiers.cli.shared import Group, acting, command, noun, words
+from dossiers.cli.shared import Group, acting, command, listing, noun, page_options, words
 from dossiers.core.vocabulary import Condition, Remedy
 from dossiers.workflows import vault
 
 
 def cmd_vault_list(args: argparse.Namespace) -> int:
-    return acting(args, lambda conn, actor: vault.list_volumes(conn, actor, args.cabinet))
+    return listing(args, "vault", lambda conn, actor: vault.list_volumes(
+        conn, actor, args.cabinet, limit=args.limit, after=args.after))
 
 
 def cmd_vault_register(args: argparse.Namespace) -> int:
@@ -35,6 +36,7 @@ def register(nouns: Group) -> None:
                     "supervisor read the register.")
     vlist = command(vault_, "list", cmd_vault_list,
                     "the register in shelf order: label, place, condition, last check, loan")
+    page_options(vlist)
     vlist.add_argument("--cabinet", help="only this cabinet, e.g. 電商")
     vreg = command(vault_, "register", cmd_vault_register,
                    "archivist: register another volume of a filed dossier, placed right after "

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Text, func, insert, select, update
 
 from dossiers.calendar import clocks
 from dossiers.calendar.clocks import close_clock, open_clock
-from dossiers.core import clock, ledger, numbering
+from dossiers.core import clock, ledger, numbering, paging
 from dossiers.core.crypto import Field, KeyRing
 from dossiers.core.errors import NotFound, Refused
 from dossiers.core.permissions import Action, Actor, authorize
@@ -261,22 +261,25 @@ def file_dossier(conn: Connection, actor: Actor, dossier_id: uuid.UUID, *, cabin
     return Filed(row.dossier_no, cabinet, shelf, position)
 
 
-def list_forms(conn: Connection, actor: Actor,
-               status: str = FormStatus.SUBMITTED) -> list[FormSummary]:
+def list_forms(conn: Connection, actor: Actor, status: str = FormStatus.SUBMITTED, *,
+               limit: int = paging.DEFAULT_LIMIT,
+               after: str | None = None) -> paging.Page[FormSummary]:
     """Forms the actor works on: a liaison their own, a department head their department's,
-    Customer Service (archivist, CS head) all of them; with the review deadline."""
+    Customer Service (archivist, CS head) all of them; with the review deadline. A page of
+    ``limit`` in submission order, after the cursor ``after`` (:mod:`dossiers.core.paging`)."""
     authorize(conn, actor, Action.FORM_LIST, subject="forms")
     query = (select(form.c.id, form.c.status, form.c.client_name_zh, form.c.client_name_en,
                     form.c.client_type, form.c.stage, form.c.department, staff.c.username,
                     form.c.submitted_at, form.c.rejection_reason,
                     *(clocks.column_of("form_review", "form", form.c.id.cast(Text), c).label(c)
                       for c in ("due_on", "provisional")))
-             .join(staff, staff.c.id == form.c.liaison_id)
-             .order_by(form.c.submitted_at))
+             .join(staff, staff.c.id == form.c.liaison_id))
     if status != "all":
         query = query.where(form.c.status == status)
     query = query.where(worked_on(actor, form.c.department, form.c.liaison_id))
-    return [FormSummary(str(r.id), r.status, r.client_name_zh, r.client_name_en, r.client_type,
-                        r.stage, r.department, r.username, r.submitted_at, r.due_on,
-                        r.provisional, r.rejection_reason)
-            for r in conn.execute(query)]
+    page = paging.fetch(conn, "forms", query, (form.c.submitted_at, form.c.id), limit=limit,
+                        after=after)
+    return paging.Page([FormSummary(str(r.id), r.status, r.client_name_zh, r.client_name_en,
+                                    r.client_type, r.stage, r.department, r.username,
+                                    r.submitted_at, r.due_on, r.provisional, r.rejection_reason)
+                        for r in page.items], page.next)

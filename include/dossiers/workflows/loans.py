@@ -39,7 +39,7 @@ from sqlalchemy import Connection, Text, insert, select, update
 from dossiers.calendar import clocks
 from dossiers.calendar.clocks import close_clock
 from dossiers.calendar.workdays import default_calendar
-from dossiers.core import clock, ledger
+from dossiers.core import clock, ledger, paging
 from dossiers.core.errors import Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.policy import policy
@@ -615,10 +615,13 @@ def decide_extension(conn: Connection, actor: Actor, loan_id: uuid.UUID, *, appr
 # --- listing ------------------------------------------------------------------------------------
 
 def list_loans(conn: Connection, actor: Actor, status: str | None = None,
-               today: date | None = None) -> list[Loan]:
+               today: date | None = None, *, limit: int = paging.DEFAULT_LIMIT,
+               after: str | None = None) -> paging.Page[Loan]:
     """Loans the actor may see: whoever reads the vault register (archivist, CS head, QA
     supervisor) all of them, a department head their department's, anyone else their own;
-    with due dates, the last day to ask for an extension and overdue flags.
+    with due dates, the last day to ask for an extension and overdue flags. A page of
+    ``limit`` in the order they were requested, after the cursor ``after``
+    (:mod:`dossiers.core.paging`).
 
     ``status``: one of :data:`STATUSES`, ``open`` (requested, approved, lent) or
     ``None``/``all``.
@@ -637,8 +640,7 @@ def list_loans(conn: Connection, actor: Actor, status: str | None = None,
                     staff.c.department.label("requester_department"),
                     clocks.column_of(CLOCK_KIND, "loan", loan.c.id.cast(Text), "provisional")
                     .label("provisional"))
-             .join(staff, staff.c.id == loan.c.requester_id)
-             .order_by(loan.c.requested_at))
+             .join(staff, staff.c.id == loan.c.requester_id))
     if status == "open":
         query = query.where(loan.c.status.in_(OPEN))
     elif status not in (None, "all"):
@@ -651,7 +653,9 @@ def list_loans(conn: Connection, actor: Actor, status: str | None = None,
                             | (loan.c.requester_id == actor.staff_id))
     elif scope == "own":
         query = query.where(loan.c.requester_id == actor.staff_id)
-    rows = conn.execute(query).all()
+    page = paging.fetch(conn, "loans", query, (loan.c.requested_at, loan.c.id), limit=limit,
+                        after=after)
+    rows = page.items
     volumes: dict[uuid.UUID, list[Any]] = {}
     for v in _volumes(conn, [r.id for r in rows]):
         volumes.setdefault(v.loan_id, []).append(v)
@@ -688,7 +692,7 @@ def list_loans(conn: Connection, actor: Actor, status: str | None = None,
             volumes=[ListedVolume(**_volume_ref(v), returned_condition=v.returned_condition)
                      for v in volumes.get(r.id, [])],
         ))
-    return listed
+    return paging.Page(listed, page.next)
 
 
 def _usernames(conn: Connection, ids: set[int | None]) -> dict[int, str]:

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Select, Table, delete, insert, select, update
 
 from dossiers.calendar.clocks import close_clock, open_clock
 from dossiers.core import clock as domain_clock
-from dossiers.core import ledger
+from dossiers.core import ledger, paging
 from dossiers.core.crypto import Field, KeyRing
 from dossiers.core.errors import Refused
 from dossiers.core.permissions import Action, Actor, Role, authorize
@@ -523,27 +523,31 @@ class _Store:
 
 
 def list_changes(conn: Connection, keyring: KeyRing, actor: Actor,
-                 status: str = "open") -> list[UpdateForm]:
+                 status: str = "open", *, limit: int = paging.DEFAULT_LIMIT,
+                 after: str | None = None) -> paging.Page[UpdateForm]:
     """Update forms the actor works on, with each field's values before and after.
 
     A liaison sees their own clients', a department head their department's, Customer
     Service all. Personal values are masked: the form proves what changed; the dossier
-    (``dossier dossiers show``) is where they are read, and logged.
+    (``dossier dossiers show``) is where they are read, and logged. A page of ``limit``
+    in the order they were submitted, after the cursor ``after`` (:mod:`dossiers.core.paging`).
     """
     authorize(conn, actor, Action.FORM_LIST, subject="update forms")
     query = (select(dossier_change, dossier.c.dossier_no, dossier.c.department,
                     staff.c.username.label("requested_by_user"))
              .join(dossier, dossier.c.id == dossier_change.c.dossier_id)
-             .join(staff, staff.c.id == dossier_change.c.requested_by)
-             .order_by(dossier_change.c.requested_at))
+             .join(staff, staff.c.id == dossier_change.c.requested_by))
     if status == "open":
         query = query.where(dossier_change.c.status.in_(
             (UpdateStatus.SUBMITTED, UpdateStatus.REVIEWED, UpdateStatus.APPROVED)))
     elif status != "all":
         query = query.where(dossier_change.c.status == status)
     query = query.where(worked_on(actor, dossier.c.department, dossier.c.liaison_id))
+    page = paging.fetch(conn, "updates", query,
+                        (dossier_change.c.requested_at, dossier_change.c.id), limit=limit,
+                        after=after)
     result: list[UpdateForm] = []
-    for c in conn.execute(query):
+    for c in page.items:
         items = conn.execute(select(dossier_change_item)
                              .where(dossier_change_item.c.change_id == c.id)
                              .order_by(dossier_change_item.c.field)).all()
@@ -565,4 +569,4 @@ def list_changes(conn: Connection, keyring: KeyRing, actor: Actor,
                                  before=shown(i, "before"), after=shown(i, "after"))
                      for i in items],
         ))
-    return result
+    return paging.Page(result, page.next)

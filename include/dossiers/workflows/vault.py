@@ -24,7 +24,7 @@ from typing import Any, TypedDict
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from dossiers.core import clock, ledger
+from dossiers.core import clock, ledger, paging
 from dossiers.core.errors import NotFound, Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import (
@@ -134,9 +134,11 @@ def volume(conn: Connection, ref: str, *, lock: bool = False) -> Any:
 
 
 def list_volumes(conn: Connection, actor: Actor, cabinet: str | None = None,
-                 today: date | None = None) -> list[Volume]:
+                 today: date | None = None, *, limit: int = paging.DEFAULT_LIMIT,
+                 after: str | None = None) -> paging.Page[Volume]:
     """The register in shelf order (cabinet, shelf, position — the order of the electronic
-    dossiers, Art. 15): label, place, condition and last check, and any open loan."""
+    dossiers, Art. 15): label, place, condition and last check, and any open loan. A page
+    of ``limit`` volumes after the cursor ``after`` (:mod:`dossiers.core.paging`)."""
     today = today or clock.today()
     authorize(conn, actor, Action.VAULT_READ, subject=f"vault {cabinet}" if cabinet else "vault")
     last_check = (select(paper_condition_check.c.volume_id,
@@ -157,11 +159,14 @@ def list_volumes(conn: Connection, actor: Actor, cabinet: str | None = None,
              .outerjoin(paper_condition_check,
                         paper_condition_check.c.id == last_check.c.check_id)
              .outerjoin(open_loan, open_loan.c.volume_id == paper_volume.c.id)
-             .where(dossier.c.status != DossierStatus.DESTROYED)
-             .order_by(paper_volume.c.cabinet, paper_volume.c.shelf, paper_volume.c.position))
+             .where(dossier.c.status != DossierStatus.DESTROYED))
     if cabinet is not None:
         query = query.where(paper_volume.c.cabinet == cabinet)
-    return [Volume(
+    # (cabinet, shelf, position) is unique (a place holds one volume); a volume is on at
+    # most one open loan (``loans.request`` refuses a second), so one row per volume.
+    page = paging.fetch(conn, "vault", query, (paper_volume.c.cabinet, paper_volume.c.shelf,
+                                               paper_volume.c.position), limit=limit, after=after)
+    return paging.Page([Volume(
         ref=_ref(r), volume_id=r.id, cabinet=r.cabinet, shelf=r.shelf, position=r.position,
         label=Label(dossier_no=r.label_dossier_no, client_name=r.label_client_name,
                     filed_on=r.label_filed_on),
@@ -172,7 +177,7 @@ def list_volumes(conn: Connection, actor: Actor, cabinet: str | None = None,
             loan_id=str(r.loan_id), status=r.loan_status, borrower=r.borrower, due_on=r.due_on,
             overdue=r.loan_status == LoanStatus.LENT and r.due_on is not None
             and today > r.due_on),
-    ) for r in conn.execute(query)]
+    ) for r in page.items], page.next)
 
 
 def register_volume(conn: Connection, actor: Actor, dossier_no: str, *,
