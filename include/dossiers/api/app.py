@@ -20,11 +20,12 @@ from fastapi import FastAPI
 
 from dossiers.api.deps import install_error_handlers
 from dossiers.api.same_origin import SameOriginGuard
+from dossiers.core import paging
 
 #: The router modules, in the order their routes appear in the OpenAPI document.
 ROUTERS = ("system", "forms", "dossiers", "updates", "queries", "loans", "vault")
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 The overseas-client dossier system of record (the same actions as the `dossier` CLI).
 
 **Authentication**: an Airflow JWT (`POST /auth/token` on the Airflow API server) as
@@ -33,7 +34,11 @@ staff username; what the staff member may do follows the policy's role matrix. A
 that may change something (not `GET`) and carries the UI's session cookie must come from this
 server's own pages (its `Origin`, or else `Referer`): otherwise 403, logged.
 
-**Errors**: `{"detail": "<record>: <field>: <reason>"}`; 401 no valid token, 403 not
+**Lists come in pages**: `{{"items": [...], "next": "<cursor>" | null}}`, at most `limit` rows
+(default {paging.DEFAULT_LIMIT}, at most {paging.MAX_LIMIT}); send `next` back as `after` for
+the rows that follow, until `next` is null. Each list has a fixed order, so the pages hold every row once.
+
+**Errors**: `{{"detail": "<record>: <field>: <reason>"}}`; 401 no valid token, 403 not
 allowed (logged), 404 no such record, 409 concurrent change, 422 invalid or refused.
 """
 

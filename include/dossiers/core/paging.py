@@ -41,9 +41,9 @@ CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 T = TypeVar("T")
 
 
-class BadCursor(Refused):
-    """A cursor or limit no list gave: bad arguments, so the CLI exits 2 (``cli.md``);
-    the API answers 422 like any other refused request."""
+class BadPage(Refused):
+    """A limit out of range or a cursor no list gave: bad arguments, so the CLI exits 2
+    (``cli.md``); the API answers 422 like any other refused request."""
 
     exit_status = 2
 
@@ -60,7 +60,7 @@ class Page(Generic[T]):
 def check_limit(limit: int, name: str) -> int:
     """``limit`` when it is 1 to :data:`MAX_LIMIT`; otherwise refused, naming the field."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise BadCursor(f"must be a whole number from 1 to {MAX_LIMIT}", record=name,
+        raise BadPage(f"must be a whole number from 1 to {MAX_LIMIT}", record=name,
                         field="limit")
     return limit
 
@@ -116,7 +116,7 @@ def decode(name: str, cursor: str, key: Sequence[ColumnElement[Any]]) -> list[An
             raise ValueError
         return [_typed(v, c) for v, c in zip(values[1:], key, strict=True)]
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError):
-        raise BadCursor("is not a cursor of this list (pass the `next` of the page before, "
+        raise BadPage("is not a cursor of this list (pass the `next` of the page before, "
                         "unchanged)", record=name, field="after") from None
 
 
