@@ -437,6 +437,8 @@ form = Table(
     Column("rejection_reason", Text),
     one_of("kind", FormKind),
     one_of("status", FormStatus),
+    # the order of the forms list's pages (core.paging)
+    Index("ix_form_page", "submitted_at", "id"),
 )
 
 # A running deadline in working days (Arts. 8, 11, 13, 15, 16): what the SLA watch reads.
@@ -485,6 +487,7 @@ dossier_change = Table(
     one_of("status", UpdateStatus),
     one_of("trigger", UpdateTrigger, nullable=True),
     CheckConstraint("(trigger IS NULL) = (occurred_on IS NULL)", name="occurred_on"),
+    Index("ix_dossier_change_page", "requested_at", "id"),  # the updates list's pages
 )
 
 # One changed field of an update form, with its value before and after (Art. 13(4)).
@@ -553,6 +556,7 @@ loan = Table(
     one_of("status", LoanStatus),
     CheckConstraint("period_wd > 0", name="period"),
     one_of("extension_status", ExtensionStatus, nullable=True),
+    Index("ix_loan_page", "requested_at", "id"),  # the loans list's pages
 )
 
 loan_volume = Table(
