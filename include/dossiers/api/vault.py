@@ -61,18 +61,6 @@ class Register(BaseModel):
     shelf: int | None = Field(default=None, ge=1, le=32767)
 
 
-class Registered(BaseModel):
-    ref: str
-    volume_id: int
-    dossier_no: str
-    volume_no: int
-    cabinet: str
-    shelf: int
-    position: int
-    moved_up: int
-    label_filed_on: date
-
-
 class Check(BaseModel):
     """Art. 14: a damaged or faded volume is repaired or copied, never left as it is."""
 
@@ -101,9 +89,10 @@ def list_volumes(user: StaffUser, cabinet: Annotated[Cabinet | None, Query()] = 
 
 
 @router.post("/volumes", status_code=201, summary="Register another volume of a filed dossier")
-def register_volume(body: Register, user: StaffUser) -> Registered:
-    return Registered.model_validate(run(user, lambda conn, actor: vault.register_volume(
-        conn, actor, body.dossier_no, cabinet=body.cabinet, shelf=body.shelf)), from_attributes=True)
+def register_volume(body: Register, user: StaffUser) -> vault.Registered:
+    # The workflow's result is the response model itself (FastAPI takes a dataclass).
+    return run(user, lambda conn, actor: vault.register_volume(
+        conn, actor, body.dossier_no, cabinet=body.cabinet, shelf=body.shelf))
 
 
 @router.post("/volumes/{volume_id}/checks", status_code=201,

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import argparse
 
-from dossiers.cli.shared import Group, acting, command, iso_date, noun, record_id, words
+from dossiers.cli.shared import (
+    Group,
+    acting,
+    command,
+    decision_commands,
+    iso_date,
+    noun,
+    record_id,
+    words,
+)
 from dossiers.core.crypto import KeyRing
 from dossiers.core.vocabulary import Stage
 from dossiers.workflows import access, creation, filing_delays, lifecycle
@@ -44,12 +53,6 @@ def cmd_dossiers_delay(args: argparse.Namespace) -> int:
         conn, actor, args.dossier_no, until=args.until, reason=args.reason))
 
 
-def cmd_dossiers_delay_decide(args: argparse.Namespace) -> int:
-    return acting(args, lambda conn, actor: filing_delays.decide(
-        conn, actor, args.delay_id, approve=args.verb == "approve-delay",
-        reason=getattr(args, "reason", None)))
-
-
 def register(nouns: Group) -> None:
     doss = noun(nouns, "dossiers", "create, file, move between stages, show (Arts. 11, 15, 16)")
     create = command(doss, "create", cmd_dossiers_create,
@@ -84,10 +87,7 @@ def register(nouns: Group) -> None:
     delay.add_argument("--until", required=True, type=iso_date, metavar="DATE",
                        help="the new filing deadline")
     delay.add_argument("--reason", required=True)
-    dapp = command(doss, "approve-delay", cmd_dossiers_delay_decide,
-                   "CS head: approve a filing delay (moves the deadline; Art. 15)")
-    dapp.add_argument("delay_id", type=int)
-    drej = command(doss, "reject-delay", cmd_dossiers_delay_decide,
-                   "CS head: refuse a filing delay (the original deadline stands)")
-    drej.add_argument("delay_id", type=int)
-    drej.add_argument("--reason", required=True)
+    decision_commands(
+        doss, "delay_id", int, filing_delays.decide,
+        approve=("approve-delay", "CS head: approve a filing delay (moves the deadline; Art. 15)"),
+        reject=("reject-delay", "CS head: refuse a filing delay (the original deadline stands)"))

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from dossiers.cli.shared import (
     Group,
-    acting,
     command,
     listing,
     noun,
@@ -15,6 +14,7 @@ from dossiers.cli.shared import (
     print_json,
     progress,
     record_id,
+    verdict_command,
     words,
 )
 from dossiers.core.vocabulary import FormStatus
@@ -34,11 +34,6 @@ def cmd_forms_list(args: argparse.Namespace) -> int:
         conn, actor, args.status, limit=args.limit, after=args.after))
 
 
-def cmd_forms_review(args: argparse.Namespace) -> int:
-    return acting(args, lambda conn, actor: creation.review_form(
-        conn, actor, args.form_id, approve=args.reject is None, reason=args.reject))
-
-
 def register(nouns: Group) -> None:
     imp = command(nouns, "import", cmd_import,
                   "submit collection forms from a CSV, XLSX or JSON file (collection-form.md)")
@@ -51,10 +46,7 @@ def register(nouns: Group) -> None:
     flist.add_argument("--status", default="submitted",
                        choices=words(FormStatus.SUBMITTED, FormStatus.REVIEWED,
                                      FormStatus.REJECTED, FormStatus.CREATED, "all"))
-    review = command(forms, "review", cmd_forms_review,
-                     "department head: approve a submitted form within 2 wd, or reject it with "
-                     "the reason that goes back to the liaison (Art. 11(2))")
-    review.add_argument("form_id", type=record_id)
-    verdict = review.add_mutually_exclusive_group(required=True)
-    verdict.add_argument("--approve", action="store_true")
-    verdict.add_argument("--reject", metavar="REASON")
+    verdict_command(forms, "review",
+                    "department head: approve a submitted form within 2 wd, or reject it with "
+                    "the reason that goes back to the liaison (Art. 11(2))",
+                    "form_id", record_id, creation.review_form)

@@ -9,6 +9,7 @@ from dossiers.cli.shared import (
     Group,
     acting,
     command,
+    decision_commands,
     listing,
     noun,
     page_options,
@@ -50,12 +51,6 @@ def cmd_loans_lend(args: argparse.Namespace) -> int:
 def cmd_loans_extend(args: argparse.Namespace) -> int:
     return acting(args, lambda conn, actor: loans.request_extension(conn, actor, args.loan_id,
                                                                     args.wd))
-
-
-def cmd_loans_extension_decide(args: argparse.Namespace) -> int:
-    return acting(args, lambda conn, actor: loans.decide_extension(
-        conn, actor, args.loan_id, approve=args.verb == "extension-approve",
-        reason=getattr(args, "reason", None)))
 
 
 def cmd_loans_return(args: argparse.Namespace) -> int:
@@ -114,13 +109,12 @@ def register(nouns: Group) -> None:
                    "due date (`loans list` shows the last day to ask) (Art. 16)")
     lext.add_argument("loan_id", type=record_id)
     lext.add_argument("--wd", required=True, type=int, help="working days more, 1 to 3")
-    command(loans_, "extension-approve", cmd_loans_extension_decide,
-            "archivist: approve the requested extension; the due date moves that many working "
-            "days on from the old one").add_argument("loan_id", type=record_id)
-    lexr = command(loans_, "extension-reject", cmd_loans_extension_decide,
-                   "archivist: reject the requested extension (no second one may be asked)")
-    lexr.add_argument("loan_id", type=record_id)
-    lexr.add_argument("--reason", required=True)
+    decision_commands(
+        loans_, "loan_id", record_id, loans.decide_extension,
+        approve=("extension-approve", "archivist: approve the requested extension; the due date "
+                                      "moves that many working days on from the old one"),
+        reject=("extension-reject",
+                "archivist: reject the requested extension (no second one may be asked)"))
     lret = command(loans_, "return", cmd_loans_return,
                    "archivist: take the volumes back today and record each one's condition; "
                    "says whether the return is late and by how many working days. A damaged "

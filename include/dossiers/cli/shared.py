@@ -67,6 +67,47 @@ def command(group: Group, name: str, handler: Handler, help_: str) -> argparse.A
     return sub
 
 
+#: A workflow's decision (:mod:`dossiers.workflows.decisions`): ``decide(conn, actor,
+#: record_id, approve=…, reason=…)``.
+Decide = Callable[..., Any]
+
+
+def _deciding(record: str, decide: Decide, approves: Callable[[argparse.Namespace], bool],
+              reason: Callable[[argparse.Namespace], str | None]) -> Handler:
+    def handler(args: argparse.Namespace) -> int:
+        return acting(args, lambda conn, actor: decide(
+            conn, actor, getattr(args, record), approve=approves(args), reason=reason(args)))
+
+    return handler
+
+
+def decision_commands(group: Group, record: str, record_type: Callable[[str], Any],
+                      decide: Decide, *, approve: tuple[str, str],
+                      reject: tuple[str, str]) -> None:
+    """Two verbs deciding one kind of request: ``approve = (verb, help)`` and ``reject =
+    (verb, help)``, the second with the ``--reason`` every rejection needs (the decision
+    mechanism would refuse one without it; argparse asks for it first)."""
+    handler = _deciding(record, decide, lambda args: args.verb == approve[0],
+                        lambda args: getattr(args, "reason", None))
+    command(group, approve[0], handler, approve[1]).add_argument(record, type=record_type)
+    rejecting = command(group, reject[0], handler, reject[1])
+    rejecting.add_argument(record, type=record_type)
+    rejecting.add_argument("--reason", required=True)
+
+
+def verdict_command(group: Group, name: str, help_: str, record: str,
+                    record_type: Callable[[str], Any], decide: Decide) -> None:
+    """One verb that approves (``--approve``) or rejects with the reason that goes back to
+    the submitter (``--reject REASON``): a review."""
+    handler = _deciding(record, decide, lambda args: args.reject is None,
+                        lambda args: args.reject)
+    parser = command(group, name, handler, help_)
+    parser.add_argument(record, type=record_type)
+    choice = parser.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--approve", action="store_true")
+    choice.add_argument("--reject", metavar="REASON")
+
+
 def print_json(data: Any) -> None:
     """Print a result (a workflow's typed result, or a list of them) as JSON, with its
     fields in order; dates, times and ids as their ISO strings."""

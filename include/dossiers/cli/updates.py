@@ -9,11 +9,13 @@ from dossiers.cli.shared import (
     Group,
     acting,
     command,
+    decision_commands,
     iso_date,
     listing,
     noun,
     page_options,
     record_id,
+    verdict_command,
     words,
 )
 from dossiers.core.crypto import KeyRing
@@ -38,17 +40,6 @@ def cmd_updates_submit(args: argparse.Namespace) -> int:
 def cmd_updates_list(args: argparse.Namespace) -> int:
     return listing(args, "updates", lambda conn, actor: updates.list_changes(
         conn, KeyRing(), actor, args.status, limit=args.limit, after=args.after))
-
-
-def cmd_updates_review(args: argparse.Namespace) -> int:
-    return acting(args, lambda conn, actor: updates.review(
-        conn, actor, args.change_id, approve=args.reject is None, reason=args.reject))
-
-
-def cmd_updates_important(args: argparse.Namespace) -> int:
-    return acting(args, lambda conn, actor: updates.approve_important(
-        conn, actor, args.change_id, approve=args.verb == "approve-important",
-        reason=getattr(args, "reason", None)))
 
 
 def cmd_updates_apply(args: argparse.Namespace) -> int:
@@ -85,20 +76,15 @@ def register(nouns: Group) -> None:
     page_options(ulist)
     ulist.add_argument("--status", default="open",
                        choices=words("open", UpdateStatus, "all"))
-    urev = command(upd, "review", cmd_updates_review,
-                   "department head: approve an update form within 1 wd, or reject it with the "
-                   "reason that goes back to the liaison (Art. 13(2))")
-    urev.add_argument("change_id", type=record_id)
-    uverdict = urev.add_mutually_exclusive_group(required=True)
-    uverdict.add_argument("--approve", action="store_true")
-    uverdict.add_argument("--reject", metavar="REASON")
-    uimp = command(upd, "approve-important", cmd_updates_important,
-                   "CS head: approve an important change after its review (Art. 13(3))")
-    uimp.add_argument("change_id", type=record_id)
-    uref = command(upd, "refuse-important", cmd_updates_important,
-                   "CS head: refuse an important change, with the reason")
-    uref.add_argument("change_id", type=record_id)
-    uref.add_argument("--reason", required=True)
+    verdict_command(upd, "review",
+                    "department head: approve an update form within 1 wd, or reject it with the "
+                    "reason that goes back to the liaison (Art. 13(2))",
+                    "change_id", record_id, updates.review)
+    decision_commands(
+        upd, "change_id", record_id, updates.approve_important,
+        approve=("approve-important",
+                 "CS head: approve an important change after its review (Art. 13(3))"),
+        reject=("refuse-important", "CS head: refuse an important change, with the reason"))
     uapp = command(upd, "apply", cmd_updates_apply,
                    "archivist: apply a reviewed (and, if important, approved) update within "
                    "1 wd; the values before and after are kept (Art. 13(3)-(4))")
