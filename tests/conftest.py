@@ -20,6 +20,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from helpers import AIRFLOW_USERS, airflow_auth_env
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -57,15 +59,18 @@ def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _environment(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[None]:
-    """Tests never touch the developer's .dossier/ folder or real credentials."""
+def _environment(tmp_path_factory: pytest.TempPathFactory,
+                 key_file: Path) -> Iterator[dict[str, str]]:
+    """Tests never touch the developer's .dossier/ folder or real credentials. Its value: the
+    session's environment as set here, for servers started once per session (whatever a
+    test that happens to start one has set with ``monkeypatch`` stays out of them)."""
     saved = dict(os.environ)
     os.environ["DOSSIER_HOME"] = str(tmp_path_factory.mktemp("dossier-home"))
     os.environ["DOSSIER_MASTER_KEY_FILE"] = str(key_file)
     os.environ.pop("DOSSIER_USER", None)
     os.environ.pop("DOSSIER_CALENDAR_FILE", None)
     os.environ.pop("DOSSIER_POLICY_FILE", None)
-    yield
+    yield dict(os.environ)
     os.environ.clear()
     os.environ.update(saved)
 
@@ -86,19 +91,38 @@ def template_db(pg_server: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def database_url(pg_server: str, template_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh, migrated, empty dossier database; DOSSIER_DATABASE_URL points at it."""
-    name = f"dossier_t_{uuid.uuid4().hex[:10]}"
-    with _admin(pg_server) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    url = f"{pg_server}/{name}"
-    monkeypatch.setenv("DOSSIER_DATABASE_URL", url)
-    yield url
+def database_url(pg_server: str, template_db: str, monkeypatch: pytest.MonkeyPatch,
+                 request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, migrated, empty dossier database; DOSSIER_DATABASE_URL points at it.
+
+    A test that uses the running ``api_server`` gets that server's database (it was started
+    over one database for the whole session), made afresh from the template under the same
+    name: as empty as any other test's. The server's pooled connections to the old one are
+    cut by the drop and replaced on their next use (``pool_pre_ping``).
+    """
     from dossiers.core import db
 
+    if "api_server" in request.fixturenames:
+        name = request.getfixturevalue("airflow_api_server").database
+    else:
+        name = f"dossier_t_{uuid.uuid4().hex[:10]}"
+    url = f"{pg_server}/{name}"
+    _fresh_database(pg_server, name, template_db)
+    monkeypatch.setenv("DOSSIER_DATABASE_URL", url)
+    yield url
     db.dispose(url)
     with _admin(pg_server) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _fresh_database(pg_server: str, name: str, template_db: str) -> None:
+    """Database ``name`` as a new copy of the migrated template (dropped first if it is there)."""
+    from dossiers.core import db
+
+    db.dispose(f"{pg_server}/{name}")
+    with _admin(pg_server) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
 
 
 class CliResult:
@@ -186,8 +210,7 @@ class Inbox:
 
 @pytest.fixture
 def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    """An SMTP server on loopback, and the Airflow connection ``dossier_smtp`` pointing at it.
-    (``tests/integration/test_duties.py`` has its own copy of this fixture.)"""
+    """An SMTP server on loopback, and the Airflow connection ``dossier_smtp`` pointing at it."""
     from aiosmtpd.controller import Controller
 
     port = free_port()
@@ -203,8 +226,10 @@ def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
 
 
 @pytest.fixture(scope="session")
-def moto_s3() -> Iterator[str]:
-    """A real S3 API: moto's server on a free loopback port (its endpoint URL)."""
+def moto_server() -> Iterator[str]:
+    """Real AWS APIs (S3, KMS, … every service moto serves, on one endpoint): moto's server on a
+    free loopback port, once per session; its endpoint URL. Tests name their own buckets and
+    keys, so they share it."""
     import socket
     import time
 
@@ -224,32 +249,31 @@ def moto_s3() -> Iterator[str]:
 
 # --- a real Airflow API server with the repository's plugins ----------------------------------
 #
-# One ``airflow api-server`` (subprocess, free loopback port, temporary AIRFLOW_HOME, SQLite
-# metadata DB migrated by ``airflow db migrate``, SimpleAuthManager users with a passwords
-# file) over the test's dossier database, as :func:`dossiers.local.local_airflow.airflow_env`
-# configures Airflow for ``make airflow``; both plugins (the dossier API and the report pages)
-# are loaded from ``plugins/``. Readiness is polled on the plugins' ``/health`` with a
-# deadline. ≈ 30-40 s here, mostly Airflow's start-up. Used by tests/airflow/test_api_plugin.py,
-# tests/airflow/test_report_pages.py and tests/integration/test_reports.py.
+# One ``airflow api-server`` for the whole session (subprocess, free loopback port, temporary
+# AIRFLOW_HOME, SQLite metadata DB migrated by ``airflow db migrate``, SimpleAuthManager users
+# with a passwords file), as :func:`dossiers.local.local_airflow.airflow_env` configures Airflow
+# for ``make airflow``; both plugins (the dossier API and the report pages) are loaded from
+# ``plugins/``. Readiness is polled on the plugins' ``/health`` with a deadline. ≈ 30-40 s,
+# mostly Airflow's start-up, paid once: each test that asks for ``api_server`` gets the server
+# over its own fresh database (see ``database_url``) and an empty report store. Used by
+# tests/airflow/test_api_plugin.py, tests/airflow/test_report_pages.py and
+# tests/integration/test_reports.py.
 
-#: Airflow users of the server (SimpleAuthManager roles): staff members of the ``company``
-#: fixture when a test asks for it (an archivist, a manager, the CS head, the market's head
-#: and liaison, a planning liaison), and an ops engineer who is not.
-AIRFLOW_USERS = {"li.archive": "viewer", "mgmt.wu": "viewer", "chen.cs": "viewer",
-                 "zhao.market": "viewer", "wang.market": "viewer", "sun.plan": "viewer",
-                 "ops.airflow": "admin"}
 API_SERVER_START_DEADLINE_S = 75
 
 
 class AirflowServer:
     """A running ``airflow api-server``: its base URL, users' passwords, log and report store."""
 
-    def __init__(self, base: str, passwords: dict[str, str], log: Path, report_store: Path):
+    def __init__(self, base: str, passwords: dict[str, str], log: Path, report_store: Path,
+                 database: str):
         self.base = base
         self.passwords = passwords
         self.log = log
         #: ``DOSSIER_REPORT_STORE`` of the server: publish here what its report pages serve.
         self.report_store = report_store
+        #: The name of the dossier database the server runs over (made afresh for each test).
+        self.database = database
 
     def token(self, username: str) -> str:
         """A JWT from ``POST /auth/token``, as an API client (or the UI's login page) gets it."""
@@ -268,44 +292,37 @@ class AirflowServer:
         return httpx.get(f"{self.base}{path}", headers=headers, timeout=30, **kwargs)
 
 
-@pytest.fixture
-def api_server(database_url: str, tmp_path: Path) -> Iterator[AirflowServer]:
-    """A real ``airflow api-server`` with this repository's plugins over the test's database
-    (staff come from the ``company`` fixture or a seed, as the test needs)."""
+@pytest.fixture(scope="session")
+def airflow_api_server(pg_server: str, template_db: str, _environment: dict[str, str],
+                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServer]:
+    """The session's ``airflow api-server`` process; tests ask for ``api_server``."""
     import signal
     import time
 
     import httpx
 
+    from dossiers.core import db
     from dossiers.local import local_airflow
 
-    home = tmp_path / "airflow"
-    home.mkdir()
-    passwords = {u: f"pw-{os.urandom(6).hex()}" for u in AIRFLOW_USERS}
-    (home / "passwords.json").write_text(json.dumps(passwords))
-    store = tmp_path / "report-store"
-    env = local_airflow.airflow_env(database_url)
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__AUTH_MANAGER":
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS":
-            ",".join(f"{u}:{r}" for u, r in AIRFLOW_USERS.items()),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(48).hex(),
-        "DOSSIER_REPORT_STORE": str(store),
-    })
+    root = tmp_path_factory.mktemp("api-server")
+    name = f"dossier_api_{uuid.uuid4().hex[:10]}"
+    _fresh_database(pg_server, name, template_db)
+    home = root / "airflow"
+    env = local_airflow.airflow_env(f"{pg_server}/{name}", base=_environment)
+    auth, passwords = airflow_auth_env(home, AIRFLOW_USERS)
+    env.update(auth)
+    store = root / "report-store"
+    env.update({"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+                "DOSSIER_REPORT_STORE": str(store)})
     assert local_airflow.ensure_metadata_db(env) == 0
     port = free_port()
-    log = tmp_path / "api-server.log"
+    log = root / "api-server.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(
             [local_airflow.airflow_bin(), "api-server", "--host", "127.0.0.1", "--port", str(port),
              "--workers", "1"],
             env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
-    server = AirflowServer(f"http://127.0.0.1:{port}", passwords, log, store)
+    server = AirflowServer(f"http://127.0.0.1:{port}", passwords, log, store, name)
     try:
         deadline = time.monotonic() + API_SERVER_START_DEADLINE_S
         waiting = ["/dossier-api/health", "/dossier-reports/health"]
@@ -328,3 +345,18 @@ def api_server(database_url: str, tmp_path: Path) -> Iterator[AirflowServer]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        db.dispose(f"{pg_server}/{name}")
+        with _admin(pg_server) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def api_server(airflow_api_server: AirflowServer, database_url: str) -> AirflowServer:
+    """The real ``airflow api-server`` with this repository's plugins, over this test's fresh
+    database (staff come from the ``company`` fixture or a seed, as the test needs) and with
+    an empty report store."""
+    import shutil
+
+    assert database_url.endswith(f"/{airflow_api_server.database}")
+    shutil.rmtree(airflow_api_server.report_store, ignore_errors=True)
+    return airflow_api_server

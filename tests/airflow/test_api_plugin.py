@@ -3,7 +3,7 @@
 The server is the shared ``api_server`` fixture of ``tests/conftest.py`` (subprocess, free
 loopback port, temporary ``AIRFLOW_HOME``, SQLite metadata DB, SimpleAuthManager users with a
 passwords file) over the test's dossier database, as :func:`dossiers.local.local_airflow.airflow_env`
-configures Airflow for ``make airflow``. ≈ 30-40 s here, mostly Airflow's start-up.
+configures Airflow for ``make airflow``. ≈ 30-40 s, mostly Airflow's start-up, once a session.
 
 It shows that Airflow itself does **not** protect a plugin's routes (the mounted app's
 ``/openapi.json``, which has no dependency, answers without a token while Airflow's own
@@ -13,10 +13,7 @@ from ``POST /auth/token``, 403 for an Airflow user who is not staff.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +27,8 @@ from dossiers.calendar.workdays import default_calendar
 from dossiers.core import db
 from dossiers.core.config import SHANGHAI
 
+from helpers import FORM, imported_by, scalar
+
 if TYPE_CHECKING:
     from conftest import AirflowServer
 
@@ -41,27 +40,12 @@ pytestmark = [pytest.mark.airflow, pytest.mark.api]
 PREFIX = "/dossier-api"
 
 
-_IMPORT = """
-import importlib.util, json, sys
-import airflow.plugins_manager  # loaded by every process that loads plugins anyway
-
-before = set(sys.modules)
-spec = importlib.util.spec_from_file_location("dossier_api_plugin", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-print("RESULT " + json.dumps(sorted(set(sys.modules) - before)))
-"""
-
-
 def test_the_plugin_file_is_cheap_to_import(tmp_path: Path) -> None:
     """Airflow imports plugins in every task process too: the app is built on first use."""
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path),
            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}"}
-    proc = subprocess.run([sys.executable, "-c", _IMPORT, str(PLUGIN)], env=env, text=True,
-                          capture_output=True, timeout=120, check=False)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stderr[-2000:]
-    assert json.loads(lines[-1].removeprefix("RESULT ")) == [
+    # (airflow.plugins_manager: loaded by every process that loads plugins anyway)
+    assert imported_by(PLUGIN, after="airflow.plugins_manager", env=env, timeout=120) == [
         "dossiers", "dossiers.api", "dossiers.api.mount"]
 
 
@@ -105,20 +89,6 @@ def test_plugin_routes_are_protected_by_the_api_not_by_airflow(api_server: Airfl
     plugins = api_server.get("/api/v2/plugins", ops).json()["plugins"]
     mine = [p for p in plugins if p["name"] == "dossier_api"]
     assert mine and mine[0]["fastapi_apps"][0]["url_prefix"] == PREFIX
-
-
-FORM = {
-    "client_name_zh": "北風電商", "client_name_en": "Northwind Retail GmbH", "client_type": "ECOM",
-    "stage": "potential", "target_markets": "DE;AT", "liaison": "wang.market",
-    "department": "market", "authorisation_ref": "AUTH-77", "collected_on": "2026-11-02",
-    "contact_name": "Greta Vogel", "contact_email": "greta@northwind.example.de",
-    "contact_phone": "+49 30 1234567",
-}
-
-
-def _status(sql: str, **params: Any) -> Any:
-    with db.transaction() as conn:
-        return conn.execute(text(sql), params).scalar_one()
 
 
 class Caller:
@@ -197,7 +167,7 @@ def test_a_cross_site_request_signed_in_by_the_cookie_changes_nothing(
               (archivist, "loan", f"/loans/{ids['loan']}/lend"),
               (archivist, "change", f"/updates/{ids['change']}/apply"),
               (cs_head, "delay", f"/dossiers/filing-delays/{ids['delay']}/approve")]
-    ledger = _status("SELECT count(*) FROM ledger_entry")
+    ledger = scalar("SELECT count(*) FROM ledger_entry")
     other_port = api_server.base.rsplit(":", 1)[0] + ":1"
     forged = ({"Origin": "http://evil.example"},
               {"Origin": other_port},  # another port of the same host: "same-site"
@@ -216,8 +186,8 @@ def test_a_cross_site_request_signed_in_by_the_cookie_changes_nothing(
                               Origin="http://evil.example")
         assert refused.status_code == 403, refused.text
         sql, pending, _ = state[record]
-        assert _status(sql, id=ids[record]) == pending, (record, "changed by a forgery")
-    assert _status("SELECT count(*) FROM ledger_entry") == ledger  # nothing was recorded done
+        assert scalar(sql, id=ids[record]) == pending, (record, "changed by a forgery")
+    assert scalar("SELECT count(*) FROM ledger_entry") == ledger  # nothing was recorded done
     with db.transaction() as conn:
         logged = conn.execute(text(
             "SELECT actor, count(*) FROM access_log WHERE action = 'api.cross_site' "
@@ -241,7 +211,7 @@ def test_a_cross_site_request_signed_in_by_the_cookie_changes_nothing(
     decided = cs_head.bearer(delay_path, Origin="http://evil.example")
     assert decided.status_code == 200 and decided.json()["status"] == "approved", decided.text
     for record, (sql, _, done) in state.items():
-        assert _status(sql, id=ids[record]) == done, record
+        assert scalar(sql, id=ids[record]) == done, record
     # reading with the cookie is not checked: a GET changes nothing
     me = httpx.get(f"{own}{PREFIX}/me", cookies={"_token": archivist.token}, timeout=30,
                    headers={"Origin": "http://evil.example"})

@@ -6,15 +6,14 @@ imports Airflow (whose settings and logging set-up would leak into other tests).
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from helpers import imported_by, python_result
 
 pytestmark = pytest.mark.airflow
 
@@ -51,18 +50,6 @@ print("RESULT " + json.dumps({"import_errors": {str(k): v for k, v in bag.import
                               "dags": dags}))
 """
 
-_IMPORT = """
-import importlib.util, json, sys
-import airflow.sdk  # what every DAG file imports anyway; its own imports are not the DAG's
-
-before = set(sys.modules)
-spec = importlib.util.spec_from_file_location("dag_under_test", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-print("RESULT " + json.dumps(sorted(set(sys.modules) - before)))
-"""
-
-
 @pytest.fixture(scope="module")
 def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     home = tmp_path_factory.mktemp("airflow-home")
@@ -78,17 +65,9 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     yield env
 
 
-def _run(script: str, arg: Path, env: dict[str, str]) -> Any:
-    proc = subprocess.run([sys.executable, "-c", script, str(arg)], env=env, capture_output=True,
-                          text=True, check=False, timeout=300)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return json.loads(lines[-1].removeprefix("RESULT "))
-
-
 @pytest.fixture(scope="module")
 def dagbag(airflow_env: dict[str, str]) -> dict[str, Any]:
-    result: dict[str, Any] = _run(_DAGBAG, DAGS, airflow_env)
+    result: dict[str, Any] = python_result(_DAGBAG, str(DAGS), env=airflow_env)
     return result
 
 
@@ -117,7 +96,7 @@ def test_every_dag_is_documented_owned_tagged_and_retried(dagbag: dict[str, Any]
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=[p.name for p in DAG_FILES])
 def test_dag_file_imports_nothing_heavy(dag_file: Path, airflow_env: dict[str, str]) -> None:
     """Parsing a DAG file must not import GX, boto3, pandas or the database layer."""
-    imported: list[str] = _run(_IMPORT, dag_file, airflow_env)
+    imported = imported_by(dag_file, after="airflow.sdk", env=airflow_env)
     heavy = sorted(m for m in imported if any(m == b or m.startswith(b + ".") for b in BANNED_AT_PARSE))
     assert heavy == [], f"{dag_file.name} imports at parse time: {heavy}"
 

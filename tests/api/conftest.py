@@ -9,28 +9,15 @@ SQLite metadata DB (which holds the ``revoked_token`` table every validation con
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-#: Airflow users of the tests: every staff member of the ``company`` fixture, and one
-#: Airflow user who is not staff (qian.plan is onboarded by the tests that need her).
-AIRFLOW_USERS = ("chen.cs", "mgmt.wu", "li.archive", "zhao.market", "wang.market", "sun.plan",
-                 "qa.he", "qian.plan", "ops.airflow")
-NOT_STAFF = "ops.airflow"
-
-FORM = {
-    "client_name_zh": "北風電商", "client_name_en": "Northwind Retail GmbH", "client_type": "ECOM",
-    "stage": "potential", "target_markets": "DE;AT", "liaison": "wang.market",
-    "department": "market", "authorisation_ref": "AUTH-77", "collected_on": "2026-11-02",
-    "contact_name": "Greta Vogel", "contact_email": "greta@northwind.example.de",
-    "contact_phone": "+49 30 1234567", "credit_rating": "AA",
-}
+import helpers
+from helpers import AIRFLOW_USERS, NOT_STAFF, airflow_auth_env
 
 
 class Airflow:
@@ -63,7 +50,7 @@ class Airflow:
 @pytest.fixture
 def form_row() -> dict[str, str]:
     """One valid collection-form row (a client of the market department's liaison)."""
-    return dict(FORM)
+    return helpers.form_row()
 
 
 @pytest.fixture
@@ -75,19 +62,8 @@ def not_staff() -> str:
 @pytest.fixture(scope="session")
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     home: Path = tmp_path_factory.mktemp("airflow-api-home")
-    passwords = {u: secrets.token_urlsafe(12) for u in AIRFLOW_USERS}
-    password_file = home / "passwords.json"
-    password_file.write_text(json.dumps(passwords))
-    env = {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__AUTH_MANAGER":
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:viewer" for u in AIRFLOW_USERS),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file),
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
-    }
+    # every user a viewer in-process (the server of tests/conftest.py makes ops.airflow admin)
+    env, passwords = airflow_auth_env(home, dict.fromkeys(AIRFLOW_USERS, "viewer"))
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # before Airflow is first imported by this process
     from airflow import settings

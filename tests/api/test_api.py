@@ -15,16 +15,11 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
-from sqlalchemy import text
 
-from dossiers.core import db
+from helpers import FORM
+from helpers import rows as _rows  # the name this module's tests use
 
 pytestmark = [pytest.mark.integration, pytest.mark.api]
-
-
-def _rows(sql: str) -> list[tuple[Any, ...]]:
-    with db.transaction() as conn:
-        return [tuple(r) for r in conn.execute(text(sql))]
 
 
 def _path(number: str) -> str:
@@ -39,15 +34,6 @@ def _one_line_error(response: Any, status: int, *needles: str) -> str:
     for needle in needles:
         assert needle in body["detail"], body["detail"]
     return str(body["detail"])
-
-
-FORM = {
-    "client_name_zh": "北風電商", "client_name_en": "Northwind Retail GmbH", "client_type": "ECOM",
-    "stage": "potential", "target_markets": "DE;AT", "liaison": "wang.market",
-    "department": "market", "authorisation_ref": "AUTH-77", "collected_on": "2026-11-02",
-    "contact_name": "Greta Vogel", "contact_email": "greta@northwind.example.de",
-    "contact_phone": "+49 30 1234567", "credit_rating": "AA",
-}
 
 
 def _submitted_form(client: Any, as_user: Any, **changes: str) -> str:

@@ -15,9 +15,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import text
 
-from dossiers.core import db
+from helpers import scalar as _count
 
 pytestmark = [pytest.mark.integration, pytest.mark.api]
 
@@ -87,11 +86,6 @@ BY_BODY: list[tuple[str, str, str, Any, str]] = [
                                        "period_wd": 2}, DOSSIER),
     ("POST", "/vault/volumes", "li.archive", {"dossier_no": MISSING_NUMBER}, DOSSIER),
 ]
-
-
-def _count(sql: str) -> int:
-    with db.transaction() as conn:
-        return int(conn.execute(text(sql)).scalar_one())
 
 
 def test_every_route_with_a_record_in_its_path_is_listed(client: Any) -> None:

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +14,8 @@ from sqlalchemy import text
 from dossiers.core import db
 from dossiers.core.crypto import Field, KeyRing, KmsMasterKey, LocalMasterKey
 from dossiers.core.errors import CannotRun, Refused
+
+from helpers import FORM, write_forms
 
 pytestmark = pytest.mark.integration
 EMAIL = Field("contact", "email", "0")
@@ -97,38 +94,16 @@ def test_master_key_file_missing_or_bad(tmp_path: Path) -> None:
 
 def test_missing_key_file_from_the_cli_is_exit_2(cli, company, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("DOSSIER_MASTER_KEY_FILE", str(tmp_path / "gone.key"))
-    form = tmp_path / "f.json"
-    form.write_text('[{"client_name_zh": "甲", "client_name_en": "A", "client_type": "ECOM", '
-                    '"stage": "potential", "target_markets": "US", "liaison": "wang.market", '
-                    '"department": "market", "authorisation_ref": "X", "collected_on": '
-                    '"2026-01-05", "contact_name": "Q", "contact_phone": "+1 201-555-0123"}]')
+    form = write_forms(tmp_path / "f.json", [FORM])
     result = cli("import", str(form), "--as", "wang.market")
     assert result.status == 2 and "gone.key does not exist" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-@pytest.fixture(scope="module")
-def moto_kms() -> Iterator[str]:
-    """A real KMS API: moto's server on a free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # wait for the port to answer, not for a fixed time
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(10)
-
-
-def test_kms_master_key_wraps_with_dossier_context(moto_kms: str, database_url: str) -> None:
+def test_kms_master_key_wraps_with_dossier_context(moto_server: str, database_url: str) -> None:
     import boto3
 
-    client = boto3.client("kms", endpoint_url=moto_kms, region_name="eu-central-1",
+    client = boto3.client("kms", endpoint_url=moto_server, region_name="eu-central-1",
                           aws_access_key_id="test", aws_secret_access_key="test")
     key_id = client.create_key(Description="dossier master key")["KeyMetadata"]["KeyId"]
     keyring = KeyRing(KmsMasterKey(key_id, client=client))

@@ -21,9 +21,11 @@ from dossiers.core.config import SHANGHAI
 from dossiers.core.crypto import KeyRing
 from dossiers.duties import mail, owner_check, sampling_audit, sla_watch, tasks
 from dossiers.duties.findings import Gap
-from dossiers.intake.service import import_file
 from dossiers.local.local_airflow import libpq_url
 from dossiers.workflows import creation
+
+from helpers import client_form, submitted
+from helpers import rows as _rows
 
 pytestmark = pytest.mark.integration
 
@@ -35,19 +37,10 @@ def _body(message: MimeMessage) -> str:
     raise AssertionError("no html part")
 
 
-def _rows(sql: str, **params) -> list[tuple]:
-    with db.transaction() as conn:
-        return [tuple(r) for r in conn.execute(text(sql), params)]
-
-
 def _submit(tmp_path, name: str) -> uuid.UUID:
-    form = {"client_name_zh": f"{name}公司", "client_name_en": f"{name} AG", "client_type": "MFG",
-            "stage": "potential", "target_markets": "CH", "liaison": "wang.market",
-            "department": "market", "authorisation_ref": "A-1", "collected_on": "2026-11-02",
-            "contact_name": "Urs Keller", "contact_email": f"urs@{name.lower()}.example.ch"}
-    path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps([form], ensure_ascii=False))
-    return uuid.UUID(import_file(path, acting_user="wang.market")["accepted"][0]["form_id"])
+    form_id = submitted(tmp_path, client_form(name), file_name=f"{name}.json")
+    assert form_id is not None
+    return form_id
 
 
 def test_sla_watch_reminds_then_escalates_once_a_day(company, tmp_path, inbox) -> None:

@@ -8,29 +8,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import text
 
-from dossiers.core import db
+from helpers import FORM, form_row, rows, write_forms
 
 pytestmark = pytest.mark.integration
 
-FORM = {
-    "client_name_zh": "北風電商", "client_name_en": "Northwind Retail GmbH", "client_type": "ECOM",
-    "stage": "potential", "target_markets": "DE;AT", "liaison": "wang.market",
-    "department": "market", "authorisation_ref": "AUTH-77", "collected_on": "2026-11-02",
-    "contact_name": "Greta Vogel", "contact_email": "greta@northwind.example.de",
-    "contact_phone": "+49 30 1234567", "credit_rating": "AA",
-}
-
-
-def _rows(sql: str) -> list[tuple]:
-    with db.transaction() as conn:
-        return [tuple(r) for r in conn.execute(text(sql))]
-
 
 def test_full_path_through_the_cli(cli, company, tmp_path) -> None:
-    path = tmp_path / "forms.json"
-    path.write_text(json.dumps([FORM], ensure_ascii=False))
+    path = write_forms(tmp_path / "forms.json", [FORM])
     assert cli("import", str(path), "--as", "wang.market").status == 0
 
     listed = cli("forms", "list", "--as", "zhao.market").json()
@@ -66,21 +51,20 @@ def test_full_path_through_the_cli(cli, company, tmp_path) -> None:
     assert incomplete.status == 1 and "further cooperation" in incomplete.stderr
     assert cli("dossiers", "stage", number, "terminated", "--terminated-on", "2026-11-20",
                "--further-cooperation", "no", "--as", "li.archive").status == 0
-    assert _rows(f"SELECT stage, terminated_on::text, further_cooperation FROM dossier "
-                 f"WHERE dossier_no = '{number}'") == [("terminated", "2026-11-20", False)]
+    assert rows(f"SELECT stage, terminated_on::text, further_cooperation FROM dossier "
+                f"WHERE dossier_no = '{number}'") == [("terminated", "2026-11-20", False)]
 
-    actions = [a for (a,) in _rows("SELECT action FROM ledger_entry WHERE action NOT LIKE "
-                                   "'staff.%' ORDER BY seq")]
+    actions = [a for (a,) in rows("SELECT action FROM ledger_entry WHERE action NOT LIKE "
+                                  "'staff.%' ORDER BY seq")]
     assert actions == ["form.submit", "form.approve", "dossier.create", "dossier.file",
                        "dossier.stage", "dossier.stage"]
-    reads = _rows("SELECT actor, allowed FROM access_log WHERE action = 'dossier.read' ORDER BY id")
+    reads = rows("SELECT actor, allowed FROM access_log WHERE action = 'dossier.read' ORDER BY id")
     assert reads == [("wang.market", True), ("sun.plan", False)]
     assert cli("ledger", "verify", "--no-anchor").status == 0
 
 
 def test_rejected_form_goes_back_with_the_reason(cli, company, tmp_path) -> None:
-    path = tmp_path / "forms.json"
-    path.write_text(json.dumps([FORM], ensure_ascii=False))
+    path = write_forms(tmp_path / "forms.json", [FORM])
     cli("import", str(path), "--as", "wang.market")
     form_id = cli("forms", "list", "--as", "wang.market").json()[0]["form_id"]
     assert cli("forms", "review", form_id, "--reject", "no registered address",
@@ -93,13 +77,12 @@ def test_rejected_form_goes_back_with_the_reason(cli, company, tmp_path) -> None
 
 def test_nobody_reviews_their_own_form(cli, company, tmp_path) -> None:
     """Separation of duties: a department head who is the form's liaison cannot approve it."""
-    path = tmp_path / "forms.json"
-    path.write_text(json.dumps([{**FORM, "liaison": "zhao.market"}], ensure_ascii=False))
+    path = write_forms(tmp_path / "forms.json", [form_row(liaison="zhao.market")])
     assert cli("import", str(path), "--as", "zhao.market").status == 0
     form_id = cli("forms", "list", "--as", "zhao.market").json()[0]["form_id"]
     refused = cli("forms", "review", form_id, "--approve", "--as", "zhao.market")
     assert refused.status == 1 and "nobody reviews their own form" in refused.stderr
-    assert _rows("SELECT status FROM form") == [("submitted",)]
+    assert rows("SELECT status FROM form") == [("submitted",)]
     # The CS head, who reviews for Customer Service, may.
     assert cli("forms", "review", form_id, "--approve", "--as", "chen.cs").status == 0
 
@@ -107,8 +90,7 @@ def test_nobody_reviews_their_own_form(cli, company, tmp_path) -> None:
 def test_query_by_another_department_through_a_grant(cli, company, tmp_path) -> None:
     """Art. 16: purpose, scope and expiry; approved by the archivist, not by the asker;
     only the granted dimensions are shown, personal data masked unless granted."""
-    path = tmp_path / "forms.json"
-    path.write_text(json.dumps([FORM], ensure_ascii=False))
+    path = write_forms(tmp_path / "forms.json", [FORM])
     cli("import", str(path), "--as", "wang.market")
     form_id = cli("forms", "list", "--as", "wang.market").json()[0]["form_id"]
     cli("forms", "review", form_id, "--approve", "--as", "zhao.market")
@@ -130,7 +112,7 @@ def test_query_by_another_department_through_a_grant(cli, company, tmp_path) -> 
     assert "other" not in shown and "basic" not in shown  # outside the grant
     assert shown["contacts"][0]["email"] == "g***@northwind.example.de"  # masked
     assert "Greta" not in json.dumps(shown)
-    reads = _rows("SELECT actor, allowed FROM access_log WHERE action = 'dossier.read' ORDER BY id")
+    reads = rows("SELECT actor, allowed FROM access_log WHERE action = 'dossier.read' ORDER BY id")
     assert reads == [("sun.plan", False), ("sun.plan", False), ("sun.plan", True)]
-    actions = [a for (a,) in _rows("SELECT action FROM ledger_entry WHERE action LIKE 'query.%'")]
+    actions = [a for (a,) in rows("SELECT action FROM ledger_entry WHERE action LIKE 'query.%'")]
     assert actions == ["query.request", "query.approve"]

@@ -20,25 +20,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from dossiers.core import db, directory
 from dossiers.core.config import SHANGHAI
 from dossiers.core.crypto import KeyRing
 from dossiers.core.errors import NotFound, PermissionDenied, Refused
 from dossiers.core.schema import form
-from dossiers.intake.service import import_file
 from dossiers.workflows import creation, loans, staff, vault
+
+from helpers import act as _act
+from helpers import form_row, import_forms
+from helpers import rows as _rows
 
 pytestmark = pytest.mark.integration
 
-FORM = {
-    "client_name_zh": "北風電商", "client_name_en": "Northwind Retail GmbH", "client_type": "ECOM",
-    "stage": "potential", "target_markets": "DE;AT", "liaison": "wang.market",
-    "department": "market", "authorisation_ref": "AUTH-77", "collected_on": "2026-09-01",
-    "contact_name": "Greta Vogel", "contact_email": "greta@northwind.example.de",
-    "contact_phone": "+49 30 1234567", "credit_rating": "AA",
-}
+FORM = form_row(collected_on="2026-09-01")
 CLIENTS = [("北風電商", "Northwind Retail GmbH"), ("南山電商", "Southhill Commerce Ltd"),
            ("東海電商", "Eastsea Online SARL"), ("西嶺電商", "Westridge Goods BV"),
            ("中原電商", "Midland Wares AB")]
@@ -49,16 +46,6 @@ def _at(day: date) -> datetime:
     return datetime.combine(day, time(10), SHANGHAI)
 
 
-def _act(username: str, work: Callable[[Any, Any], Any]) -> Any:
-    with db.transaction() as conn:
-        return work(conn, directory.load_actor(conn, username))
-
-
-def _rows(sql: str, **params: Any) -> list[tuple]:
-    with db.transaction() as conn:
-        return [tuple(r) for r in conn.execute(text(sql), params)]
-
-
 def _dossiers(tmp_path: Path, count: int = 1, *, start: int = 0,
               file: bool = True) -> list[str]:
     """``count`` dossiers of the market liaison (clients ``start``… of CLIENTS), created
@@ -67,9 +54,7 @@ def _dossiers(tmp_path: Path, count: int = 1, *, start: int = 0,
               "contact_email": f"contact{i}@client{i}.example.de",
               "contact_phone": f"+49 30 123456{i}"}
              for i, (zh, en) in enumerate(CLIENTS[start:start + count], start)]
-    path = tmp_path / f"forms-{uuid.uuid4().hex[:6]}.json"
-    path.write_text(json.dumps(forms, ensure_ascii=False))
-    report = import_file(path, acting_user="wang.market", today=date(2026, 9, 10))
+    report = import_forms(tmp_path, forms, today=date(2026, 9, 10))
     assert not report["rejected"], report
     with db.transaction() as conn:
         ids = conn.execute(select(form.c.id).where(form.c.status == "submitted")

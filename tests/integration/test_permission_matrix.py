@@ -9,7 +9,6 @@ own request, the state of the record). A new action fails this test until it is 
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -23,10 +22,12 @@ from dossiers.core import clock, db, directory
 from dossiers.core.crypto import KeyRing
 from dossiers.core.errors import DossierError
 from dossiers.core.permissions import MATRIX, Action, Actor, Role
-from dossiers.intake.service import import_file
 from dossiers.intake.submitter import SubmitterCheck
 from dossiers.reports import catalogue
 from dossiers.workflows import creation, filing_delays, lifecycle, loans, queries, staff, updates, vault
+
+from helpers import act as _act
+from helpers import client_form, submitted
 
 pytestmark = pytest.mark.integration
 
@@ -41,23 +42,8 @@ PEOPLE = {Role.LIAISON: "wang.market", Role.DEPT_HEAD: "zhao.market",
           Role.MANAGEMENT: "mgmt.wu", Role.SYSTEM: None}
 
 
-def _form(name: str) -> dict[str, str]:
-    return {"client_name_zh": f"{name}公司", "client_name_en": f"{name} Ltd", "client_type": "MFG",
-            "stage": "potential", "target_markets": "FR", "liaison": "wang.market",
-            "department": "market", "authorisation_ref": "AUTH-1", "collected_on": "2026-11-02",
-            "contact_name": "Jean Roy", "contact_email": f"jean@{name.lower()}.example.fr"}
-
-
 def _submit(tmp_path, name: str, as_user: str | None = "wang.market") -> uuid.UUID | None:
-    path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps([_form(name)], ensure_ascii=False))
-    report = import_file(path, acting_user=as_user)
-    return uuid.UUID(report["accepted"][0]["form_id"]) if report["accepted"] else None
-
-
-def _act(username: str, work: Callable[[Any, Actor], Any]) -> Any:
-    with db.transaction() as conn:
-        return work(conn, directory.load_actor(conn, username))
+    return submitted(tmp_path, client_form(name), as_user=as_user, file_name=f"{name}.json")
 
 
 @pytest.fixture

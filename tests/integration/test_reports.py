@@ -246,15 +246,15 @@ def test_publish_to_a_folder_records_each_format_once(database_url: str, tmp_pat
     assert ledgered[-1][1]["replaced_sha256"] == rows[2][4]
 
 
-def test_publish_to_s3_on_motos_server(database_url: str, moto_s3: str,
+def test_publish_to_s3_on_motos_server(database_url: str, moto_server: str,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     import boto3
 
     monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_S3", json.dumps({
         "conn_type": "aws", "login": "test", "password": "test",
-        "extra": {"endpoint_url": moto_s3, "region_name": "us-east-1"}}))
+        "extra": {"endpoint_url": moto_server, "region_name": "us-east-1"}}))
     monkeypatch.setenv("DOSSIER_REPORT_STORE", "s3://dossier-reports/compliance")
-    s3 = boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1",
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1",
                       aws_access_key_id="test", aws_secret_access_key="test")
     s3.create_bucket(Bucket="dossier-reports")
 
@@ -466,7 +466,8 @@ def test_other_duties_figures_become_tables_with_sources() -> None:
 # Then a real ``airflow api-server`` (the shared ``api_server`` fixture of tests/conftest.py)
 # shows that Airflow does not protect a plugin's routes by itself and the app does: 401 without
 # a token, 200 with one from ``POST /auth/token`` or the UI's cookie. About 30-40 s, mostly
-# Airflow's start. What a user sees of these pages in a browser: tests/airflow/test_report_pages.py.
+# Airflow's start, once a session. What a user sees of these pages in a browser:
+# tests/airflow/test_report_pages.py.
 
 PREFIX = "/dossier-reports"
 

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
-from sqlalchemy import text
 
 from dossiers.core import db, directory, ledger, numbering
 from dossiers.core.crypto import KeyRing
 from dossiers.core.errors import PermissionDenied, Refused
 from dossiers.workflows import creation
 
+from helpers import rows as _rows
+from helpers import write_forms
+
 pytestmark = pytest.mark.integration
-
-
-def _rows(sql: str) -> list[tuple]:
-    with db.transaction() as conn:
-        return [tuple(r) for r in conn.execute(text(sql))]
 
 
 def test_seeded_company_is_realistic(cli, database_url) -> None:
@@ -64,7 +60,7 @@ def _submit(cli, tmp_path, name: str = "Acme") -> uuid.UUID:
               "registered_address": "Berlin", "contract_no": f"C-{name}",
               "contract_signed_on": "2026-10-30", "contact_name": "Q",
               "contact_phone": "+49 30 1234567", "fee_range": "10k USD"}
-    path.write_text(json.dumps([record], ensure_ascii=False))
+    write_forms(path, [record])
     report = cli("import", str(path), "--as", "wang.market").json()
     return uuid.UUID(report["accepted"][0]["form_id"])
 

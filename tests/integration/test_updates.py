@@ -6,18 +6,19 @@ change nothing (no ledger entry, no changed value).
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import date
 
 import pytest
-from sqlalchemy import text
 
 from dossiers.calendar.workdays import default_calendar
-from dossiers.core import db, directory
 from dossiers.core.crypto import KeyRing
 from dossiers.core.errors import PermissionDenied, Refused
 from dossiers.workflows import access, creation, filing_delays, lifecycle, updates
+
+from helpers import act as _act
+from helpers import rows as _rows
+from helpers import write_forms
 
 pytestmark = pytest.mark.integration
 
@@ -31,23 +32,12 @@ ACTIVE = {
 }
 
 
-def _rows(sql: str, **params) -> list[tuple]:
-    with db.transaction() as conn:
-        return [tuple(r) for r in conn.execute(text(sql), params)]
-
-
 def _ledger_count() -> int:
     return _rows("SELECT count(*) FROM ledger_entry")[0][0]
 
 
-def _act(username: str, work):
-    with db.transaction() as conn:
-        return work(conn, directory.load_actor(conn, username))
-
-
 def _filed_dossier(cli, tmp_path, form: dict = ACTIVE) -> str:
-    path = tmp_path / "form.json"
-    path.write_text(json.dumps([form], ensure_ascii=False))
+    path = write_forms(tmp_path / "form.json", [form])
     report = cli("import", str(path), "--as", "wang.market")
     assert report.status == 0, report.stdout + report.stderr
     form_id = uuid.UUID(report.json()["accepted"][0]["form_id"])
