@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import Connection, text
 
-from dossiers.core import db, directory
+from dossiers.core import db, directory, ledger
 from dossiers.core.permissions import Actor
 from dossiers.intake.service import import_file
 
@@ -46,6 +47,23 @@ def act(username: str, work: Callable[[Connection, Actor], T]) -> T:
     CLI and the API do for one action (in-process, so a test may pass ``at=``/``today=``)."""
     with db.transaction() as conn:
         return work(conn, directory.load_actor(conn, username))
+
+
+def as_owner(url: str, sql: str) -> None:
+    """Run ``sql`` as the database owner (a superuser here), bypassing the application role:
+    how the tests tamper with what the application may not touch."""
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as c:
+        c.execute(sql)
+
+
+def append_entries(n: int) -> None:
+    """``n`` ledger entries (an archivist creating dossiers 001 … n), appended as the
+    application appends them."""
+    with db.transaction() as conn:
+        ledger.append(conn, *[
+            ledger.Entry("archivist1", "dossier.create", "dossier", f"d{i}", f"海外-2026-電商-{i:03d}",
+                         {"i": i}) for i in range(1, n + 1)
+        ])
 
 
 # --- collection forms --------------------------------------------------------------------------

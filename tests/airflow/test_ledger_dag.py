@@ -15,11 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
-from dossiers.core import db, ledger
 from dossiers.local import local_airflow
+
+from helpers import append_entries as _append
+from helpers import as_owner
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration]
 
@@ -46,18 +47,9 @@ def metadata_ready() -> Path:
     return Path(env["AIRFLOW_HOME"])
 
 
-def _append(n: int) -> None:
-    with db.transaction() as conn:
-        ledger.append(conn, *[
-            ledger.Entry("archivist1", "dossier.create", "dossier", f"d{i}", f"海外-2026-電商-{i:03d}")
-            for i in range(1, n + 1)
-        ])
-
-
 def _tamper_seq_2(url: str) -> None:
     """As the database owner: disable the append-only trigger and rewrite entry 2."""
-    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as c:
-        c.execute("ALTER TABLE ledger_entry DISABLE TRIGGER ledger_entry_append_only; "
+    as_owner(url, "ALTER TABLE ledger_entry DISABLE TRIGGER ledger_entry_append_only; "
                   "UPDATE ledger_entry SET body = replace(body, 'archivist1', 'someone') WHERE seq = 2;")
 
 
@@ -137,16 +129,14 @@ def test_a_column_changed_apart_from_its_body_fails_the_run(
     """As the owner: drop ``actor``'s generation from the body (where it has one) and change
     entry 3's actor; the body and the chain are untouched, the run still fails naming it."""
     _append(4)
-    with psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql"),
-                         autocommit=True) as c:
-        c.execute("""ALTER TABLE ledger_entry DISABLE TRIGGER ALL;
-            DO $$ BEGIN
-              IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'ledger_entry'::regclass
-                         AND attname = 'actor' AND attgenerated = 's') THEN
-                ALTER TABLE ledger_entry ALTER COLUMN actor DROP EXPRESSION;
-              END IF;
-            END $$;
-            UPDATE ledger_entry SET actor = 'someone' WHERE seq = 3;""")
+    as_owner(database_url, """ALTER TABLE ledger_entry DISABLE TRIGGER ALL;
+        DO $$ BEGIN
+          IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'ledger_entry'::regclass
+                     AND attname = 'actor' AND attgenerated = 's') THEN
+            ALTER TABLE ledger_entry ALTER COLUMN actor DROP EXPRESSION;
+          END IF;
+        END $$;
+        UPDATE ledger_entry SET actor = 'someone' WHERE seq = 3;""")
     anchor = tmp_path / "ledger.anchor"
     result, output = _run_dag(database_url, anchor)
     assert result["state"] == "failed"

@@ -13,21 +13,10 @@ from sqlalchemy import text
 
 from dossiers.core import db, ledger
 
+from helpers import append_entries as _append
+from helpers import as_owner as _psql
+
 pytestmark = pytest.mark.integration
-
-
-def _append(n: int) -> None:
-    with db.transaction() as conn:
-        ledger.append(conn, *[
-            ledger.Entry("archivist1", "dossier.create", "dossier", f"d{i}", f"海外-2026-電商-{i:03d}",
-                         {"i": i}) for i in range(1, n + 1)
-        ])
-
-
-def _psql(url: str, sql: str) -> None:
-    """Tamper as the database owner (a superuser here), bypassing the application role."""
-    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as c:
-        c.execute(sql)
 
 
 def test_entries_chain_and_verify(database_url: str) -> None:
