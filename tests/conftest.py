@@ -8,17 +8,29 @@ clean company gets its own copy (``CREATE DATABASE … TEMPLATE``), which takes 
 
 from __future__ import annotations
 
+import base64
+import email
 import json
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
+
+from dossiers.core import db, embedded
+from dossiers.local import local_airflow
+from dossiers.workflows import staff
 
 from helpers import AIRFLOW_USERS, airflow_auth_env
 
@@ -31,8 +43,6 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     ``DOSSIER_TEST_EMBEDDED=1`` forces the embedded server, as on a machine without one.
     """
-    from dossiers.core import embedded
-
     base = None if os.environ.get("DOSSIER_TEST_EMBEDDED") == "1" else embedded.machine_server()
     if base:
         yield base
@@ -50,8 +60,6 @@ def _admin(base: str) -> psycopg.Connection:
 
 @pytest.fixture(scope="session")
 def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import base64
-
     path = tmp_path_factory.mktemp("keys") / "master.key"
     path.write_text(base64.b64encode(os.urandom(32)).decode())
     path.chmod(0o600)
@@ -78,8 +86,6 @@ def _environment(tmp_path_factory: pytest.TempPathFactory,
 @pytest.fixture(scope="session")
 def template_db(pg_server: str) -> Iterator[str]:
     """A database migrated to head, used as the template of every test database."""
-    from dossiers.core import db
-
     name = f"dossier_tpl_{uuid.uuid4().hex[:8]}"
     with _admin(pg_server) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -100,8 +106,6 @@ def database_url(pg_server: str, template_db: str, monkeypatch: pytest.MonkeyPat
     name: as empty as any other test's. The server's pooled connections to the old one are
     cut by the drop and replaced on their next use (``pool_pre_ping``).
     """
-    from dossiers.core import db
-
     if "api_server" in request.fixturenames:
         name = request.getfixturevalue("airflow_api_server").database
     else:
@@ -117,8 +121,6 @@ def database_url(pg_server: str, template_db: str, monkeypatch: pytest.MonkeyPat
 
 def _fresh_database(pg_server: str, name: str, template_db: str) -> None:
     """Database ``name`` as a new copy of the migrated template (dropped first if it is there)."""
-    from dossiers.core import db
-
     db.dispose(f"{pg_server}/{name}")
     with _admin(pg_server) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -138,7 +140,6 @@ class CliResult:
 @pytest.fixture
 def cli(database_url: str) -> Callable[..., CliResult]:
     """Run ``dossier …`` as an operator would, in a subprocess, against the test database."""
-
     def run(*args: str, input: str | None = None) -> CliResult:
         proc = subprocess.run([sys.executable, "-m", "dossiers.cli", *args], capture_output=True,
                               text=True, check=False, input=input, timeout=300)
@@ -150,9 +151,6 @@ def cli(database_url: str) -> Callable[..., CliResult]:
 @pytest.fixture
 def company(database_url: str) -> dict[str, str]:
     """A minimal company: one person per role (onboarded in-process; the CLI has its own tests)."""
-    from dossiers.core import db
-    from dossiers.workflows import staff
-
     people = {
         "chen.cs": ("customer_service", ["cs_head"]),
         "mgmt.wu": ("management", ["management"]),
@@ -172,8 +170,6 @@ def company(database_url: str) -> dict[str, str]:
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -197,8 +193,6 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        import email
-
         if self.refuse_data & set(envelope.rcpt_tos):
             return "554 5.7.1 Message refused by policy for <" + envelope.rcpt_tos[0] + ">"
         self.messages.append(email.message_from_bytes(envelope.content))
@@ -211,8 +205,6 @@ class Inbox:
 @pytest.fixture
 def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
     """An SMTP server on loopback, and the Airflow connection ``dossier_smtp`` pointing at it."""
-    from aiosmtpd.controller import Controller
-
     port = free_port()
     handler = Inbox()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
@@ -230,9 +222,6 @@ def moto_server() -> Iterator[str]:
     """Real AWS APIs (S3, KMS, … every service moto serves, on one endpoint): moto's server on a
     free loopback port, once per session; its endpoint URL. Tests name their own buckets and
     keys, so they share it."""
-    import socket
-    import time
-
     port = free_port()
     server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -277,7 +266,6 @@ class AirflowServer:
 
     def token(self, username: str) -> str:
         """A JWT from ``POST /auth/token``, as an API client (or the UI's login page) gets it."""
-        import httpx
 
         response = httpx.post(f"{self.base}/auth/token", timeout=30,
                               json={"username": username, "password": self.passwords[username]})
@@ -286,7 +274,6 @@ class AirflowServer:
 
     def get(self, path: str, token: str | None = None, **kwargs: Any) -> Any:
         """``GET`` a path of the server (an ``httpx.Response``), with a bearer token if given."""
-        import httpx
 
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.get(f"{self.base}{path}", headers=headers, timeout=30, **kwargs)
@@ -296,13 +283,7 @@ class AirflowServer:
 def airflow_api_server(pg_server: str, template_db: str, _environment: dict[str, str],
                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServer]:
     """The session's ``airflow api-server`` process; tests ask for ``api_server``."""
-    import signal
-    import time
 
-    import httpx
-
-    from dossiers.core import db
-    from dossiers.local import local_airflow
 
     root = tmp_path_factory.mktemp("api-server")
     name = f"dossier_api_{uuid.uuid4().hex[:10]}"
@@ -355,8 +336,6 @@ def api_server(airflow_api_server: AirflowServer, database_url: str) -> AirflowS
     """The real ``airflow api-server`` with this repository's plugins, over this test's fresh
     database (staff come from the ``company`` fixture or a seed, as the test needs) and with
     an empty report store."""
-    import shutil
-
     assert database_url.endswith(f"/{airflow_api_server.database}")
     shutil.rmtree(airflow_api_server.report_store, ignore_errors=True)
     return airflow_api_server
