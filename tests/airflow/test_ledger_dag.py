@@ -21,6 +21,7 @@ from dossiers.local import local_airflow
 
 from helpers import append_entries as _append
 from helpers import as_owner
+from helpers import rechain_from as _rechain_from
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration]
 
@@ -143,24 +144,6 @@ def test_a_column_changed_apart_from_its_body_fails_the_run(
     assert _recorded(metadata_ready, result["run_id"])[1] == [("verify_ledger", "failed", 1)]
     assert "entry seq 3 is broken: column actor differs from the hashed body" in output
     assert not anchor.exists()
-
-
-def _rechain_from(url: str, start: int) -> None:
-    """As the owner with the append-only trigger off: rewrite every entry from ``start`` on
-    and re-chain them consistently, so that the chain alone looks sound."""
-    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as c:
-        prev = bytes(c.execute("SELECT entry_hash FROM ledger_entry WHERE seq = %s",
-                               (start - 1,)).fetchone()[0])
-        forged = []
-        for seq, body in c.execute("SELECT seq, body FROM ledger_entry WHERE seq >= %s "
-                                   "ORDER BY seq", (start,)).fetchall():
-            body = body.replace('"archivist1"', '"forger"')
-            digest = ledger.chain(prev, body)
-            forged.append((body, prev, digest, seq))
-            prev = digest
-        c.execute("ALTER TABLE ledger_entry DISABLE TRIGGER ledger_entry_append_only")
-        c.cursor().executemany("UPDATE ledger_entry SET body = %s, prev_hash = %s, "
-                               "entry_hash = %s WHERE seq = %s", forged)
 
 
 def test_the_default_anchor_is_kept_and_a_rechain_is_named_as_a_range(

@@ -21,6 +21,8 @@ from dossiers.core import db, ledger
 from dossiers.core.progress import no_progress
 from dossiers.intake import service
 
+from helpers import append_entries as _append
+
 pytestmark = pytest.mark.integration
 
 
@@ -54,12 +56,6 @@ def _json_of(terminal: str) -> dict:
     """The JSON document a command printed to the terminal (after any progress bar)."""
     text = terminal.replace("\r\n", "\n")
     return json.loads(text[text.index('{\n  "'):])
-
-
-def _append(n: int) -> None:
-    with db.transaction() as conn:
-        ledger.append(conn, *[ledger.Entry("archivist1", "dossier.create", "dossier", f"d{i}")
-                              for i in range(1, n + 1)])
 
 
 def test_ledger_verify_shows_progress_on_a_terminal(database_url: str) -> None:

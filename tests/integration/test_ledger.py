@@ -15,6 +15,7 @@ from dossiers.core import db, ledger
 
 from helpers import append_entries as _append
 from helpers import as_owner as _psql
+from helpers import rechain_from as _rechain_from
 
 pytestmark = pytest.mark.integration
 
@@ -172,24 +173,6 @@ def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "dossiers.cli", "ledger", *args],
                           capture_output=True, text=True, check=False,
                           env={**os.environ, **env})
-
-
-def _rechain_from(url: str, start: int) -> None:
-    """As the owner with the append-only trigger off: rewrite every entry from ``start`` on
-    and re-chain them consistently, so that the chain alone looks sound."""
-    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as c:
-        prev = bytes(c.execute("SELECT entry_hash FROM ledger_entry WHERE seq = %s",
-                               (start - 1,)).fetchone()[0])
-        forged = []
-        for seq, body in c.execute("SELECT seq, body FROM ledger_entry WHERE seq >= %s "
-                                   "ORDER BY seq", (start,)).fetchall():
-            body = body.replace('"archivist1"', '"forger"')
-            digest = ledger.chain(prev, body)
-            forged.append((body, prev, digest, seq))
-            prev = digest
-        c.execute("ALTER TABLE ledger_entry DISABLE TRIGGER ledger_entry_append_only")
-        c.cursor().executemany("UPDATE ledger_entry SET body = %s, prev_hash = %s, "
-                               "entry_hash = %s WHERE seq = %s", forged)
 
 
 def test_a_missing_anchor_file_is_exit_2_in_one_line(database_url: str, tmp_path) -> None:
