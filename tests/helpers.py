@@ -103,6 +103,16 @@ def form_row(**changes: str) -> dict[str, str]:
     return {**FORM, **changes}
 
 
+def numbered_forms(count: int, *, start: int = 0, liaison: str = "wang.market",
+                   department: str = "market") -> list[dict[str, str]]:
+    """``count`` valid rows like :data:`FORM` for clients numbered ``start`` on (北風{i}號電商,
+    Northwind {i} GmbH, each with its own contact e-mail and phone), of ``liaison``."""
+    return [form_row(client_name_zh=f"北風{i}號電商", client_name_en=f"Northwind {i} GmbH",
+                     contact_email=f"greta{i}@northwind{i}.example.de",
+                     contact_phone=f"+49 30 {1000000 + i}", liaison=liaison,
+                     department=department) for i in range(start, start + count)]
+
+
 def client_form(name: str, **changes: str) -> dict[str, str]:
     """A valid row for a potential manufacturing client of its own (the 外貿 cabinet), named
     after ``name``: its names and contact e-mail follow the name, so the forms of several

@@ -19,21 +19,9 @@ from sqlalchemy import text
 
 from dossiers.core import db, paging
 
+from helpers import numbered_forms as _forms
+
 pytestmark = [pytest.mark.integration, pytest.mark.api]
-
-FORM = {
-    "client_type": "ECOM", "stage": "potential", "target_markets": "DE;AT",
-    "liaison": "wang.market", "department": "market", "authorisation_ref": "AUTH-77",
-    "collected_on": "2026-11-02", "contact_name": "Greta Vogel", "credit_rating": "AA",
-}
-
-
-def _forms(count: int, *, start: int = 0, liaison: str = "wang.market",
-           department: str = "market") -> list[dict[str, str]]:
-    return [{**FORM, "client_name_zh": f"北風{i}號電商", "client_name_en": f"Northwind {i} GmbH",
-             "contact_email": f"greta{i}@northwind{i}.example.de",
-             "contact_phone": f"+49 30 {1000000 + i}", "liaison": liaison,
-             "department": department} for i in range(start, start + count)]
 
 
 def _submit(client: Any, as_user: Any, rows: list[dict[str, str]], who: str) -> list[str]:

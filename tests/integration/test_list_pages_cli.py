@@ -18,22 +18,11 @@ from dossiers.core import db, directory
 from dossiers.core.crypto import KeyRing
 from dossiers.workflows import creation, loans, updates
 
+from helpers import numbered_forms as _forms
+
 pytestmark = pytest.mark.integration
 
-FORM = {
-    "client_type": "ECOM", "stage": "potential", "target_markets": "DE;AT",
-    "liaison": "wang.market", "department": "market", "authorisation_ref": "AUTH-77",
-    "collected_on": "2026-11-02", "contact_name": "Greta Vogel", "credit_rating": "AA",
-}
 MORE = "dossier: {}: more after these {}; the next page: --after "
-
-
-def _forms(count: int, *, start: int = 0, liaison: str = "wang.market",
-           department: str = "market") -> list[dict[str, str]]:
-    return [{**FORM, "client_name_zh": f"北風{i}號電商", "client_name_en": f"Northwind {i} GmbH",
-             "contact_email": f"greta{i}@northwind{i}.example.de",
-             "contact_phone": f"+49 30 {1000000 + i}", "liaison": liaison,
-             "department": department} for i in range(start, start + count)]
 
 
 def _ids(sql: str) -> list[str]:
