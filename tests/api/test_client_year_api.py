@@ -27,6 +27,7 @@ REFUSED = {"forbidden": 403, "invalid": 422}
 class Answer(NamedTuple):
     response: Any
     status: int  # what it must be when the step succeeds
+    page: bool = False  # a list: its rows are the page's items (the year fits in one page)
 
 
 class Api:
@@ -38,7 +39,11 @@ class Api:
 
     def ok(self, answer: Answer) -> Any:
         assert answer.response.status_code == answer.status, answer.response.text
-        return answer.response.json()
+        body = answer.response.json()
+        if answer.page:
+            assert body["next"] is None, body
+            return body["items"]
+        return body
 
     def refused(self, answer: Answer, reason: Reason) -> str:
         assert answer.response.status_code == REFUSED[reason], answer.response.text
@@ -54,7 +59,7 @@ class Api:
         return self._post(who, "/forms", [form])
 
     def list_forms(self, year: Year, who: str) -> Answer:
-        return Answer(self.client.get("/forms", headers=self.as_user(who)), 200)
+        return Answer(self.client.get("/forms", headers=self.as_user(who)), 200, page=True)
 
     def review_form(self, year: Year, who: str) -> Answer:
         return self._post(who, f"/forms/{year.ids['form_id']}/review", {"decision": "approve"})
