@@ -770,3 +770,62 @@ def test_pages_give_a_head_their_departments_people_and_the_cs_head_everyones(
         assert {r["人員 / Person"] for r in _people_csv(everyone.content)} == \
             {"wang.market", "sun.plan", "zhao.market"}
         assert client.get(f"{PREFIX}/reports/{whole['pdf']}").status_code == 200
+
+
+# --- department names and empty tables (issue 17, item 1) ----------------------------------------
+
+
+def test_a_published_kpi_scorecard_names_departments_in_both_languages(
+        database_url: str, company: dict[str, str], tmp_path: Path) -> None:
+    """The scorecard's department and people tables read 客服部 Customer Service, as the audit
+    summary does, not ``customer_service``; the CSV keeps the code and adds the name; the
+    refused actions of a month without any read as a sentence, not a lone "none" row."""
+    from dossiers.duties import kpi
+    from dossiers.reports.duty_reports import publish_duty_report
+
+    store = open_store(str(tmp_path / "store"))
+    with db.transaction() as conn:
+        for n, owner in enumerate(("li.archive", "wang.market")):
+            conn.execute(text(
+                "INSERT INTO clock (kind, subject_type, subject_id, article, owner_id, started_on,"
+                " due_on, met_at) SELECT 'filing', 'dossier', :n, 'Art. 11(5)', id, '2026-11-02',"
+                " '2026-11-04', '2026-11-03 10:00+08' FROM staff WHERE username = :u"),
+                {"n": str(n), "u": owner})
+        card = kpi.scorecard(conn, "month", date(2026, 11, 1))
+        assert card["refused_actions"] == []
+        uris = publish_duty_report("kpi_monthly", card["period"], card, conn=conn, store=store)
+    [html_uri] = [u for u in uris if u.endswith(".html")]
+    [pdf_uri] = [u for u in uris if u.endswith(".pdf")]
+    [zip_uri] = [u for u in uris if u.endswith(".zip")]
+    page = store.get(html_uri).decode("utf-8")
+    pdf = tmp_path / "kpi.pdf"
+    pdf.write_bytes(store.get(pdf_uri))
+    extracted = subprocess.run([_need("pdftotext"), "-layout", str(pdf), "-"],
+                               capture_output=True, text=True, check=True).stdout
+    for shown in (page, extracted):
+        assert "客服部 Customer Service" in shown and "市場部 Marketing" in shown
+        assert "customer_service" not in shown and "本期無" in shown
+        assert "none this period" in shown
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", page)
+    assert "customer_service" not in cells and "market" not in cells
+    assert ">無 / none<" not in page
+    with zipfile.ZipFile(io.BytesIO(store.get(zip_uri))) as z:
+        [name] = [n for n in z.namelist() if n.endswith("-departments.csv")]
+        rows = list(csv.reader(io.StringIO(z.read(name).decode("utf-8-sig"))))
+    assert rows[0][:2] == ["項目 / Item", "部門名稱 / Department name"]
+    assert ["customer_service", "客服部 Customer Service"] in [r[:2] for r in rows[1:]]
+
+
+def test_the_vocabulary_names_the_departments_and_roles_as_the_database_does(
+        database_url: str) -> None:
+    """One definition: the ``department`` and ``role`` tables hold the vocabulary's names."""
+    from dossiers.core.permissions import ROLE_NAMES, Role
+    from dossiers.core.vocabulary import DEPARTMENT_NAMES, Department
+
+    with db.transaction() as conn:
+        departments = {r.code: (r.name_zh, r.name_en) for r in conn.execute(
+            text("SELECT code, name_zh, name_en FROM department"))}
+        roles = {r.code: (r.name_zh, r.name_en) for r in conn.execute(
+            text("SELECT code, name_zh, name_en FROM role"))}
+    assert departments == {d.value: DEPARTMENT_NAMES[d] for d in Department}
+    assert roles == {r.value: ROLE_NAMES[r] for r in Role if r is not Role.SYSTEM}

@@ -28,6 +28,19 @@ class Role(StrEnum):
     SYSTEM = "system"  # the scheduled duties run by Airflow (never a person)
 
 
+#: Each role's name, (Chinese, English), as the policy names it (Arts. 6, 7); the ``role``
+#: table's rows (migration 0001) say the same, and a test compares them.
+ROLE_NAMES: dict[Role, tuple[str, str]] = {
+    Role.LIAISON: ("業務對接人", "Business liaison"),
+    Role.DEPT_HEAD: ("部門負責人", "Department head"),
+    Role.ARCHIVIST: ("客戶檔案管理員", "Dossier archivist"),
+    Role.CS_HEAD: ("客服部負責人", "Head of Customer Service"),
+    Role.QA_SUPERVISOR: ("品質監督員", "QA supervisor"),
+    Role.MANAGEMENT: ("公司管理層", "Management"),
+    Role.SYSTEM: ("系統", "System"),
+}
+
+
 class Action(StrEnum):
     STAFF_ADD = "staff.add"
     STAFF_LEAVE = "staff.leave"

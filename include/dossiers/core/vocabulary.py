@@ -11,12 +11,17 @@ migration for nothing).
 Being ``str`` subclasses, members compare equal to, hash like and print as their values
 (``FormStatus.SUBMITTED == "submitted"``), so rows read back from the database, JSON and
 the API's literals are the same words.
+
+What people read of a member is its name in both languages (:data:`NAMES`, :func:`names`):
+plain ``(Chinese, English)`` pairs, defined here once; the reports turn them into their
+bilingual labels, so a department reads 客服部 / Customer Service in every report.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import NewType
+from typing import Any, NewType
 
 # --- the organisation (Arts. 5-7) -----------------------------------------------------------------
 
@@ -31,6 +36,17 @@ class Department(StrEnum):
     QUALITY = "quality"
     MANAGEMENT = "management"
 
+
+#: Each department's name, (Chinese, English), as the policy names it (Arts. 2, 5). The
+#: ``department`` table's rows (migration 0001) say the same; a test compares them.
+DEPARTMENT_NAMES: dict[Department, tuple[str, str]] = {
+    Department.MARKET: ("市場部", "Marketing"),
+    Department.PLANNING: ("策劃部", "Planning"),
+    Department.EXECUTION: ("執行部", "Execution"),
+    Department.CUSTOMER_SERVICE: ("客服部", "Customer Service"),
+    Department.QUALITY: ("品質管理部", "Quality Management"),
+    Department.MANAGEMENT: ("公司管理層", "Management"),
+}
 
 #: The departments whose liaisons serve clients and collect their forms (Arts. 7, 11).
 CLIENT_DEPARTMENTS = tuple(d.value for d in (Department.MARKET, Department.PLANNING,
@@ -219,6 +235,18 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
+FINDING_STATUS_NAMES: dict[FindingStatus, tuple[str, str]] = {  # Arts. 14, 21
+    FindingStatus.OPEN: ("未整改", "open"),
+    FindingStatus.RESOLVED: ("已整改", "resolved"),
+    FindingStatus.PERSISTING: ("仍未整改", "persisting"),
+}
+
+SEVERITY_NAMES: dict[Severity, tuple[str, str]] = {
+    Severity.ERROR: ("錯誤", "error"),
+    Severity.WARNING: ("警告", "warning"),
+}
+
+
 class ReminderKind(StrEnum):
     DUE_SOON = "due_soon"
     OVERDUE = "overdue"
@@ -282,3 +310,22 @@ DUTY_ACTION_PREFIX = "duty."
 def duty_action(duty: str) -> DutyAction:
     """The ledger action of a finished run of ``duty`` (Art. 22: figures traceable)."""
     return DutyAction(f"{DUTY_ACTION_PREFIX}{duty}")
+
+
+#: The names of the vocabularies people read in reports, by enum. Keyed by the enum and then
+#: the member: members of different enums with the same value (``Department.MARKET`` and
+#: ``QueryScope.MARKET``) are equal as strings, so one flat mapping would mix them up.
+NAMES: dict[type[StrEnum], Mapping[Any, tuple[str, str]]] = {
+    Department: DEPARTMENT_NAMES,
+    FindingStatus: FINDING_STATUS_NAMES,
+    Severity: SEVERITY_NAMES,
+}
+
+
+def names(vocabulary: type[StrEnum], value: str) -> tuple[str, str] | None:
+    """The (Chinese, English) name of ``value`` in ``vocabulary``; ``None`` when ``value`` is
+    not one of its members (a word from outside it, e.g. the ``system`` actor's department)."""
+    try:
+        return NAMES[vocabulary][vocabulary(value)]
+    except (KeyError, ValueError):
+        return None

@@ -24,8 +24,14 @@ from dossiers.core import clock as domain_clock
 from dossiers.core.config import SHANGHAI
 from dossiers.core.errors import NotFound
 from dossiers.core.policy import policy
-from dossiers.core.schema import clock, department, dossier, duty_run, finding, ledger_entry, staff
-from dossiers.core.vocabulary import FindingStatus, duty_action
+from dossiers.core.schema import clock, dossier, duty_run, finding, ledger_entry, staff
+from dossiers.core.vocabulary import (
+    FINDING_STATUS_NAMES,
+    SEVERITY_NAMES,
+    Department,
+    FindingStatus,
+    duty_action,
+)
 from dossiers.duties import runs
 from dossiers.reports.model import (
     KINDS,
@@ -39,6 +45,7 @@ from dossiers.reports.model import (
     Source,
     Table,
     Text,
+    department_label,
 )
 
 AUDIT = "sampling_audit"
@@ -65,12 +72,10 @@ def _finished_run(conn: Connection, duty: str, period: str) -> Any:
     return row
 
 
-def department_names(conn: Connection) -> dict[str, Label]:
-    """Every department's name, by code (the register's order)."""
-    return {r.code: Label(r.name_zh, r.name_en)
-            for r in conn.execute(select(department.c.code, department.c.name_zh,
-                                         department.c.name_en).order_by(department.c.code))}
-
+def department_names() -> dict[str, Label]:
+    """Every department's name, by code, in the vocabulary's order (Art. 5): the one
+    definition of :data:`dossiers.core.vocabulary.DEPARTMENT_NAMES`."""
+    return {d.value: department_label(d) for d in Department}
 
 
 def sampling_audit_report(conn: Connection, period: str) -> Report:
@@ -78,7 +83,7 @@ def sampling_audit_report(conn: Connection, period: str) -> Report:
     run = _finished_run(conn, AUDIT, period)
     source = run_source(conn, AUDIT, period)
     s: dict[str, Any] = run.summary
-    names = department_names(conn)
+    names = department_names()
     recheck = s.get("recheck", {})
     sample, population = int(s.get("sample", 0)), int(s.get("population", 0))
     with_findings = int(s.get("dossiers_with_findings", 0))
@@ -127,7 +132,7 @@ def sampling_audit_report(conn: Connection, period: str) -> Report:
                     Column(Label("狀態", "Status")))
 
     def item_row(r: Any) -> Row:
-        return Row((r.dossier_no, names.get(r.department, Label(r.department, "")).zh,
+        return Row((r.dossier_no, names.get(r.department, Label(r.department, r.department)).both(" "),
                     r.check_id, r.article, SEVERITY.get(r.severity, r.severity), r.description,
                     r.username, r.due_on, STATUS.get(r.status, r.status)),
                    run_source(conn, AUDIT, r.period, f"finding {r.id}"), r.department)
@@ -158,8 +163,9 @@ def sampling_audit_report(conn: Connection, period: str) -> Report:
                   Heading(Label("整改項", "Rectification items")), new_items, earlier))
 
 
-SEVERITY = {"error": "錯誤 error", "warning": "警告 warning"}
-STATUS = {"open": "未整改 open", "resolved": "已整改 resolved", "persisting": "仍未整改 persisting"}
+#: A finding's severity and status as people read them, from the vocabulary's names.
+SEVERITY = {str(k): Label(*v).both(" ") for k, v in SEVERITY_NAMES.items()}
+STATUS = {str(k): Label(*v).both(" ") for k, v in FINDING_STATUS_NAMES.items()}
 
 
 def _quarter_bounds(period: str) -> tuple[date, date]:
@@ -205,7 +211,7 @@ def audit_summary(conn: Connection, period: str, quarters: int = 4) -> Report:
         counted.append(Source(duty_run=f"{AUDIT}/{p}", ledger_seq=head,
                               query=f"clock due {begin:%Y-%m-%d}..{end:%Y-%m-%d}"))
 
-    names = department_names(conn)
+    names = department_names()
     by_dept = {(r.period, r.department): r.n for r in conn.execute(
         select(finding.c.period, dossier.c.department, func.count().label("n"))
         .join(dossier, dossier.c.id == finding.c.dossier_id)
@@ -224,7 +230,7 @@ def audit_summary(conn: Connection, period: str, quarters: int = 4) -> Report:
 
     x = tuple(periods)
     latest = sources[period]
-    dept_x = tuple(names.get(d, Label(d, d)).zh for d in departments)
+    dept_x = tuple(names.get(d, Label(d, d)).both(" ") for d in departments)
     sections = (
         Heading(Label("趨勢", "Trends")),
         Chart("completeness", Label("檔案完整率", "Completeness"), "line", Label("季度", "Quarter"),

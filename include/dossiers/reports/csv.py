@@ -22,7 +22,15 @@ from decimal import Decimal
 
 from dossiers.core.config import SHANGHAI
 from dossiers.core.exports import neutralise_for_spreadsheet
-from dossiers.reports.model import ColumnKind, Label, Report, Source, Table, Value
+from dossiers.reports.model import (
+    ColumnKind,
+    Label,
+    Report,
+    Source,
+    Table,
+    Value,
+    department_label,
+)
 
 BOM = "\ufeff"
 SOURCE_COLUMNS = (Label("來源", "Source"), Label("職責運行", "Duty run"),
@@ -58,12 +66,26 @@ def _write(rows: list[list[str | int | float]]) -> bytes:
     return (BOM + buf.getvalue()).encode("utf-8")
 
 
+#: The column a department's code is followed by in CSV: its bilingual name.
+DEPARTMENT_NAME = Label("部門名稱", "Department name")
+
+
 def table_csv(table: Table, notes: dict[Source, int]) -> bytes:
-    header: list[str | int | float] = [_text(c.label.both()) for c in table.columns]
+    """One table; a department column keeps the code (what spreadsheets and scripts key on)
+    and is followed by the department's name in both languages."""
+    header: list[str | int | float] = []
+    for c in table.columns:
+        header.append(_text(c.label.both()))
+        if c.kind == "department":
+            header.append(_text(DEPARTMENT_NAME.both()))
     header += [_text(label.both()) for label in SOURCE_COLUMNS]
     rows = [header]
     for row in table.rows:
-        values = [cell(v, c.kind) for v, c in zip(row.cells, table.columns, strict=True)]
+        values: list[str | int | float] = []
+        for v, c in zip(row.cells, table.columns, strict=True):
+            values.append(cell(v, c.kind))
+            if c.kind == "department":
+                values.append(_text(department_label(str(v)).both(" ")) if v is not None else "")
         values += [f"[{notes[row.source]}]", _text(row.source.duty_run or ""),
                    row.source.ledger_seq if row.source.ledger_seq is not None else ""]
         rows.append(values)

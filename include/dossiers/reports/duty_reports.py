@@ -83,6 +83,8 @@ def label(key: str) -> Label:
 
 
 def _kind_of(key: str, value: Any) -> ColumnKind:
+    if key == "department" and isinstance(value, str):
+        return "department"  # the code stays in the cell; people read its name
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "text"
     if key == "rate" or key.endswith(("_rate", "_target", "accuracy")) or key == "accuracy":
@@ -116,7 +118,8 @@ def _table(name: str, value: Any, source: Source) -> Table | None:
     if isinstance(value, Mapping) and all(_scalar(v) for v in value.values()):
         kinds = {_kind_of(str(k), v) for k, v in value.items() if v is not None}
         kind: ColumnKind = kinds.pop() if len(kinds) == 1 else "text"
-        return Table(slug, label(name), (Column(label("item")), Column(label("value"), kind)),
+        return Table(slug, label(name), (Column(label("item"), _key_kind(by_key)),
+                                         Column(label("value"), kind)),
                      tuple(Row((str(k), _cell(v)), source, str(k) if by_key else None)
                            for k, v in value.items()))
     rows: list[tuple[str | None, Mapping[str, Any]]]
@@ -133,7 +136,7 @@ def _table(name: str, value: Any, source: Source) -> Table | None:
     keys: list[str] = []
     for _, r in rows:
         keys += [k for k in r if k not in keys]
-    first = [Column(label("item"))] if any(k is not None for k, _ in rows) else []
+    first = [Column(label("item"), _key_kind(by_key))] if any(k is not None for k, _ in rows) else []
     samples = {k: next((r[k] for _, r in rows if r.get(k) is not None), None) for k in keys}
     columns = (*first, *(Column(_column_label(k), _kind_of(k.rpartition(".")[2], samples[k]))
                           for k in keys))
@@ -141,6 +144,11 @@ def _table(name: str, value: Any, source: Source) -> Table | None:
         Row(((key,) if first else ()) + tuple(_cell(r.get(k)) for k in keys), source,
             key if by_key else _department(r))
         for key, r in rows))
+
+
+def _key_kind(by_department: bool) -> ColumnKind:
+    """A table keyed by department shows each key as the department's bilingual name."""
+    return "department" if by_department else "text"
 
 
 def _column_label(key: str) -> Label:
@@ -229,7 +237,7 @@ def publish_duty_report(kind: str, period: str, figures: Mapping[str, Any], *,
 
     def publish_all(own: Connection, report: Report) -> list[Published]:
         whole = publish(own, report, store=store)
-        publish_editions(own, report, department_names(own), store=store)
+        publish_editions(own, report, department_names(), store=store)
         return whole
 
     if conn is not None:

@@ -19,7 +19,16 @@ from markupsafe import Markup
 
 from dossiers.core.config import SHANGHAI
 from dossiers.reports.charts import chart_svg
-from dossiers.reports.model import Chart, Heading, Report, Source, Table, Text, format_value
+from dossiers.reports.model import (
+    NONE_THIS_PERIOD,
+    Chart,
+    Heading,
+    Report,
+    Source,
+    Table,
+    Text,
+    format_value,
+)
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -68,4 +77,5 @@ def render_html(report: Report) -> str:
                              "svg": Markup(chart_svg(s)),
                              "data": _table_view(s.as_table(), notes)})
     return environment().get_template("report.html.j2").render(
-        report=report, sections=sections, sources=report.sources(), csp=CSP)
+        report=report, sections=sections, sources=report.sources(), csp=CSP,
+        none_this_period=NONE_THIS_PERIOD)

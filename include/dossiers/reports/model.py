@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Literal
 
 from dossiers.core.config import SHANGHAI
+from dossiers.core.vocabulary import Department, names
 
 #: ``report.kind`` and ``report.period`` are ``varchar(32)`` and ``varchar(16)``.
 KIND_MAX, PERIOD_MAX = 32, 16
@@ -30,7 +31,9 @@ _SLUG = re.compile(SLUG_PATTERN)
 
 #: A cell: text, a number, a date; ``None`` shows as a dash.
 Value = str | int | float | Decimal | date | datetime | None
-ColumnKind = Literal["text", "int", "number", "percent", "date"]
+#: ``department``: the cell holds a department's code (what editions and CSV consumers key
+#: on); people read its bilingual name (:func:`department_label`).
+ColumnKind = Literal["text", "int", "number", "percent", "date", "department"]
 Audience = Literal["compliance", "management"]
 Format = Literal["pdf", "csv", "html"]
 FORMATS: tuple[Format, ...] = ("pdf", "csv", "html")
@@ -45,6 +48,17 @@ class Label:
 
     def both(self, sep: str = " / ") -> str:
         return f"{self.zh}{sep}{self.en}" if self.zh != self.en else self.zh
+
+
+#: What an empty table says instead of a row (a sentence, not a lone "none").
+NONE_THIS_PERIOD = Label("本期無", "none this period")
+
+
+def department_label(code: str) -> Label:
+    """A department's bilingual name from the one vocabulary (Arts. 2, 5); a code outside it
+    (the ``system`` actor's) shows as itself."""
+    pair = names(Department, code)
+    return Label(*pair) if pair else Label(code, code)
 
 
 @dataclass(frozen=True)
@@ -283,6 +297,8 @@ def format_value(value: Value, kind: ColumnKind = "text") -> str:
         return "是 yes" if value else "否 no"
     if kind == "percent" and isinstance(value, int | float | Decimal):
         return f"{float(value) * 100:.1f}%"
+    if kind == "department" and isinstance(value, str):
+        return department_label(value).both(" ")
     if isinstance(value, float):
         return f"{value:,.2f}" if kind == "number" else f"{value:g}"
     return str(value)

@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 from dossiers.core.config import SHANGHAI
 from dossiers.reports.charts import chart_png
 from dossiers.reports.fonts import cjk_font
-from dossiers.reports.model import Chart, Heading, Report, Source, Table, Text, format_value
+from dossiers.reports.model import (
+    NONE_THIS_PERIOD,
+    Chart,
+    Heading,
+    Report,
+    Source,
+    Table,
+    Text,
+    format_value,
+)
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -120,7 +129,7 @@ def _table(pdf: FPDF, table: Table, notes: dict[Source, int]) -> None:
     _caption(pdf, table.title.both("  "))
     if not table.rows:
         pdf.set_font(FONT, size=9)
-        pdf.multi_cell(0, 5, "（無 / none）", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, NONE_THIS_PERIOD.both(), new_x="LMARGIN", new_y="NEXT")
         return
     headers = [f"{c.label.zh}\n{c.label.en}" for c in table.columns] + ["\n".join(SOURCE)]
     body = [[format_value(v, c.kind) for v, c in zip(row.cells, table.columns, strict=True)]
