@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Literal
 
 from dossiers.core.config import SHANGHAI
+from dossiers.core.permissions import ROLE_NAMES, Role
 from dossiers.core.vocabulary import Department, names
 
 #: ``report.kind`` and ``report.period`` are ``varchar(32)`` and ``varchar(16)``.
@@ -56,8 +57,9 @@ NONE_THIS_PERIOD = Label("本期無", "none this period")
 
 def department_label(code: str) -> Label:
     """A department's bilingual name from the one vocabulary (Arts. 2, 5); a code outside it
-    (the ``system`` actor's) shows as itself."""
-    pair = names(Department, code)
+    (but the ``system`` actor's, 系統 / System) shows as itself."""
+    # The system actor (Airflow's duties) stands where a department would in refusal counts.
+    pair = names(Department, code) or (ROLE_NAMES[Role.SYSTEM] if code == Role.SYSTEM else None)
     return Label(*pair) if pair else Label(code, code)
 
 
