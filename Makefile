@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps test lint typecheck unit demo airflow bench compose-check clean
+.PHONY: install system-deps test lint typecheck unit demo airflow stop bench compose-check clean
 
 install: system-deps $(STAMP)
 
@@ -56,3 +56,9 @@ compose-check: install
 
 clean:
 	rm -rf $(VENV) .dossier
+
+# Stops what `make demo` and `make airflow` left running for this checkout (its .dossier/ or
+# DOSSIER_HOME): the local Airflow's processes, then the embedded PostgreSQL.
+stop:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m dossiers.local.stop; \
+	else echo "nothing to stop: no $(VENV) here, so no embedded PostgreSQL or Airflow of it"; fi

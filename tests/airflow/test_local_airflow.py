@@ -63,3 +63,22 @@ def test_make_airflow_hands_the_dags_the_clis_ledger_anchor(
         env = local_airflow.airflow_env(url, base)
         assert env["DOSSIER_LEDGER_ANCHOR"] == str(expected)
         assert config.ledger_anchor(env) == expected
+
+
+def test_make_airflow_says_whom_to_sign_in_as_per_role_and_where_the_reports_are(
+        company: dict[str, str], database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before, the output listed every login without its role: which one reads reports?"""
+    monkeypatch.delenv("DOSSIER_AIRFLOW_HOST", raising=False)
+    monkeypatch.delenv("AIRFLOW__API__PORT", raising=False)
+    env = local_airflow.airflow_env(database_url)
+    people = local_airflow.staff_usernames(database_url)
+    text = local_airflow.welcome(env, people, local_airflow.sign_in_as(database_url))
+    lines = text.splitlines()
+    start = lines.index("Sign in as, per role:")
+    # One login per role (the first by name: sun.plan and wang.market are both liaisons).
+    assert [line.split() for line in lines[start + 1:start + 7]] == [
+        ["liaison", "sun.plan"], ["dept_head", "zhao.market"], ["archivist", "li.archive"],
+        ["cs_head", "chen.cs"], ["qa_supervisor", "qa.he"], ["management", "mgmt.wu"]]
+    assert "Reports: http://localhost:8080/dossier-reports/ (in the UI: Browse > Dossier reports)" \
+        in lines
+    assert any("make stop" in line for line in lines)

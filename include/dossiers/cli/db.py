@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from dossiers.cli.shared import Group, command, noun, print_json
-from dossiers.core import db, embedded
+from dossiers.core import db
+from dossiers.local import stop
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -19,11 +20,13 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_db_stop(args: argparse.Namespace) -> int:
-    print("embedded PostgreSQL stopped" if embedded.stop() else "embedded PostgreSQL not running")
+    # The local Airflow (make airflow) is stopped first: it holds connections to the server.
+    for line in stop.stop_all():
+        print(line)
     return 0
 
 
 def register(nouns: Group) -> None:
     db_ = noun(nouns, "db", "the database schema")
     command(db_, "upgrade", cmd_db_upgrade, "create or migrate the schema to the newest version")
-    command(db_, "stop", cmd_db_stop, "stop the embedded PostgreSQL under .dossier/")
+    command(db_, "stop", cmd_db_stop, "stop the embedded PostgreSQL under .dossier/ (and make airflow)")

@@ -94,6 +94,8 @@ def ensure_running(root: Path | None = None) -> EmbeddedServer:
             )
         port = int(port_file.read_text()) if port_file.exists() else _free_port()
         if not _is_listening(port):
+            if run_as:
+                _open_path_for(pgdata)  # as in stop(): a parent may have been closed since
             if not port_file.exists() or _port_taken(port):
                 port = _free_port()
             port_file.write_text(str(port))
@@ -144,12 +146,21 @@ def _ensure_database(server: EmbeddedServer) -> None:
 
 
 def stop(root: Path | None = None) -> bool:
-    """Stop the embedded server if it runs; True when it was running."""
+    """Stop the embedded server if it runs; True when it was running.
+
+    ``pg_ctl stop`` fails when ``postmaster.pid`` is left from a crash (no such process):
+    nothing was running then.
+    """
     pgdata = (root or home()) / "pg"
     if not (pgdata / "postmaster.pid").exists():
         return False
-    subprocess.run(
+    run_as = _run_as()
+    if run_as:
+        # A parent may have been closed since the server started (pytest resets its
+        # /tmp/pytest-of-USER to 0700 at each session): pg_ctl could not reach the folder.
+        _open_path_for(pgdata)
+    done = subprocess.run(
         [postgres_tool("pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"],
-        check=False, capture_output=True, **_run_as(),  # type: ignore[call-overload]
+        check=False, capture_output=True, **run_as,  # type: ignore[call-overload]
     )
-    return True
+    return done.returncode == 0

@@ -83,6 +83,11 @@ def main() -> int:
     except DossierError as exc:
         print(f"dossier demo: {exc}", file=sys.stderr)
         return exc.exit_status
+    # The embedded server outlives the demo on purpose (the CLI and make airflow use it,
+    # and the next make demo reuses it): say so, and how to stop it.
+    running = ("\n  still running the embedded PostgreSQL above, in the background (make airflow "
+               "and a second make demo reuse it); make stop stops it and make airflow"
+               if settings().database_url is None else "")
     print(f"""
 Done in {time.monotonic() - started:.0f} s. Where to look:
   database      {db.describe(url)}  (psql "{url.replace('+psycopg', '')}")
@@ -91,7 +96,7 @@ Done in {time.monotonic() - started:.0f} s. Where to look:
   mail          {home() / "mail"}  (what the duties sent: reminders, owner checks, reports)
   Airflow home  {airflow_home()}  (task logs under logs/dag_id=...; Airflow's output: {log})
   ledger anchor {settings().ledger_anchor}  (moved forward by the ledger DAG)
-  Airflow UI    make airflow  ->  http://localhost:8080  (same database)
+  Airflow UI    make airflow  ->  http://localhost:8080  (same database){running}
 """)
     return 0
 

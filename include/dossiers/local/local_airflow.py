@@ -186,6 +186,45 @@ def staff_usernames(dossier_url: str) -> list[str]:
                                  .order_by(staff.c.username)).scalars())
 
 
+def sign_in_as(dossier_url: str) -> dict[str, str]:
+    """One active staff member to sign in as per role (the first by username), in the
+    order of ``permissions.Role``; roles nobody holds yet are left out."""
+    from sqlalchemy import select
+
+    from dossiers.core import db
+    from dossiers.core.permissions import Role
+    from dossiers.core.schema import staff, staff_role
+
+    with db.transaction(db.get_engine(dossier_url)) as conn:
+        rows = conn.execute(select(staff_role.c.role, staff.c.username)
+                            .join(staff, staff.c.id == staff_role.c.staff_id)
+                            .where(staff.c.active).order_by(staff.c.username)).all()
+    first: dict[str, str] = {}
+    for role, username in rows:
+        first.setdefault(role, username)
+    return {r.value: first[r.value] for r in Role if r.value in first}
+
+
+def welcome(env: Mapping[str, str], people: list[str], by_role: Mapping[str, str]) -> str:
+    """What ``make airflow`` prints before Airflow's own output: where, and as whom."""
+    af_home = Path(env["AIRFLOW_HOME"])
+    ui = ui_url(env)
+    roles = "\n".join(f"  {role:<14} {username}" for role, username in by_role.items())
+    return (
+        f"AIRFLOW_HOME={af_home}\n"
+        f"Airflow UI: {ui} (listening on {env['AIRFLOW__API__HOST']}; user admin, and one "
+        f"viewer per staff member: {', '.join(people) or 'none yet'}; passwords in "
+        f"{af_home / PASSWORDS_FILE}, written on first start). Reports and the dossier API "
+        "answer staff only: sign in as a department head, the archivist, the CS head, QA or "
+        "management to read reports.\n"
+        + (f"Sign in as, per role:\n{roles}\n" if roles else
+           "Sign in as: no staff yet (make demo seeds a company).\n")
+        + f"Reports: {ui}/dossier-reports/ (in the UI: Browse > Dossier reports)\n"
+        "Stop it with Ctrl-C, or make stop from another terminal (which also stops the "
+        "embedded PostgreSQL)."
+    )
+
+
 def main() -> None:
     """``make airflow``: migrate the dossier schema, then exec ``airflow standalone``."""
     from dossiers.core import db
@@ -206,12 +245,7 @@ def main() -> None:
     env.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
                    ",".join(["admin:admin", *(f"{u}:viewer" for u in people)]))
     print(f"dossier database {db.describe(url)} at schema revision {revision}")
-    print(f"AIRFLOW_HOME={af_home}")
-    print(f"Airflow UI: {ui_url(env)} (listening on "
-          f"{env['AIRFLOW__API__HOST']}; user admin, and one viewer per staff member: "
-          f"{', '.join(people) or 'none yet'}; passwords in {af_home / PASSWORDS_FILE}, "
-          "written on first start). Reports and the dossier API answer staff only: sign in "
-          "as a department head, the archivist, the CS head, QA or management to read reports.")
+    print(welcome(env, people, sign_in_as(url)))
     sys.stdout.flush()
     os.execve(airflow_bin(), [airflow_bin(), "standalone"], env)
 
