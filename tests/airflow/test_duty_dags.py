@@ -4,13 +4,16 @@ article it breaks, and a second run of the same period sends nothing and adds no
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from dossiers.core import db
-from dossiers.local import local_airflow
+from dossiers.core.config import SHANGHAI
+from dossiers.local import demo, local_airflow
 
 pytestmark = pytest.mark.airflow
 
@@ -95,3 +98,44 @@ def test_a_backfill_over_2026_runs_each_month_once(cli, database_url: str, inbox
     again = local_airflow.run_dags_test(runs, database_url, output=tmp_path / "airflow.log")
     assert [r["state"] for r in again] == ["success"] * len(runs)
     assert counts() == after_first and len(inbox.messages) == mails
+
+
+def _chart_points(page: str, name: str) -> list[tuple[str, str]]:
+    """The (x, value) pairs of chart ``name`` in a published HTML report (its data table),
+    after checking the chart itself is drawn there."""
+    section = re.search(rf'<section class="chart" id="chart-{name}">(.*?)</section>', page, re.S)
+    assert section is not None, f"no chart {name}"
+    assert "<svg " in section.group(1)
+    body = section.group(1).split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return re.findall(r"<tr>\s*<td[^>]*>([^<]*)</td>\s*<td[^>]*>([^<]*)</td>", body)
+
+
+def test_the_demo_schedule_gives_the_audit_summary_trends_of_several_quarters(
+        cli, database_url: str, inbox, tmp_path: Path) -> None:
+    """``make demo``'s duty runs (every period of the seeded year so far, as on 6 December
+    2026) on a small company: every run succeeds, in order, and the managers' audit summary
+    of the last quarter draws completeness, timeliness and overdue items over the quarters
+    of the year, not a single point."""
+    assert cli("seed", "--clients", "30", "--seed", "5").status == 0
+    schedule = demo.duty_runs(datetime(2026, 12, 6, 12, tzinfo=SHANGHAI))
+    runs = [(dag_id, when) for dag_id, when, _ in schedule]
+    assert runs.count(("dossier_sampling_audit", "2026-10-08T09:30:00+08:00")) == 1
+    assert sum(dag_id == "dossier_owner_check" for dag_id, _ in runs) == 11  # Jan..Nov
+    seen: list[str] = []
+    results = local_airflow.run_dags_test(runs, database_url, output=tmp_path / "airflow.log",
+                                          on_result=lambda r: seen.append(r["dag_id"]))
+    assert [r["state"] for r in results] == ["success"] * len(runs), (
+        [r for r in results if r["state"] != "success"],
+        (tmp_path / "airflow.log").read_text()[-4000:])
+    assert seen == [dag_id for dag_id, _ in runs]  # reported run by run, in order
+
+    with db.transaction() as conn:
+        uri = conn.execute(text(
+            "SELECT uri FROM report WHERE kind = 'audit_summary' AND format = 'html' "
+            "ORDER BY period DESC LIMIT 1")).scalar_one()
+    page = Path(uri.removeprefix("file://")).read_text(encoding="utf-8")
+    quarters = ["2026-Q1", "2026-Q2", "2026-Q3"]
+    for chart in ("completeness", "timeliness", "overdue"):
+        points = _chart_points(page, chart)
+        assert [x for x, _ in points] == quarters, (chart, points)
+        assert all(v.strip() not in ("", "—") for _, v in points), (chart, points)

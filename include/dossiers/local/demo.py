@@ -10,6 +10,7 @@ them again and they add nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -17,23 +18,69 @@ import time
 
 from sqlalchemy import text
 
+from dossiers.calendar.schedules import (
+    EveryWorkingDaySchedule,
+    FirstWorkingDaySchedule,
+    Period,
+)
+from dossiers.core.config import SHANGHAI
+
 DEMO_CLIENTS = int(os.environ.get("DOSSIER_DEMO_CLIENTS", "300"))
 
-#: Every duty once, for a period of 2026 the seeded history covers (Shanghai run times on
-#: each duty's first working day). The annual refresh runs as on 1 December 2026: the
-#: campaign opens for the year even though the demo runs a few days earlier.
-DUTY_RUNS: list[tuple[str, str | None]] = [
-    ("dossier_ledger_verification", None),
-    ("dossier_qa_inspection", "2026-07-01T09:00:00+08:00"),
-    ("dossier_sampling_audit", "2026-10-08T09:30:00+08:00"),
-    ("dossier_kpi_quarterly", "2026-10-08T11:30:00+08:00"),
-    ("dossier_client_analysis", "2026-10-08T14:00:00+08:00"),
-    ("dossier_owner_check", "2026-11-02T09:00:00+08:00"),
-    ("dossier_inactive_sweep", "2026-11-02T10:30:00+08:00"),
-    ("dossier_kpi_monthly", "2026-11-02T11:00:00+08:00"),
-    ("dossier_sla_watch", "2026-11-27T08:30:00+08:00"),
-    ("dossier_annual_refresh", "2026-12-01T10:00:00+08:00"),
-]
+#: The duties' schedules, as their DAGs declare them (dags/*.py; Shanghai run times). The
+#: demo runs each for every period of the seeded year so far, as a backfill would.
+_PERIODIC: tuple[tuple[str, Period, dt.time, tuple[int, ...] | None], ...] = (
+    ("dossier_owner_check", "month", dt.time(9, 0), None),
+    ("dossier_qa_inspection", "half_year", dt.time(9, 0), None),
+    ("dossier_sampling_audit", "quarter", dt.time(9, 30), None),
+    ("dossier_inactive_sweep", "month", dt.time(10, 30), None),
+    ("dossier_kpi_monthly", "month", dt.time(11, 0), None),
+    ("dossier_kpi_quarterly", "quarter", dt.time(11, 30), None),
+    ("dossier_client_analysis", "quarter", dt.time(14, 0), None),
+)
+
+
+def _period_label(period: Period, start: dt.date) -> str:
+    if period == "month":
+        return f"{start:%Y-%m}"
+    if period == "quarter":
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    if period == "half_year":
+        return f"{start.year}-H{(start.month - 1) // 6 + 1}"
+    return f"{start:%Y-%m}.."
+
+
+def duty_runs(now: dt.datetime) -> list[tuple[str, str | None, str]]:
+    """The demo's DAG runs, ``(dag_id, logical date or None, what it covers)``, in run order.
+
+    Each periodic duty runs once for every period of the seeded year so far (the year of
+    the last complete month, up to ``now``), so the managers' audit summary and the KPI
+    reports draw trends of several points, not one. All runs are in the order their run
+    times fall, as the scheduler would have run them: a quarter's sampling audit (which
+    publishes the audit summary) after that day's owner check, the client analysis after
+    both. The ledger verification runs first for today, the SLA watch once, on the last
+    working day up to ``now`` (it follows clocks that are open today), and the annual
+    refresh as on the first working day of December of that year, even when the demo runs
+    a few days earlier (the campaign opens for the year).
+    """
+    now = now.astimezone(SHANGHAI)
+    year = (now.date().replace(day=1) - dt.timedelta(days=1)).year
+    first = dt.datetime(year, 1, 1, tzinfo=SHANGHAI)
+    timed: list[tuple[dt.datetime, int, str, str]] = []
+    for order, (dag_id, period, at, months) in enumerate(_PERIODIC):
+        schedule = FirstWorkingDaySchedule(period, at, months)
+        for slot in schedule.slots_between(first, now):
+            if slot.start >= first:
+                timed.append((slot.run_after, order, dag_id,
+                               _period_label(period, slot.start.date())))
+    sla = EveryWorkingDaySchedule(dt.time(8, 30)).last_at_or_before(now)
+    timed.append((sla.run_after, len(_PERIODIC), "dossier_sla_watch", f"{sla.run_after:%Y-%m-%d}"))
+    refresh = FirstWorkingDaySchedule("month", dt.time(10, 0), (12,)).first_at_or_after(
+        dt.datetime(year, 12, 1, tzinfo=SHANGHAI))
+    timed.append((refresh.run_after, len(_PERIODIC) + 1, "dossier_annual_refresh", str(year)))
+    timed.sort(key=lambda t: (t[0], t[1]))
+    return [("dossier_ledger_verification", None, "today"),
+            *((dag_id, when.isoformat(), label) for when, _, dag_id, label in timed)]
 
 
 def _step(message: str) -> float:
@@ -61,21 +108,41 @@ def main() -> int:
             summary = seed_company(clients=DEMO_CLIENTS)
             print("    " + json.dumps(summary["totals"], ensure_ascii=False))
 
-        _step(f"running every duty through Airflow ({len(DUTY_RUNS)} DAG runs, one Airflow process)")
+        from dossiers.core import clock
+
+        runs = duty_runs(clock.now())
+        _step(f"running every duty through Airflow for each period of the seeded year "
+              f"({len(runs)} DAG runs, one Airflow process)")
         from dossiers.core.config import home, settings
         from dossiers.local.local_airflow import airflow_home, run_dags_test
         from dossiers.local.mailcatcher import MailCatcher
 
+        per_duty: dict[str, int] = {}
+        for dag_id, _, _ in runs:
+            per_duty[dag_id] = per_duty.get(dag_id, 0) + 1
+        seen: dict[str, int] = {}
+        last = time.monotonic()
+
+        def progress(result: dict[str, str]) -> None:
+            nonlocal last
+            n = sum(seen.values())
+            dag_id, _, label = runs[n] if n < len(runs) else (result["dag_id"], None, "?")
+            seen[dag_id] = seen.get(dag_id, 0) + 1
+            now = time.monotonic()
+            print(f"    [{n + 1:>2}/{len(runs)}] {dag_id.removeprefix('dossier_').replace('_', ' ')} "
+                  f"{label} ({seen[dag_id]}/{per_duty[dag_id]}): {result['state']}, "
+                  f"{now - last:.1f} s", flush=True)
+            last = now
+
         log = home() / "demo-airflow.log"
         log.unlink(missing_ok=True)
         with MailCatcher(home() / "mail") as catcher:
-            results = run_dags_test(DUTY_RUNS, url, env_extra=catcher.airflow_connection(),
-                                    output=log)
+            results = run_dags_test([(dag_id, when) for dag_id, when, _ in runs], url,
+                                    env_extra=catcher.airflow_connection(), output=log,
+                                    on_result=progress)
             mails = catcher.received
-        for r in results:
-            print(f"    {r['dag_id']:<32} {r['logical_date'] or 'today':<26} {r['state']}")
-        failed = [r for r in results if r["state"] != "success"]
-        if failed or len(results) != len(DUTY_RUNS):
+        failed = [r for r in results if r.get("state") != "success"]
+        if failed or len(results) != len(runs):
             print(f"dossier demo: {len(failed) or 'some'} duty run(s) did not succeed; "
                   f"full log: {log}", file=sys.stderr)
             return 1

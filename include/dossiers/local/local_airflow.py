@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO
@@ -153,24 +153,40 @@ for dag_id, when in json.loads(sys.argv[2]):
 
 def run_dags_test(runs: list[tuple[str, str | None]], dossier_url: str, *,
                   env_extra: Mapping[str, str] | None = None,
-                  output: Path | None = None) -> list[dict[str, str]]:
+                  output: Path | None = None,
+                  on_result: Callable[[dict[str, str]], None] | None = None) -> list[dict[str, str]]:
     """Run several DAGs once each with ``dag.test()`` in one Airflow process (Airflow's
-    start-up paid once): ``[(dag_id, logical date or None)]``; returns each run's state."""
+    start-up paid once): ``[(dag_id, logical date or None)]``; returns each run's state.
+
+    ``on_result`` is called with each run's result as soon as that run ends (the demo's
+    progress lines), not after the whole batch: the process's output is read as it comes.
+    """
     import json
 
     env = {**airflow_env(dossier_url), "DOSSIER_DEADLINE_ALERTS": "0", **(env_extra or {})}
+    results: list[dict[str, str]] = []
     with ExitStack() as stack:
         sink = stack.enter_context(output.open("ab")) if output is not None else None
         if ensure_metadata_db(env, output=sink) != 0:
             raise RuntimeError("airflow db migrate failed")
-        proc = subprocess.run([sys.executable, "-c", _RUN_MANY, str(PROJECT_ROOT / "dags"),
-                               json.dumps(runs)], env=env, check=False, capture_output=True)
         if sink is not None:
-            sink.write(proc.stdout + proc.stderr)
-    results = [json.loads(line.removeprefix(b"RESULT ")) for line in proc.stdout.splitlines()
-               if line.startswith(b"RESULT ")]
-    if proc.returncode != 0 and not results:
-        raise RuntimeError(f"the DAG runs could not start (exit {proc.returncode})")
+            sink.flush()  # before the child appends its stderr to the same file
+        proc = stack.enter_context(subprocess.Popen(
+            [sys.executable, "-c", _RUN_MANY, str(PROJECT_ROOT / "dags"), json.dumps(runs)],
+            env=env, stdout=subprocess.PIPE,
+            stderr=sink if sink is not None else subprocess.DEVNULL))
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if sink is not None:
+                sink.write(line)
+            if line.startswith(b"RESULT "):
+                result = json.loads(line.removeprefix(b"RESULT "))
+                results.append(result)
+                if on_result is not None and "dag_id" in result:
+                    on_result(result)
+        returncode = proc.wait()
+    if returncode != 0 and not results:
+        raise RuntimeError(f"the DAG runs could not start (exit {returncode})")
     return results
 
 
