@@ -23,35 +23,6 @@ Condition = Literal["good", "worn", "damaged", "faded"]
 Cabinet = Annotated[str, one_line(64)]
 
 
-class Label(BaseModel):
-    dossier_no: str
-    client_name: str
-    filed_on: date
-
-
-class VolumeLoan(BaseModel):
-    loan_id: str
-    status: str
-    borrower: str
-    due_on: date | None
-    overdue: bool
-
-
-class Volume(BaseModel):
-    ref: str
-    volume_id: int
-    cabinet: str
-    shelf: int
-    position: int
-    label: Label
-    volume_no: int
-    condition: Condition
-    last_checked_on: date | None
-    last_action: str | None
-    on_loan: bool
-    loan: VolumeLoan | None
-
-
 class Register(BaseModel):
     """Another volume of a filed dossier; without a place it goes where its last one stands."""
 
@@ -81,11 +52,12 @@ class Checked(BaseModel):
 
 @router.get("", summary="The register in shelf order, with condition and any open loan (a page)")
 def list_volumes(user: StaffUser, cabinet: Annotated[Cabinet | None, Query()] = None,
-                 limit: Limit = paging.DEFAULT_LIMIT, after: After = None) -> Page[Volume]:
+                 limit: Limit = paging.DEFAULT_LIMIT,
+                 after: After = None) -> Page[vault.Volume]:
+    # The workflow's volumes (a dataclass with its label and loan) are the response model.
     page = run(user, lambda conn, actor: vault.list_volumes(conn, actor, cabinet, limit=limit,
                                                             after=after))
-    return Page(items=[Volume.model_validate(r, from_attributes=True) for r in page.items],
-                next=page.next)
+    return Page(items=page.items, next=page.next)
 
 
 @router.post("/volumes", status_code=201, summary="Register another volume of a filed dossier")

@@ -24,6 +24,7 @@ from dossiers.calendar.schedules import (
     Period,
 )
 from dossiers.core.config import SHANGHAI
+from dossiers.duties.runs import period_key
 
 DEMO_CLIENTS = int(os.environ.get("DOSSIER_DEMO_CLIENTS", "300"))
 
@@ -41,13 +42,8 @@ _PERIODIC: tuple[tuple[str, Period, dt.time, tuple[int, ...] | None], ...] = (
 
 
 def _period_label(period: Period, start: dt.date) -> str:
-    if period == "month":
-        return f"{start:%Y-%m}"
-    if period == "quarter":
-        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
-    if period == "half_year":
-        return f"{start.year}-H{(start.month - 1) // 6 + 1}"
-    return f"{start:%Y-%m}.."
+    """The period as the duties key it (``2026-04``, ``2026-Q2``, ``2026-H1``, ``2026``)."""
+    return period_key("half" if period == "half_year" else period, start)
 
 
 def duty_runs(now: dt.datetime) -> list[tuple[str, str | None, str]]:

@@ -20,9 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypedDict
+from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
+
+# typing_extensions' TypedDict, not typing's: the API answers with these (pydantic needs it
+# before Python 3.12).
+from typing_extensions import TypedDict
 
 from dossiers.core import clock, ledger, paging
 from dossiers.core.errors import NotFound, Refused
@@ -74,7 +78,7 @@ class Volume(Result):
     position: int
     label: Label
     volume_no: int
-    condition: str
+    condition: Condition
     last_checked_on: date | None
     last_action: str | None
     on_loan: bool
@@ -170,7 +174,7 @@ def list_volumes(conn: Connection, actor: Actor, cabinet: str | None = None,
         ref=_ref(r), volume_id=r.id, cabinet=r.cabinet, shelf=r.shelf, position=r.position,
         label=Label(dossier_no=r.label_dossier_no, client_name=r.label_client_name,
                     filed_on=r.label_filed_on),
-        volume_no=r.volume_no, condition=r.condition,
+        volume_no=r.volume_no, condition=Condition(r.condition),
         last_checked_on=r.last_checked_on, last_action=r.last_action,
         on_loan=r.loan_status == LoanStatus.LENT,
         loan=None if r.loan_id is None else VolumeLoan(
