@@ -10,7 +10,6 @@ ignored with a warning as in a file.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Body, Query
@@ -35,21 +34,6 @@ FormStatus = Literal["submitted", "reviewed", "rejected", "created"]
 
 #: The name the import report and the ledger give a submission made through the API.
 SOURCE_NAME = "api-request.json"
-
-
-class FormSummary(BaseModel):
-    form_id: uuid.UUID
-    status: FormStatus
-    client_name_zh: str
-    client_name_en: str
-    client_type: str
-    stage: str
-    department: str
-    liaison: str
-    submitted_at: datetime
-    review_due: date | None
-    review_due_provisional: bool | None
-    rejection_reason: str | None
 
 
 class Review(BaseModel):
@@ -123,13 +107,12 @@ def list_forms(
                       Query()] = "submitted",
     limit: Limit = paging.DEFAULT_LIMIT,
     after: After = None,
-) -> Page[FormSummary]:
+) -> Page[creation.FormSummary]:
     """A liaison sees their own, a department head their department's, Customer Service all;
     in the order they were submitted."""
     page = run(user, lambda conn, actor: creation.list_forms(conn, actor, status, limit=limit,
                                                              after=after))
-    return Page(items=[FormSummary.model_validate(r, from_attributes=True) for r in page.items],
-                next=page.next)
+    return Page(items=page.items, next=page.next)  # the workflow's FormSummary is the model
 
 
 @router.post("", summary="Submit collection forms (the JSON of collection-form.md)")

@@ -88,7 +88,7 @@ class FormSummary(Result):
     """A collection form in a list, with its review deadline (Art. 11(2))."""
 
     form_id: str
-    status: str
+    status: FormStatus
     client_name_zh: str
     client_name_en: str
     client_type: str
@@ -279,7 +279,7 @@ def list_forms(conn: Connection, actor: Actor, status: str = FormStatus.SUBMITTE
     query = query.where(worked_on(actor, form.c.department, form.c.liaison_id))
     page = paging.fetch(conn, "forms", query, (form.c.submitted_at, form.c.id), limit=limit,
                         after=after)
-    return paging.Page([FormSummary(str(r.id), r.status, r.client_name_zh, r.client_name_en,
+    return paging.Page([FormSummary(str(r.id), FormStatus(r.status), r.client_name_zh, r.client_name_en,
                                     r.client_type, r.stage, r.department, r.username,
                                     r.submitted_at, r.due_on, r.provisional, r.rejection_reason)
                         for r in page.items], page.next)
