@@ -32,7 +32,7 @@ from dossiers.core import db, embedded
 from dossiers.local import local_airflow
 from dossiers.workflows import staff
 
-from helpers import AIRFLOW_USERS, airflow_auth_env
+from helpers import AIRFLOW_USERS, airflow_auth_env, free_port, s3_connection
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -169,12 +169,6 @@ def company(database_url: str) -> dict[str, str]:
 # --- mail and S3 servers on loopback (shared by the duties' and the reports' tests) ---------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Inbox:
     """Messages an aiosmtpd server on loopback received. Addresses in ``refuse_rcpt`` are
     refused at RCPT TO, a message to an address in ``refuse_data`` at DATA (550/554, as a
@@ -234,6 +228,21 @@ def moto_server() -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.terminate()
     server.wait(10)
+
+
+@pytest.fixture
+def s3_bucket(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    """A fresh bucket on moto's server and the Airflow connection ``dossier_s3`` pointing at it
+    (through the environment, as in production); a plain boto3 client to look behind the
+    stores' backs, and the bucket's name."""
+    import boto3
+
+    monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_S3", s3_connection(moto_server))
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    bucket = f"dossier-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    yield s3, bucket
 
 
 # --- a real Airflow API server with the repository's plugins ----------------------------------

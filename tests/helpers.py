@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import subprocess
 import sys
 import uuid
@@ -213,3 +214,16 @@ def imported_by(path: Path, *, after: str, env: Mapping[str, str],
     Airflow loads DAG files and plugins in every process, so what they import counts."""
     imported: list[str] = python_result(_IMPORTED_BY, str(path), after, env=env, timeout=timeout)
     return imported
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on (now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def s3_connection(endpoint: str) -> str:
+    """``AIRFLOW_CONN_DOSSIER_S3``'s value for an S3 endpoint (moto's keys are any)."""
+    return json.dumps({"conn_type": "aws", "login": "test", "password": "test",
+                       "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}})

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dossiers.core.errors import NotFound
-from dossiers.core.objects import LocalObjectStore
+from dossiers.core.errors import CannotRun, NotFound
+from dossiers.core.objects import LocalObjectStore, S3ObjectStore, document_store, object_store
 
 
 def test_put_get_size_keys_delete(tmp_path: Path) -> None:
@@ -38,3 +38,18 @@ def test_an_interrupted_put_leaves_no_object(tmp_path: Path) -> None:
 def test_keys_that_walk_folders_are_refused(tmp_path: Path, key: str) -> None:
     with pytest.raises(ValueError, match="not an object key"):
         LocalObjectStore(tmp_path).put(key, [b"x"])
+
+
+def test_the_document_store_is_a_folder_under_home_unless_configured(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOSSIER_HOME", str(tmp_path))
+    monkeypatch.delenv("DOSSIER_DOCUMENT_STORE", raising=False)
+    assert document_store() == LocalObjectStore(tmp_path / "documents")
+    monkeypatch.setenv("DOSSIER_DOCUMENT_STORE", "s3://dossier-docs/prod/documents")
+    assert document_store() == S3ObjectStore("dossier-docs", "prod/documents")
+    assert document_store().location == "s3://dossier-docs/prod/documents"
+    monkeypatch.setenv("DOSSIER_DOCUMENT_STORE", "ftp://somewhere")
+    with pytest.raises(CannotRun, match=r"DOSSIER_DOCUMENT_STORE=ftp://somewhere: .*a folder or s3://"):
+        document_store()
+    with pytest.raises(CannotRun, match="name a bucket"):
+        object_store("s3:///documents")

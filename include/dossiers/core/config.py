@@ -47,6 +47,9 @@ class Settings:
     management_recipients: tuple[str, ...]
     #: Where reports are written: a local folder, or ``s3://bucket/prefix``.
     report_store: str
+    #: Where documents' sealed objects are kept (Art. 18): a local folder, or
+    #: ``s3://bucket/prefix`` through the Airflow connection ``dossier_s3``.
+    document_store: str
     #: GX completeness runs whose validation results and Data Docs pages are kept.
     gx_keep_runs: int
     #: The ledger anchor (:func:`ledger_anchor`).
@@ -68,6 +71,7 @@ def settings() -> Settings:
         compliance_recipients=_addresses("DOSSIER_COMPLIANCE_TO", "compliance@staff.example.com"),
         management_recipients=_addresses("DOSSIER_MANAGEMENT_TO", "management@staff.example.com"),
         report_store=os.environ.get("DOSSIER_REPORT_STORE") or str(home() / "reports"),
+        document_store=os.environ.get("DOSSIER_DOCUMENT_STORE") or str(home() / "documents"),
         gx_keep_runs=_at_least_one("DOSSIER_GX_KEEP_RUNS", 12),
         ledger_anchor=ledger_anchor(),
     )

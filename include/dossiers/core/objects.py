@@ -7,7 +7,10 @@ file. Content moves as iterables of chunks, so memory stays bounded whatever the
 ``put`` is all-or-nothing: a reader never sees half an object, and a put interrupted
 halfway leaves no object under its key. The local store writes beside the final name and
 renames; the S3 store (``s3://bucket/prefix``, through the Airflow amazon provider's
-connection) relies on S3's own atomic PUT / multipart completion.
+connection ``dossier_s3``, :mod:`dossiers.core.s3`) relies on S3's own atomic PUT and
+multipart completion, and aborts the multipart upload on any failure.
+
+:func:`document_store` is the configured store of documents (``DOSSIER_DOCUMENT_STORE``).
 """
 
 from __future__ import annotations
@@ -15,11 +18,16 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+from urllib.parse import urlparse
 
+from dossiers.core.config import settings
 from dossiers.core.errors import CannotRun, NotFound
+from dossiers.core.s3 import S3_CONN_ID, endpoint_of, s3_client
 
 #: The size of the chunks ``get`` yields.
 READ_CHUNK = 1 << 20
@@ -120,3 +128,210 @@ class LocalObjectStore:
         for path in self.root.rglob("*"):
             if path.is_file() and not path.name.startswith(".partial-"):
                 yield path.relative_to(self.root).as_posix()
+
+
+# --- S3 -----------------------------------------------------------------------------------
+
+#: An S3 multipart part (S3's minimum is 5 MiB but for the last part). An object no larger
+#: than one part is written by one PUT; a larger one as a multipart upload of these parts.
+PART_SIZE = 8 << 20
+#: Parts in flight at once: memory stays below (PARTS_IN_FLIGHT + 1) × PART_SIZE.
+PARTS_IN_FLIGHT = 3
+
+
+def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """The chunks regrouped into parts of exactly ``size`` bytes; the last one may be shorter
+    but is never empty, except for an empty object (one part is always yielded)."""
+    buffer = bytearray()
+    yielded = False
+    for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= size:
+            yield bytes(buffer[:size])
+            del buffer[:size]
+            yielded = True
+    if buffer or not yielded:
+        yield bytes(buffer)
+
+
+def _s3_errors() -> tuple[type[BaseException], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)
+
+
+def _error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+@dataclass(frozen=True)
+class S3ObjectStore:
+    """``s3://bucket/prefix``: the object ``<prefix>/<key>`` in the bucket, through the Airflow
+    connection ``dossier_s3``. One client per store (boto3 clients are thread-safe)."""
+
+    bucket: str
+    prefix: str = ""
+    conn_id: str = S3_CONN_ID
+
+    @property
+    def location(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+    @cached_property
+    def _s3(self) -> Any:
+        return s3_client(self.conn_id)
+
+    def client(self) -> Any:
+        return self._s3
+
+    def _key(self, key: str) -> str:
+        _check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _cannot_run(self, doing: str, exc: BaseException) -> CannotRun:
+        """S3 unreachable or refusing: one clear line; the caller's work is retry-safe."""
+        code = _error_code(exc)
+        if code in ("NoSuchBucket",):
+            reason = f"the bucket {self.bucket} does not exist"
+        elif code:
+            reason = f"S3 answered {code}"
+        else:
+            reason = f"cannot reach S3 at {endpoint_of(self.client())} ({exc.__class__.__name__})"
+        return CannotRun(f"object store {self.location}: {doing}: {reason}; nothing was "
+                         "written, so it is safe to retry")
+
+    def _not_found(self, key: str) -> NotFound:
+        return NotFound(f"object {key} is missing from the store {self.location}",
+                        record="object store")
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> int:
+        full = self._key(key)
+        parts = _parts(chunks, PART_SIZE)
+        first = next(parts)
+        second = next(parts, None)
+        client = self.client()
+        if second is None:  # fits in one part: one PUT, atomic by itself
+            try:
+                client.put_object(Bucket=self.bucket, Key=full, Body=first)
+            except _s3_errors() as exc:
+                raise self._cannot_run(f"writing {key}", exc) from None
+            return len(first)
+
+        def remaining() -> Iterator[bytes]:
+            yield first
+            yield second
+            yield from parts
+
+        return self._multipart(key, full, remaining())
+
+    def _multipart(self, key: str, full: str, parts: Iterator[bytes]) -> int:
+        """A multipart upload completed whole, or aborted: never a partial object, never a
+        dangling upload left behind by this process (a bucket lifecycle rule
+        ``AbortIncompleteMultipartUpload`` is the backstop for a process killed mid-way)."""
+        client = self.client()
+        try:
+            upload_id = client.create_multipart_upload(Bucket=self.bucket, Key=full)["UploadId"]
+        except _s3_errors() as exc:
+            raise self._cannot_run(f"writing {key}", exc) from None
+        size = 0
+        done: list[dict[str, Any]] = []
+        pending: list[Future[dict[str, Any]]] = []
+
+        def upload(number: int, body: bytes) -> dict[str, Any]:
+            answer = client.upload_part(Bucket=self.bucket, Key=full, UploadId=upload_id,
+                                        PartNumber=number, Body=body)
+            return {"PartNumber": number, "ETag": answer["ETag"]}
+
+        pool = ThreadPoolExecutor(max_workers=PARTS_IN_FLIGHT, thread_name_prefix="s3-part")
+        try:
+            for number, body in enumerate(parts, start=1):
+                if len(pending) >= PARTS_IN_FLIGHT:  # bounded memory: wait for the oldest
+                    done.append(pending.pop(0).result())
+                size += len(body)
+                pending.append(pool.submit(upload, number, body))
+                del body
+            done += [future.result() for future in pending]
+            client.complete_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id,
+                                             MultipartUpload={"Parts": done})
+        except BaseException as exc:
+            for future in pending:
+                future.cancel()
+            wait(pending)  # no part may land after the abort
+            try:
+                client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
+            except _s3_errors():
+                pass  # S3 is gone: the lifecycle rule removes the parts
+            if isinstance(exc, _s3_errors()):
+                raise self._cannot_run(f"writing {key}", exc) from None
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return size
+
+    def get(self, key: str) -> Iterator[bytes]:
+        full = self._key(key)
+        try:
+            body = self.client().get_object(Bucket=self.bucket, Key=full)["Body"]
+        except _s3_errors() as exc:
+            if _error_code(exc) in ("NoSuchKey", "404"):
+                raise self._not_found(key) from None
+            raise self._cannot_run(f"reading {key}", exc) from None
+
+        def read() -> Iterator[bytes]:
+            try:
+                yield from body.iter_chunks(READ_CHUNK)
+            except _s3_errors() as exc:
+                raise self._cannot_run(f"reading {key}", exc) from None
+            finally:
+                body.close()
+
+        return read()
+
+    def size(self, key: str) -> int:
+        try:
+            head = self.client().head_object(Bucket=self.bucket, Key=self._key(key))
+        except _s3_errors() as exc:
+            if _error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+                raise self._not_found(key) from None
+            raise self._cannot_run(f"reading {key}", exc) from None
+        return int(head["ContentLength"])
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client().delete_object(Bucket=self.bucket, Key=self._key(key))
+        except _s3_errors() as exc:
+            raise self._cannot_run(f"deleting {key}", exc) from None
+
+    def keys(self) -> Iterator[str]:
+        start = f"{self.prefix}/" if self.prefix else ""
+        try:
+            pages = self.client().get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=start)
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield item["Key"][len(start):]
+        except _s3_errors() as exc:
+            raise self._cannot_run("listing the keys", exc) from None
+
+
+def object_store(location: str) -> LocalObjectStore | S3ObjectStore:
+    """The store at ``location``: a folder, or ``s3://bucket/prefix``."""
+    if location.startswith("s3://"):
+        parsed = urlparse(location)
+        if not parsed.netloc:
+            raise CannotRun(f"object store {location}: name a bucket (s3://bucket/prefix)")
+        return S3ObjectStore(parsed.netloc, parsed.path.strip("/"))
+    if "://" in location:
+        raise CannotRun(f"object store {location}: a folder or s3://bucket/prefix")
+    return LocalObjectStore(Path(location).expanduser())
+
+
+def document_store() -> LocalObjectStore | S3ObjectStore:
+    """The configured store of documents (Art. 18): ``DOSSIER_DOCUMENT_STORE``, by default
+    ``<DOSSIER_HOME>/documents``."""
+    where = settings().document_store
+    try:
+        return object_store(where)
+    except CannotRun as exc:
+        raise CannotRun(f"DOSSIER_DOCUMENT_STORE={where}: {exc}") from None

@@ -5,12 +5,12 @@ Objects are laid out as ``<root>/<kind>/<period>/<kind>-<period>.<ext>``; writin
 name again replaces the object (one current version per kind, period and format, as the
 ``report`` table holds one row for each).
 
-**S3 goes through the Airflow amazon provider's** ``S3Hook`` with the connection
-``dossier_s3`` (``AIRFLOW_CONN_DOSSIER_S3``; its ``extra`` may carry ``endpoint_url`` and
-``region_name`` for an S3-compatible store such as the compose stack's MinIO). Airflow
-resolves the connection from the environment first, so this works outside a task too (the
-CLI, tests); without the connection the hook falls back to boto3's own credential chain.
-``S3Hook`` is imported only when an S3 store is used.
+**S3 goes through the Airflow amazon provider's connection** ``dossier_s3``
+(``AIRFLOW_CONN_DOSSIER_S3``; its ``extra`` may carry ``endpoint_url`` and ``region_name``
+for an S3-compatible store such as the compose stack's MinIO), with the client the document
+store uses too (:func:`dossiers.core.s3.s3_client`: built from the connection in the
+environment, else by ``S3Hook``, which falls back to boto3's own credential chain). This
+works outside a task too (the CLI, tests); boto3 is imported only when an S3 store is used.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from urllib.parse import unquote, urlparse
 
 from dossiers.core.config import settings
 from dossiers.core.errors import CannotRun, NotFound
+from dossiers.core.s3 import S3_CONN_ID, s3_client
 
 if TYPE_CHECKING:
     from dossiers.reports.model import Report
 
-S3_CONN_ID = "dossier_s3"
 CONTENT_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8",
                  "zip": "application/zip", "csv": "text/csv; charset=utf-8"}
 
@@ -91,9 +91,7 @@ class S3Store:
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
 
     def client(self) -> Any:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(aws_conn_id=self.conn_id).get_conn()
+        return s3_client(self.conn_id)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
