@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from dossiers import cli
+from dossiers.backups import catalogue as backup_catalogue
 from dossiers.core import clock, db, directory
 from dossiers.core.crypto import KeyRing
 from dossiers.core.errors import DossierError
@@ -126,6 +127,7 @@ def _operations(s: dict[str, Any]) -> dict[Action, Callable[[Any, Actor], Any]]:
                                                                 condition="good"),
         Action.VAULT_READ: lambda c, a: vault.list_volumes(c, a),
         Action.REPORT_READ: lambda c, a: catalogue.listing(c, a),
+        Action.BACKUP_RUN: lambda c, a: backup_catalogue.list_backups(c, a),
         Action.REPORT_READ_ALL: lambda c, a: catalogue.whole(c, a, s["report"]),
     }
 

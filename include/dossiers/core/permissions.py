@@ -73,6 +73,8 @@ class Action(StrEnum):
     DESTRUCTION_SUPERVISE = "destruction.supervise"
     DISCLOSURE_APPROVE = "disclosure.approve"
     LEDGER_VERIFY = "ledger.verify"
+    #: Take, drill, list, ship off-site and expire backups (Arts. 14, 18).
+    BACKUP_RUN = "backup.run"
     AUDIT_RUN = "audit.run"
     REPORT_READ = "report.read"
     #: A report whole, every department's and person's rows; without it a report with such
@@ -103,6 +105,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.VAULT_READ,  # Art. 6: CS runs the paper vault; the archivist keeps it
         Action.DESTRUCTION_PROPOSE,  # Art. 17(1)
         Action.LEDGER_VERIFY,  # Art. 11(5): keeps the ledger
+        Action.BACKUP_RUN,  # Arts. 6, 14, 18: CS maintains the electronic system and its backups
         Action.REPORT_READ, Action.REPORT_READ_ALL,  # Arts. 12, 14: audits, updates of what they keep
     }),
     Role.CS_HEAD: frozenset({
@@ -117,6 +120,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.LOAN_APPROVE_DEPARTMENT,  # Art. 16: department head of CS staff's loans
         Action.VAULT_READ,  # Arts. 6, 14: CS runs the vault; checks and rectification
         Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 12, 14: full checks, sampling
+        Action.BACKUP_RUN,  # Arts. 6, 14, 18: CS maintains the electronic system and its backups
         Action.REPORT_READ, Action.REPORT_READ_ALL,  # Arts. 12, 14, 22: runs the checks, the scorecard
     }),
     Role.QA_SUPERVISOR: frozenset({
@@ -133,7 +137,8 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.LEDGER_VERIFY,
         Action.REPORT_READ, Action.REPORT_READ_ALL,  # Art. 21: inspection results to management
     }),
-    Role.SYSTEM: frozenset({Action.LEDGER_VERIFY, Action.AUDIT_RUN}),
+    Role.SYSTEM: frozenset({Action.LEDGER_VERIFY, Action.AUDIT_RUN,
+                            Action.BACKUP_RUN}),  # Arts. 14, 18: the weekly and monthly duties
 }
 
 STAFF_ROLES = tuple(r for r in Role if r is not Role.SYSTEM)

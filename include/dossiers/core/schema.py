@@ -43,10 +43,13 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from dossiers.core.usernames import SQL_PATTERN as USERNAME_PATTERN
 from dossiers.core.vocabulary import (
+    BackupKind,
+    BackupStatus,
     Condition,
     DelayStatus,
     Dependence,
     DossierStatus,
+    DrillSource,
     ExtensionStatus,
     FeedbackKind,
     FindingStatus,
@@ -692,6 +695,53 @@ mail_outbox = Table(
     Column("last_error", Text),
     UniqueConstraint("duty", "period", "kind", "recipient"),
     Index("ix_mail_outbox_unsent", "duty", "period", postgresql_where=text("sent_at IS NULL")),
+)
+
+# --- backups (Arts. 14, 18) -----------------------------------------------------------------
+
+# The backup catalogue (dossiers.backups.catalogue): one row per backup taken, full (database
+# and documents) or of the key ring alone. The manifest in the vault is the backup's own
+# account of itself (MAC'd); this row is where it stands: running until the manifest is
+# sealed, verified once a drill matched it, shipped off-site, expired.
+backup = Table(
+    "backup", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("location", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("snapshot_at", DateTime(timezone=True)),  # when the data was as the backup holds it
+    Column("size_bytes", BigInteger),
+    Column("manifest_sha256", String(64)),
+    Column("ledger_seq", BigInteger),
+    Column("keyring_backup_id", String(64)),
+    Column("error", Text),
+    Column("offsite_uri", Text),
+    Column("offsite_at", DateTime(timezone=True)),
+    Column("offsite_retain_until", DateTime(timezone=True)),
+    Column("expired_at", DateTime(timezone=True)),
+    Index("ix_backup_kind_started", "kind", "started_at"),
+    one_of("kind", BackupKind),
+    one_of("status", BackupStatus),
+)
+
+# A restore drill of a backup (Art. 18: able to restore quickly): restored into a scratch
+# database and document store, checked, timed. rto = time to restore; rpo = age of the
+# newest data in the backup when the drill finished.
+backup_drill = Table(
+    "backup_drill", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("backup_id", String(64), ForeignKey("backup.id"), nullable=False, index=True),
+    Column("source", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("rto_seconds", Numeric(12, 3)),
+    Column("rpo_seconds", Numeric(12, 3)),
+    Column("problems", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    one_of("source", DrillSource),
 )
 
 # --- audit trail ----------------------------------------------------------------------------

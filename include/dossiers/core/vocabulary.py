@@ -256,6 +256,33 @@ class ReminderKind(StrEnum):
 # --- the ledger (檔案管理臺賬, Arts. 11, 13) ------------------------------------------------------
 
 
+class BackupKind(StrEnum):
+    """What a backup holds (Arts. 14, 18): the database and documents, or the key ring alone
+    (kept apart, so destroying a data key reaches every data backup, Art. 17)."""
+
+    FULL = "full"
+    KEYRING = "keyring"
+
+
+class BackupStatus(StrEnum):
+    """Where a backup stands (Arts. 14, 18). ``running`` until its manifest is sealed;
+    ``complete`` once it is; ``verified`` once a drill restored it and it matched;
+    ``failed`` when it stopped (or was found abandoned); ``expired`` once deleted."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    VERIFIED = "verified"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class DrillSource(StrEnum):
+    """Where a restore drill read the backup from (Art. 18)."""
+
+    VAULT = "vault"
+    OFFSITE = "offsite"
+
+
 class LedgerAction(StrEnum):
     """What a ledger entry says happened: one named constant per kind of change, as every
     workflow writes it (``ledger_entry.action``). A duty's run is ``duty.<duty>``
@@ -295,6 +322,11 @@ class LedgerAction(StrEnum):
     VAULT_CHECK = "vault.check"
     REPORT_PUBLISH = "report.publish"  # Art. 22
     REPORT_MAIL = "report.mail"
+    BACKUP_RUN = "backup.run"  # Arts. 14, 18: a full backup, its manifest sealed
+    BACKUP_DRILL = "backup.drill"  # Art. 18: restored and compared; RTO and RPO
+    BACKUP_OFFSITE = "backup.offsite"  # Art. 18: shipped off-site, read back
+    BACKUP_EXPIRE = "backup.expire"  # Art. 18: past its retention
+    BACKUP_RESTORE = "backup.restore"  # Art. 18: restored into a database
     HISTORY_BACKFILL = "history.backfill"  # synthetic history of `dossier seed` (development)
 
 

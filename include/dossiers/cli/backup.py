@@ -1,0 +1,52 @@
+"""``dossier backup``: weekly full backups that prove themselves (Arts. 14, 18).
+
+``run`` takes one (database, documents, and the key ring's own backup); ``list`` shows the
+catalogue; ``verify FILE`` opens every byte of a backup (exit 1 naming what is wrong);
+``restore FILE --into URL`` restores one into an empty database, only after all of it
+opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dossiers.backups import catalogue, full, verify
+from dossiers.backups.documents import local_store, source_store
+from dossiers.cli.shared import Group, command, noun, print_json
+from dossiers.core import db, directory
+
+
+def cmd_backup_run(args: argparse.Namespace) -> int:
+    store = local_store(Path(args.documents)) if args.documents else source_store()
+    print_json(full.run_backup(db.database_url(), args.acting_user, store,
+                               vault=Path(args.vault) if args.vault else None))
+    return 0
+
+
+def cmd_backup_list(args: argparse.Namespace) -> int:
+    with db.transaction() as conn:
+        print_json(catalogue.list_backups(conn, directory.load_actor(conn, args.acting_user)))
+    return 0
+
+
+def cmd_backup_verify(args: argparse.Namespace) -> int:
+    result = verify.verify_backup(Path(args.file))
+    print_json(result.as_dict())
+    return 0 if result.ok else 1
+
+
+def register(nouns: Group) -> None:
+    backup = noun(nouns, "backup", "full backups, their drills and off-site copies (Arts. 14, 18)")
+    run = command(backup, "run", cmd_backup_run,
+                  "take a full backup: database and documents, compressed and sealed, with a "
+                  "manifest from the same snapshot; the key ring apart")
+    run.add_argument("--documents", metavar="DIR",
+                     help="the document store folder (default: the configured document store)")
+    run.add_argument("--vault", metavar="DIR",
+                     help="the backup vault (default: $DOSSIER_BACKUP_VAULT, else .dossier/backups)")
+    command(backup, "list", cmd_backup_list, "every backup, newest first, with its last drill")
+    check = command(backup, "verify", cmd_backup_verify,
+                    "open every byte of a backup and compare it with its manifest; exit 1 "
+                    "naming what is wrong")
+    check.add_argument("file", metavar="FILE", help="the backup's folder or its manifest.json")

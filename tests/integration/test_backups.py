@@ -1,0 +1,203 @@
+"""Full backups that prove themselves (issue 12; Arts. 14, 18), against the real PostgreSQL:
+``dossier backup run | list | verify`` as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import make_url, text
+
+from dossiers.backups import full, manifest
+from dossiers.backups.settings import BackupKey
+from dossiers.core import db
+from dossiers.core.errors import Refused
+from dossiers.core.objects import LocalObjectStore
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def vault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A vault, a key-ring vault and a backup key of this test's own."""
+    monkeypatch.setenv("DOSSIER_BACKUP_VAULT", str(tmp_path / "vault"))
+    monkeypatch.setenv("DOSSIER_KEYRING_BACKUP_VAULT", str(tmp_path / "keyring-vault"))
+    monkeypatch.setenv("DOSSIER_BACKUP_KEY_FILE", str(tmp_path / "backup.key"))
+    return tmp_path / "vault"
+
+
+@pytest.fixture
+def documents(tmp_path: Path) -> LocalObjectStore:
+    store = LocalObjectStore(tmp_path / "documents")
+    for n in range(3):
+        store.put(f"objects/{n:02d}", [os.urandom(1000 + n), b"tail"])
+    store.put("objects/big", [os.urandom(1 << 20) for _ in range(3)])  # several segments
+    return store
+
+
+def _admin(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(make_url(url).set(drivername="postgresql")
+                           .render_as_string(hide_password=False), autocommit=True)
+
+
+def _one_folder(vault: Path) -> Path:
+    folders = [p for p in vault.iterdir() if p.is_dir()]
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
+def test_backup_run_list_and_verify(company, cli, vault: Path, documents) -> None:
+    ran = cli("backup", "run", "--documents", str(documents.root), "--as", "li.archive")
+    assert ran.status == 0, ran.stderr
+    summary = ran.json()
+    folder = Path(summary["location"])
+    assert folder.parent == vault and (folder / manifest.MANIFEST).is_file()
+    body = manifest.read(folder, BackupKey.from_file(create=False))
+    with db.transaction() as conn:
+        staff_rows = conn.execute(text("SELECT count(*) FROM staff")).scalar_one()
+        head = conn.execute(text("SELECT max(seq) FROM ledger_entry")).scalar_one()
+    assert body["tables"]["public.staff"]["rows"] == staff_rows == 7
+    assert body["ledger_head"]["seq"] == head - 2  # the two backup.run entries came after
+    assert not any(name.startswith("keyring.") for name in body["tables"])  # never in a data backup
+    assert set(body["documents"]["objects"]) == set(documents.keys())
+    # The key ring went to its own vault.
+    keyring = Path(summary["keyring_location"])
+    assert keyring.parent.name == "keyring-vault" and (keyring / manifest.MANIFEST).is_file()
+
+    listed = cli("backup", "list", "--as", "li.archive")
+    assert listed.status == 0, listed.stderr
+    rows = {r["id"]: r for r in listed.json()}
+    assert rows[summary["backup_id"]]["status"] == "complete"
+    assert rows[summary["keyring_backup_id"]]["kind"] == "keyring"
+
+    checked = cli("backup", "verify", str(folder))
+    assert checked.status == 0, checked.stdout + checked.stderr
+    assert checked.json()["ok"] is True and checked.json()["checked"]["documents"] == 4
+    assert cli("backup", "verify", str(keyring / manifest.MANIFEST)).status == 0
+    # A liaison does not run backups (Arts. 6, 14).
+    refused = cli("backup", "list", "--as", "wang.market")
+    assert refused.status == 1 and "backup.run" in refused.stderr
+
+
+@pytest.mark.parametrize("part", [full.DATABASE_FILE, full.DOCUMENTS_FILE, manifest.MANIFEST])
+def test_a_flipped_byte_anywhere_is_named(company, cli, vault: Path, documents, part: str) -> None:
+    assert cli("backup", "run", "--documents", str(documents.root)).status == 0
+    folder = _one_folder(vault)
+    target = folder / part
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    checked = cli("backup", "verify", str(folder))
+    assert checked.status == 1, checked.stdout
+    problems = checked.json()["problems"]
+    assert problems and part in problems[0], problems
+
+
+def test_a_role_that_row_level_security_limits_is_refused(company, database_url: str,
+                                                          vault: Path, documents) -> None:
+    role = f"rls_reader_{os.getpid()}"
+    with _admin(database_url) as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.execute(f"CREATE ROLE {role} LOGIN NOBYPASSRLS")
+        admin.execute(f"GRANT dossier_app TO {role}")
+        admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public, keyring TO {role}")
+        admin.execute("ALTER TABLE staff ENABLE ROW LEVEL SECURITY")
+        admin.execute(f"CREATE POLICY only_archive ON staff TO {role} "
+                      "USING (department = 'customer_service')")
+    try:
+        url = make_url(database_url).set(username=role).render_as_string(hide_password=False)
+        with pytest.raises(Refused) as refused:
+            full.run_backup(url, None, documents)
+        assert "BYPASSRLS" in str(refused.value) and role in str(refused.value)
+        assert not vault.exists() or not any(vault.iterdir())  # nothing written
+        with db.transaction() as conn:
+            assert conn.execute(text("SELECT count(*) FROM backup")).scalar_one() == 0
+    finally:
+        db.dispose()
+        with _admin(database_url) as admin:
+            admin.execute("DROP POLICY only_archive ON staff")
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
+
+
+def test_a_killed_backup_claims_nothing_and_the_next_run_succeeds(
+        company, database_url: str, vault: Path, documents) -> None:
+    """The backup is killed (SIGKILL, the whole process group) while pg_dump waits on a lock
+    the test holds: the state of a backup stopped halfway."""
+    holder = _admin(database_url)
+    holder.execute("BEGIN")
+    holder.execute("LOCK TABLE dossier IN ACCESS EXCLUSIVE MODE")
+    proc = subprocess.Popen([sys.executable, "-m", "dossiers.cli", "backup", "run",
+                             "--documents", str(documents.root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        with _admin(database_url) as watcher:
+            for _ in range(600):  # until pg_dump is blocked on the lock (no fixed sleep)
+                waiting = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND application_name = 'dossier-backup'"
+                ).fetchone()
+                if waiting and waiting[0]:
+                    break
+                watcher.execute("SELECT pg_sleep(0.05)")
+            else:
+                pytest.fail("pg_dump never started waiting")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    folder = _one_folder(vault)
+    assert not (folder / manifest.MANIFEST).exists()
+    with db.transaction() as conn:
+        statuses = conn.execute(text("SELECT kind, status FROM backup ORDER BY kind")).all()
+    assert all(status == "running" for _, status in statuses)  # nothing claims success
+    checked = subprocess.run([sys.executable, "-m", "dossiers.cli", "backup", "verify",
+                              str(folder)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 1 and "never finished" in checked.stdout
+
+    summary = full.run_backup(database_url, None, documents)
+    assert [p.name for p in vault.iterdir()] == [summary["backup_id"]]  # the partial one swept
+    with db.transaction() as conn:
+        rows = dict(conn.execute(text("SELECT id, status FROM backup")).tuples().all())
+        errors = conn.execute(text("SELECT error FROM backup WHERE status = 'failed'")).scalars().all()
+    assert rows[summary["backup_id"]] == "complete"
+    assert sorted(rows.values()).count("failed") == 2 and all("abandoned" in e for e in errors)
+
+
+def test_a_full_disk_is_a_clear_failure(company, database_url: str, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch, documents) -> None:
+    """A vault on a 1 MiB tmpfs (mounted when the tests may mount, as root in CI): the
+    documents (3 MiB) do not fit."""
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (not root)")
+    try:
+        monkeypatch.setenv("DOSSIER_BACKUP_KEY_FILE", str(tmp_path / "backup.key"))
+        monkeypatch.setenv("DOSSIER_KEYRING_BACKUP_VAULT", str(tmp_path / "keyring-vault"))
+        from dossiers.core.errors import CannotRun
+
+        with pytest.raises(CannotRun) as failed:
+            full.run_backup(database_url, None, documents, vault=small / "vault")
+        assert "no space left on device" in str(failed.value)
+        assert list((small / "vault").iterdir()) == []  # nothing half-written kept
+        with db.transaction() as conn:
+            statuses = conn.execute(text("SELECT DISTINCT status FROM backup")).scalars().all()
+        assert statuses == ["failed"]
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
+
+
+def _json(text_: str) -> Any:
+    return json.loads(text_)
