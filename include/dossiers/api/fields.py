@@ -28,7 +28,7 @@ Reason = Annotated[str, one_line(1000)]
 
 #: What a query grant may cover (``dossiers.core.schema.QUERY_SCOPES``).
 Scope = Literal["basic", "contacts", "market", "cooperation", "needs", "other", "vault",
-                "personal"]
+                "personal", "documents"]
 Stage = Literal["potential", "active", "terminated"]
 
 #: ``海外-<year>-<type code>-<serial>`` (Art. 11); URL-encode it in a path.

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from dossiers.cli import (
     backup,
     db,
+    documents,
     dossiers,
     forms,
     ledger,
@@ -36,8 +37,8 @@ from dossiers.core.config import settings
 from dossiers.core.errors import CannotRun, DossierError
 
 #: The nouns in the order ``dossier --help`` lists them (``forms`` adds ``import`` first).
-NOUNS = (db, staff, forms, dossiers, updates, queries, loans, vault, workdays, ledger, backup,
-         seed, policy)
+NOUNS = (db, staff, forms, dossiers, documents, updates, queries, loans, vault, workdays, ledger,
+         backup, seed, policy)
 
 
 def build_parser() -> argparse.ArgumentParser:

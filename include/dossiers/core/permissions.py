@@ -76,6 +76,13 @@ class Action(StrEnum):
     #: Take, drill, list, ship off-site and expire backups (Arts. 14, 18).
     BACKUP_RUN = "backup.run"
     AUDIT_RUN = "audit.run"
+    #: Add an electronic document to a dossier (Arts. 6, 15); who supplies which type is
+    #: the policy's (``DOCUMENT_SUPPLIERS``), checked through the same :func:`authorize`.
+    DOCUMENT_ADD = "document.add"
+    #: Decrypt and check every stored document, or a dossier's (Arts. 14, 18).
+    DOCUMENT_VERIFY = "document.verify"
+    #: Remove uploads that never became documents, and objects without a row (Art. 18).
+    DOCUMENT_SWEEP = "document.sweep"
     REPORT_READ = "report.read"
     #: A report whole, every department's and person's rows; without it a report with such
     #: rows is read as one's own department's edition (Art. 22).
@@ -88,6 +95,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.FORM_SUBMIT, Action.UPDATE_SUBMIT, Action.FORM_LIST,  # Arts. 7, 11(1), 13(1)
         Action.DOSSIER_READ,  # Art. 16: their own clients'; any other through a grant
         Action.QUERY_REQUEST, Action.LOAN_REQUEST,  # Art. 16
+        Action.DOCUMENT_ADD,  # Art. 6: each department files the materials it produces
     }),
     Role.DEPT_HEAD: frozenset({
         Action.FORM_SUBMIT, Action.UPDATE_SUBMIT, Action.QUERY_REQUEST, Action.LOAN_REQUEST,
@@ -96,6 +104,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.LOAN_APPROVE_DEPARTMENT,  # Art. 16
         Action.DOSSIER_READ,  # Art. 16: through an approved grant
         Action.REPORT_READ,  # Art. 22: their department's and people's scores (its editions)
+        Action.DOCUMENT_ADD,  # Art. 6
     }),
     Role.ARCHIVIST: frozenset({
         Action.DOSSIER_CREATE, Action.DOSSIER_FILE, Action.UPDATE_APPLY,  # Arts. 11, 13
@@ -107,6 +116,8 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.LEDGER_VERIFY,  # Art. 11(5): keeps the ledger
         Action.BACKUP_RUN,  # Arts. 6, 14, 18: CS maintains the electronic system and its backups
         Action.REPORT_READ, Action.REPORT_READ_ALL,  # Arts. 12, 14: audits, updates of what they keep
+        Action.DOCUMENT_ADD,  # Art. 6(2): CS collects and files centrally
+        Action.DOCUMENT_VERIFY, Action.DOCUMENT_SWEEP,  # Arts. 7, 18: custody of the store
     }),
     Role.CS_HEAD: frozenset({
         Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
@@ -122,6 +133,8 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 12, 14: full checks, sampling
         Action.BACKUP_RUN,  # Arts. 6, 14, 18: CS maintains the electronic system and its backups
         Action.REPORT_READ, Action.REPORT_READ_ALL,  # Arts. 12, 14, 22: runs the checks, the scorecard
+        Action.DOCUMENT_ADD,  # Art. 6(2): CS collects centrally (complaint correspondence)
+        Action.DOCUMENT_VERIFY,  # Art. 14: checks
     }),
     Role.QA_SUPERVISOR: frozenset({
         Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
@@ -129,6 +142,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.VAULT_READ,  # Arts. 6, 21: supervises security and custody of the paper
         Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 7, 21
         Action.REPORT_READ, Action.REPORT_READ_ALL,  # Art. 21: supervision, special inspections
+        Action.DOCUMENT_VERIFY,  # Art. 21: supervises security
     }),
     Role.MANAGEMENT: frozenset({
         Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
@@ -138,7 +152,8 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.REPORT_READ, Action.REPORT_READ_ALL,  # Art. 21: inspection results to management
     }),
     Role.SYSTEM: frozenset({Action.LEDGER_VERIFY, Action.AUDIT_RUN,
-                            Action.BACKUP_RUN}),  # Arts. 14, 18: the weekly and monthly duties
+                            Action.BACKUP_RUN,  # Arts. 14, 18: the weekly and monthly duties
+                            Action.DOCUMENT_VERIFY, Action.DOCUMENT_SWEEP}),
 }
 
 STAFF_ROLES = tuple(r for r in Role if r is not Role.SYSTEM)

@@ -21,6 +21,7 @@ from typing import Any
 
 from dossiers.core.config import settings
 from dossiers.core.errors import CannotRun
+from dossiers.core.vocabulary import Department, DocumentType
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,10 @@ RULES: dict[str, Rule] = {
     # Chapter 5 - management and use
     "filing_wd": Rule(3, "Art. 15", "everything filed within N wd after it is confirmed"),
     "filing_delay_max_wd": Rule(5, "Art. 15", "a delayed filing (CS head approval) never exceeds N wd"),
+    "document_max_bytes": Rule(2 << 30, "Arts. 4, 15", "implementation rule: an electronic document is at most N bytes"),
+    "document_file_types": Rule(("pdf", "docx", "xlsx", "pptx", "png", "jpg", "tif"), "Arts. 4, 15", "implementation rule: the file types a document may be, by its sniffed content (and its name's extension)"),
+    "document_name_max_chars": Rule(200, "Arts. 4, 15", "implementation rule: an uploaded file's name is at most N characters"),
+    "document_upload_grace_hours": Rule(24, "Arts. 4, 18", "implementation rule: an upload unfinished after N hours is an orphan the sweep removes"),
     "loan_period_wd": Rule(7, "Art. 16", "paper borrowing period at most N wd"),
     "loan_extension_notice_wd": Rule(1, "Art. 16", "an extension is requested at least N wd before the due date"),
     "loan_extension_max_wd": Rule(3, "Art. 16", "an extension is at most N wd"),
@@ -78,6 +83,26 @@ RULES: dict[str, Rule] = {
     # Chapter 7 - supervision and assessment
     "qa_inspection_months": Rule(6, "Art. 21", "QA special inspection every N months"),
     "kpi_creation_timeliness_new": Rule(1.0, "Art. 22", "creation timeliness target, new clients"),
+}
+
+
+#: Art. 6: which departments supply each type of electronic document. Customer Service
+#: collects and files centrally (Art. 6(2)), so its archivist may add any type; everyone
+#: else adds the types their department supplies.
+DOCUMENT_SUPPLIERS: dict[DocumentType, tuple[Department, ...]] = {
+    DocumentType.CONTRACT: (Department.MARKET, Department.CUSTOMER_SERVICE),
+    DocumentType.QUALIFICATION: (Department.MARKET, Department.CUSTOMER_SERVICE),  # Art. 10
+    DocumentType.PROPOSAL: (Department.PLANNING,),  # Art. 6: proposal texts
+    DocumentType.MINUTES: (Department.MARKET, Department.PLANNING, Department.EXECUTION,
+                           Department.CUSTOMER_SERVICE),
+    DocumentType.REVISION_RECORD: (Department.PLANNING,),  # Art. 6
+    DocumentType.EXECUTION_PLAN: (Department.EXECUTION,),  # Art. 6
+    DocumentType.PROGRESS_REPORT: (Department.EXECUTION,),
+    DocumentType.EFFECT_DATA: (Department.EXECUTION,),
+    DocumentType.CORRESPONDENCE: (Department.MARKET, Department.PLANNING, Department.EXECUTION,
+                                  Department.CUSTOMER_SERVICE),  # complaints: CS (Art. 6(4))
+    DocumentType.OTHER: (Department.MARKET, Department.PLANNING, Department.EXECUTION,
+                         Department.CUSTOMER_SERVICE),  # the client's brochures (Art. 9)
 }
 
 

@@ -48,6 +48,7 @@ from dossiers.core.vocabulary import (
     Condition,
     DelayStatus,
     Dependence,
+    DocumentType,
     DossierStatus,
     DrillSource,
     ExtensionStatus,
@@ -381,6 +382,51 @@ document = Table(
     Column("filed_at", DateTime(timezone=True)),
     Column("filed_by", Integer, ForeignKey("staff.id")),
     CheckConstraint("NOT important OR encrypted", name="important_encrypted"),
+)
+
+# A file of a dossier (Arts. 6, 15, 18): its content is sealed under the dossier's data key
+# and kept in the document store under ``storage_key``, a random token that says nothing
+# about the client or the file. Its Art. 15 name, ``<client name>-<document type>-<year>``
+# (with ``(serial)`` when the name repeats), and its type/stage/market folder are made from
+# the dossier's current name and classification when read, so a renamed client's files
+# follow the new name. ``content_hash`` is an HMAC of the plaintext under a key derived from
+# the data key (duplicates within the dossier), never a bare digest anyone holding a copy
+# could confirm; no original file name is kept.
+dossier_file = Table(
+    "dossier_file", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    _dossier_fk(),
+    Column("document_type", String(32), nullable=False),
+    Column("year", SmallInteger, nullable=False),
+    Column("serial", SmallInteger, nullable=False),
+    Column("extension", String(8), nullable=False),  # from the sniffed content
+    Column("media_type", String(128), nullable=False),
+    Column("size", BigInteger, nullable=False),  # plaintext bytes
+    Column("stored_size", BigInteger, nullable=False),  # sealed bytes in the store
+    Column("content_hash", LargeBinary, nullable=False),
+    Column("storage_key", String(64), nullable=False, unique=True),
+    Column("important", Boolean, nullable=False, server_default=text("false")),
+    Column("confirmed_on", Date, nullable=False),
+    Column("uploaded_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    Column("filed_at", DateTime(timezone=True)),
+    Column("filed_by", Integer, ForeignKey("staff.id")),
+    one_of("document_type", DocumentType),
+    CheckConstraint("size > 0", name="size"),
+    UniqueConstraint("dossier_id", "document_type", "year", "serial"),
+    UniqueConstraint("dossier_id", "content_hash"),
+)
+
+# An upload in progress (Art. 18): written and committed before the first byte reaches the
+# store, removed in the transaction that records the document. A row left behind (a crash,
+# a killed process) names an object the sweep removes; an object with neither a row here
+# nor a document is an orphan the sweep removes too.
+dossier_file_upload = Table(
+    "dossier_file_upload", metadata,
+    Column("storage_key", String(64), primary_key=True),
+    _dossier_fk(),
+    Column("started_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
 )
 
 paper_volume = Table(

@@ -170,6 +170,7 @@ class QueryScope(StrEnum):
     OTHER = "other"
     VAULT = "vault"
     PERSONAL = "personal"
+    DOCUMENTS = "documents"  # Art. 16: the dossier's electronic documents (read and download)
 
 
 class LoanStatus(StrEnum):
@@ -196,6 +197,41 @@ class Capacity(StrEnum):
 
     DEPARTMENT = "department"
     ARCHIVE = "archive"
+
+
+# --- electronic documents (Arts. 6, 15, 18) ------------------------------------------------------
+
+
+class DocumentType(StrEnum):
+    """What an electronic document of a dossier is (Art. 6: what each department supplies;
+    the suppliers are in :data:`dossiers.core.policy.DOCUMENT_SUPPLIERS`)."""
+
+    CONTRACT = "contract"
+    QUALIFICATION = "qualification"  # desensitised licence scans (Art. 10)
+    PROPOSAL = "proposal"
+    MINUTES = "minutes"
+    REVISION_RECORD = "revision_record"
+    EXECUTION_PLAN = "execution_plan"
+    PROGRESS_REPORT = "progress_report"
+    EFFECT_DATA = "effect_data"
+    CORRESPONDENCE = "correspondence"
+    OTHER = "other"
+
+
+#: Each document type's name, (Chinese, English): the Chinese name is the ``<document type>``
+#: of Art. 15's file name ``<client name>-<document type>-<year>``.
+DOCUMENT_TYPE_NAMES: dict[DocumentType, tuple[str, str]] = {
+    DocumentType.CONTRACT: ("合同", "Contract"),
+    DocumentType.QUALIFICATION: ("資質文件", "Qualification document"),
+    DocumentType.PROPOSAL: ("策劃方案", "Proposal"),
+    DocumentType.MINUTES: ("會議紀要", "Meeting minutes"),
+    DocumentType.REVISION_RECORD: ("修改記錄", "Revision record"),
+    DocumentType.EXECUTION_PLAN: ("執行方案", "Execution plan"),
+    DocumentType.PROGRESS_REPORT: ("進度報告", "Progress report"),
+    DocumentType.EFFECT_DATA: ("效果數據", "Effect data"),
+    DocumentType.CORRESPONDENCE: ("往來函件", "Correspondence"),
+    DocumentType.OTHER: ("其他", "Other"),
+}
 
 
 # --- the paper vault (Art. 14) -------------------------------------------------------------------
@@ -320,6 +356,10 @@ class LedgerAction(StrEnum):
     LOAN_EXTENSION_REJECT = "loan.extension_reject"
     VAULT_REGISTER = "vault.register"  # Art. 14
     VAULT_CHECK = "vault.check"
+    DOCUMENT_ADD = "document.add"  # Arts. 6, 15
+    DOCUMENT_FILE = "document.file"  # Art. 15
+    DOCUMENT_RENAME = "document.rename"  # Art. 15: the client's name changed (Art. 13)
+    DOCUMENT_SWEEP = "document.sweep"  # Art. 18: orphaned uploads removed
     REPORT_PUBLISH = "report.publish"  # Art. 22
     REPORT_MAIL = "report.mail"
     BACKUP_RUN = "backup.run"  # Arts. 14, 18: a full backup, its manifest sealed
@@ -351,6 +391,7 @@ NAMES: dict[type[StrEnum], Mapping[Any, tuple[str, str]]] = {
     Department: DEPARTMENT_NAMES,
     FindingStatus: FINDING_STATUS_NAMES,
     Severity: SEVERITY_NAMES,
+    DocumentType: DOCUMENT_TYPE_NAMES,
 }
 
 

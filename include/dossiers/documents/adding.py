@@ -1,0 +1,127 @@
+"""Adding a document to a dossier (Arts. 6, 15, 18).
+
+The cheap checks come first and touch nothing: the file's name, its type, the dossier, who
+may add it. Then the upload is registered (``dossier_file_upload``, committed on its own),
+the content streams through the :class:`~dossiers.documents.rules.Inspector` (size, sniffed
+type, keyed hash) and :func:`~dossiers.core.segments.seal_stream` into the store, whose
+``put`` is all-or-nothing. Only then is the document recorded, in the caller's transaction,
+with its filing clock (3 wd from its confirmation, Art. 15) and its ledger entry, and the
+upload row removed in the same transaction. A refusal at any step deletes the object and the
+upload row; a crash between the object and the commit leaves an upload row the sweep finds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Connection, delete, func, insert, select
+
+from dossiers.calendar.clocks import open_clock
+from dossiers.core import clock, ledger
+from dossiers.core.crypto import KeyRing
+from dossiers.core.errors import Refused
+from dossiers.core.permissions import Actor
+from dossiers.core.schema import dossier_file, dossier_file_upload
+from dossiers.core.segments import seal_stream
+from dossiers.core.vocabulary import DocumentType, LedgerAction
+from dossiers.documents import access, naming, rules, store
+from dossiers.workflows.access import find
+from dossiers.workflows.results import Result
+
+#: The filing clock of a document (Art. 15), on the subject ``dossier_file``.
+FILING_CLOCK = "document_filing"
+SUBJECT = "dossier_file"
+
+
+@dataclass(frozen=True)
+class Added(Result):
+    """A document stored and recorded, waiting to be filed by the archivist (Art. 15)."""
+
+    document_id: str
+    dossier_no: str
+    name: str
+    type: DocumentType
+    size: int
+    folder: str
+    filing_due: date
+    filing_due_provisional: bool
+
+
+def ledger_details(document_id: uuid.UUID, document_type: str, size: int,
+                   content_hash: bytes) -> dict[str, object]:
+    """What a document's ledger entries carry: never its content, name or the client's data."""
+    return {"document_id": str(document_id), "type": str(document_type), "size": size,
+            "keyed_hash": content_hash.hex()}
+
+
+def add(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str, *, name: str,
+        chunks: Iterable[bytes], document_type: str, confirmed_on: date | None = None,
+        important: bool = False, today: date | None = None,
+        object_store: store.Store | None = None) -> Added:
+    """Store ``chunks`` (the file's bytes, any chunk sizes) as a document of the dossier."""
+    today = today or clock.today()
+    extension = rules.check_name(name)
+    kind = rules.check_type(name, document_type)
+    row = find(conn, dossier_no)
+    access.check_may_add(conn, actor, row, kind)
+    confirmed_on = confirmed_on or today
+    if confirmed_on > today:
+        raise Refused(f"{confirmed_on.isoformat()} is in the future", record=rules.record_of(name),
+                      field="confirmed_on")
+    objects = object_store or store.document_store()
+    document_id, key = uuid.uuid4(), store.new_storage_key()
+    with conn.engine.begin() as own:  # known before the first byte reaches the store
+        own.execute(insert(dossier_file_upload).values(
+            storage_key=key, dossier_id=row.id, started_by=actor.staff_id, started_at=clock.now()))
+    try:
+        inspector = rules.Inspector(name, extension, store.hash_key(conn, keyring, row.id))
+        sealed = seal_stream(inspector.watch(chunks), store.content_key(conn, keyring, row.id),
+                             store.context(document_id))
+        stored = objects.put(key, sealed)
+        return _record(conn, actor, row, document_id, key, kind, inspector, stored,
+                       confirmed_on=confirmed_on, important=important)
+    except BaseException:
+        objects.delete(key)
+        with conn.engine.begin() as own:
+            own.execute(delete(dossier_file_upload).where(dossier_file_upload.c.storage_key == key))
+        raise
+
+
+def _record(conn: Connection, actor: Actor, row: object, document_id: uuid.UUID, key: str,
+            kind: DocumentType, inspector: rules.Inspector, stored: int, *,
+            confirmed_on: date, important: bool) -> Added:
+    d = find(conn, row.dossier_no, lock=True)  # type: ignore[attr-defined]  # serials in order
+    record = rules.record_of(inspector.name)
+    same = conn.execute(select(dossier_file.c.id).where(
+        dossier_file.c.dossier_id == d.id,
+        dossier_file.c.content_hash == inspector.digest)).scalar()
+    if same is not None:
+        raise Refused(f"the same content is already document {same} of {d.dossier_no}",
+                      record=record, field="content")
+    year = confirmed_on.year
+    serial = conn.execute(select(func.coalesce(func.max(dossier_file.c.serial), 0) + 1).where(
+        dossier_file.c.dossier_id == d.id, dossier_file.c.document_type == kind,
+        dossier_file.c.year == year)).scalar_one()
+    now = clock.now()
+    conn.execute(insert(dossier_file).values(
+        id=document_id, dossier_id=d.id, document_type=kind, year=year, serial=serial,
+        extension=inspector.extension, media_type=inspector.media_type, size=inspector.size,
+        stored_size=stored, content_hash=inspector.digest, storage_key=key, important=important,
+        confirmed_on=confirmed_on, uploaded_by=actor.staff_id, uploaded_at=now))
+    conn.execute(delete(dossier_file_upload).where(dossier_file_upload.c.storage_key == key))
+    # Art. 15: filed within 3 wd of its confirmation, by the dossier's archivist.
+    due = open_clock(conn, FILING_CLOCK, SUBJECT, str(document_id), "filing_wd",
+                     owner_id=d.created_by, start=confirmed_on)
+    ledger.append(conn, ledger.Entry(
+        actor=actor.username, action=LedgerAction.DOCUMENT_ADD, subject_type=SUBJECT,
+        subject_id=str(document_id), dossier_no=d.dossier_no,
+        details={**ledger_details(document_id, kind, inspector.size, inspector.digest),
+                 "confirmed_on": confirmed_on.isoformat(), "important": important}))
+    return Added(str(document_id), d.dossier_no,
+                 naming.file_name(d.client_name_zh, kind, year, serial, inspector.extension),
+                 kind, inspector.size,
+                 naming.folder(d.client_type, d.stage, naming.markets_of(conn, d.id)),
+                 due.due, due.provisional)

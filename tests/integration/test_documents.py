@@ -1,0 +1,204 @@
+"""A dossier's electronic documents (issue 11; Arts. 6, 14-18), through the CLI and in-process
+against a real PostgreSQL and the local document store under ``DOSSIER_HOME``.
+
+Added by the department that supplies them, named ``<client>-<type>-<year>``, filed by the
+archivist within 3 wd, stored sealed under random keys, read only by the liaison, the
+archivist or through a grant with ``documents`` in scope; every bad input refused with one
+line naming the file, the field and the reason, leaving neither a row nor an object.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dossiers.core import db
+from dossiers.core.config import home
+from dossiers.core.crypto import KeyRing
+from dossiers.core.embedded import postgres_tool
+from dossiers.local import samples
+from dossiers.workflows import creation, staff
+
+from helpers import act, form_row, rows, scalar, submitted
+
+pytestmark = pytest.mark.integration
+
+MARKER = "MARKER-7f3c-proposal-secret"
+
+
+def store_root() -> Path:
+    return home() / "documents"
+
+
+def stored_objects() -> list[Path]:
+    root = store_root()
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.fixture(autouse=True)
+def _own_store(tmp_path, monkeypatch) -> None:
+    """Each test its own document store (``DOSSIER_HOME/documents``), empty at the start."""
+    monkeypatch.setenv("DOSSIER_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def dossier_no(company, tmp_path) -> str:
+    """A created dossier of wang.market (Marketing) and a second planning liaison."""
+    with db.transaction() as conn:
+        staff.add(conn, "chen.cs", "zhou.plan", "planning", ["liaison"])
+    form_id = submitted(tmp_path, form_row())
+    act("zhao.market", lambda c, a: creation.review_form(c, a, form_id, approve=True))
+    made = act("li.archive", lambda c, a: creation.create_dossier(c, KeyRing(), a, form_id))
+    return str(made["dossier_no"])
+
+
+@pytest.fixture
+def proposal(tmp_path) -> Path:
+    path = tmp_path / "proposal.pdf"
+    path.write_bytes(samples.pdf("Campaign proposal 2026", [
+        "Spring campaign for the DE and AT markets.", MARKER]))
+    assert MARKER.encode() in path.read_bytes()
+    return path
+
+
+def test_a_planning_proposal_added_filed_and_read_only_through_a_grant(
+        cli, dossier_no, proposal, tmp_path, database_url) -> None:
+    added = cli("documents", "add", dossier_no, str(proposal), "--type", "proposal",
+                "--as", "sun.plan")
+    assert added.status == 0, added.stderr
+    doc = added.json()
+    assert doc["name"] == "北風電商-策劃方案-2026.pdf" or doc["name"].startswith("北風電商-策劃方案-")
+    assert doc["folder"] == "電商/potential/DE+AT" and doc["type"] == "proposal"
+    assert doc["size"] == proposal.stat().st_size
+    document_id = doc["document_id"]
+
+    # The client's liaison and the archivist read it; the planning colleague only with a grant.
+    listed = cli("documents", "list", dossier_no, "--as", "wang.market").json()
+    assert [d["document_id"] for d in listed] == [document_id] and listed[0]["filed_at"] is None
+    out = tmp_path / "out"
+    out.mkdir()
+    before = cli("documents", "get", document_id, "--output", str(out), "--as", "zhou.plan")
+    assert before.status == 1 and "query grant" in before.stderr and "documents" in before.stderr
+    assert list(out.iterdir()) == []
+    assert cli("documents", "list", dossier_no, "--as", "zhou.plan").status == 1
+    other_scope = cli("queries", "request", dossier_no, "--purpose", "campaign", "--scope", "needs",
+                      "--until", "2099-01-01", "--as", "zhou.plan").json()["grant_id"]
+    assert cli("queries", "approve", other_scope, "--as", "li.archive").status == 0
+    assert cli("documents", "get", document_id, "--output", str(out),
+               "--as", "zhou.plan").status == 1  # a grant without documents in scope
+    grant = cli("queries", "request", dossier_no, "--purpose", "campaign", "--scope", "documents",
+                "--until", "2099-01-01", "--as", "zhou.plan").json()["grant_id"]
+    assert cli("queries", "approve", grant, "--as", "li.archive").status == 0
+    got = cli("documents", "get", document_id, "--output", str(out), "--as", "zhou.plan")
+    assert got.status == 0, got.stderr
+    saved = Path(got.json()["path"])
+    assert saved.name == doc["name"] and saved.read_bytes() == proposal.read_bytes()
+    reads = rows("SELECT actor, action, allowed FROM access_log WHERE action LIKE 'document.%' "
+                 "OR (action = 'dossier.read' AND NOT allowed) ORDER BY id")
+    assert ("zhou.plan", "document.read", True) in reads
+    assert ("zhou.plan", "dossier.read", False) in reads
+    assert ("wang.market", "document.list", True) in reads
+
+    # The marker is nowhere in the store, nor in a dump of the database.
+    objects = stored_objects()
+    assert len(objects) == 1 and objects[0].stat().st_size > proposal.stat().st_size
+    for path in objects:
+        assert MARKER.encode() not in path.read_bytes()
+        assert "proposal" not in str(path.relative_to(store_root())).lower()
+    dump = subprocess.run([postgres_tool("pg_dump"), "--no-owner", "--data-only",
+                           database_url.replace("postgresql+psycopg", "postgresql")],
+                          capture_output=True, check=True).stdout
+    assert MARKER.encode() not in dump and b"proposal.pdf" not in dump
+
+    # The ledger carries the id, type, size and keyed hash: never content or a name.
+    details = scalar("SELECT details::text FROM ledger_entry WHERE action = 'document.add'")
+    assert document_id in details and '"type": "proposal"' in details
+    assert MARKER not in details and "北風" not in details and "proposal.pdf" not in details
+    content_hash = scalar("SELECT encode(content_hash, 'hex') FROM dossier_file")
+    import hashlib
+
+    assert content_hash != hashlib.sha256(proposal.read_bytes()).hexdigest()
+
+
+def test_the_same_name_repeats_with_a_counter_and_the_same_content_is_refused(
+        cli, dossier_no, proposal, tmp_path) -> None:
+    second = tmp_path / "second.pdf"
+    second.write_bytes(samples.pdf("Revised proposal", ["Version 2"]))
+    first = cli("documents", "add", dossier_no, str(proposal), "--type", "proposal",
+                "--confirmed-on", "2026-11-02", "--as", "sun.plan").json()
+    again = cli("documents", "add", dossier_no, str(second), "--type", "proposal",
+                "--confirmed-on", "2026-11-03", "--as", "sun.plan").json()
+    assert first["name"] == "北風電商-策劃方案-2026.pdf"
+    assert again["name"] == "北風電商-策劃方案-2026(2).pdf"
+    duplicate = cli("documents", "add", dossier_no, str(proposal), "--type", "minutes",
+                    "--as", "li.archive")
+    assert duplicate.status == 1
+    assert duplicate.stderr.count("\n") == 1 and "content" in duplicate.stderr
+    assert first["document_id"] in duplicate.stderr
+    assert scalar("SELECT count(*) FROM dossier_file") == 2
+    assert scalar("SELECT count(*) FROM dossier_file_upload") == 0
+    assert len(stored_objects()) == 2
+
+
+def _tamper(how: str) -> None:
+    (path,) = stored_objects()
+    data = bytearray(path.read_bytes())
+    if how == "flip":
+        data[len(data) // 2] ^= 0x01
+    elif how == "truncate":
+        del data[-100:]
+    elif how == "missing":
+        path.unlink()
+        return
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate", "missing"])
+def test_a_damaged_object_is_reported_by_get_never_served(cli, dossier_no, proposal, tmp_path,
+                                                           how) -> None:
+    doc = cli("documents", "add", dossier_no, str(proposal), "--type", "proposal",
+              "--as", "sun.plan").json()
+    _tamper(how)
+    out = tmp_path / "got.pdf"
+    got = cli("documents", "get", doc["document_id"], "--output", str(out), "--as", "li.archive")
+    assert got.status == 1 and got.stderr.count("\n") == 1
+    assert f"document {doc['document_id']}" in got.stderr
+    assert not out.exists() and list(tmp_path.glob(".partial-*")) == []
+
+
+def test_a_swapped_segment_is_caught(cli, dossier_no, tmp_path) -> None:
+    """Two documents of three 1 MiB segments each: two segments of one exchanged, and a
+    segment of the other document put in its place, are each caught by get."""
+    from dossiers.core.segments import HEADER_BYTES, SEGMENT_SIZE, TAG_BYTES
+
+    ids = []
+    for i in range(2):
+        path = tmp_path / f"chart{i}.png"
+        path.write_bytes(samples.png(i) + os.urandom(2 * SEGMENT_SIZE + 5000))
+        ids.append(cli("documents", "add", dossier_no, str(path), "--type", "effect_data",
+                       "--as", "li.archive").json()["document_id"])
+    keys = dict(rows("SELECT id::text, storage_key FROM dossier_file"))
+    first, second = (store_root() / keys[i] for i in ids)
+    original, other = first.read_bytes(), second.read_bytes()
+    step = SEGMENT_SIZE + TAG_BYTES
+
+    def segment(data: bytes, n: int) -> bytes:
+        return data[HEADER_BYTES + n * step:HEADER_BYTES + (n + 1) * step]
+
+    exchanged = original[:HEADER_BYTES] + segment(original, 1) + segment(original, 0) + \
+        original[HEADER_BYTES + 2 * step:]
+    foreign = original[:HEADER_BYTES] + segment(original, 0) + segment(other, 1) + \
+        original[HEADER_BYTES + 2 * step:]
+    for damaged in (exchanged, foreign):
+        assert len(damaged) == len(original)
+        first.write_bytes(damaged)
+        got = cli("documents", "get", ids[0], "--output", str(tmp_path / "out.png"),
+                  "--as", "li.archive")
+        assert got.status == 1 and "does not open" in got.stderr, got.stderr
+        assert not (tmp_path / "out.png").exists()
+    first.write_bytes(original)
+    assert cli("documents", "get", ids[0], "--output", str(tmp_path / "out.png"),
+               "--as", "li.archive").status == 0
