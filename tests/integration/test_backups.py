@@ -201,3 +201,94 @@ def test_a_full_disk_is_a_clear_failure(company, database_url: str, tmp_path: Pa
 
 def _json(text_: str) -> Any:
     return json.loads(text_)
+
+
+@pytest.fixture
+def dossiers(company, tmp_path: Path) -> list[Any]:
+    """Two dossiers with contacts (personal data sealed under their data keys)."""
+    from dossiers.core.crypto import KeyRing
+    from dossiers.workflows import creation
+
+    from helpers import act, client_form, submitted
+
+    keys, made = KeyRing(), []
+    for name in ("Alpha", "Beta"):
+        form_id = submitted(tmp_path, client_form(name), file_name=f"{name}.json")
+        act("zhao.market", lambda c, a, f=form_id: creation.review_form(c, a, f, approve=True))
+        made.append(act("li.archive", lambda c, a, f=form_id: creation.create_dossier(c, keys, a, f)))
+    return made
+
+
+def test_backup_drill_and_restore_give_an_identical_copy(
+        dossiers, cli, database_url: str, pg_server: str, vault: Path, documents) -> None:
+    from dossiers.backups import drill, restore
+    from dossiers.core import ledger
+    from dossiers.core.config import settings
+
+    with db.transaction() as conn:
+        ledger.anchor(conn, settings().ledger_anchor)
+    summary = full.run_backup(database_url, "li.archive", documents)
+    drilled = cli("backup", "drill", "--as", "li.archive")
+    assert drilled.status == 0, drilled.stderr
+    report = drilled.json()
+    assert report["backup_id"] == summary["backup_id"] and report["ok"] is True
+    assert report["decrypted_sample"] >= 2 and report["documents"] == 4
+    assert report["ledger"]["anchor"]["points_compared"] >= 1
+    assert report["rto_seconds"] > 0 and report["rpo_seconds"] > 0
+    with db.transaction() as conn:
+        status = conn.execute(text("SELECT status FROM backup WHERE id = :i"),
+                              {"i": summary["backup_id"]}).scalar_one()
+        entry = conn.execute(text("SELECT details FROM ledger_entry WHERE action = 'backup.drill'")
+                             ).scalar_one()
+    assert status == "verified" and entry["ok"] is True and entry["rto_seconds"] > 0
+
+    # Restore by hand: with the key ring, identical; without it, no personal data opens.
+    for with_keyring in (True, False):
+        target = drill.scratch_database(database_url)
+        try:
+            into_documents = LocalObjectStore(vault.parent / f"restored-{with_keyring}")
+            result = restore.restore(Path(summary["location"]), target,
+                                     documents_into=into_documents,
+                                     keyring=Path(summary["keyring_location"]) if with_keyring else None)
+            assert result.ok, result.problems
+            assert result.rows == summary["rows"] and result.documents == 4
+            for key in documents.keys():
+                assert b"".join(into_documents.get(key)) == b"".join(documents.get(key))
+            problems, opened = drill.decrypt_sample(target, 10)
+            if with_keyring:
+                assert opened >= 2 and problems == []
+                assert result.keyring_rows and result.keyring_rows >= 3  # two dossiers + index key
+            else:
+                assert opened == 0 and "data key has been destroyed or never existed" in problems[0]
+                assert result.keyring_rows == 0
+        finally:
+            drill.drop_database(target)
+
+
+def test_a_flipped_byte_is_caught_before_a_restore_writes_a_row(
+        company, cli, database_url: str, vault: Path, documents) -> None:
+    from dossiers.backups import drill
+
+    summary = full.run_backup(database_url, None, documents)
+    dump = Path(summary["location"]) / full.DATABASE_FILE
+    data = bytearray(dump.read_bytes())
+    data[-100] ^= 0x80  # near the end: the last segments are restored last
+    dump.write_bytes(bytes(data))
+    target = drill.scratch_database(database_url)
+    try:
+        restored = cli("backup", "restore", summary["location"], "--into", target)
+        assert restored.status == 1, restored.stderr
+        assert full.DATABASE_FILE in restored.stderr and "nothing was restored" in restored.stderr
+        with _admin(target) as conn:
+            tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                                  ).fetchone()
+        assert tables == (0,)
+        # The drill of that backup fails loudly, recorded.
+        drilled = cli("backup", "drill", summary["backup_id"])
+        assert drilled.status == 1 and "restore drill failed" in drilled.stderr
+        with db.transaction() as conn:
+            ok, status = conn.execute(text(
+                "SELECT d.ok, b.status FROM backup_drill d JOIN backup b ON b.id = d.backup_id")).one()
+        assert ok is False and status == "complete"
+    finally:
+        drill.drop_database(target)

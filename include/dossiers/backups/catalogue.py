@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from dossiers.core import clock, ledger
+from dossiers.core.errors import NotFound
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import backup, backup_drill
 from dossiers.core.vocabulary import BackupKind, BackupStatus, DrillSource, LedgerAction
@@ -94,6 +95,19 @@ def list_backups(conn: Connection, actor: Actor) -> list[dict[str, Any]]:
     """The catalogue for someone who runs backups (Arts. 6, 14, 18)."""
     authorize(conn, actor, Action.BACKUP_RUN, subject="backup")
     return listing(conn)
+
+
+def newest(conn: Connection, *, verified: bool = False) -> str:
+    """The newest full backup that completed (or was verified by a drill)."""
+    statuses = [BackupStatus.VERIFIED] if verified else [BackupStatus.COMPLETE,
+                                                         BackupStatus.VERIFIED]
+    found = conn.execute(select(backup.c.id).where(
+        backup.c.kind == BackupKind.FULL, backup.c.status.in_(statuses))
+        .order_by(backup.c.started_at.desc()).limit(1)).scalar()
+    if found is None:
+        raise NotFound("no " + ("verified" if verified else "complete") + " full backup yet "
+                       "(`dossier backup run`)", record="backup")
+    return str(found)
 
 
 def get(conn: Connection, backup_id: str) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dossiers.backups import catalogue, full, verify
+from dossiers.backups import catalogue, drill, full, restore, verify
 from dossiers.backups.documents import local_store, source_store
 from dossiers.cli.shared import Group, command, noun, print_json
 from dossiers.core import db, directory
@@ -36,6 +36,24 @@ def cmd_backup_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_backup_restore(args: argparse.Namespace) -> int:
+    documents = local_store(Path(args.documents_into)) if args.documents_into else None
+    result = restore.restore(Path(args.file), args.into, documents_into=documents,
+                             keyring=Path(args.keyring) if args.keyring else None)
+    print_json(result.as_dict())
+    return 0 if result.ok else 1
+
+
+def cmd_backup_drill(args: argparse.Namespace) -> int:
+    url = db.database_url()
+    backup_id = args.backup_id
+    if backup_id is None:
+        with db.transaction() as conn:
+            backup_id = catalogue.newest(conn)
+    print_json(drill.drill(url, args.acting_user, backup_id))
+    return 0
+
+
 def register(nouns: Group) -> None:
     backup = noun(nouns, "backup", "full backups, their drills and off-site copies (Arts. 14, 18)")
     run = command(backup, "run", cmd_backup_run,
@@ -50,3 +68,18 @@ def register(nouns: Group) -> None:
                     "open every byte of a backup and compare it with its manifest; exit 1 "
                     "naming what is wrong")
     check.add_argument("file", metavar="FILE", help="the backup's folder or its manifest.json")
+    back = command(backup, "restore", cmd_backup_restore,
+                   "restore a backup into a new, empty database, only after all of it opened; "
+                   "compare every table with the manifest (exit 1 naming what differs)")
+    back.add_argument("file", metavar="FILE", help="the backup's folder or its manifest.json")
+    back.add_argument("--into", required=True, metavar="URL",
+                      help="the empty database to restore into (postgresql://…)")
+    back.add_argument("--keyring", metavar="DIR",
+                      help="the backup's key-ring backup (without it no personal data opens)")
+    back.add_argument("--documents-into", metavar="DIR",
+                      help="restore the documents into this folder")
+    exercise = command(backup, "drill", cmd_backup_drill,
+                       "restore a backup into a scratch database and document store and check "
+                       "it against its manifest, the ledger anchor and the key ring")
+    exercise.add_argument("backup_id", nargs="?", metavar="BACKUP_ID",
+                          help="default: the newest complete full backup")

@@ -1,0 +1,205 @@
+"""The restore drill after every backup (Art. 18: "able to restore quickly").
+
+A backup is restored into a scratch database and a scratch document store, with its key
+ring, and then:
+
+* ``pg_amcheck`` checks the restored heap and indexes;
+* every table's rows and content hash are compared with the manifest (taken in the
+  dump's own snapshot);
+* the ledger chain in the copy is re-hashed and compared with the anchor outside the
+  database (every checkpoint up to the copy's head, and the anchored head when the copy
+  reaches it), and the copy's head with the manifest's;
+* a sample of personal fields is decrypted with the restored key ring and the master key;
+* RTO (the time to restore and check) and RPO (how old the newest data was when the drill
+  finished) are recorded in ``backup_drill``, in the ledger, and in the backup report.
+
+A drill that does not match raises :class:`DrillFailed` after recording itself: the DAG
+fails loudly and ops are mailed.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import make_url, text
+
+from dossiers.backups import catalogue, manifest, restore
+from dossiers.backups.documents import local_store
+from dossiers.backups.settings import BackupKey, keyring_vault_root
+from dossiers.backups.tools import libpq_env, libpq_url, pg_tool
+from dossiers.core import clock, db, directory, ledger, policy
+from dossiers.core.config import settings
+from dossiers.core.crypto import Field, KeyRing
+from dossiers.core.errors import DossierError, NotFound, Refused
+from dossiers.core.permissions import Action, Actor, authorize
+from dossiers.core.vocabulary import DrillSource
+
+
+class DrillFailed(Refused):
+    """The restored copy does not match its backup (Art. 18): recorded, then raised."""
+
+    def __init__(self, backup_id: str, problems: list[str]):
+        self.backup_id = backup_id
+        self.problems = problems
+        shown = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+        super().__init__(f"restore drill failed: {shown}", record=f"backup {backup_id}")
+
+
+def _admin_url(url: str, database: str) -> str:
+    return libpq_url(make_url(db.normalise_url(url)).set(database=database)
+                     .render_as_string(hide_password=False))
+
+
+def scratch_database(url: str) -> str:
+    """A new empty database beside the one at ``url``; returns its URL."""
+    name = f"dossier_drill_{secrets.token_hex(5)}"
+    with psycopg.connect(_admin_url(url, "postgres"), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    return make_url(db.normalise_url(url)).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    name = make_url(url).database
+    db.dispose(url)
+    with psycopg.connect(_admin_url(url, "postgres"), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def amcheck(url: str, server_major: int) -> list[str]:
+    ran = subprocess.run(
+        [pg_tool("pg_amcheck", server_major), "--install-missing", "--heapallindexed",
+         "--no-password", f"--database={make_url(url).database}"],
+        env=libpq_env(url), capture_output=True, text=True, check=False)
+    if ran.returncode == 0:
+        return []
+    said = (ran.stdout + ran.stderr).strip().splitlines()
+    return [f"pg_amcheck: {line}" for line in said[:5]] or [f"pg_amcheck exited {ran.returncode}"]
+
+
+def check_ledger(url: str, body: dict[str, Any],
+                 anchor_file: Path | None) -> tuple[list[str], dict[str, Any]]:
+    """The copy's chain, its head against the manifest's, and the outside anchor."""
+    problems: list[str] = []
+    engine = db.get_engine(url, app_role=False)
+    with engine.connect() as conn:
+        result = ledger.verify(conn, None)
+        if not result.ok:
+            problems.append(f"ledger: {result.first_broken}")
+        recorded = body["ledger_head"]
+        head = conn.execute(text("SELECT seq, entry_hash FROM ledger_entry ORDER BY seq DESC "
+                                 "LIMIT 1")).first()
+        head_seq = int(head.seq) if head else 0
+        if head_seq != recorded["seq"] or (head and bytes(head.entry_hash).hex() != recorded["entry_hash"]):
+            problems.append(f"ledger: the copy's head is seq {head_seq}, the manifest's "
+                            f"{recorded['seq']}")
+        compared: dict[str, Any] = {"entries": result.entries_checked, "head_seq": head_seq}
+        if anchor_file is None or not anchor_file.exists():
+            compared["anchor"] = "not compared: no anchor file"
+        else:
+            anchor = ledger.read_anchor(anchor_file)
+            points = [p for p in (*anchor.checkpoints, (anchor.seq, anchor.entry_hash))
+                      if 0 < p[0] <= head_seq]
+            stored: dict[int, bytes] = dict(conn.execute(text(
+                "SELECT seq, entry_hash FROM ledger_entry WHERE seq = ANY(:seqs)"),
+                {"seqs": [p[0] for p in points]}).tuples().all())
+            for seq, digest in sorted(set(points)):
+                if seq not in stored or bytes(stored[seq]).hex() != digest:
+                    problems.append(f"ledger: the copy differs from the anchor in {anchor_file} "
+                                    f"at seq {seq} (re-chained before the backup?)")
+                    break
+            compared["anchor"] = {"anchor_file": str(anchor_file), "anchored_seq": anchor.seq,
+                                  "points_compared": len(points)}
+    db.dispose(url)
+    return problems, compared
+
+
+def decrypt_sample(url: str, size: int) -> tuple[list[str], int]:
+    """Open a sample of personal fields in the copy with its key ring and the master key."""
+    engine = db.get_engine(url, app_role=False)
+    keys = KeyRing()
+    problems: list[str] = []
+    opened = 0
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT dossier_id, ordinal, name_enc FROM contact ORDER BY dossier_id, ordinal "
+            "LIMIT :n"), {"n": size}).all()
+        for row in rows:
+            try:
+                keys.open(conn, row.dossier_id, Field("contact", "name", str(row.ordinal)),
+                          bytes(row.name_enc))
+                opened += 1
+            except DossierError as exc:
+                problems.append(f"personal data does not open in the copy: {exc}")
+                break
+    db.dispose(url)
+    return problems, opened
+
+
+def drill(url: str, who: Actor | str | None, backup_id: str, *,
+          source: DrillSource = DrillSource.VAULT, folder: Path | None = None,
+          key: BackupKey | None = None) -> dict[str, Any]:
+    """Restore ``backup_id`` (from its vault folder, or ``folder``: an off-site copy read
+    back) into scratch, check it, record the drill; raise :class:`DrillFailed` on a mismatch."""
+    key = key or BackupKey.from_file(create=False)
+    engine = db.get_engine(url)
+    with db.transaction(engine) as conn:
+        actor = who if isinstance(who, Actor) else directory.load_actor(conn, who)
+        authorize(conn, actor, Action.BACKUP_RUN, subject=f"backup {backup_id}")
+        row = catalogue.get(conn, backup_id)
+        if row is None:
+            raise NotFound("no such backup in the catalogue", record=f"backup {backup_id}")
+        keyring_row = catalogue.get(conn, row["keyring_backup_id"]) if row["keyring_backup_id"] else None
+    folder = folder or Path(row["location"])
+    keyring_folder = Path(keyring_row["location"]) if keyring_row else \
+        keyring_vault_root() / str(row["keyring_backup_id"])
+    started_at, started = clock.now(), time.monotonic()
+    scratch_url = scratch_database(url)
+    documents_root = Path(tempfile.mkdtemp(prefix="dossier-drill-documents-"))
+    problems: list[str] = []
+    details: dict[str, Any] = {"scratch_database": make_url(scratch_url).database,
+                               "folder": str(folder)}
+    rto: float | None = None
+    try:
+        body = manifest.read(folder, key)
+        restored = restore.restore(folder, scratch_url, key=key,
+                                   documents_into=local_store(documents_root),
+                                   keyring=keyring_folder if keyring_folder.exists() else None)
+        rto = time.monotonic() - started
+        problems += restored.problems
+        details["restored"] = restored.as_dict()
+        if not keyring_folder.exists():
+            problems.append(f"key-ring backup {row['keyring_backup_id']} is missing from "
+                            f"{keyring_folder}")
+        problems += amcheck(scratch_url, int(body.get("server_major", 15)))
+        ledger_problems, details["ledger"] = check_ledger(scratch_url, body,
+                                                          settings().ledger_anchor)
+        problems += ledger_problems
+        sample_problems, details["decrypted_sample"] = decrypt_sample(
+            scratch_url, int(policy.policy().backup_drill_document_sample))
+        problems += sample_problems
+    except DossierError as exc:
+        problems.append(str(exc))
+    finally:
+        drop_database(scratch_url)
+        shutil.rmtree(documents_root, ignore_errors=True)
+    snapshot_at = row["snapshot_at"]
+    rpo = (clock.now() - snapshot_at).total_seconds() if snapshot_at else None
+    ok = not problems
+    with db.transaction(engine) as conn:
+        drill_id = catalogue.record_drill(
+            conn, actor, backup_id, source=source, started_at=started_at, ok=ok,
+            rto_seconds=rto, rpo_seconds=rpo, problems=problems, details=details)
+    if not ok:
+        raise DrillFailed(backup_id, problems)
+    return {"drill": drill_id, "backup_id": backup_id, "source": source, "ok": ok,
+            "rto_seconds": round(rto or 0, 3), "rpo_seconds": round(rpo or 0, 3),
+            "tables": details["restored"]["tables"], "rows": details["restored"]["rows"],
+            "documents": details["restored"]["documents"],
+            "decrypted_sample": details["decrypted_sample"], "ledger": details["ledger"]}
