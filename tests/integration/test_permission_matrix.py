@@ -37,6 +37,7 @@ pytestmark = pytest.mark.integration
 #: Actions whose operations belong to later work (destruction, external disclosure, the
 #: audit duties); the matrix already says who will hold them.
 NOT_BUILT = {Action.DESTRUCTION_PROPOSE, Action.DESTRUCTION_REVIEW, Action.DESTRUCTION_APPROVE,
+             Action.DESTRUCTION_RECHECK,
              Action.DESTRUCTION_SUPERVISE, Action.DISCLOSURE_APPROVE, Action.AUDIT_RUN,
              Action.DOCUMENT_VERIFY, Action.DOCUMENT_SWEEP}
 

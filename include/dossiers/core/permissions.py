@@ -69,6 +69,8 @@ class Action(StrEnum):
     VAULT_READ = "vault.read"
     DESTRUCTION_PROPOSE = "destruction.propose"
     DESTRUCTION_REVIEW = "destruction.review"
+    #: A department head re-checks that their department needs none of the dossiers (Art. 17(2)).
+    DESTRUCTION_RECHECK = "destruction.recheck"
     DESTRUCTION_APPROVE = "destruction.approve"
     DESTRUCTION_SUPERVISE = "destruction.supervise"
     DISCLOSURE_APPROVE = "disclosure.approve"
@@ -102,6 +104,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.FORM_REVIEW, Action.UPDATE_REVIEW, Action.FORM_LIST,  # Arts. 7, 11(2), 13(2)
         Action.FORM_SUBMIT_FOR_DEPARTMENT,  # Art. 7: heads answer for what their department collects
         Action.LOAN_APPROVE_DEPARTMENT,  # Art. 16
+        Action.DESTRUCTION_RECHECK,  # Art. 17(2): the CS head has the department heads re-check
         Action.DOSSIER_READ,  # Art. 16: through an approved grant
         Action.REPORT_READ,  # Art. 22: their department's and people's scores (its editions)
         Action.DOCUMENT_ADD,  # Art. 6

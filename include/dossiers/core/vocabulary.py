@@ -361,6 +361,11 @@ class LedgerAction(StrEnum):
     DOCUMENT_RENAME = "document.rename"  # Art. 15: the client's name changed (Art. 13)
     DOCUMENT_SWEEP = "document.sweep"  # Art. 18: orphaned uploads removed
     REPORT_PUBLISH = "report.publish"  # Art. 22
+    # Approvals by named people through Airflow (Arts. 6, 16, 17): every gate of a chain.
+    APPROVAL_ASK = "approval.ask"  # a gate opened: who is asked to answer
+    APPROVAL_APPROVE = "approval.approve"
+    APPROVAL_REJECT = "approval.reject"  # a rejection, and a gate nobody answered in time
+    APPROVAL_ANSWER_REFUSED = "approval.answer_refused"  # an answer from someone who may not give it
     REPORT_MAIL = "report.mail"
     BACKUP_RUN = "backup.run"  # Arts. 14, 18: a full backup, its manifest sealed
     BACKUP_DRILL = "backup.drill"  # Art. 18: restored and compared; RTO and RPO
