@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from dossiers.core import db
+from dossiers.core import clock, db
 from dossiers.core.config import home
 from dossiers.core.crypto import KeyRing
 from dossiers.core.embedded import postgres_tool
@@ -202,3 +204,183 @@ def test_a_swapped_segment_is_caught(cli, dossier_no, tmp_path) -> None:
     first.write_bytes(original)
     assert cli("documents", "get", ids[0], "--output", str(tmp_path / "out.png"),
                "--as", "li.archive").status == 0
+
+
+def test_filing_within_the_clock_and_a_delay_through_the_cs_head(cli, dossier_no, proposal,
+                                                                  tmp_path) -> None:
+    from dossiers.calendar.workdays import default_calendar
+
+    confirmed = date(2026, 11, 2)
+    doc = cli("documents", "add", dossier_no, str(proposal), "--type", "proposal",
+              "--confirmed-on", confirmed.isoformat(), "--as", "sun.plan").json()
+    due = default_calendar().add(confirmed, 3).date  # Art. 15: 3 wd after confirmation
+    assert doc["filing_due"] == due.isoformat()
+    assert rows("SELECT kind, due_on FROM clock WHERE subject_type = 'dossier_file'") == [
+        ("document_filing", due)]
+    refused = cli("documents", "file", doc["document_id"], "--as", "sun.plan")
+    assert refused.status == 1 and "may not dossier.file" in refused.stderr
+    overdue = cli("documents", "delay-filing", doc["document_id"], "--until", "2026-11-09",
+                  "--reason", "scanner broken", "--as", "li.archive")  # asked too late
+    assert overdue.status == 1 and "before the deadline passes" in overdue.stderr
+
+    second = tmp_path / "minutes.docx"
+    second.write_bytes(samples.docx("Kick-off minutes", ["Agreed the spring campaign."]))
+    today = clock.today()
+    other = cli("documents", "add", dossier_no, str(second), "--type", "minutes",
+                "--as", "sun.plan").json()
+    # A delay: asked by the archivist before the deadline, decided by the CS head, ≤ 5 wd.
+    beyond = cli("documents", "delay-filing", other["document_id"], "--until",
+                 default_calendar().add(today, 6).date.isoformat(), "--reason", "scanner broken",
+                 "--as", "li.archive")
+    assert beyond.status == 1 and "never takes more than 5 wd" in beyond.stderr
+    until = default_calendar().add(today, 5).date
+    delay = cli("documents", "delay-filing", other["document_id"], "--until", until.isoformat(),
+                "--reason", "scanner broken", "--as", "li.archive")
+    assert delay.status == 0, delay.stderr
+    assert cli("dossiers", "approve-delay", str(delay.json()["delay_id"]),
+               "--as", "chen.cs").status == 0
+    assert scalar("SELECT due_on FROM clock WHERE subject_id = :id",
+                  id=other["document_id"]) == until
+
+    filed = cli("documents", "file", other["document_id"], "--as", "li.archive")
+    assert filed.status == 0 and filed.json()["in_time"] is True
+    again = cli("documents", "file", other["document_id"], "--as", "li.archive")
+    assert again.status == 1 and "already filed" in again.stderr
+    listed = {d["document_id"]: d for d in
+              cli("documents", "list", dossier_no, "--as", "li.archive").json()}
+    assert listed[other["document_id"]]["filed_at"] and \
+        listed[other["document_id"]]["filing_due"] is None
+    assert listed[doc["document_id"]]["filing_due"] == due.isoformat()
+    assert scalar("SELECT count(*) FROM ledger_entry WHERE action = 'document.file'") == 1
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate", "missing"])
+def test_verify_names_each_damaged_document(cli, dossier_no, proposal, tmp_path, how) -> None:
+    doc = cli("documents", "add", dossier_no, str(proposal), "--type", "proposal",
+              "--as", "sun.plan").json()
+    sound = tmp_path / "chart.png"
+    sound.write_bytes(samples.png(3))
+    kept = cli("documents", "add", dossier_no, str(sound), "--type", "effect_data",
+               "--as", "li.archive").json()
+    ok = cli("documents", "verify", "--as", "li.archive")
+    assert ok.status == 0 and ok.json() == {"checked": 2, "bad": []}
+    keys = dict(rows("SELECT id::text, storage_key FROM dossier_file"))
+    path = store_root() / keys[doc["document_id"]]
+    data = bytearray(path.read_bytes())
+    if how == "flip":
+        data[-20] ^= 0x80
+        path.write_bytes(bytes(data))
+    elif how == "truncate":
+        path.write_bytes(bytes(data[:-17]))
+    else:
+        path.unlink()
+    found = cli("documents", "verify", "--as", "qa.he")
+    assert found.status == 1
+    report = found.json()
+    assert report["checked"] == 2
+    assert [b["document_id"] for b in report["bad"]] == [doc["document_id"]]
+    assert doc["document_id"] in found.stderr and kept["document_id"] not in found.stderr
+    assert cli("documents", "verify", dossier_no, "--as", "wang.market").status == 1  # not allowed
+
+
+def _policy_file(tmp_path: Path, **rules: int) -> Path:
+    path = tmp_path / "policy.toml"
+    path.write_text("[rules]\n" + "".join(f"{k} = {v}\n" for k, v in rules.items()))
+    return path
+
+
+BAD_INPUTS = {
+    # case: (file name, content, type, user, field named)
+    "empty": ("empty.pdf", b"", "proposal", "sun.plan", "content"),
+    "over the limit": ("big.pdf", None, "proposal", "sun.plan", "content"),
+    "executable renamed .pdf": ("setup.pdf", b"MZ\x90\x00\x03" + bytes(4000), "proposal",
+                                "sun.plan", "content"),
+    "ELF renamed .png": ("chart.png", b"\x7fELF\x02\x01\x01" + bytes(4000), "effect_data",
+                         "li.archive", "content"),
+    "PNG named .pdf": ("chart.pdf", samples.png(1), "proposal", "sun.plan", "content"),
+    "text file": ("notes.pdf", b"just some text " * 100, "proposal", "sun.plan", "content"),
+    "path separator": ("../../etc/passwd.pdf", None, "proposal", "sun.plan", "name"),
+    "backslash": ("C:\\temp\\a.pdf", None, "proposal", "sun.plan", "name"),
+    "dot dot": ("a..pdf", None, "proposal", "sun.plan", "name"),
+    "control character": ("a\nb.pdf", None, "proposal", "sun.plan", "name"),
+    "too long": ("x" * 197 + ".pdf", None, "proposal", "sun.plan", "name"),
+    "executable extension": ("setup.exe", b"MZ\x90\x00" + bytes(100), "proposal", "sun.plan",
+                             "name"),
+    "unknown type": ("proposal.pdf", None, "brochure", "sun.plan", "type"),
+    "not a supplier": ("proposal.pdf", None, "proposal", "wang.market", "document.add"),
+    "may not add": ("proposal.pdf", None, "proposal", "qa.he", "document.add"),
+    "a colleague's client": ("contract.pdf", None, "contract", "ma.market", "document.add"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_every_bad_input_is_refused_in_one_line_and_leaves_nothing(
+        cli, dossier_no, proposal, tmp_path, monkeypatch, case) -> None:
+    name, data, kind, user, field = BAD_INPUTS[case]
+    with db.transaction() as conn:
+        staff.add(conn, "chen.cs", "ma.market", "market", ["liaison"])
+    if case == "over the limit":
+        monkeypatch.setenv("DOSSIER_POLICY_FILE", str(_policy_file(
+            tmp_path, document_max_bytes=proposal.stat().st_size - 1)))
+    path = tmp_path / "upload.bin"
+    path.write_bytes(proposal.read_bytes() if data is None else data)
+    ledger_before = scalar("SELECT count(*) FROM ledger_entry")
+    refused = cli("documents", "add", dossier_no, str(path), "--name", name, "--type", kind,
+                  "--as", user)
+    assert refused.status == 1, (refused.stdout, refused.stderr)
+    line = refused.stderr
+    assert line.count("\n") == 1 and line.startswith("dossier: "), line
+    assert field in line
+    if field != "document.add":
+        assert line.startswith("dossier: file '"), line
+    assert refused.stdout == ""
+    assert scalar("SELECT count(*) FROM dossier_file") == 0
+    assert scalar("SELECT count(*) FROM dossier_file_upload") == 0
+    assert scalar("SELECT count(*) FROM ledger_entry") == ledger_before
+    assert scalar("SELECT count(*) FROM clock WHERE subject_type = 'dossier_file'") == 0
+    assert stored_objects() == []
+
+
+def test_an_interrupted_upload_leaves_nothing_and_the_sweep_removes_what_a_crash_left(
+        dossier_no, proposal) -> None:
+    from dossiers.documents import adding, sweep
+    from dossiers.documents.store import document_store, new_storage_key
+
+    def interrupted():
+        yield proposal.read_bytes()
+        raise KeyboardInterrupt  # the connection dropped, the operator pressed ^C
+
+    with pytest.raises(KeyboardInterrupt):
+        act("sun.plan", lambda c, a: adding.add(c, KeyRing(), a, dossier_no, name="p.pdf",
+                                                chunks=interrupted(), document_type="proposal"))
+    assert stored_objects() == [] and scalar("SELECT count(*) FROM dossier_file_upload") == 0
+
+    kept = act("sun.plan", lambda c, a: adding.add(
+        c, KeyRing(), a, dossier_no, name="p.pdf", chunks=[proposal.read_bytes()],
+        document_type="proposal"))
+    # What a killed process leaves: an upload row with its object (old, and one in progress),
+    # and an object nobody registered.
+    store = document_store()
+    crashed, running, orphan = (new_storage_key() for _ in range(3))
+    for key in (crashed, running, orphan):
+        store.put(key, [b"sealed bytes"])
+    d_id = scalar("SELECT id FROM dossier WHERE dossier_no = :n", n=dossier_no)
+    with db.transaction() as conn:
+        from sqlalchemy import text
+
+        for key, hours in ((crashed, 30), (running, 1)):
+            conn.execute(text("INSERT INTO dossier_file_upload VALUES (:k, :d, 1, :at)"),
+                         {"k": key, "d": d_id, "at": clock.now() - timedelta(hours=hours)})
+    refused = None
+    try:
+        act("wang.market", lambda c, a: sweep.sweep(c, a))
+    except Exception as exc:  # a liaison may not sweep
+        refused = exc
+    assert refused is not None and "document.sweep" in str(refused)
+    swept = act("li.archive", lambda c, a: sweep.sweep(c, a))
+    assert (swept.stale_uploads, swept.orphan_objects, swept.kept_in_progress) == (1, 1, 1)
+    left = {str(p.relative_to(store_root())) for p in stored_objects()}
+    assert left == {running, scalar("SELECT storage_key FROM dossier_file WHERE id = :i",
+                                    i=uuid.UUID(kept.document_id))}
+    assert rows("SELECT storage_key FROM dossier_file_upload") == [(running,)]
+    assert scalar("SELECT count(*) FROM ledger_entry WHERE action = 'document.sweep'") == 1

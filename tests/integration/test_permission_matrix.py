@@ -23,7 +23,7 @@ from dossiers.core import clock, db, directory
 from dossiers.core.crypto import KeyRing
 from dossiers.core.errors import DossierError
 from dossiers.core.permissions import MATRIX, Action, Actor, Role
-from dossiers.documents import adding
+from dossiers.documents import adding, integrity, sweep
 from dossiers.intake.submitter import SubmitterCheck
 from dossiers.local import samples
 from dossiers.reports import catalogue
@@ -38,8 +38,7 @@ pytestmark = pytest.mark.integration
 #: audit duties); the matrix already says who will hold them.
 NOT_BUILT = {Action.DESTRUCTION_PROPOSE, Action.DESTRUCTION_REVIEW, Action.DESTRUCTION_APPROVE,
              Action.DESTRUCTION_RECHECK,
-             Action.DESTRUCTION_SUPERVISE, Action.DISCLOSURE_APPROVE, Action.AUDIT_RUN,
-             Action.DOCUMENT_VERIFY, Action.DOCUMENT_SWEEP}
+             Action.DESTRUCTION_SUPERVISE, Action.DISCLOSURE_APPROVE, Action.AUDIT_RUN}
 
 #: One person per role (the ``company`` fixture), and the system that runs the duties.
 PEOPLE = {Role.LIAISON: "wang.market", Role.DEPT_HEAD: "zhao.market",
@@ -132,6 +131,8 @@ def _operations(s: dict[str, Any]) -> dict[Action, Callable[[Any, Actor], Any]]:
         Action.VAULT_READ: lambda c, a: vault.list_volumes(c, a),
         Action.DOCUMENT_ADD: lambda c, a: adding.add(
             c, keys, a, number, name="walk.png", chunks=[samples.png(7)], document_type="other"),
+        Action.DOCUMENT_VERIFY: lambda c, a: integrity.verify(c, keys, a, number),
+        Action.DOCUMENT_SWEEP: lambda c, a: sweep.sweep(c, a),
         Action.REPORT_READ: lambda c, a: catalogue.listing(c, a),
         Action.BACKUP_RUN: lambda c, a: backup_catalogue.list_backups(c, a),
         Action.REPORT_READ_ALL: lambda c, a: catalogue.whole(c, a, s["report"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
@@ -48,11 +49,19 @@ class DelayDecided(Result):
 def request(conn: Connection, actor: Actor, dossier_no: str, *, until: date, reason: str,
             today: date | None = None) -> DelayRequested:
     """The archivist asks to file a dossier later than its deadline, up to 5 wd in all."""
-    today = today or clock.today()
     target = find(conn, dossier_no)
     record = f"dossier {dossier_no}"
     authorize(conn, actor, Action.DOSSIER_FILE, subject=record)
     running = clocks.running(conn, "filing", "dossier", str(target.id), lock=True)
+    return request_on(conn, actor, running, record=record, dossier_no=dossier_no, until=until,
+                      reason=reason, today=today)
+
+
+def request_on(conn: Connection, actor: Actor, running: Any, *, record: str, dossier_no: str,
+               until: date, reason: str, today: date | None = None) -> DelayRequested:
+    """A delay of the filing whose clock is ``running`` (a dossier's, a document's: Art. 15),
+    asked by someone already authorised to file it."""
+    today = today or clock.today()
     if running is None:
         raise Refused("has no filing deadline running (already filed?)", record=record)
     if not reason.strip():
@@ -82,7 +91,7 @@ def request(conn: Connection, actor: Actor, dossier_no: str, *, until: date, rea
         actor=actor.username, action=LedgerAction.FILING_DELAY_REQUEST, subject_type="filing_delay",
         subject_id=str(delay_id), dossier_no=dossier_no,
         details={"original_due": running.due_on.isoformat(), "until": until.isoformat(),
-                 "reason": reason.strip()}))
+                 "reason": reason.strip(), "clock": running.kind}))
     return DelayRequested(delay_id, dossier_no, DelayStatus.REQUESTED, running.due_on, until)
 
 
@@ -103,7 +112,7 @@ def decide(conn: Connection, actor: Actor, delay_id: int, *, approve: bool,
     delay = decisions.take(conn, actor, DECISION, delay_id, decision)
     running = clocks.get(conn, delay.clock_id)
     if approve and running.met_at is not None:
-        raise Refused("the dossier has been filed meanwhile: nothing to delay",
+        raise Refused("it has been filed meanwhile: nothing to delay",
                       record=DECISION.record_of(delay_id))
     outcome = decisions.record(conn, actor, DECISION, decision, delay_id,
                                at=at or clock.local_now())
