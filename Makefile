@@ -45,8 +45,10 @@ test: install lint
 demo: install
 	$(BIN)/python -m dossiers.local.demo
 
+# make airflow: LocalExecutor; make airflow EXECUTOR=celery: CeleryExecutor, Redis, 2 workers.
+EXECUTOR ?= local
 airflow: install
-	$(BIN)/python -m dossiers.local.local_airflow
+	$(BIN)/python -m dossiers.local.local_airflow --executor $(EXECUTOR)
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -192,3 +192,53 @@ def test_file_matches_the_compose_specification(compose: dict[str, Any]) -> None
     broken = {**compose, "services": {**compose["services"], "redis": {"imagee": "redis"}}}
     with pytest.raises(jsonschema.ValidationError, match="imagee"):
         jsonschema.validate(broken, schema)
+
+
+def _command(service: dict[str, Any]) -> list[str]:
+    command = service.get("command") or []
+    return command.split() if isinstance(command, str) else [str(c) for c in command]
+
+
+def test_compose_runs_the_topology_of_make_airflow(compose: dict[str, Any]) -> None:
+    """One definition (dossiers.airflow.topology) of what runs and how: make airflow
+    EXECUTOR=celery starts it on this machine, and the compose file must say the same."""
+    from dossiers.airflow import topology
+
+    services = compose["services"]
+    components = topology.components(topology.CELERY)
+    running = {name for name, s in services.items() if name.startswith("airflow-") and name != "airflow-init"}
+    assert running == {c.service for c in components}
+    for component in components:
+        service = services[component.service]
+        assert _command(service) == list(component.command), component.service
+        env = _env(service)
+        for key, value in topology.SHARED_ENV.items():
+            assert env.get(key) == value, f"{component.service}: {key}={env.get(key)!r}, topology: {value!r}"
+        assert env["AIRFLOW__CORE__EXECUTOR"] == topology.CELERY
+        assert set(topology.EXECUTOR_KEYS[topology.CELERY]) <= set(env), component.service
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")  # never SQLite
+    assert services["airflow-worker"]["deploy"]["replicas"] == topology.CELERY_WORKERS
+    assert topology.CELERY_APP in " ".join(services["airflow-worker"]["healthcheck"]["test"])
+
+
+def test_the_local_stack_gets_the_same_settings(tmp_path: Path) -> None:
+    """make airflow's processes get the topology's settings, on PostgreSQL (never SQLite)."""
+    from dossiers.airflow import topology
+    from dossiers.local import airflow_stack
+
+    env = airflow_stack.stack_env({"AIRFLOW_HOME": str(tmp_path)}, executor=topology.CELERY,
+                                  metadata="postgresql+psycopg2://postgres@127.0.0.1:5432/d_airflow",
+                                  logins={"chen.cs": "user"}, broker_url="redis://127.0.0.1:6379/0")
+    assert {k: env[k] for k in topology.SHARED_ENV} == topology.SHARED_ENV
+    assert env["AIRFLOW__CORE__EXECUTOR"] == topology.CELERY
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql://postgres@127.0.0.1:5432/d_airflow"
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin,chen.cs:user"
+    assert oct((tmp_path / airflow_stack.SECRETS_FILE).stat().st_mode & 0o777) == "0o600"
+    # a second start finds the same secrets (tokens issued before stay valid)
+    again = airflow_stack.stack_env({"AIRFLOW_HOME": str(tmp_path)}, executor=topology.LOCAL,
+                                    metadata="postgresql+psycopg2://postgres@127.0.0.1:5432/d_airflow",
+                                    logins={})
+    assert again["AIRFLOW__API_AUTH__JWT_SECRET"] == env["AIRFLOW__API_AUTH__JWT_SECRET"]
+    assert "AIRFLOW__CELERY__BROKER_URL" not in again
+    assert [c.name for c in topology.components(topology.LOCAL)] == [
+        "apiserver", "scheduler", "dag-processor", "triggerer"]

@@ -1,4 +1,9 @@
-"""A local Airflow for the duties (``make airflow``): one machine, SQLite, ``airflow standalone``.
+"""A local Airflow for the duties.
+
+``make airflow`` (:func:`main`) runs Airflow as it is deployed: api-server, scheduler,
+dag-processor and triggerer as separate processes (and two Celery workers with
+``EXECUTOR=celery``) on a PostgreSQL metadata database, as ``dossiers.airflow.topology``
+defines them (``dossiers.local.airflow_stack`` starts and stops them).
 
 Airflow's home is ``.dossier/airflow`` (under ``DOSSIER_HOME`` when set), its DAGs and
 plugins are the repository's ``dags/`` and ``plugins/``, and the dossier database is handed
@@ -21,6 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from dossiers.core.config import PROJECT_ROOT, home, ledger_anchor
+from dossiers.local import airflow_stack
 
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 #: Where the api-server of ``make airflow`` listens unless ``DOSSIER_AIRFLOW_HOST`` says
@@ -229,8 +235,9 @@ def welcome(env: Mapping[str, str], people: list[str], by_role: Mapping[str, str
     return (
         f"AIRFLOW_HOME={af_home}\n"
         f"Airflow UI: {ui} (listening on {env['AIRFLOW__API__HOST']}; user admin, and one "
-        f"viewer per staff member: {', '.join(people) or 'none yet'}; passwords in "
-        f"{af_home / PASSWORDS_FILE}, written on first start). Reports and the dossier API "
+        f"login per staff member: {', '.join(people) or 'none yet'}; passwords in "
+        f"{af_home / PASSWORDS_FILE}, written on first start; whoever may answer an approval "
+        "finds it under Required Actions). Reports and the dossier API "
         "answer staff only: sign in as a department head, the archivist, the CS head, QA or "
         "management to read reports.\n"
         + (f"Sign in as, per role:\n{roles}\n" if roles else
@@ -241,29 +248,89 @@ def welcome(env: Mapping[str, str], people: list[str], by_role: Mapping[str, str
     )
 
 
-def main() -> None:
-    """``make airflow``: migrate the dossier schema, then exec ``airflow standalone``."""
+def main(argv: list[str] | None = None) -> None:
+    """``make airflow [EXECUTOR=celery]``: migrate the dossier schema, then run Airflow's
+    components as separate processes on a PostgreSQL metadata database until Ctrl-C (or
+    ``make stop``), which stops every process it started (``dossiers.local.airflow_stack``)."""
+    import argparse
+    import signal
+
+    from dossiers.airflow import topology, users
     from dossiers.core import db
     from dossiers.core.errors import DossierError
 
+    parser = argparse.ArgumentParser(prog="make airflow", description=main.__doc__)
+    parser.add_argument("--executor", choices=sorted(topology.EXECUTORS),
+                        default=os.environ.get("DOSSIER_AIRFLOW_EXECUTOR") or "local")
+    args = parser.parse_args(argv)
+    executor = topology.EXECUTORS[args.executor]
     try:
         url = db.database_url()
         revision = db.upgrade(url)
+        with db.transaction(db.get_engine(url)) as conn:
+            logins = users.staff_logins(conn)
     except DossierError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_status) from None
-    env = airflow_env(url)
-    af_home = Path(env["AIRFLOW_HOME"])
+    base = airflow_env(url)
+    af_home = Path(base["AIRFLOW_HOME"])
     af_home.mkdir(parents=True, exist_ok=True)
-    people = staff_usernames(url)
-    # Airflow users for the staff (an SSO does this in production): the dossier API and the
-    # report pages act as the staff member with the signed-in user's name.
-    env.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
-                   ",".join(["admin:admin", *(f"{u}:viewer" for u in people)]))
+    metadata = airflow_stack.metadata_url(url)
+    created = airflow_stack.ensure_database(metadata)
+    broker_url, redis_port, broker_said = (airflow_stack.broker() if executor == topology.CELERY
+                                           else (None, None, ""))
+    env = airflow_stack.stack_env(base, executor=executor, metadata=metadata, logins=logins,
+                                  broker_url=broker_url, port=int(base.get("AIRFLOW__API__PORT") or 8080))
+    stack = airflow_stack.Stack(env, executor, redis_port=redis_port)
     print(f"dossier database {db.describe(url)} at schema revision {revision}")
-    print(welcome(env, people, sign_in_as(url)))
+    print(f"Airflow metadata database {db.describe(metadata)} ({'created' if created else 'found'}); "
+          f"{executor}" + (f", broker: {broker_said}, {stack.workers} Celery workers"
+                           if executor == topology.CELERY else ""))
     sys.stdout.flush()
-    os.execve(airflow_bin(), [airflow_bin(), "standalone"], env)
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    with ExitStack() as resources:
+        if "AIRFLOW_CONN_DOSSIER_SMTP" not in env:  # no mail server named: catch the duties' mail
+            from dossiers.local.mailcatcher import MailCatcher
+
+            catcher = resources.enter_context(MailCatcher(af_home / "mail"))
+            env.update(catcher.airflow_connection())
+            print(f"mail: no AIRFLOW_CONN_DOSSIER_SMTP, so the duties' mail is caught in {catcher.folder}")
+        _run(stack, env, logins, url)
+
+
+def _run(stack: airflow_stack.Stack, env: dict[str, str], logins: Mapping[str, str], url: str) -> None:
+    """Migrate, start, report, and wait for Ctrl-C; always stop what was started."""
+    try:
+        with (stack.log_dir() / "db-migrate.log").open("ab") as migrate_log:
+            stack.migrate(migrate_log)
+        stack.start()
+        names = ", ".join(p.name for p in stack.processes)
+        print(f"started {names} (logs in {stack.log_dir()})")
+        stack.wait_until_ready()
+        print(welcome(env, sorted(logins), sign_in_as(url)))
+        sys.stdout.flush()
+        while True:  # until Ctrl-C / make stop, or a component ends on its own
+            for process in stack.processes:
+                if process.popen.poll() is not None:
+                    print(f"{process.name} exited ({process.popen.returncode}); see {process.log}",
+                          file=sys.stderr)
+                    raise KeyboardInterrupt
+            try:
+                stack.processes[0].popen.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
+    except KeyboardInterrupt:
+        pass
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    finally:
+        count = len(stack.processes) + (1 if stack.redis else 0)
+        stack.stop()
+        print(f"stopped {count} process(es) of make airflow")
 
 
 if __name__ == "__main__":
