@@ -32,7 +32,8 @@ ZH_SUFFIX = {"電商": "品牌", "外貿": "製造", "本土": "商行", "協會
 #: The columns written (a subset of the contract's, in the contract's order).
 COLUMNS: tuple[str, ...] = (
     "client_name_zh", "client_name_en", "client_type", "stage", "target_markets", "liaison",
-    "department", "authorisation_ref", "collected_on", "registered_address", "founded_on",
+    "department", "authorisation_ref", "collection_channel",
+    "collected_on", "registered_address", "founded_on",
     "legal_form", "registered_capital", "business_scope", "contact_name", "contact_title",
     "contact_email", "contact_phone", "contact_preference", "market_positioning",
     "target_customers", "contract_no", "contract_signed_on", "service_scope", "period_start",
@@ -129,7 +130,7 @@ def _row(rng: random.Random, pools: _Pools, locales: list[str], i: int,
         "target_markets": ";".join(dict.fromkeys(markets)),
         "liaison": liaison[0],
         "department": liaison[1],
-        "authorisation_ref": f"AUTH-{collected.year}-{i:06d}",
+        "authorisation_ref": f"AUTH-{collected.year}-{i:06d}", "collection_channel": "email",
         "collected_on": collected.isoformat() if rng.random() > 0.1
         else collected.strftime("%Y/%m/%d"),
         "registered_address": pools.addresses[locale][pick],

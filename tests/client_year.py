@@ -31,7 +31,7 @@ from helpers import form_row
 #: The client: a Dutch online retailer, filed by the market department's liaison.
 FORM = form_row(
     client_name_zh="藍海跨境", client_name_en="Blue Ocean Commerce BV", target_markets="NL;BE",
-    authorisation_ref="AUTH-2026-31", contact_name="Sanne de Vries",
+    authorisation_ref="AUTH-2026-31", collection_channel="email", contact_name="Sanne de Vries",
     contact_email="sanne@blueocean.example.nl", contact_phone="+31 20 123 4567",
     credit_rating="BBB")
 

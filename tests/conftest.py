@@ -20,6 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,10 @@ def cli(database_url: str) -> Callable[..., CliResult]:
     return run
 
 
+#: When the ``company`` fixture's people signed their confidentiality agreements (Art. 19).
+AGREEMENT_SIGNED_ON = date(2025, 1, 2)
+
+
 @pytest.fixture
 def company(database_url: str) -> dict[str, str]:
     """A minimal company: one person per role (onboarded in-process; the CLI has its own tests)."""
@@ -162,7 +167,8 @@ def company(database_url: str) -> dict[str, str]:
     }
     with db.transaction() as conn:
         for username, (department, roles) in people.items():
-            staff.add(conn, "chen.cs", username, department, roles)
+            staff.add(conn, "chen.cs", username, department, roles, AGREEMENT_SIGNED_ON,
+                      agreement_ref=f"NDA-{username}")  # Art. 19: before any read
     return {u: roles[0] for u, (_, roles) in people.items()}
 
 

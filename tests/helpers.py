@@ -93,7 +93,8 @@ def rechain_from(url: str, start: int) -> None:
 FORM: Mapping[str, str] = {
     "client_name_zh": "北風電商", "client_name_en": "Northwind Retail GmbH", "client_type": "ECOM",
     "stage": "potential", "target_markets": "DE;AT", "liaison": "wang.market",
-    "department": "market", "authorisation_ref": "AUTH-77", "collected_on": "2026-11-02",
+    "department": "market", "authorisation_ref": "AUTH-77", "collection_channel": "email",
+    "collected_on": "2026-11-02",
     "contact_name": "Greta Vogel", "contact_email": "greta@northwind.example.de",
     "contact_phone": "+49 30 1234567", "credit_rating": "AA",
 }
@@ -120,7 +121,8 @@ def client_form(name: str, **changes: str) -> dict[str, str]:
     such clients are not duplicates of each other."""
     return {"client_name_zh": f"{name}公司", "client_name_en": f"{name} Ltd", "client_type": "MFG",
             "stage": "potential", "target_markets": "FR", "liaison": "wang.market",
-            "department": "market", "authorisation_ref": "AUTH-1", "collected_on": "2026-11-02",
+            "department": "market", "authorisation_ref": "AUTH-1", "collection_channel": "email",
+            "collected_on": "2026-11-02",
             "contact_name": "Jean Roy", "contact_email": f"jean@{name.lower()}.example.fr",
             **changes}
 

@@ -78,7 +78,8 @@ def test_ledger_verify_stays_quiet_with_json_or_pipes(database_url: str) -> None
 
 def _forms(path: Path, n: int) -> Path:
     header = ["client_name_zh", "client_name_en", "client_type", "stage", "target_markets",
-              "liaison", "department", "authorisation_ref", "collected_on", "contact_name",
+              "liaison", "department", "authorisation_ref", "collection_channel",
+              "collected_on", "contact_name",
               "contact_email", "contact_phone"]
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)

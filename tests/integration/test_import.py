@@ -17,7 +17,7 @@ from dossiers.core import db, directory, ledger
 pytestmark = pytest.mark.integration
 
 HEADER = ["client_name_zh", "client_name_en", "client_type", "stage", "target_markets",
-          "liaison", "department", "authorisation_ref", "collected_on", "contact_name",
+          "liaison", "department", "authorisation_ref", "collection_channel", "collected_on", "contact_name",
           "contact_email", "contact_phone", "registered_address", "contract_no",
           "contract_signed_on", "fee_range", "credit_rating"]
 
@@ -26,7 +26,8 @@ def _row(n: int, **overrides: str) -> dict[str, str]:
     row = {
         "client_name_zh": f"客戶{n}", "client_name_en": f"Client {n} GmbH", "client_type": "電商",
         "stage": "active", "target_markets": "DE;us", "liaison": "wang.market",
-        "department": "market", "authorisation_ref": f"AUTH-{n}", "collected_on": "2026-11-02",
+        "department": "market", "authorisation_ref": f"AUTH-{n}", "collection_channel": "email",
+        "collected_on": "2026-11-02",
         "contact_name": f"Zyxwvuts Person{n}", "contact_email": f"person{n}@client{n}.example.de",
         "contact_phone": "+49 30 1234567", "registered_address": f"Hauptstraße {n}, Berlin",
         "contract_no": f"C-{n}", "contract_signed_on": "2026-10-30",

@@ -33,7 +33,8 @@ FIXED = datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI)
 FORM = {
     "client_name_zh": "北風電商", "client_name_en": "Northwind Retail GmbH", "client_type": "ECOM",
     "stage": "potential", "target_markets": "DE", "liaison": "wang.market",
-    "department": "market", "authorisation_ref": "AUTH-77", "collected_on": "2026-02-26",
+    "department": "market", "authorisation_ref": "AUTH-77", "collection_channel": "email",
+    "collected_on": "2026-02-26",
     "contact_name": "Greta Vogel", "contact_email": "greta@northwind.example.de",
     "contact_phone": "+49 30 1234567",
 }

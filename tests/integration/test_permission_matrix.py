@@ -27,7 +27,17 @@ from dossiers.documents import adding, integrity, sweep
 from dossiers.intake.submitter import SubmitterCheck
 from dossiers.local import samples
 from dossiers.reports import catalogue
-from dossiers.workflows import creation, filing_delays, lifecycle, loans, queries, staff, updates, vault
+from dossiers.workflows import (
+    authorisations,
+    creation,
+    filing_delays,
+    lifecycle,
+    loans,
+    queries,
+    staff,
+    updates,
+    vault,
+)
 
 from helpers import act as _act
 from helpers import client_form, submitted
@@ -38,7 +48,10 @@ pytestmark = pytest.mark.integration
 #: audit duties); the matrix already says who will hold them.
 NOT_BUILT = {Action.DESTRUCTION_PROPOSE, Action.DESTRUCTION_REVIEW, Action.DESTRUCTION_APPROVE,
              Action.DESTRUCTION_RECHECK,
-             Action.DESTRUCTION_SUPERVISE, Action.DISCLOSURE_APPROVE, Action.AUDIT_RUN}
+             Action.DESTRUCTION_SUPERVISE, Action.DISCLOSURE_APPROVE, Action.AUDIT_RUN,
+             Action.COMPLIANCE_CHECK, Action.INCIDENT_OPEN, Action.INCIDENT_HANDLE,
+             Action.INCIDENT_CLOSE, Action.COMPLAINT_RECEIVE, Action.COMPLAINT_INVESTIGATE,
+             Action.COMPLIANCE_READ}
 
 #: One person per role (the ``company`` fixture), and the system that runs the duties.
 PEOPLE = {Role.LIAISON: "wang.market", Role.DEPT_HEAD: "zhao.market",
@@ -73,6 +86,10 @@ def scenario(company, tmp_path) -> dict[str, Any]:
                                                        period_wd=3))
     delay = _act("li.archive", lambda c, a: filing_delays.request(
         c, a, loose["dossier_no"], until=_late(loose["filing_due"]), reason="binder jammed"))
+    with db.transaction() as conn:  # a leaver whose handover awaits CS's sign-off (Art. 19)
+        staff.add(conn, "chen.cs", "gone.leaver", "market", ["liaison"])
+        staff.leave(conn, directory.load_actor(conn, "mgmt.wu"), "gone.leaver", "wang.market",
+                    storage_devices=["USB key 1"])
     with db.transaction() as conn:  # a published report with rows about each department
         report_id = conn.execute(text(
             "INSERT INTO report (kind, period, format, uri, sha256, created_at) VALUES "
@@ -136,6 +153,12 @@ def _operations(s: dict[str, Any]) -> dict[Action, Callable[[Any, Actor], Any]]:
         Action.REPORT_READ: lambda c, a: catalogue.listing(c, a),
         Action.BACKUP_RUN: lambda c, a: backup_catalogue.list_backups(c, a),
         Action.REPORT_READ_ALL: lambda c, a: catalogue.whole(c, a, s["report"]),
+        Action.AUTHORISATION_RECORD: lambda c, a: authorisations.record(
+            c, a, "AUTH-WALK", ["direct"], granted_on=date(2026, 1, 5),
+            expires_on=date(2027, 1, 5)),
+        Action.STAFF_AGREEMENT: lambda c, a: staff.record_agreement(
+            c, a, "sun.plan", signed_on=date(2026, 1, 5), reference="NDA-WALK"),
+        Action.STAFF_HANDOVER_SIGN_OFF: lambda c, a: staff.sign_off_handover(c, a, "gone.leaver"),
     }
 
 

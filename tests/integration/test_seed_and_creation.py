@@ -56,7 +56,8 @@ def _submit(cli, tmp_path, name: str = "Acme") -> uuid.UUID:
     path = tmp_path / f"{name}.json"
     record = {"client_name_zh": f"{name}中文", "client_name_en": name, "client_type": "MFG",
               "stage": "active", "target_markets": "DE", "liaison": "wang.market",
-              "department": "market", "authorisation_ref": "A-1", "collected_on": "2026-11-02",
+              "department": "market", "authorisation_ref": "A-1", "collection_channel": "email",
+              "collected_on": "2026-11-02",
               "registered_address": "Berlin", "contract_no": f"C-{name}",
               "contract_signed_on": "2026-10-30", "contact_name": "Q",
               "contact_phone": "+49 30 1234567", "fee_range": "10k USD"}

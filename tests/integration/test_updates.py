@@ -25,7 +25,8 @@ pytestmark = pytest.mark.integration
 ACTIVE = {
     "client_name_zh": "南岸貿易", "client_name_en": "Southbank Trading Ltd", "client_type": "MFG",
     "stage": "active", "target_markets": "GB", "liaison": "wang.market", "department": "market",
-    "authorisation_ref": "AUTH-9", "collected_on": "2026-11-02", "registered_address": "1 Quay, London",
+    "authorisation_ref": "AUTH-9", "collection_channel": "email",
+    "collected_on": "2026-11-02", "registered_address": "1 Quay, London",
     "contract_no": "C-2026-0042", "contract_signed_on": "2026-10-28", "service_scope": "SEO",
     "fee_range": "50k-80k USD", "contact_name": "Ada Stone", "contact_email": "ada@southbank.example.co.uk",
     "credit_rating": "A",

@@ -23,7 +23,7 @@ from dossiers.intake.reader import (
 )
 from dossiers.intake.rules import validate_row
 
-HEADER = [*REQUIRED_COLUMNS, "contact_email"]
+HEADER = [*REQUIRED_COLUMNS, "collection_channel", "contact_email"]
 
 
 def a_row(n: int = 1, **overrides: object) -> dict[str, object]:
@@ -35,7 +35,7 @@ def a_row(n: int = 1, **overrides: object) -> dict[str, object]:
         "target_markets": "DE",
         "liaison": "wang.market",
         "department": "market",
-        "authorisation_ref": f"AUTH-{n}",
+        "authorisation_ref": f"AUTH-{n}", "collection_channel": "email",
         "collected_on": "2026-03-01",
         "contact_name": f"Person {n}",
         "contact_email": f"p{n}@example.com",
@@ -64,11 +64,13 @@ def refusal(path: Path) -> FileRefused:
 
 
 def test_column_constants_follow_the_contract_table() -> None:
-    assert len(KNOWN_COLUMNS) == len(set(KNOWN_COLUMNS)) == 46
+    assert len(KNOWN_COLUMNS) == len(set(KNOWN_COLUMNS)) == 47
     assert set(REQUIRED_COLUMNS) <= set(KNOWN_COLUMNS)
     assert "authorisation_ref" in REQUIRED_COLUMNS and "contact_name" in REQUIRED_COLUMNS
     # Stage-dependent and "one of" columns are checked per row, not per file.
-    for column in ("registered_address", "contract_no", "terminated_on", "contact_email"):
+    # So is the collection channel (Art. 9): a row without it is refused `invalid_channel`.
+    for column in ("registered_address", "contract_no", "terminated_on", "contact_email",
+                   "collection_channel"):
         assert column not in REQUIRED_COLUMNS
 
 

@@ -41,7 +41,7 @@ def form_row(**overrides: object) -> dict[str, object]:
         "target_markets": "DE;US",
         "liaison": "wang.market",
         "department": "market",
-        "authorisation_ref": "AUTH-2026-0001",
+        "authorisation_ref": "AUTH-2026-0001", "collection_channel": "email",
         "collected_on": "2026-03-01",
         "contact_name": "Anna Schmidt",
         "contact_email": "anna.schmidt@acme-trading.de",
@@ -295,6 +295,8 @@ def test_trimmed_whitespace_is_every_space_except_refused_controls() -> None:
         ({"liaison": "zhang.gone"}, ("liaison", "unknown_liaison")),
         ({"authorisation_ref": None}, ("authorisation_ref", "no_authorisation")),
         ({"authorisation_ref": "  "}, ("authorisation_ref", "no_authorisation")),
+        ({"collection_channel": None}, ("collection_channel", "invalid_channel")),
+        ({"collection_channel": "carrier pigeon"}, ("collection_channel", "invalid_channel")),
     ],
 )
 def test_each_problem_has_its_code(overrides: dict[str, object], expected: tuple[str, str]) -> None:
@@ -361,7 +363,7 @@ def test_a_row_with_several_problems_reports_each_one() -> None:
         collected_on="03/05/2026",
         target_markets="UK;DE;ZZ",
         liaison="nobody",
-        authorisation_ref="",
+        authorisation_ref="", collection_channel="email",
         contact_email="not-an-address",
         contact_phone="+999 123",
         registered_capital="-1 ABC",

@@ -10,6 +10,7 @@ import pytest
 from dossiers.api import fields, forms, loans, updates, vault
 from dossiers.core.vocabulary import (
     Capacity,
+    CollectionChannel,
     Condition,
     FormStatus,
     QueryScope,
@@ -29,7 +30,8 @@ from dossiers.core.vocabulary import (
     (vault.Condition, list(Condition)),
     (updates.Trigger, list(UpdateTrigger)),
     (updates.Status, list(UpdateStatus)),
+    (updates.Channel, list(CollectionChannel)),
 ], ids=["scope", "stage", "form_status", "loan_condition", "capacity", "vault_condition",
-        "trigger", "update_status"])
+        "trigger", "update_status", "channel"])
 def test_api_literals_are_the_vocabulary(literal: object, words: list[str]) -> None:
     assert list(get_args(literal)) == [str(w) for w in words]

@@ -137,6 +137,14 @@ class PaperVolume(BaseModel):
     condition: str
 
 
+class Source(BaseModel):
+    """Where a dimension's information came from (Art. 9)."""
+
+    channel: str
+    authorisation_ref: str | None
+    recorded_at: str
+
+
 class DossierView(BaseModel):
     """A dossier with the dimensions in ``scope``; the others are left out."""
 
@@ -161,6 +169,7 @@ class DossierView(BaseModel):
     needs: Needs | None = None
     other: OtherInfo | None = None
     vault: list[PaperVolume] | None = None
+    sources: dict[str, Source] | None = None
 
 
 # --- routes ------------------------------------------------------------------------------------

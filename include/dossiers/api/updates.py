@@ -21,6 +21,9 @@ router = APIRouter(prefix="/updates", tags=["updates"], responses=ERRORS)
 
 Trigger = Literal["basic_info", "cooperation", "needs", "feedback", "material"]
 Status = Literal["submitted", "reviewed", "approved", "applied", "rejected"]
+Channel = Literal["phone", "email", "video_meeting", "face_to_face", "website", "brochure",
+                  "qualification_document", "contract", "proposal", "minutes",
+                  "internal_aggregation", "industry_report", "data_platform", "client_feedback"]
 #: A field of the collection form (``dossiers.intake.rules.UPDATABLE_FIELDS``).
 FieldName = Annotated[str, one_line(48)]
 
@@ -36,6 +39,9 @@ class Submit(BaseModel):
     evidence: Reason
     trigger: Trigger | None = Field(default=None, description="the Art. 12 immediate-update event")
     occurred_on: date | None = Field(default=None, description="the day the event happened")
+    collection_channel: Channel | None = Field(
+        default=None, description="how the new information was obtained (Art. 9); checked "
+                                  "against the client's authorisation (Art. 19)")
 
 
 class Submitted(BaseModel):
@@ -49,6 +55,7 @@ class Submitted(BaseModel):
     occurred_on: date | None = None
     submission_due: date | None = None
     late: bool | None = None
+    collection_channel: Channel | None = None
 
 
 class Review(BaseModel):
@@ -102,7 +109,8 @@ def submit(body: Submit, user: StaffUser) -> Submitted:
     return Submitted.model_validate(run(user, lambda conn, actor: updates.submit(
         conn, keyring(), actor, body.dossier_no, {k: v or None for k, v in body.changes.items()},
         reason=body.reason, evidence=body.evidence, trigger=body.trigger,
-        occurred_on=body.occurred_on)), from_attributes=True)
+        occurred_on=body.occurred_on, collection_channel=body.collection_channel)),
+        from_attributes=True)
 
 
 @router.get("", summary="Update forms you work on, each field before and after (masked; a page)")

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import DBAPIError
 
 from dossiers.cli import (
+    authorisations,
     backup,
     db,
     documents,
@@ -37,8 +38,8 @@ from dossiers.core.config import settings
 from dossiers.core.errors import CannotRun, DossierError
 
 #: The nouns in the order ``dossier --help`` lists them (``forms`` adds ``import`` first).
-NOUNS = (db, staff, forms, dossiers, documents, updates, queries, loans, vault, workdays, ledger,
-         backup, seed, policy)
+NOUNS = (db, staff, forms, authorisations, dossiers, documents, updates, queries, loans, vault,
+         workdays, ledger, backup, seed, policy)
 
 
 def build_parser() -> argparse.ArgumentParser:

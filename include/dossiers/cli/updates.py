@@ -19,7 +19,7 @@ from dossiers.cli.shared import (
     words,
 )
 from dossiers.core.crypto import KeyRing
-from dossiers.core.vocabulary import UpdateStatus, UpdateTrigger
+from dossiers.core.vocabulary import CollectionChannel, UpdateStatus, UpdateTrigger
 from dossiers.workflows import updates
 
 
@@ -34,7 +34,8 @@ def _field_value(value: str) -> tuple[str, str | None]:
 def cmd_updates_submit(args: argparse.Namespace) -> int:
     return acting(args, lambda conn, actor: updates.submit(
         conn, KeyRing(), actor, args.dossier_no, dict(args.set), reason=args.reason,
-        evidence=args.evidence, trigger=args.trigger, occurred_on=args.occurred_on))
+        evidence=args.evidence, trigger=args.trigger, occurred_on=args.occurred_on,
+        collection_channel=args.channel))
 
 
 def cmd_updates_list(args: argparse.Namespace) -> int:
@@ -70,6 +71,9 @@ def register(nouns: Group) -> None:
                       help="the Art. 12 immediate-update event this follows")
     usub.add_argument("--occurred-on", type=iso_date, metavar="DATE",
                       help="the day the event happened (with --trigger)")
+    usub.add_argument("--channel", choices=words(CollectionChannel),
+                      help="how the new information was obtained (Art. 9); checked against the "
+                           "client's authorisation (Art. 19)")
     ulist = command(upd, "list", cmd_updates_list,
                     "update forms you work on, with each field before and after (personal "
                     "values masked)")

@@ -24,13 +24,15 @@ def load_actor(conn: Connection, username: str | None) -> Actor:
     if not username:
         return Actor.system()
     row = conn.execute(
-        select(staff.c.id, staff.c.department, staff.c.active).where(staff.c.username == username)
+        select(staff.c.id, staff.c.department, staff.c.active,
+               staff.c.confidentiality_signed_on).where(staff.c.username == username)
     ).first()
     if row is None:
         raise NotFound("no such staff member (see `dossier staff add`)", record=f"user {shown(username)}")
     roles = conn.execute(select(staff_role.c.role).where(staff_role.c.staff_id == row.id)).scalars()
     return Actor(username=username, roles=frozenset(Role(r) for r in roles), staff_id=row.id,
-                 department=row.department, active=row.active)
+                 department=row.department, active=row.active,
+                 agreement=row.confidentiality_signed_on is not None)
 
 
 def staff_id(conn: Connection, username: str, *, active: bool = True) -> int:

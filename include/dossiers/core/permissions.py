@@ -89,6 +89,25 @@ class Action(StrEnum):
     #: A report whole, every department's and person's rows; without it a report with such
     #: rows is read as one's own department's edition (Art. 22).
     REPORT_READ_ALL = "report.read_all"
+    #: Record a client's authorisation to collect its information (Art. 19).
+    AUTHORISATION_RECORD = "authorisation.record"
+    #: Put a staff member's signed confidentiality agreement on record (Art. 19).
+    STAFF_AGREEMENT = "staff.agreement"
+    #: Sign off a leaver's handover of dossier materials to CS (Art. 19).
+    STAFF_HANDOVER_SIGN_OFF = "staff.handover_sign_off"
+    #: Run the periodic compliance check (Art. 20).
+    COMPLIANCE_CHECK = "compliance.check"
+    #: Report a compliance incident or dispute (Art. 20): anyone who finds one.
+    INCIDENT_OPEN = "incident.open"
+    #: Record handling steps and owners of an incident (Art. 20: coordinate handling).
+    INCIDENT_HANDLE = "incident.handle"
+    INCIDENT_CLOSE = "incident.close"
+    #: Record a complaint about dossier handling (Art. 21): whoever receives it.
+    COMPLAINT_RECEIVE = "complaint.receive"
+    #: QA's investigation, rectification and accountability (Art. 21).
+    COMPLAINT_INVESTIGATE = "complaint.investigate"
+    #: Read the incident and complaint registers (Arts. 20, 21).
+    COMPLIANCE_READ = "compliance.read"
 
 
 #: The role x action matrix. Each line cites where the policy gives the role that duty.
@@ -98,6 +117,8 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.DOSSIER_READ,  # Art. 16: their own clients'; any other through a grant
         Action.QUERY_REQUEST, Action.LOAN_REQUEST,  # Art. 16
         Action.DOCUMENT_ADD,  # Art. 6: each department files the materials it produces
+        Action.AUTHORISATION_RECORD,  # Art. 19: liaisons obtain the client's authorisation
+        Action.INCIDENT_OPEN, Action.COMPLAINT_RECEIVE,  # Arts. 20, 21: report what they find
     }),
     Role.DEPT_HEAD: frozenset({
         Action.FORM_SUBMIT, Action.UPDATE_SUBMIT, Action.QUERY_REQUEST, Action.LOAN_REQUEST,
@@ -108,6 +129,8 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.DOSSIER_READ,  # Art. 16: through an approved grant
         Action.REPORT_READ,  # Art. 22: their department's and people's scores (its editions)
         Action.DOCUMENT_ADD,  # Art. 6
+        Action.AUTHORISATION_RECORD,  # Art. 19
+        Action.INCIDENT_OPEN, Action.COMPLAINT_RECEIVE,  # Arts. 20, 21
     }),
     Role.ARCHIVIST: frozenset({
         Action.DOSSIER_CREATE, Action.DOSSIER_FILE, Action.UPDATE_APPLY,  # Arts. 11, 13
@@ -121,6 +144,8 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.REPORT_READ, Action.REPORT_READ_ALL,  # Arts. 12, 14: audits, updates of what they keep
         Action.DOCUMENT_ADD,  # Art. 6(2): CS collects and files centrally
         Action.DOCUMENT_VERIFY, Action.DOCUMENT_SWEEP,  # Arts. 7, 18: custody of the store
+        Action.AUTHORISATION_RECORD,  # Art. 19: kept with the dossier
+        Action.INCIDENT_OPEN, Action.COMPLAINT_RECEIVE,  # Arts. 20, 21
     }),
     Role.CS_HEAD: frozenset({
         Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
@@ -138,6 +163,11 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.REPORT_READ, Action.REPORT_READ_ALL,  # Arts. 12, 14, 22: runs the checks, the scorecard
         Action.DOCUMENT_ADD,  # Art. 6(2): CS collects centrally (complaint correspondence)
         Action.DOCUMENT_VERIFY,  # Art. 14: checks
+        Action.AUTHORISATION_RECORD, Action.STAFF_AGREEMENT,  # Art. 19
+        Action.STAFF_HANDOVER_SIGN_OFF,  # Art. 19: leavers hand everything over to CS
+        Action.COMPLIANCE_CHECK,  # Art. 20: CS runs the periodic compliance checks
+        Action.INCIDENT_OPEN, Action.INCIDENT_HANDLE,  # Art. 20: coordinates the handling
+        Action.COMPLAINT_RECEIVE, Action.COMPLIANCE_READ,  # Arts. 20, 21
     }),
     Role.QA_SUPERVISOR: frozenset({
         Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
@@ -146,6 +176,9 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 7, 21
         Action.REPORT_READ, Action.REPORT_READ_ALL,  # Art. 21: supervision, special inspections
         Action.DOCUMENT_VERIFY,  # Art. 21: supervises security
+        Action.INCIDENT_OPEN, Action.COMPLAINT_RECEIVE,  # Arts. 20, 21
+        Action.COMPLAINT_INVESTIGATE,  # Art. 21: QA investigates complaints, drives rectification
+        Action.COMPLIANCE_READ,  # Art. 21: supervises security
     }),
     Role.MANAGEMENT: frozenset({
         Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
@@ -153,13 +186,24 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.STAFF_ADD, Action.STAFF_LEAVE,
         Action.LEDGER_VERIFY,
         Action.REPORT_READ, Action.REPORT_READ_ALL,  # Art. 21: inspection results to management
+        Action.STAFF_AGREEMENT,  # Art. 19
+        Action.INCIDENT_OPEN, Action.INCIDENT_HANDLE, Action.INCIDENT_CLOSE,  # Art. 20: reported to
+        Action.COMPLAINT_RECEIVE, Action.COMPLIANCE_READ,  # management, who closes incidents
     }),
     Role.SYSTEM: frozenset({Action.LEDGER_VERIFY, Action.AUDIT_RUN,
                             Action.BACKUP_RUN,  # Arts. 14, 18: the weekly and monthly duties
-                            Action.DOCUMENT_VERIFY, Action.DOCUMENT_SWEEP}),
+                            Action.DOCUMENT_VERIFY, Action.DOCUMENT_SWEEP,
+                            Action.COMPLIANCE_CHECK}),  # Art. 20: the quarterly duty
 }
 
 STAFF_ROLES = tuple(r for r in Role if r is not Role.SYSTEM)
+
+#: The actions that read a client's information (a dossier; a document once documents land).
+#: Nobody performs them without a signed confidentiality agreement on record (Art. 19),
+#: whatever their roles or grants: :func:`authorize` refuses, and logs the refusal.
+READ_ACTIONS: frozenset[Action] = frozenset({Action.DOSSIER_READ})
+
+NO_AGREEMENT = "no signed confidentiality agreement on record (Art. 19)"
 
 
 @dataclass(frozen=True)
@@ -171,6 +215,8 @@ class Actor:
     staff_id: int | None = None
     department: str | None = None
     active: bool = True
+    #: A signed confidentiality agreement is on record (Art. 19); the system signs nothing.
+    agreement: bool = False
 
     @classmethod
     def system(cls, name: str = "system") -> Actor:
@@ -191,6 +237,8 @@ def authorize(conn: Connection, actor: Actor, action: Action, *, subject: str | 
         reason = ("the account is inactive (Art. 19)" if not actor.active else
                   f"roles {sorted(r.value for r in actor.roles) or ['none']} do not allow "
                   f"{action.value}")
+    if reason is None and action in READ_ACTIONS and not actor.agreement:
+        reason = NO_AGREEMENT
     if reason is None:
         return
     log_refusal(conn, actor.username, action.value, subject, reason)

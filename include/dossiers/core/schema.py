@@ -45,6 +45,10 @@ from dossiers.core.usernames import SQL_PATTERN as USERNAME_PATTERN
 from dossiers.core.vocabulary import (
     BackupKind,
     BackupStatus,
+    ChannelGroup,
+    CollectionChannel,
+    Complainant,
+    ComplaintStatus,
     Condition,
     DelayStatus,
     Dependence,
@@ -57,6 +61,8 @@ from dossiers.core.vocabulary import (
     FormKind,
     FormStatus,
     GrantStatus,
+    IncidentKind,
+    IncidentStatus,
     LoanStatus,
     Origin,
     ProjectProgress,
@@ -139,6 +145,7 @@ staff = Table(
     Column("active", Boolean, nullable=False, server_default=text("true")),
     # Art. 19: everyone with access signs the confidentiality agreement.
     Column("confidentiality_signed_on", Date),
+    Column("confidentiality_ref", Text),  # the agreement's reference (Art. 19)
     Column("joined_at", DateTime(timezone=True), nullable=False),
     Column("left_at", DateTime(timezone=True)),
     Column("handed_over_to", Integer, ForeignKey("staff.id")),
@@ -364,6 +371,119 @@ other_info = Table(
     one_of("dependence", Dependence),
 )
 
+# --- where each dimension's information came from (Art. 9) -----------------------------------
+
+# One row per dimension a form or an applied update brought in: its collection channel and
+# the client's authorisation it was collected under. The latest row of a dimension is where
+# the dossier's information on it came from.
+dossier_source = Table(
+    "dossier_source", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    _dossier_fk(),
+    Column("dimension", String(32), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("authorisation_ref", Text),
+    Column("form_id", UUID(as_uuid=True)),
+    Column("change_id", UUID(as_uuid=True)),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    one_of("channel", CollectionChannel),
+)
+
+# The client's authorisation to collect its information (Art. 19): its reference (what the
+# forms name), the scope of use (the Art. 9 channel groups it allows), when it was given and
+# when it expires. Collection after expiry or outside the scope is refused.
+client_authorisation = Table(
+    "client_authorisation", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("reference", Text, nullable=False, unique=True),
+    Column("scope", ARRAY(Text), nullable=False),
+    Column("legal_basis", Text),  # compliant research: the target market's law relied on
+    Column("granted_on", Date, nullable=False),
+    Column("expires_on", Date, nullable=False),
+    Column("recorded_by", Integer, ForeignKey("staff.id")),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("cardinality(scope) > 0", name="scope"),
+    CheckConstraint(f"scope <@ ARRAY[{', '.join(repr(g.value) for g in ChannelGroup)}]::text[]",
+                    name="scope_groups"),
+    CheckConstraint("expires_on >= granted_on", name="expiry"),
+)
+
+# A leaver's handover (Art. 19): the paper volumes, documents and storage devices returned,
+# signed off by Customer Service.
+staff_handover = Table(
+    "staff_handover", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=False, unique=True),
+    Column("paper_volumes", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("documents", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("storage_devices", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("recorded_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("signed_off_by", Integer, ForeignKey("staff.id")),
+    Column("signed_off_at", DateTime(timezone=True)),
+)
+
+# --- incidents (Art. 20) and complaints (Art. 21) ------------------------------------------
+
+# A compliance incident or dispute: reported to management at once (the mail outbox), handled
+# in steps with owners, closed by management. Free text here holds no personal data.
+incident = Table(
+    "incident", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("kind", String(24), nullable=False),
+    Column("status", String(16), nullable=False, server_default=IncidentStatus.OPEN.value),
+    Column("dossier_id", UUID(as_uuid=True), ForeignKey("dossier.id"), index=True),
+    Column("summary", Text, nullable=False),
+    Column("opened_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("owner_id", Integer, ForeignKey("staff.id")),
+    Column("closed_by", Integer, ForeignKey("staff.id")),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("closure", Text),
+    one_of("kind", IncidentKind),
+    one_of("status", IncidentStatus),
+    CheckConstraint(f"(status = '{IncidentStatus.CLOSED}') = (closed_at IS NOT NULL)",
+                    name="closed"),
+)
+
+# One handling step of an incident: what was done or is to be done, by whom, by when.
+incident_step = Table(
+    "incident_step", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("incident_id", UUID(as_uuid=True), ForeignKey("incident.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("step", Text, nullable=False),
+    Column("owner_id", Integer, ForeignKey("staff.id")),
+    Column("due_on", Date),
+    Column("recorded_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+# A complaint about dossier handling, investigated by QA (Art. 21): who complained (by
+# kind), about what, the findings, the rectification (owner, deadline) and accountability.
+complaint = Table(
+    "complaint", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("complainant", String(16), nullable=False),
+    Column("dossier_id", UUID(as_uuid=True), ForeignKey("dossier.id"), index=True),
+    Column("about", Text, nullable=False),
+    Column("status", String(16), nullable=False, server_default=ComplaintStatus.RECEIVED.value),
+    Column("received_on", Date, nullable=False),
+    Column("received_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("investigator_id", Integer, ForeignKey("staff.id")),
+    Column("findings", Text),
+    Column("upheld", Boolean),
+    Column("rectification", Text),
+    Column("rectification_owner_id", Integer, ForeignKey("staff.id")),
+    Column("rectification_due_on", Date),
+    Column("accountable_id", Integer, ForeignKey("staff.id")),
+    Column("accountability", Text),
+    Column("closed_by", Integer, ForeignKey("staff.id")),
+    Column("closed_at", DateTime(timezone=True)),
+    one_of("complainant", Complainant),
+    one_of("status", ComplaintStatus),
+)
+
 # --- electronic documents and the paper vault (Arts. 14, 15) ------------------------------
 
 document = Table(
@@ -533,8 +653,10 @@ dossier_change = Table(
     Column("applied_at", DateTime(timezone=True)),
     Column("rejected_by", Integer, ForeignKey("staff.id")),
     Column("rejection_reason", Text),
+    Column("collection_channel", String(32)),  # Art. 9; NULL on forms before it was asked
     one_of("status", UpdateStatus),
     one_of("trigger", UpdateTrigger, nullable=True),
+    one_of("collection_channel", CollectionChannel, nullable=True),
     CheckConstraint("(trigger IS NULL) = (occurred_on IS NULL)", name="occurred_on"),
     Index("ix_dossier_change_page", "requested_at", "id"),  # the updates list's pages
 )
@@ -662,7 +784,11 @@ finding = Table(
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("duty", String(32), nullable=False),
     Column("period", String(16), nullable=False),
-    _dossier_fk(),
+    # NULL for a finding about no one dossier (a staff member, a key, a backup: Art. 20),
+    # which names its ``subject`` instead.
+    Column("dossier_id", UUID(as_uuid=True), ForeignKey("dossier.id", ondelete="CASCADE"),
+           index=True),
+    Column("subject", Text),
     Column("check_id", String(64), nullable=False),
     Column("article", Text, nullable=False),
     Column("dimension", String(32), nullable=False),
@@ -675,6 +801,9 @@ finding = Table(
     Column("rechecked_in", String(16)),  # the period of the run that re-checked it
     Column("resolved_at", DateTime(timezone=True)),
     UniqueConstraint("duty", "period", "dossier_id", "check_id"),
+    Index("uq_finding_subject", "duty", "period", "subject", "check_id", unique=True,
+          postgresql_where=text("dossier_id IS NULL")),
+    CheckConstraint("dossier_id IS NOT NULL OR subject IS NOT NULL", name="subject"),
     one_of("severity", Severity),
     one_of("status", FindingStatus),
 )

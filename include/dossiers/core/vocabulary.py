@@ -99,6 +99,109 @@ class FeedbackKind(StrEnum):
     COMPLAINT = "complaint"
 
 
+# --- where client information came from (Art. 9) and the client's authorisation (Art. 19) --------
+
+
+class ChannelGroup(StrEnum):
+    """The five collection channels of Art. 9; a client's authorisation lists the groups it
+    allows (its scope of use, Art. 19)."""
+
+    DIRECT = "direct"
+    DOCUMENTS = "documents"
+    INTERNAL = "internal"
+    RESEARCH = "research"  # compliant research: only with the client's recorded authorisation
+    FEEDBACK = "feedback"
+
+
+class CollectionChannel(StrEnum):
+    """How one piece of client information was obtained (Art. 9), as the collection and
+    update forms name it (``collection_channel``)."""
+
+    PHONE = "phone"
+    EMAIL = "email"
+    VIDEO_MEETING = "video_meeting"
+    FACE_TO_FACE = "face_to_face"
+    WEBSITE = "website"
+    BROCHURE = "brochure"
+    QUALIFICATION_DOCUMENT = "qualification_document"
+    CONTRACT = "contract"
+    PROPOSAL = "proposal"
+    MINUTES = "minutes"
+    INTERNAL_AGGREGATION = "internal_aggregation"
+    INDUSTRY_REPORT = "industry_report"
+    DATA_PLATFORM = "data_platform"
+    CLIENT_FEEDBACK = "client_feedback"
+
+
+#: Each channel's group (Art. 9).
+CHANNEL_GROUP: dict[CollectionChannel, ChannelGroup] = {
+    **dict.fromkeys((CollectionChannel.PHONE, CollectionChannel.EMAIL,
+                     CollectionChannel.VIDEO_MEETING, CollectionChannel.FACE_TO_FACE),
+                    ChannelGroup.DIRECT),
+    **dict.fromkeys((CollectionChannel.WEBSITE, CollectionChannel.BROCHURE,
+                     CollectionChannel.QUALIFICATION_DOCUMENT, CollectionChannel.CONTRACT,
+                     CollectionChannel.PROPOSAL, CollectionChannel.MINUTES),
+                    ChannelGroup.DOCUMENTS),
+    CollectionChannel.INTERNAL_AGGREGATION: ChannelGroup.INTERNAL,
+    CollectionChannel.INDUSTRY_REPORT: ChannelGroup.RESEARCH,
+    CollectionChannel.DATA_PLATFORM: ChannelGroup.RESEARCH,
+    CollectionChannel.CLIENT_FEEDBACK: ChannelGroup.FEEDBACK,
+}
+
+CHANNEL_NAMES: dict[CollectionChannel, tuple[str, str]] = {  # Art. 9
+    CollectionChannel.PHONE: ("電話", "phone"),
+    CollectionChannel.EMAIL: ("郵件", "e-mail"),
+    CollectionChannel.VIDEO_MEETING: ("視頻會議", "video meeting"),
+    CollectionChannel.FACE_TO_FACE: ("面談", "face to face"),
+    CollectionChannel.WEBSITE: ("客戶官網", "client website"),
+    CollectionChannel.BROCHURE: ("宣傳手冊", "brochure"),
+    CollectionChannel.QUALIFICATION_DOCUMENT: ("資質文件", "qualification document"),
+    CollectionChannel.CONTRACT: ("合同", "contract"),
+    CollectionChannel.PROPOSAL: ("方案", "proposal"),
+    CollectionChannel.MINUTES: ("會議紀要", "meeting minutes"),
+    CollectionChannel.INTERNAL_AGGREGATION: ("內部匯總", "internal aggregation"),
+    CollectionChannel.INDUSTRY_REPORT: ("行業報告", "industry report"),
+    CollectionChannel.DATA_PLATFORM: ("第三方數據平臺", "third-party data platform"),
+    CollectionChannel.CLIENT_FEEDBACK: ("客戶反饋", "client feedback"),
+}
+
+
+# --- incidents (Art. 20) and complaints (Art. 21) -----------------------------------------------
+
+
+class IncidentKind(StrEnum):
+    """A compliance incident or dispute that triggers the emergency response (Art. 20)."""
+
+    LEAK = "leak"
+    LOST_VOLUME = "lost_volume"
+    WRONG_DISCLOSURE = "wrong_disclosure"
+    CLIENT_DISPUTE = "client_dispute"
+    OTHER = "other"
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    HANDLING = "handling"
+    CLOSED = "closed"
+
+
+class Complainant(StrEnum):
+    """Who complained about dossier handling (Art. 21), by kind: never a person's name."""
+
+    CLIENT = "client"
+    STAFF = "staff"
+    THIRD_PARTY = "third_party"
+
+
+class ComplaintStatus(StrEnum):
+    """QA's investigation of a complaint (Art. 21): received, investigated, rectified."""
+
+    RECEIVED = "received"
+    INVESTIGATING = "investigating"
+    RECTIFYING = "rectifying"
+    CLOSED = "closed"
+
+
 # --- forms (Arts. 11, 13) ------------------------------------------------------------------------
 
 
@@ -372,6 +475,16 @@ class LedgerAction(StrEnum):
     BACKUP_OFFSITE = "backup.offsite"  # Art. 18: shipped off-site, read back
     BACKUP_EXPIRE = "backup.expire"  # Art. 18: past its retention
     BACKUP_RESTORE = "backup.restore"  # Art. 18: restored into a database
+    AUTHORISATION_RECORD = "authorisation.record"  # Art. 19: the client's authorisation
+    STAFF_AGREEMENT = "staff.agreement"  # Art. 19: confidentiality agreement on record
+    STAFF_HANDOVER = "staff.handover"  # Art. 19: a leaver's materials returned to CS
+    STAFF_HANDOVER_SIGN_OFF = "staff.handover_sign_off"
+    INCIDENT_OPEN = "incident.open"  # Art. 20: emergency response
+    INCIDENT_UPDATE = "incident.update"
+    INCIDENT_CLOSE = "incident.close"
+    COMPLAINT_RECEIVE = "complaint.receive"  # Art. 21: complaints about dossier handling
+    COMPLAINT_INVESTIGATE = "complaint.investigate"
+    COMPLAINT_CLOSE = "complaint.close"
     HISTORY_BACKFILL = "history.backfill"  # synthetic history of `dossier seed` (development)
 
 
@@ -397,6 +510,7 @@ NAMES: dict[type[StrEnum], Mapping[Any, tuple[str, str]]] = {
     FindingStatus: FINDING_STATUS_NAMES,
     Severity: SEVERITY_NAMES,
     DocumentType: DOCUMENT_TYPE_NAMES,
+    CollectionChannel: CHANNEL_NAMES,
 }
 
 

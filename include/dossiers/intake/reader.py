@@ -36,6 +36,8 @@ _CONTRACT_COLUMNS: tuple[tuple[str, bool], ...] = (
     ("liaison", True),
     ("department", True),
     ("authorisation_ref", True),
+    # Art. 9: required in every row, but checked per row (``invalid_channel``), not per file.
+    ("collection_channel", False),
     ("collected_on", True),
     ("registered_address", False),
     ("domestic_contact_address", False),

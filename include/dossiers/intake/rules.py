@@ -28,7 +28,7 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
-from dossiers.core.vocabulary import CLIENT_DEPARTMENTS, Dependence, Stage
+from dossiers.core.vocabulary import CLIENT_DEPARTMENTS, CollectionChannel, Dependence, Stage
 from dossiers.intake.reader import (
     CONTACT_KEYS,
     CONTACTS_KEY,
@@ -148,6 +148,7 @@ _DEPARTMENT_CHOICES: Final = _choices(DEPARTMENTS)
 _PREFERENCE_CHOICES: Final = _choices(CONTACT_PREFERENCES)
 _GOAL_CHOICES: Final = _choices(MARKETING_GOALS)
 _DEPENDENCE_CHOICES: Final = _choices(DEPENDENCE_LEVELS)
+_CHANNEL_CHOICES: Final = _choices(tuple(c.value for c in CollectionChannel))
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +225,7 @@ class ValidForm:
     liaison: str
     department: str
     authorisation_ref: str
+    collection_channel: str
     collected_on: date
     registered_address: str | None
     domestic_contact_address: str | None
@@ -525,7 +527,24 @@ def _identity(check: _RowCheck, known_liaisons: Mapping[str, str] | Container[st
     values["liaison"] = _liaison(check, known_liaisons)
     values["authorisation_ref"] = check.text("authorisation_ref")
     _authorisation(check, values["authorisation_ref"])
+    values["collection_channel"] = collection_channel(check)
     return values
+
+
+def collection_channel(check: _RowCheck) -> str | None:
+    """Art. 9: how the information was obtained, one of the channels; missing or unknown is
+    ``invalid_channel`` (one code for both, so a submitter fixes one column)."""
+    name = "collection_channel"
+    value = check.text(name)
+    if name in check.failed:
+        return None
+    channel = _CHANNEL_CHOICES.get(value.casefold()) if value is not None else None
+    if channel is None:
+        found = "is missing" if value is None else f"{_quote(name, value)} is unknown"
+        check.error(name, "invalid_channel",
+                    f"{name} {found.lstrip()}: one of {', '.join(_CHANNEL_CHOICES.values())} "
+                    "(Art. 9)")
+    return channel
 
 
 def _authorisation(check: _RowCheck, value: str | None) -> None:

@@ -31,6 +31,7 @@ from dossiers.core.policy import policy
 from dossiers.core.progress import Progress, no_progress
 from dossiers.core.schema import dossier, form, staff
 from dossiers.core.vocabulary import DossierStatus, LedgerAction
+from dossiers.intake import authorisation
 from dossiers.intake.reader import FormFile, read_form_file
 from dossiers.intake.rules import RowError, ValidForm, not_your_department, validate_row
 from dossiers.intake.submitter import SubmitterCheck
@@ -67,6 +68,9 @@ class Prepared(NamedTuple):
     payload_json: str
     personal_json: str
     contract_signed_on: date | None
+    authorisation_ref: str
+    collection_channel: str
+    collected_on: date
 
 
 def prepare(valid: ValidForm) -> Prepared:
@@ -75,7 +79,8 @@ def prepare(valid: ValidForm) -> Prepared:
         zh_key(valid.client_name_zh), valid.client_type, valid.stage, valid.department,
         valid.liaison, json.dumps(valid.as_dict(personal=False), ensure_ascii=False),
         json.dumps(valid.personal_fields(), ensure_ascii=False),
-        valid.contract_signed_on if valid.stage == "active" else None)
+        valid.contract_signed_on if valid.stage == "active" else None,
+        valid.authorisation_ref, valid.collection_channel, valid.collected_on)
 
 
 def creation_clocks(dossier_id: uuid.UUID, signed_on: date | None, submitted_at: datetime,
@@ -143,6 +148,7 @@ def import_forms(form_file: FormFile, name: str, *, acting_user: str | None,
         liaisons = _active_liaisons(conn)
         checked = validate_rows(form_file.rows, set(liaisons), today, progress)
         checked = _refuse_others(SubmitterCheck(conn, actor, f"file {name}"), actor, checked)
+        checked = _refuse_unauthorised(conn, checked, today)
         # Duplicates are decided under the lock, so two imports never accept one client.
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INTAKE_LOCK})
         valid = _refuse_duplicates(conn, checked, report)
@@ -204,6 +210,23 @@ def _refuse_others(check: SubmitterCheck, actor: Actor, checked: list[Checked]) 
             errors = [*errors, not_your_department(row, prepared.department, prepared.liaison,
                                                    actor.username)]
             prepared = None
+        out.append((row, prepared, errors))
+    return out
+
+
+def _refuse_unauthorised(conn: Connection, checked: list[Checked], today: date) -> list[Checked]:
+    """Refuse the valid rows collected outside the client's authorisation (Arts. 9, 19)."""
+    terms = authorisation.on_record(conn, (p.authorisation_ref for _, p, _ in checked if p))
+    out: list[Checked] = []
+    for row, prepared, errors in checked:
+        if prepared is not None:
+            why = authorisation.refusal(
+                prepared.authorisation_ref, terms.get(prepared.authorisation_ref),
+                prepared.collection_channel, prepared.collected_on, today)
+            if why:
+                errors = [*errors, RowError(row, "authorisation_ref",
+                                            authorisation.NO_AUTHORISATION, why)]
+                prepared = None
         out.append((row, prepared, errors))
     return out
 
@@ -312,6 +335,7 @@ def _store(conn: Connection, keyring: KeyRing, actor: Actor, file_name: str,
             details={"file": file_name, "row": form_row.row, "client_type": form_row.client_type,
                      "stage": form_row.stage, "department": form_row.department,
                      "liaison": form_row.liaison, "review_due": review.date.isoformat(),
+                     "collection_channel": form_row.collection_channel,
                      "review_due_provisional": review.provisional},
         ))
         report.accepted.append({"row": form_row.row, "form_id": str(form_id)})

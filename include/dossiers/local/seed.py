@@ -39,10 +39,10 @@ from dossiers.core.schema import (
     qualification_document,
 )
 from dossiers.core.schema import staff as staff_table
-from dossiers.core.vocabulary import CLIENT_DEPARTMENTS, FormStatus, LedgerAction
+from dossiers.core.vocabulary import CLIENT_DEPARTMENTS, ChannelGroup, FormStatus, LedgerAction
 from dossiers.intake.reader import KNOWN_COLUMNS
 from dossiers.intake.service import import_file
-from dossiers.workflows import creation, staff
+from dossiers.workflows import authorisations, creation, staff
 
 LOCALES = {  # Faker locale -> ISO 3166-1 country
     "en_US": "US", "de_DE": "DE", "ja_JP": "JP", "pt_BR": "BR", "en_GB": "GB", "fr_FR": "FR",
@@ -111,7 +111,8 @@ def _client_row(rng: random.Random, fakers: dict[str, Any], i: int, liaison: str
                                                  "協會": "ASSOC"}[client_type]]),
         "stage": stage, "target_markets": ";".join(dict.fromkeys(markets)),
         "liaison": liaison, "department": department,
-        "authorisation_ref": f"AUTH-{collected.year}-{i:05d}",
+        "authorisation_ref": _authorisation_ref(i, collected),
+        "collection_channel": _channel(i),
         "collected_on": collected.isoformat(),
         "registered_address": fake.address().replace("\n", ", "),
         "founded_on": (collected - timedelta(days=rng.randint(400, 12000))).isoformat(),
@@ -150,6 +151,44 @@ def _client_row(rng: random.Random, fakers: dict[str, Any], i: int, liaison: str
     return row
 
 
+#: The channels the seeded forms name, by client number (Art. 9); every eighth is compliant
+#: research, under a recorded authorisation allowing it.
+SEED_CHANNELS = ("email", "phone", "video_meeting", "face_to_face", "website", "contract",
+                 "internal_aggregation", "industry_report")
+#: Every twentieth client's authorisation is not on record (a finding of the quarterly
+#: compliance check, Art. 20); those clients were met directly, never researched.
+UNRECORDED_EVERY = 20
+
+
+def _authorisation_ref(i: int, collected: date) -> str:
+    return f"AUTH-{collected.year}-{i:05d}"
+
+
+def _recorded(i: int) -> bool:
+    return i % UNRECORDED_EVERY != UNRECORDED_EVERY - 1
+
+
+def _channel(i: int) -> str:
+    return SEED_CHANNELS[i % len(SEED_CHANNELS)] if _recorded(i) else "email"
+
+
+def _record_authorisations(conn: Connection, actor: Any, rows: list[dict[str, str]],
+                           today: date) -> None:
+    """The clients' authorisations (Art. 19), given a little before their collection and
+    valid two years on, allowing every channel group; compliant research under the target
+    market's law (Art. 9)."""
+    for row in rows:
+        i = int(row["client_name_en"].rsplit(" ", 1)[-1])
+        if not _recorded(i):
+            continue
+        collected = date.fromisoformat(row["collected_on"])
+        authorisations.record(conn, actor, row["authorisation_ref"],
+                              [g.value for g in ChannelGroup],
+                              granted_on=collected - timedelta(days=5),
+                              expires_on=today + timedelta(days=730),
+                              legal_basis="GDPR Art. 6(1)(a) consent")
+
+
 def _at(day: date, hour: int = 10) -> datetime:
     return datetime.combine(day, time(hour), SHANGHAI)
 
@@ -177,7 +216,8 @@ def seed_company(clients: int = 200, seed: int = 2026, today: date | None = None
             if conn.execute(text("SELECT 1 FROM staff WHERE username = :u"), {"u": username}).first():
                 continue
             staff.add(conn, next(iter(people)), username, department, roles,
-                      confidentiality_signed_on=today - timedelta(days=400))
+                      confidentiality_signed_on=today - timedelta(days=400),
+                      agreement_ref=f"NDA-{today.year - 1}-{username}")
     liaisons = [(u, d) for u, (d, r) in people.items() if "liaison" in r]
     # 1. intake: one CSV per liaison and month, through the real import path.
     batches: dict[tuple[str, date], list[dict[str, str]]] = defaultdict(list)
@@ -187,6 +227,10 @@ def seed_company(clients: int = 200, seed: int = 2026, today: date | None = None
         submitted = min(today, collected + timedelta(days=rng.randint(0, 4)))
         batches[(liaison, submitted)].append(
             _client_row(rng, fakers, i, liaison, department, collected))
+    with engine.begin() as conn:
+        cs_head = directory.load_actor(conn, next(iter(people)))
+        _record_authorisations(conn, cs_head, [r for rows in batches.values() for r in rows],
+                               today)
     keyring = KeyRing()
     refused: Counter[str] = Counter()
     progress(IMPORT_STEP, 0, len(batches))

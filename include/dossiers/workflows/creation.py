@@ -44,7 +44,7 @@ from dossiers.core.schema import (
 )
 from dossiers.core.vocabulary import FormStatus, LedgerAction, Origin, Stage
 from dossiers.intake.service import personal_field
-from dossiers.workflows import decisions
+from dossiers.workflows import decisions, sources
 from dossiers.workflows.access import worked_on
 from dossiers.workflows.results import Result
 
@@ -160,6 +160,9 @@ def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uu
         terminated_on=p.get("terminated_on"),
     ))
     _insert_dimensions(conn, keyring, dossier_id, p, personal)
+    if p.get("collection_channel"):  # Art. 9 (forms submitted before it was asked have none)
+        sources.record(conn, dossier_id, sources.form_dimensions(p, personal),
+                       p["collection_channel"], p["authorisation_ref"], at, form_id=form_id)
     conn.execute(update(form).where(form.c.id == form_id).values(status=FormStatus.CREATED))
     filing = open_clock(conn, "filing", "dossier", str(dossier_id), "creation_filing_wd",
                         owner_id=actor.staff_id, start=at.date())  # Art. 11(5)

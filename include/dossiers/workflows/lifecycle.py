@@ -35,6 +35,7 @@ from dossiers.core.schema import (
     staff,
 )
 from dossiers.core.vocabulary import DossierStatus, LedgerAction, Stage
+from dossiers.workflows import sources
 from dossiers.workflows.access import active_scope, find, mask
 from dossiers.workflows.results import Result
 
@@ -96,6 +97,8 @@ class DossierView(TypedDict):
     needs: NotRequired[dict[str, Any]]
     other: NotRequired[dict[str, Any]]
     vault: NotRequired[list[dict[str, Any]]]
+    #: Where each dimension in scope came from (Art. 9): channel, authorisation, when.
+    sources: NotRequired[dict[str, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,9 @@ def _dossier_view(conn: Connection, keyring: KeyRing, row: Any, scope: set[str])
         view["needs"] = one(needs)
     if "other" in scope:
         view["other"] = other
+    came_from = {d: v for d, v in sources.by_dimension(conn, d_id).items() if d in scope}
+    if came_from:
+        view["sources"] = came_from
     if "vault" in scope:
         view["vault"] = [dict(v._mapping) for v in conn.execute(
             select(paper_volume.c.volume_no, paper_volume.c.cabinet, paper_volume.c.shelf,

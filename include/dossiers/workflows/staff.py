@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -11,9 +12,10 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from dossiers.calendar import clocks
 from dossiers.core import clock, ledger, usernames
 from dossiers.core.directory import DEPARTMENTS, load_actor, staff_id
-from dossiers.core.errors import Refused
+from dossiers.core.errors import NotFound, Refused
+from dossiers.core.free_text import refuse_personal_data
 from dossiers.core.permissions import STAFF_ROLES, Action, Actor, authorize
-from dossiers.core.schema import dossier, form, staff, staff_role
+from dossiers.core.schema import dossier, form, staff, staff_handover, staff_role
 from dossiers.core.vocabulary import FormStatus, LedgerAction
 from dossiers.workflows.results import Result
 
@@ -39,7 +41,7 @@ class Left(Result):
 
 def add(conn: Connection, acting_user: str | None, username: str, department_code: str,
         roles: list[str], confidentiality_signed_on: Any = None, *,
-        at: datetime | None = None) -> Added:
+        agreement_ref: str | None = None, at: datetime | None = None) -> Added:
     """Onboard a staff member. The very first one (an empty company) needs no actor.
 
     The username is checked first: it becomes a login, a mail address and a report cell
@@ -66,24 +68,35 @@ def add(conn: Connection, acting_user: str | None, username: str, department_cod
         actor_name = actor.username
     if conn.execute(select(staff.c.id).where(staff.c.username == username)).first():
         raise Refused("already exists", record=f"user {username}")
+    _check_agreement(f"user {username}", confidentiality_signed_on, agreement_ref, at)
     new_id = conn.execute(insert(staff).values(
         username=username, department=department_code,
-        confidentiality_signed_on=confidentiality_signed_on, joined_at=at,
+        confidentiality_signed_on=confidentiality_signed_on,
+        confidentiality_ref=agreement_ref.strip() if agreement_ref else None, joined_at=at,
     ).returning(staff.c.id)).scalar_one()
     conn.execute(insert(staff_role), [{"staff_id": new_id, "role": r} for r in dict.fromkeys(roles)])
     ledger.append(conn, ledger.Entry(
         actor=actor_name, action=LedgerAction.STAFF_ADD, subject_type="staff", subject_id=username,
         details={"department": department_code, "roles": sorted(set(roles)),
-                 "bootstrap": bootstrap},
+                 "bootstrap": bootstrap,
+                 "agreement_signed_on": str(confidentiality_signed_on)
+                 if confidentiality_signed_on else None},
     ))
     return Added(username, department_code, sorted(set(roles)))
 
 
 def leave(conn: Connection, actor: Actor, username: str, handover_to: str, *,
-          at: datetime | None = None) -> Left:
-    """Offboard (Art. 19): hand every dossier and open item over, then revoke access."""
+          paper_volumes: Sequence[str] = (), documents: Sequence[str] = (),
+          storage_devices: Sequence[str] = (), at: datetime | None = None) -> Left:
+    """Offboard (Art. 19): hand every dossier and open item over, then revoke access; the
+    paper volumes, documents and storage devices the leaver returned are listed for CS to
+    sign off (:func:`sign_off_handover`)."""
     at = at or clock.now()
     authorize(conn, actor, Action.STAFF_LEAVE, subject=f"user {username}")
+    for name, items in (("paper-volume", paper_volumes), ("document", documents),
+                        ("storage-device", storage_devices)):
+        for item in items:
+            refuse_personal_data(item, record=f"user {username}", field=name)
     if username == handover_to:
         raise Refused("cannot hand over to the leaver", record=f"user {username}",
                       field="handover-to")
@@ -104,9 +117,89 @@ def leave(conn: Connection, actor: Actor, username: str, handover_to: str, *,
     ).scalars().all()
     conn.execute(update(staff).where(staff.c.id == leaver).values(
         active=False, left_at=at, handed_over_to=successor))
+    conn.execute(insert(staff_handover).values(
+        staff_id=leaver, paper_volumes=list(paper_volumes), documents=list(documents),
+        storage_devices=list(storage_devices), recorded_by=actor.staff_id, recorded_at=at))
     summary = Left(username, handover_to, len(dossiers), len(forms), len(handed), sorted(revoked))
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=LedgerAction.STAFF_LEAVE, subject_type="staff", subject_id=username,
-        details={**summary.as_dict(), "dossier_nos": sorted(n for n in dossiers if n)},
+        details={**summary.as_dict(), "dossier_nos": sorted(n for n in dossiers if n),
+                 "returned": {"paper_volumes": list(paper_volumes), "documents": list(documents),
+                              "storage_devices": list(storage_devices)}},
     ))
     return summary
+
+
+@dataclass(frozen=True)
+class AgreementRecorded(Result):
+    """A signed Client Information Confidentiality Agreement on record (Art. 19)."""
+
+    username: str
+    signed_on: date
+    reference: str
+
+
+def _check_agreement(record: str, signed_on: Any, reference: str | None, at: datetime) -> None:
+    """Art. 19: an agreement is recorded with its date and its reference, both or neither."""
+    if (signed_on is None) != (not (reference or "").strip()):
+        raise Refused("a confidentiality agreement is recorded with its date and its "
+                      "reference (Art. 19)", record=record,
+                      field="agreement-ref" if signed_on else "agreement-signed-on")
+    if isinstance(signed_on, date) and signed_on > at.date():
+        raise Refused("is in the future", record=record, field="agreement-signed-on")
+    refuse_personal_data(reference, record=record, field="agreement-ref")
+
+
+def record_agreement(conn: Connection, actor: Actor, username: str, *, signed_on: date,
+                     reference: str, at: datetime | None = None) -> AgreementRecorded:
+    """Put a staff member's signed confidentiality agreement on record (Art. 19): without
+    one, they read no dossier (:data:`dossiers.core.permissions.READ_ACTIONS`)."""
+    at = at or clock.now()
+    record = f"user {username}"
+    authorize(conn, actor, Action.STAFF_AGREEMENT, subject=record)
+    member = staff_id(conn, username)
+    _check_agreement(record, signed_on, reference, at)
+    conn.execute(update(staff).where(staff.c.id == member).values(
+        confidentiality_signed_on=signed_on, confidentiality_ref=reference.strip()))
+    ledger.append(conn, ledger.Entry(
+        actor=actor.username, action=LedgerAction.STAFF_AGREEMENT, subject_type="staff",
+        subject_id=username, details={"signed_on": signed_on.isoformat(),
+                                      "reference": reference.strip()}))
+    return AgreementRecorded(username, signed_on, reference.strip())
+
+
+@dataclass(frozen=True)
+class HandoverSignedOff(Result):
+    """A leaver's materials returned to Customer Service, signed off (Art. 19)."""
+
+    username: str
+    paper_volumes: list[str]
+    documents: list[str]
+    storage_devices: list[str]
+    signed_off_by: str
+
+
+def sign_off_handover(conn: Connection, actor: Actor, username: str, *,
+                      at: datetime | None = None) -> HandoverSignedOff:
+    """CS signs off what a leaver returned (Art. 19: leavers hand everything over to CS)."""
+    at = at or clock.now()
+    record = f"user {username}"
+    authorize(conn, actor, Action.STAFF_HANDOVER_SIGN_OFF, subject=record)
+    leaver = staff_id(conn, username, active=False)
+    row = conn.execute(select(staff_handover).where(staff_handover.c.staff_id == leaver)
+                       .with_for_update()).first()
+    if row is None:
+        raise NotFound("has no handover: `dossier staff leave` records it", record=record)
+    if row.signed_off_at is not None:
+        raise Refused("handover is already signed off", record=record)
+    if row.recorded_by == actor.staff_id:
+        authorize(conn, actor, Action.STAFF_HANDOVER_SIGN_OFF, subject=record,
+                  reason="who recorded a handover does not sign it off too (Art. 19)")
+    conn.execute(update(staff_handover).where(staff_handover.c.id == row.id).values(
+        signed_off_by=actor.staff_id, signed_off_at=at))
+    done = HandoverSignedOff(username, list(row.paper_volumes), list(row.documents),
+                             list(row.storage_devices), actor.username)
+    ledger.append(conn, ledger.Entry(
+        actor=actor.username, action=LedgerAction.STAFF_HANDOVER_SIGN_OFF,
+        subject_type="staff", subject_id=username, details=done.as_dict()))
+    return done

@@ -46,10 +46,11 @@ from dossiers.core.schema import (
     other_info,
     staff,
 )
-from dossiers.core.vocabulary import LedgerAction, UpdateStatus
+from dossiers.core.vocabulary import CollectionChannel, LedgerAction, UpdateStatus
+from dossiers.intake import authorisation
 from dossiers.intake.rules import PERSONAL_FIELDS, UPDATABLE_FIELDS, name_key, validate_update
 from dossiers.intake.service import zh_key
-from dossiers.workflows import decisions
+from dossiers.workflows import decisions, sources
 from dossiers.workflows.access import find, mask, worked_on
 from dossiers.workflows.results import Result
 
@@ -126,6 +127,7 @@ class Submitted(Result):
     occurred_on: str | None = field(default=None, metadata=_OPTIONAL)  # ISO date
     submission_due: str | None = field(default=None, metadata=_OPTIONAL)  # ISO date
     late: bool | None = field(default=None, metadata=_OPTIONAL)
+    collection_channel: str | None = field(default=None, metadata=_OPTIONAL)  # Art. 9
     review_due: str = field(kw_only=True)  # ISO date
 
 
@@ -187,8 +189,10 @@ def is_important(fields: set[str]) -> bool:
 def submit(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str,
            changes: Mapping[str, object], *, reason: str, evidence: str,
            trigger: str | None = None, occurred_on: date | None = None,
-           at: datetime | None = None) -> Submitted:
-    """Art. 13(1): the liaison submits an update form; nothing is changed yet."""
+           collection_channel: str | None = None, at: datetime | None = None) -> Submitted:
+    """Art. 13(1): the liaison submits an update form; nothing is changed yet. The channel
+    the new information came through (Art. 9) is checked against the client's authorisation
+    (Art. 19) and recorded for each dimension it changes when the update is applied."""
     at = at or _now()
     row = find(conn, dossier_no)
     record = f"dossier {dossier_no}"
@@ -214,16 +218,20 @@ def submit(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str,
     values, errors = validate_update(changes, today=at.date())
     if errors:
         raise Refused("; ".join(e.message for e in errors), record=record, field=errors[0].field)
+    if collection_channel is not None:
+        _check_channel(conn, row, record, collection_channel, at.date())
     change_id = uuid.uuid4()
     important = is_important(set(changes))
     conn.execute(insert(dossier_change).values(
         id=change_id, dossier_id=row.id, important=important, trigger=trigger,
         occurred_on=occurred_on, reason=reason.strip(), evidence=evidence.strip(),
-        requested_by=actor.staff_id, requested_at=at))
+        requested_by=actor.staff_id, requested_at=at, collection_channel=collection_channel))
     conn.execute(insert(dossier_change_item), [
         _item(conn, keyring, row.id, change_id, name, "after", _new_text(name, values))
         for name in changes])
     details: dict[str, Any] = {"fields": sorted(changes), "important": important}
+    if collection_channel is not None:
+        details["collection_channel"] = collection_channel
     if trigger and occurred_on:  # Art. 12: immediate updates are submitted within 2 wd
         clock = open_clock(conn, "immediate_update", "dossier_change", str(change_id),
                            "immediate_update_wd", owner_id=row.liaison_id, start=occurred_on,
@@ -238,6 +246,20 @@ def submit(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str,
         actor=actor.username, action=LedgerAction.UPDATE_SUBMIT, subject_type="dossier_change",
         subject_id=str(change_id), dossier_no=dossier_no, details=details))
     return Submitted(str(change_id), dossier_no, UpdateStatus.SUBMITTED, **details)
+
+
+def _check_channel(conn: Connection, row: Any, record: str, channel: str, today: date) -> None:
+    """Art. 9: a known channel; Art. 19: within the client's authorisation (its scope, its
+    term; compliant research only with one on record)."""
+    if channel not in {c.value for c in CollectionChannel}:
+        raise Refused(f"invalid_channel: {channel!r} is not one of "
+                      f"{', '.join(c.value for c in CollectionChannel)} (Art. 9)",
+                      record=record, field="collection_channel")
+    terms = authorisation.on_record(conn, [row.authorisation_ref]).get(row.authorisation_ref)
+    why = authorisation.refusal(row.authorisation_ref, terms, channel, today, today)
+    if why:
+        raise Refused(f"{authorisation.NO_AUTHORISATION}: {why}", record=record,
+                      field="collection_channel")
 
 
 def _new_text(name: str, values: Mapping[str, Any]) -> str | None:
@@ -380,6 +402,10 @@ def apply(conn: Connection, keyring: KeyRing, actor: Actor, change_id: uuid.UUID
                                            before).items()
                     if k.startswith("before")}))
     conn.execute(update(dossier).where(dossier.c.id == target.id).values(updated_at=at))
+    if change.collection_channel:  # Art. 9: where the changed dimensions' facts came from
+        sources.record(conn, target.id, sorted({
+            sources.DIMENSION_OF_TABLE[PLACES[name].table.name].value for name in new_texts}),
+            change.collection_channel, target.authorisation_ref, at, change_id=change_id)
     conn.execute(update(dossier_change).where(dossier_change.c.id == change_id).values(
         status=UpdateStatus.APPLIED, applied_by=actor.staff_id, applied_at=at))
     close_clock(conn, "update_apply", "dossier_change", str(change_id), at)

@@ -1,0 +1,67 @@
+"""Where each dimension of a dossier's information came from (Art. 9).
+
+A collection form and an applied update form each record, for every Art. 10 dimension they
+bring in, the collection channel and the client's authorisation it was collected under
+(``dossier_source``); the latest row of a dimension is what the dossier shows for it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from dossiers.core.schema import dossier_source
+from dossiers.core.vocabulary import QueryScope
+
+#: The Art. 10 dimension each table of the dossier belongs to.
+DIMENSION_OF_TABLE: Mapping[str, QueryScope] = {
+    "dossier": QueryScope.BASIC, "basic_info": QueryScope.BASIC,
+    "qualification_document": QueryScope.BASIC, "contact": QueryScope.CONTACTS,
+    "dossier_market": QueryScope.MARKET, "market_info": QueryScope.MARKET,
+    "cooperation": QueryScope.COOPERATION, "contract": QueryScope.COOPERATION,
+    "project": QueryScope.COOPERATION, "communication": QueryScope.COOPERATION,
+    "needs": QueryScope.NEEDS, "feedback": QueryScope.NEEDS, "other_info": QueryScope.OTHER,
+}
+
+#: The collection form's fields of each dimension beyond ``basic`` and ``market`` (which
+#: every form fills: names, type, target markets).
+_FORM_FIELDS: Mapping[QueryScope, tuple[str, ...]] = {
+    QueryScope.CONTACTS: ("contacts",),
+    QueryScope.COOPERATION: ("contract_no",),
+    QueryScope.NEEDS: ("marketing_goals", "brand_positioning", "creative_preferences",
+                       "selling_points", "consumer_traits", "service_expectations",
+                       "latent_needs"),
+    QueryScope.OTHER: ("other_partners", "honours", "dependence"),
+}
+
+
+def form_dimensions(payload: Mapping[str, Any], personal: Mapping[str, str]) -> list[str]:
+    """The dimensions a collection form's values fill."""
+    found = [QueryScope.BASIC.value, QueryScope.MARKET.value]
+    for dimension, names in _FORM_FIELDS.items():
+        if any(payload.get(n) for n in names) or (
+                dimension is QueryScope.OTHER and "credit_rating" in personal):
+            found.append(dimension.value)
+    return found
+
+
+def record(conn: Connection, dossier_id: uuid.UUID, dimensions: Iterable[str], channel: str,
+           authorisation_ref: str | None, at: datetime, *, form_id: uuid.UUID | None = None,
+           change_id: uuid.UUID | None = None) -> None:
+    rows = [{"dossier_id": dossier_id, "dimension": d, "channel": channel,
+             "authorisation_ref": authorisation_ref, "form_id": form_id,
+             "change_id": change_id, "recorded_at": at} for d in dict.fromkeys(dimensions)]
+    if rows:
+        conn.execute(insert(dossier_source), rows)
+
+
+def by_dimension(conn: Connection, dossier_id: uuid.UUID) -> dict[str, dict[str, Any]]:
+    """Each dimension's latest source: its channel, authorisation and when it was recorded."""
+    rows = conn.execute(select(dossier_source).where(dossier_source.c.dossier_id == dossier_id)
+                        .order_by(dossier_source.c.recorded_at, dossier_source.c.id)).all()
+    return {r.dimension: {"channel": r.channel, "authorisation_ref": r.authorisation_ref,
+                          "recorded_at": r.recorded_at.isoformat()} for r in rows}
