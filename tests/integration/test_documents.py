@@ -50,7 +50,8 @@ def _own_store(tmp_path, monkeypatch) -> None:
 def dossier_no(company, tmp_path) -> str:
     """A created dossier of wang.market (Marketing) and a second planning liaison."""
     with db.transaction() as conn:
-        staff.add(conn, "chen.cs", "zhou.plan", "planning", ["liaison"])
+        staff.add(conn, "chen.cs", "zhou.plan", "planning", ["liaison"], date(2025, 1, 2),
+                  agreement_ref="NDA-zhou.plan")  # Art. 19: reads need an agreement
     form_id = submitted(tmp_path, form_row())
     act("zhao.market", lambda c, a: creation.review_form(c, a, form_id, approve=True))
     made = act("li.archive", lambda c, a: creation.create_dossier(c, KeyRing(), a, form_id))
@@ -318,7 +319,8 @@ def test_every_bad_input_is_refused_in_one_line_and_leaves_nothing(
         cli, dossier_no, proposal, tmp_path, monkeypatch, case) -> None:
     name, data, kind, user, field = BAD_INPUTS[case]
     with db.transaction() as conn:
-        staff.add(conn, "chen.cs", "ma.market", "market", ["liaison"])
+        staff.add(conn, "chen.cs", "ma.market", "market", ["liaison"], date(2025, 1, 2),
+                  agreement_ref="NDA-ma.market")
     if case == "over the limit":
         monkeypatch.setenv("DOSSIER_POLICY_FILE", str(_policy_file(
             tmp_path, document_max_bytes=proposal.stat().st_size - 1)))
