@@ -23,6 +23,9 @@ from dossiers.core import clock, db, directory
 from dossiers.core.crypto import KeyRing
 from dossiers.core.errors import DossierError
 from dossiers.core.permissions import MATRIX, Action, Actor, Role
+from dossiers.destruction import execution as destruction_execution
+from dossiers.destruction import holds
+from dossiers.destruction import requests as destruction_requests
 from dossiers.documents import adding, integrity, sweep
 from dossiers.intake.submitter import SubmitterCheck
 from dossiers.local import samples
@@ -46,9 +49,8 @@ pytestmark = pytest.mark.integration
 
 #: Actions whose operations belong to later work (destruction, external disclosure, the
 #: audit duties); the matrix already says who will hold them.
-NOT_BUILT = {Action.DESTRUCTION_PROPOSE, Action.DESTRUCTION_REVIEW, Action.DESTRUCTION_APPROVE,
-             Action.DESTRUCTION_RECHECK,
-             Action.DESTRUCTION_SUPERVISE, Action.DISCLOSURE_APPROVE, Action.AUDIT_RUN,
+NOT_BUILT = {Action.DISCLOSURE_REQUEST, Action.DISCLOSURE_APPROVE, Action.DISCLOSURE_PACKAGE,
+             Action.DISCLOSURE_REGISTER, Action.AUDIT_RUN,
              Action.COMPLIANCE_CHECK, Action.INCIDENT_OPEN, Action.INCIDENT_HANDLE,
              Action.INCIDENT_CLOSE, Action.COMPLAINT_RECEIVE, Action.COMPLAINT_INVESTIGATE,
              Action.COMPLIANCE_READ}
@@ -90,6 +92,12 @@ def scenario(company, tmp_path) -> dict[str, Any]:
         staff.add(conn, "chen.cs", "gone.leaver", "market", ["liaison"])
         staff.leave(conn, directory.load_actor(conn, "mgmt.wu"), "gone.leaver", "wang.market",
                     storage_devices=["USB key 1"])
+    # a Destruction Request Form listing the unfiled dossier, terminated long ago (Art. 17)
+    _act("li.archive", lambda c, a: lifecycle.change_stage(
+        c, a, loose["dossier_no"], "terminated", terminated_on=date(2023, 1, 2),
+        further_cooperation=False))
+    destroying = _act("li.archive", lambda c, a: destruction_requests.request(
+        c, a, [destruction_requests.Item(loose["dossier_no"])]))
     with db.transaction() as conn:  # a published report with rows about each department
         report_id = conn.execute(text(
             "INSERT INTO report (kind, period, format, uri, sha256, created_at) VALUES "
@@ -99,7 +107,7 @@ def scenario(company, tmp_path) -> dict[str, Any]:
             "report": report_id,
             "loose": uuid.UUID(loose["dossier_id"]), "grant": uuid.UUID(grant["grant_id"]),
             "change": uuid.UUID(change["change_id"]), "loan": uuid.UUID(loan["loan_id"]),
-            "delay": delay["delay_id"]}
+            "delay": delay["delay_id"], "destruction": destroying.request_id}
 
 
 def _late(due: str) -> date:
@@ -150,6 +158,20 @@ def _operations(s: dict[str, Any]) -> dict[Action, Callable[[Any, Actor], Any]]:
             c, keys, a, number, name="walk.png", chunks=[samples.png(7)], document_type="other"),
         Action.DOCUMENT_VERIFY: lambda c, a: integrity.verify(c, keys, a, number),
         Action.DOCUMENT_SWEEP: lambda c, a: sweep.sweep(c, a),
+        Action.DESTRUCTION_PROPOSE: lambda c, a: destruction_requests.request(
+            c, a, [destruction_requests.Item(number)]),
+        Action.DESTRUCTION_REVIEW: lambda c, a: destruction_requests.decide(
+            c, a, s["destruction"], "cs_head", approve=True),
+        Action.DESTRUCTION_RECHECK: lambda c, a: destruction_requests.decide(
+            c, a, s["destruction"], "department:market", approve=True),
+        Action.DESTRUCTION_APPROVE: lambda c, a: destruction_requests.decide(
+            c, a, s["destruction"], "management", approve=True),
+        Action.DESTRUCTION_SUPERVISE: lambda c, a: destruction_requests.decide(
+            c, a, s["destruction"], "qa_supervisor", approve=True),
+        Action.DESTRUCTION_EXECUTE: lambda c, a: destruction_execution.execute(
+            c, keys, a, s["destruction"]),
+        Action.LEGAL_HOLD_MANAGE: lambda c, a: holds.place(c, a, number, kind="litigation",
+                                                           reference="walk"),
         Action.REPORT_READ: lambda c, a: catalogue.listing(c, a),
         Action.BACKUP_RUN: lambda c, a: backup_catalogue.list_backups(c, a),
         Action.REPORT_READ_ALL: lambda c, a: catalogue.whole(c, a, s["report"]),

@@ -20,6 +20,7 @@ from dossiers.cli import (
     authorisations,
     backup,
     db,
+    destruction,
     documents,
     dossiers,
     forms,
@@ -39,7 +40,7 @@ from dossiers.core.errors import CannotRun, DossierError
 
 #: The nouns in the order ``dossier --help`` lists them (``forms`` adds ``import`` first).
 NOUNS = (db, staff, forms, authorisations, dossiers, documents, updates, queries, loans, vault,
-         workdays, ledger, backup, seed, policy)
+         destruction, workdays, ledger, backup, seed, policy)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -73,7 +73,14 @@ class Action(StrEnum):
     DESTRUCTION_RECHECK = "destruction.recheck"
     DESTRUCTION_APPROVE = "destruction.approve"
     DESTRUCTION_SUPERVISE = "destruction.supervise"
+    #: The archivist destroys, under the QA supervisor's supervision (Art. 17(2)(3)).
+    DESTRUCTION_EXECUTE = "destruction.execute"
+    #: A legal hold (litigation, regulator) placed or released: it blocks destruction (Art. 17).
+    LEGAL_HOLD_MANAGE = "legal_hold.manage"
+    DISCLOSURE_REQUEST = "disclosure.request"  # Art. 16: CS provides, on application
     DISCLOSURE_APPROVE = "disclosure.approve"
+    DISCLOSURE_PACKAGE = "disclosure.package"  # Art. 16: the desensitised package, by CS
+    DISCLOSURE_REGISTER = "disclosure.register"  # Arts. 16, 20: the register compliance reads
     LEDGER_VERIFY = "ledger.verify"
     #: Take, drill, list, ship off-site and expire backups (Arts. 14, 18).
     BACKUP_RUN = "backup.run"
@@ -138,7 +145,9 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.DOSSIER_READ,  # Art. 7: custodian of every dossier
         Action.QUERY_APPROVE, Action.LOAN_APPROVE_ARCHIVE, Action.VAULT_MANAGE,  # Arts. 7, 14, 16
         Action.VAULT_READ,  # Art. 6: CS runs the paper vault; the archivist keeps it
-        Action.DESTRUCTION_PROPOSE,  # Art. 17(1)
+        Action.DESTRUCTION_PROPOSE, Action.DESTRUCTION_EXECUTE,  # Art. 17(2)(1), (3)
+        Action.DISCLOSURE_REQUEST, Action.DISCLOSURE_PACKAGE,  # Art. 16: CS provides
+        Action.DISCLOSURE_REGISTER,
         Action.LEDGER_VERIFY,  # Art. 11(5): keeps the ledger
         Action.BACKUP_RUN,  # Arts. 6, 14, 18: CS maintains the electronic system and its backups
         Action.REPORT_READ, Action.REPORT_READ_ALL,  # Arts. 12, 14: audits, updates of what they keep
@@ -152,6 +161,8 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.IMPORTANT_CHANGE_APPROVE,  # Art. 13(3)
         Action.FILING_DELAY_APPROVE,  # Art. 15
         Action.DESTRUCTION_REVIEW,  # Art. 17(1)
+        Action.LEGAL_HOLD_MANAGE,  # Art. 17: CS receives the litigation or the inspection
+        Action.DISCLOSURE_REQUEST, Action.DISCLOSURE_REGISTER,  # Art. 16
         Action.STAFF_ADD, Action.STAFF_LEAVE,  # Arts. 6, 19: CS receives leavers' materials
         Action.FORM_REVIEW, Action.UPDATE_REVIEW, Action.FORM_LIST,  # head of CS
         Action.FORM_SUBMIT, Action.FORM_SUBMIT_FOR_DEPARTMENT,  # Art. 6(2): CS collects centrally,
@@ -172,6 +183,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
     Role.QA_SUPERVISOR: frozenset({
         Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
         Action.DESTRUCTION_SUPERVISE,  # Art. 17(3)
+        Action.DISCLOSURE_REGISTER,  # Arts. 20, 21: compliance checks
         Action.VAULT_READ,  # Arts. 6, 21: supervises security and custody of the paper
         Action.LEDGER_VERIFY, Action.AUDIT_RUN,  # Arts. 7, 21
         Action.REPORT_READ, Action.REPORT_READ_ALL,  # Art. 21: supervision, special inspections
@@ -183,6 +195,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
     Role.MANAGEMENT: frozenset({
         Action.QUERY_REQUEST, Action.DOSSIER_READ,  # Art. 16: through an approved grant
         Action.DESTRUCTION_APPROVE, Action.DISCLOSURE_APPROVE,  # Arts. 6, 16, 17
+        Action.LEGAL_HOLD_MANAGE, Action.DISCLOSURE_REGISTER,
         Action.STAFF_ADD, Action.STAFF_LEAVE,
         Action.LEDGER_VERIFY,
         Action.REPORT_READ, Action.REPORT_READ_ALL,  # Art. 21: inspection results to management

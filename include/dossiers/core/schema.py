@@ -52,6 +52,10 @@ from dossiers.core.vocabulary import (
     Condition,
     DelayStatus,
     Dependence,
+    DestructionCondition,
+    DestructionStatus,
+    DisclosureBasis,
+    DisclosureStatus,
     DocumentType,
     DossierStatus,
     DrillSource,
@@ -61,10 +65,12 @@ from dossiers.core.vocabulary import (
     FormKind,
     FormStatus,
     GrantStatus,
+    HoldKind,
     IncidentKind,
     IncidentStatus,
     LoanStatus,
     Origin,
+    PaperMethod,
     ProjectProgress,
     QueryScope,
     Remedy,
@@ -917,6 +923,151 @@ backup_drill = Table(
     Column("problems", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     one_of("source", DrillSource),
+)
+
+# --- legal holds, destruction (Art. 17) -------------------------------------------------------
+
+# A legal hold (litigation, a regulator's inspection): while released_at is NULL the dossier
+# is not destroyed, whatever condition it meets.
+legal_hold = Table(
+    "legal_hold", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    _dossier_fk(),
+    Column("kind", String(16), nullable=False),
+    Column("reference", Text, nullable=False),  # the case or inspection, never personal data
+    Column("placed_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("placed_at", DateTime(timezone=True), nullable=False),
+    Column("released_by", Integer, ForeignKey("staff.id")),
+    Column("released_at", DateTime(timezone=True)),
+    Column("release_reason", Text),
+    one_of("kind", HoldKind),
+)
+
+# A Destruction Request Form (Art. 17(2)(1)): prepared by the archivist, many dossiers each
+# with the condition it meets; approved gate by gate (destruction_approval), executed under
+# the QA supervisor's supervision, certified (a signed PDF).
+destruction_request = Table(
+    "destruction_request", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("status", String(16), nullable=False,
+           server_default=DestructionStatus.REQUESTED.value),
+    Column("requested_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("rejected_by", Integer, ForeignKey("staff.id")),
+    Column("rejection_reason", Text),
+    Column("stopped_at", DateTime(timezone=True)),
+    Column("stop_reason", Text),  # which condition changed, of which dossier
+    Column("executed_by", Integer, ForeignKey("staff.id")),
+    Column("executed_at", DateTime(timezone=True)),
+    # Crypto-shredding: the last day a key ring backup taken before the execution exists.
+    Column("unrecoverable_after", Date),
+    Column("certificate_uri", Text),
+    Column("certificate_sha256", String(64)),
+    one_of("status", DestructionStatus),
+    Index("ix_destruction_request_page", "requested_at", "id"),
+)
+
+# One dossier of a request: the form's columns (number, client name, filing time, reason),
+# kept after the dossier itself is gone, so the form stays readable (Art. 17(2)(4)).
+destruction_item = Table(
+    "destruction_item", metadata,
+    Column("request_id", UUID(as_uuid=True),
+           ForeignKey("destruction_request.id", ondelete="CASCADE"), primary_key=True),
+    Column("dossier_no", Text, primary_key=True),
+    Column("dossier_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("client_name_zh", Text, nullable=False),
+    Column("client_name_en", Text, nullable=False),
+    Column("filed_at", DateTime(timezone=True)),
+    Column("condition", String(24), nullable=False),
+    Column("reason", Text, nullable=False),
+    # the departments that worked with the client: each head is a gate (Art. 17(2)(2))
+    Column("departments", ARRAY(Text), nullable=False),
+    Column("paper_volumes", ARRAY(SmallInteger), nullable=False, server_default="{}"),
+    one_of("condition", DestructionCondition),
+)
+
+# One gate's decision (CS head, each department head, management, the QA supervisor's
+# confirmation; the archivist's confirmation after execution): one row per gate.
+destruction_approval = Table(
+    "destruction_approval", metadata,
+    Column("request_id", UUID(as_uuid=True),
+           ForeignKey("destruction_request.id", ondelete="CASCADE"), primary_key=True),
+    Column("gate", String(48), primary_key=True),
+    Column("decided_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("approved", Boolean, nullable=False),
+    Column("reason", Text),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("via", String(16), nullable=False),  # cli | airflow
+)
+
+# A paper volume's destruction (Art. 17(2)(3), (4)): method, date and personnel.
+paper_destruction = Table(
+    "paper_destruction", metadata,
+    Column("request_id", UUID(as_uuid=True),
+           ForeignKey("destruction_request.id", ondelete="CASCADE"), primary_key=True),
+    Column("dossier_no", Text, primary_key=True),
+    Column("volume_no", SmallInteger, primary_key=True),
+    Column("method", String(16), nullable=False),
+    Column("destroyed_on", Date, nullable=False),
+    Column("personnel", ARRAY(Text), nullable=False),
+    Column("recorded_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    one_of("method", PaperMethod),
+    CheckConstraint("cardinality(personnel) > 0", name="personnel"),
+)
+
+# What remains of a destroyed dossier, forever (Art. 17(2)(4)): number, client name, filing
+# time, reason; nothing personal. The number stays used (dossier_number keeps it too).
+dossier_tombstone = Table(
+    "dossier_tombstone", metadata,
+    Column("dossier_no", Text, primary_key=True),
+    Column("dossier_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("client_name_zh", Text, nullable=False),
+    Column("client_name_en", Text, nullable=False),
+    Column("filed_at", DateTime(timezone=True)),
+    Column("condition", String(24), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("request_id", UUID(as_uuid=True), nullable=False),
+    Column("destroyed_at", DateTime(timezone=True), nullable=False),
+    Column("unrecoverable_after", Date),
+    one_of("condition", DestructionCondition),
+)
+
+# --- external disclosure (Art. 16) ------------------------------------------------------------
+
+# An external use: recipient, legal basis, purpose, scope, expiry and the confidentiality
+# agreement; approved by management; then one desensitised package, which can be made again
+# byte for byte from this row (its secret is sealed under the dossier's data key).
+disclosure_request = Table(
+    "disclosure_request", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    # no foreign key: the register of disclosures outlives a destroyed dossier (Arts. 16, 20)
+    Column("dossier_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("dossier_no", Text, nullable=False),
+    Column("recipient", Text, nullable=False),
+    Column("recipient_country", String(2), nullable=False),  # ISO 3166-1: PIPL cross-border
+    Column("legal_basis", String(24), nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("scope", ARRAY(Text), nullable=False),  # Art. 10 dimensions
+    Column("documents", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("expires_on", Date, nullable=False),
+    Column("confidentiality_ref", Text, nullable=False),
+    Column("status", String(16), nullable=False, server_default=DisclosureStatus.REQUESTED.value),
+    Column("requested_by", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("decided_by", Integer, ForeignKey("staff.id")),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("reason", Text),
+    Column("secret_enc", LargeBinary, nullable=False),
+    Column("packaged_by", Integer, ForeignKey("staff.id")),
+    Column("packaged_at", DateTime(timezone=True)),
+    Column("package_sha256", String(64)),
+    Column("manifest", JSONB),  # files and their digests, and what was masked
+    one_of("legal_basis", DisclosureBasis),
+    one_of("status", DisclosureStatus),
+    CheckConstraint("cardinality(scope) > 0", name="scope"),
+    CheckConstraint("length(trim(confidentiality_ref)) > 0", name="confidentiality_ref"),
+    Index("ix_disclosure_request_page", "requested_at", "id"),
 )
 
 # --- audit trail ----------------------------------------------------------------------------

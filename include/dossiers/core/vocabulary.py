@@ -392,6 +392,59 @@ class ReminderKind(StrEnum):
     ESCALATION = "escalation"
 
 
+# --- destruction (Art. 17) and external disclosure (Art. 16) --------------------------------------
+
+
+class HoldKind(StrEnum):
+    """Why a dossier may not be destroyed whatever else it meets (Art. 17): a legal hold."""
+
+    LITIGATION = "litigation"
+    REGULATOR = "regulator"
+
+
+class DestructionCondition(StrEnum):
+    """The condition of Art. 17(1) a dossier meets, one of three."""
+
+    COOPERATION_ENDED = "cooperation_ended"  # (1) terminated >= 3 years, no prospect
+    INVALID = "invalid"  # (2) invalid, no reference value
+    LEGAL_OR_RESTRUCTURING = "legal_or_restructuring"  # (3) law or business restructuring
+
+
+class DestructionStatus(StrEnum):
+    """A Destruction Request Form's way (Art. 17(2)): approved gate by gate, then executed
+    under the QA supervisor's supervision, or rejected, or stopped at execution."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    STOPPED = "stopped"
+    EXECUTED = "executed"
+
+
+class PaperMethod(StrEnum):
+    """How a paper volume is destroyed (Art. 17(2)(3))."""
+
+    SHREDDING = "shredding"
+    BURNING = "burning"
+
+
+class DisclosureBasis(StrEnum):
+    """The legal basis of an external use (Art. 16)."""
+
+    LITIGATION = "litigation"
+    REGULATOR_INSPECTION = "regulator_inspection"
+    OTHER = "other"
+
+
+class DisclosureStatus(StrEnum):
+    """An external disclosure (Art. 16): approved by management, then packaged."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PACKAGED = "packaged"
+
+
 # --- the ledger (檔案管理臺賬, Arts. 11, 13) ------------------------------------------------------
 
 
@@ -485,6 +538,22 @@ class LedgerAction(StrEnum):
     COMPLAINT_RECEIVE = "complaint.receive"  # Art. 21: complaints about dossier handling
     COMPLAINT_INVESTIGATE = "complaint.investigate"
     COMPLAINT_CLOSE = "complaint.close"
+    LEGAL_HOLD_PLACE = "legal_hold.place"  # Art. 17: a hold blocks destruction
+    LEGAL_HOLD_RELEASE = "legal_hold.release"
+    DESTRUCTION_REQUEST = "destruction.request"  # Art. 17(2)(1)
+    DESTRUCTION_APPROVE = "destruction.approve"  # Art. 17(2)(1), (2): one gate's approval
+    DESTRUCTION_REJECT = "destruction.reject"
+    DESTRUCTION_STOP = "destruction.stop"  # a condition changed before execution
+    DESTRUCTION_EXECUTE = "destruction.execute"  # Art. 17(2)(3)
+    DESTRUCTION_PAPER = "destruction.paper"  # Art. 17(2)(3): shredding or burning
+    DESTRUCTION_CONFIRM = "destruction.confirm"  # Art. 17(2)(4): archivist and QA sign
+    DESTRUCTION_CERTIFY = "destruction.certify"  # Art. 17(2)(4): the signed certificate
+    DESTRUCTION_REAPPLY = "destruction.reapply"  # after a restore: destroyed stays destroyed
+    DISCLOSURE_REQUEST = "disclosure.request"  # Art. 16: external use
+    DISCLOSURE_APPROVE = "disclosure.approve"
+    DISCLOSURE_REJECT = "disclosure.reject"
+    DISCLOSURE_PACKAGE = "disclosure.package"
+    DISCLOSURE_REGENERATE = "disclosure.regenerate"  # for audit: byte-identical
     HISTORY_BACKFILL = "history.backfill"  # synthetic history of `dossier seed` (development)
 
 

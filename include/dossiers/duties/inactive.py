@@ -49,7 +49,9 @@ def sweep(conn: Connection, period_start: date, today: date) -> dict[str, Any]:
     gaps = [Gap(d.id, "destruction.eligible", policy().article("destruction_min_years"),
                 "lifecycle", "warning",
                 f"terminated {d.terminated_on.isoformat()}, over {years} years ago: eligible "
-                "for destruction once the departments confirm (Art. 17(1))") for d in eligible]
+                "for destruction once the departments confirm (Art. 17(1)): list it on a "
+                "Destruction Request Form (`dossier destruction request`) or keep it "
+                "(`dossier dossiers keep`)") for d in eligible]
     flagged = findings.record(conn, DUTY, str(today.year), gaps,
                               {d.id: archivist for d in eligible} if archivist else {})
     overdue = conn.execute(select(clock.c.id).where(

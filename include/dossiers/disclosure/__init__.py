@@ -1,0 +1,1 @@
+"""External disclosure (Art. 16): requests, approval, desensitised packages, the register."""
