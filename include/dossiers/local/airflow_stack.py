@@ -113,6 +113,8 @@ class Stack:
     workers: int = topology.CELERY_WORKERS
     #: The port of a Redis to start for the run (None: the broker answers already).
     redis_port: int | None = None
+    #: Celery node names are ``<prefix><n>@<host>`` (unique per stack sharing a broker).
+    worker_prefix: str = "worker"
     processes: list[Process] = field(default_factory=list)
     redis: subprocess.Popen[bytes] | None = None
 
@@ -165,7 +167,7 @@ class Stack:
     def start_worker(self, n: int) -> Process:
         """Celery worker ``n`` (its own name and log; no log server: two share a machine)."""
         name = f"worker{n}"
-        args = [airflow_bin(), "celery", "worker", "--celery-hostname", f"{name}@%h",
+        args = [airflow_bin(), "celery", "worker", "--celery-hostname", f"{self.worker_prefix}{n}@%h",
                 "--skip-serve-logs", "--concurrency", self.env.get("DOSSIER_WORKER_CONCURRENCY", "2")]
         if self.env.get("AIRFLOW__OPERATORS__DEFAULT_QUEUE"):
             args += ["--queues", self.env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"]]
@@ -195,6 +197,7 @@ class Stack:
         process = self.process(name)
         _signal_group(process.popen.pid, signal.SIGKILL)
         process.popen.wait()
+        self.processes.remove(process)
 
     def stop(self, grace: float = 30.0) -> None:
         """SIGTERM every process group, SIGKILL what is left after ``grace`` seconds."""

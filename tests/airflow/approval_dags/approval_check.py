@@ -25,3 +25,19 @@ def approval_check() -> None:
 
 
 approval_check()
+
+
+@dag(dag_id="approval_timeout", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+     catchup=False, params=request_params(), tags=["test"])
+def approval_timeout() -> None:
+    """The same chain with gates nobody answers in time (the stack test's timeout)."""
+
+    @task
+    def guarded() -> str:
+        return "done"
+
+    approval_chain("disclosure", response_timeout=timedelta(
+        seconds=int(os.environ.get("DOSSIER_TEST_SHORT_TIMEOUT_S", "10")))) >> guarded()
+
+
+approval_timeout()
