@@ -26,7 +26,7 @@ from dossiers.core.crypto import Field, KeyRing
 from dossiers.core.errors import NotFound, PermissionDenied, Refused
 from dossiers.core.objects import LocalObjectStore
 from dossiers.core.policy import policy
-from dossiers.destruction import eligibility, holds, requests, restore
+from dossiers.destruction import eligibility, holds, requests
 from dossiers.destruction.execution import Executed, Stopped, confirm, execute, record_paper
 from dossiers.destruction.register import DestructionRegister
 from dossiers.workflows import creation, lifecycle
@@ -317,71 +317,145 @@ def test_execution_needs_approval_and_the_qa_supervisor(company: Any, tmp_path: 
     assert scalar("SELECT count(*) FROM dossier") == 1
 
 
-# --- a restore of an older copy ---------------------------------------------------------------
+# --- backups taken before the destruction (dossiers.backups) ----------------------------------
 
 
-def _copy_database(url: str, name: str) -> str:
-    """A copy of the database as it is now (what a backup holds): ``CREATE DATABASE … TEMPLATE``."""
-    base, _, source = url.rpartition("/")
-    db.dispose(url)
-    with psycopg.connect(base.replace("+psycopg", "") + "/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
-    return f"{base}/{name}"
+@pytest.fixture
+def vaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalObjectStore:
+    """The backup vaults, backup key, destruction register and document store of this test;
+    the document store is returned."""
+    monkeypatch.setenv("DOSSIER_BACKUP_VAULT", str(tmp_path / "vault"))
+    monkeypatch.setenv("DOSSIER_KEYRING_BACKUP_VAULT", str(tmp_path / "keyring-vault"))
+    monkeypatch.setenv("DOSSIER_BACKUP_KEY_FILE", str(tmp_path / "backup.key"))
+    monkeypatch.setenv("DOSSIER_DESTRUCTION_REGISTER", str(tmp_path / "register"))
+    monkeypatch.setenv("DOSSIER_DOCUMENT_STORE", str(tmp_path / "documents"))
+    return LocalObjectStore(tmp_path / "documents")
 
 
-def _drop(url: str) -> None:
-    base, _, name = url.rpartition("/")
-    db.dispose(url)
-    with psycopg.connect(base.replace("+psycopg", "") + "/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def _with_document(numbers: list[str], store: LocalObjectStore) -> str:
+    """A contract PDF in the first dossier; its storage key."""
+    from dossiers.documents import adding
+    from dossiers.local import samples
+
+    act("wang.market", lambda c, a: adding.add(
+        c, KeyRing(), a, numbers[0], name="contract.pdf", document_type="contract",
+        chunks=[samples.pdf("Contract", ["Greta Vogel signs for Northwind 0 GmbH"])],
+        object_store=store))
+    return str(scalar("SELECT storage_key FROM dossier_file"))
 
 
-def test_a_restored_older_copy_finds_the_dossier_still_destroyed(
-        company: Any, tmp_path: Path, database_url: str, register: DestructionRegister,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def _execute_wired(request_id: uuid.UUID) -> Executed | Stopped:
+    from dossiers.destruction import wiring
+
+    return act("li.archive", lambda c, a: execute(c, KeyRing(), a, request_id,
+                                                  **wiring.execution_seams()))
+
+
+def test_a_restore_of_a_backup_taken_before_destruction_finds_it_still_destroyed(
+        company: Any, tmp_path: Path, database_url: str, vaults: LocalObjectStore) -> None:
+    from dossiers.backups import drill, full
+    from dossiers.backups import restore as backup_restore
+
     numbers = make_dossiers(tmp_path, 2)
+    storage_key = _with_document(numbers, vaults)
     request_id = ask([numbers[0]])
     approve_all(request_id)
-    older = _copy_database(database_url, f"older_{uuid.uuid4().hex[:8]}")
+    before = full.run_backup(database_url, "li.archive", vaults)  # the dossier is in it
+    done = _execute_wired(request_id)
+    assert isinstance(done, Executed) and done.documents_destroyed == 1
+    assert storage_key not in set(vaults.keys())  # the document store holds it no more
+
+    target = drill.scratch_database(database_url)
     try:
-        assert isinstance(run(request_id, register), Executed)
-        monkeypatch.setenv("DOSSIER_DATABASE_URL", older)  # restored: the dossier is back
-        assert _plaintext_found(older, secrets_of(0)) == clear_of(0)
-        again = act(None, lambda c, a: restore.reapply(c, KeyRing(), register=register))  # type: ignore[arg-type]
-        assert again.destroyed_again == [numbers[0]]
-        assert _plaintext_found(older, secrets_of(0)) == []
-        assert _plaintext_found(older, secrets_of(1)) == clear_of(1)
-        assert rows("SELECT dossier_no FROM dossier_tombstone") == [(numbers[0],)]
-        assert act(None, lambda c, a: restore.reapply(  # type: ignore[arg-type]
-            c, KeyRing(), register=register)).destroyed_again == []  # nothing left to do
+        restored_documents = LocalObjectStore(tmp_path / "restored-documents")
+        result = backup_restore.restore(Path(before["location"]), target,
+                                        documents_into=restored_documents,
+                                        keyring=Path(before["keyring_location"]))
+        assert result.ok, result.problems
+        assert result.destroyed_again == [numbers[0]]
+        assert _plaintext_found(target, secrets_of(0)) == []
+        assert _plaintext_found(target, secrets_of(1)) == clear_of(1)  # the other one is back
+        assert storage_key not in set(restored_documents.keys())
+        with db.get_engine(target, app_role=False).connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM dossier WHERE dossier_no = :n"),
+                                {"n": numbers[0]}).scalar_one() == 0
+            assert conn.execute(text("SELECT dossier_no FROM dossier_tombstone")).scalars().all() \
+                == [numbers[0]]
+            assert conn.execute(text("SELECT count(*) FROM keyring.data_key WHERE "
+                                     "wrapped_key IS NOT NULL AND dossier_id = :d"),
+                                {"d": done_id(numbers[0])}).scalar_one() == 0
+        db.dispose(target)
     finally:
-        _drop(older)
+        drill.drop_database(target)
 
 
-def test_an_older_data_copy_with_the_key_ring_after_destruction_opens_nothing(
-        company: Any, tmp_path: Path, database_url: str, register: DestructionRegister) -> None:
-    """Crypto-shredding: once the key ring's backups from before the destruction have
-    expired, every key ring copy left has the data key destroyed, and the dossier's sealed
-    fields in any older data copy do not open with the master key."""
-    numbers = make_dossiers(tmp_path, 1)
-    request_id = ask(numbers)
+def done_id(number: str) -> uuid.UUID:
+    return uuid.UUID(str(scalar("SELECT dossier_id FROM dossier_tombstone WHERE dossier_no = :n",
+                                n=number)))
+
+
+def test_a_backup_and_the_master_key_after_the_key_ring_retention_open_nothing(
+        company: Any, tmp_path: Path, database_url: str, vaults: LocalObjectStore) -> None:
+    """Crypto-shredding (Art. 17): a full backup from before the destruction still holds the
+    dossier's sealed rows and documents; once its key ring backup has expired (after
+    ``keyring_backup_keep_days``, the date the record states), every key ring copy left was
+    taken after the destruction, and with the master key nothing of the dossier opens."""
+    from dossiers.backups import drill, full
+    from dossiers.backups import restore as backup_restore
+    from dossiers.documents.store import content_key
+
+    numbers = make_dossiers(tmp_path, 2)
+    _with_document(numbers, vaults)
+    request_id = ask([numbers[0]])
     approve_all(request_id)
-    older = _copy_database(database_url, f"older_{uuid.uuid4().hex[:8]}")
+    before = full.run_backup(database_url, "li.archive", vaults)
+    done = _execute_wired(request_id)
+    assert isinstance(done, Executed) and done.unrecoverable_after is not None
+    after = full.run_backup(database_url, "li.archive", vaults)  # a key ring copy from after
+    destroyed = done_id(numbers[0])
+    target = drill.scratch_database(database_url)
     try:
-        assert isinstance(run(request_id, register), Executed)
-        after = rows("SELECT dossier_id, wrapped_key FROM keyring.data_key")
-        with psycopg.connect(older.replace("+psycopg", ""), autocommit=True) as c:
-            sealed = c.execute("SELECT dossier_id, ordinal, email_enc FROM contact").fetchone()
-            c.execute("DELETE FROM keyring.data_key")  # the key ring as every copy has it now
-            for dossier_id, wrapped in after:
-                c.execute("INSERT INTO keyring.data_key (dossier_id, wrapped_key, master_key_id, "
-                          "created_at) VALUES (%s, %s, 'local', now())", (dossier_id, wrapped))
-        assert sealed is not None
-        with db.get_engine(older).begin() as conn, pytest.raises(
-                Refused, match="its data key has been destroyed"):
-            KeyRing().open(conn, sealed[0], Field("contact", "email", str(sealed[1])), sealed[2])
+        # the retention has passed: the old key ring backup is gone; restore the old data
+        # backup as it is (no re-application), then load the key ring as every copy left has it
+        restored_documents = LocalObjectStore(tmp_path / "old-documents")
+        result = backup_restore.restore(Path(before["location"]), target,
+                                        documents_into=restored_documents,
+                                        reapply_destructions=False)
+        assert result.ok, result.problems
+        assert _plaintext_found(target, clear_of(0)) == clear_of(0)  # the rows are in it
+        newer = drill.scratch_database(database_url)
+        try:
+            backup_restore.restore(Path(after["location"]), newer,
+                                   keyring=Path(after["keyring_location"]),
+                                   reapply_destructions=False)
+            keys = rows_of(newer, "SELECT dossier_id, master_key_id, wrapped_key, created_at, "
+                                  "destroyed_at FROM keyring.data_key")
+        finally:
+            drill.drop_database(newer)
+        with psycopg.connect(target.replace("+psycopg", ""), autocommit=True) as c:
+            for row in keys:
+                c.execute("INSERT INTO keyring.data_key (dossier_id, master_key_id, wrapped_key, "
+                          "created_at, destroyed_at) VALUES (%s, %s, %s, %s, %s)", row)
+            sealed = c.execute("SELECT ordinal, email_enc FROM contact WHERE dossier_id = %s",
+                               (destroyed,)).fetchone()
+            other = c.execute("SELECT dossier_id, ordinal, email_enc FROM contact WHERE "
+                              "dossier_id <> %s", (destroyed,)).fetchone()
+        assert sealed is not None and other is not None
+        with db.get_engine(target, app_role=False).begin() as conn:
+            keyring = KeyRing()
+            assert keyring.open(conn, other[0], Field("contact", "email", str(other[1])), other[2])
+            with pytest.raises(Refused, match="its data key has been destroyed"):
+                keyring.open(conn, destroyed, Field("contact", "email", str(sealed[0])), sealed[1])
+            with pytest.raises(Refused, match="its data key has been destroyed"):
+                content_key(conn, keyring, destroyed)  # nor do its documents
+        db.dispose(target)
     finally:
-        _drop(older)
+        drill.drop_database(target)
+
+
+def rows_of(url: str, sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url.replace("+psycopg", "")) as c:
+        return [tuple(r) for r in c.execute(sql).fetchall()]
 
 
 # --- the command line -------------------------------------------------------------------------

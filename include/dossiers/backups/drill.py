@@ -40,6 +40,7 @@ from dossiers.core.crypto import Field, KeyRing
 from dossiers.core.errors import DossierError, NotFound, Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.vocabulary import DrillSource
+from dossiers.destruction.restore import reapply_into
 
 
 class DrillFailed(Refused):
@@ -170,7 +171,8 @@ def drill(url: str, who: Actor | str | None, backup_id: str, *,
         body = manifest.read(folder, key)
         restored = restore.restore(folder, scratch_url, key=key,
                                    documents_into=local_store(documents_root),
-                                   keyring=keyring_folder if keyring_folder.exists() else None)
+                                   keyring=keyring_folder if keyring_folder.exists() else None,
+                                   reapply_destructions=False)
         rto = time.monotonic() - started
         problems += restored.problems
         details["restored"] = restored.as_dict()
@@ -184,6 +186,9 @@ def drill(url: str, who: Actor | str | None, backup_id: str, *,
         sample_problems, details["decrypted_sample"] = decrypt_sample(
             scratch_url, int(policy.policy().backup_drill_document_sample))
         problems += sample_problems
+        # Art. 17: drills included, a restore never brings a destroyed dossier back
+        details["destroyed_again"] = reapply_into(
+            scratch_url, local_store(documents_root)).destroyed_again
     except DossierError as exc:
         problems.append(str(exc))
     finally:

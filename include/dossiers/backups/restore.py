@@ -31,6 +31,7 @@ from dossiers.backups.tools import libpq_env, libpq_url, pg_tool
 from dossiers.core import db
 from dossiers.core.errors import CannotRun, DossierError, Refused
 from dossiers.core.objects import ObjectStore
+from dossiers.destruction.restore import reapply_into
 
 
 class BackupCorrupt(Refused):
@@ -47,6 +48,8 @@ class Restored:
     documents: int = 0
     keyring_rows: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    #: dossiers destroyed after the backup was taken, destroyed again here (Art. 17)
+    destroyed_again: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -56,7 +59,7 @@ class Restored:
         return {"backup_id": self.backup_id, "into": self.into, "ok": self.ok,
                 "problems": self.problems, "tables": self.tables, "rows": self.rows,
                 "documents": self.documents, "keyring_rows": self.keyring_rows,
-                "seconds": self.seconds}
+                "seconds": self.seconds, "destroyed_again": self.destroyed_again}
 
 
 def _decrypt_to(path: Path, out: Path, key: BackupKey, backup_id: str, part: str,
@@ -89,9 +92,14 @@ def _target_is_empty(conn: psycopg.Connection[Any], into: str) -> None:
 
 def restore(folder: Path, into_url: str, *, key: BackupKey | None = None,
             documents_into: ObjectStore | None = None, keyring: Path | None = None,
-            scratch: Path | None = None) -> Restored:
+            scratch: Path | None = None, reapply_destructions: bool = True) -> Restored:
     """Restore the backup in ``folder`` into the empty database at ``into_url`` (and its
-    documents into ``documents_into``; the key ring from the keyring backup ``keyring``)."""
+    documents into ``documents_into``; the key ring from the keyring backup ``keyring``).
+
+    Then, unless ``reapply_destructions`` is false (a drill does it after its own checks of
+    the copy as the backup holds it), every dossier destroyed since the backup was taken is
+    destroyed again (:func:`dossiers.destruction.restore.reapply_into`, Art. 17): a restore
+    never brings a destroyed dossier back."""
     folder = verify.backup_folder(folder)
     key = key or BackupKey.from_file(create=False)
     body = manifest.read(folder, key)
@@ -165,6 +173,8 @@ def restore(folder: Path, into_url: str, *, key: BackupKey | None = None,
     finally:
         target.close()
         shutil.rmtree(work, ignore_errors=True)
+    if reapply_destructions and result.ok:
+        result.destroyed_again = reapply_into(into_url, documents_into).destroyed_again
     return result
 
 

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
-from dossiers.core import ledger
+from dossiers.core import db, ledger
 from dossiers.core.crypto import KeyRing
+from dossiers.core.objects import LocalObjectStore, ObjectStore, S3ObjectStore
 from dossiers.core.permissions import Action, Actor, Role, authorize
 from dossiers.core.schema import data_key, dossier, dossier_tombstone
 from dossiers.core.vocabulary import LedgerAction
 from dossiers.destruction.execution import DocumentShredder, destroy_dossier, no_documents
 from dossiers.destruction.register import DestructionRegister
+from dossiers.destruction.shredding import shredder
 from dossiers.workflows.results import Result
 
 
@@ -57,3 +59,18 @@ def reapply(conn: Connection, keyring: KeyRing, *, register: DestructionRegister
             subject_type="destruction_request", subject_id=entry.request_id,
             dossier_no=entry.dossier_no, details={"destroyed_at": entry.destroyed_at}))
     return Reapplied(count, again)
+
+
+def reapply_into(url: str, documents: ObjectStore | LocalObjectStore | S3ObjectStore | None,
+                 *, register: DestructionRegister | None = None) -> Reapplied:
+    """After a restore into the database at ``url`` (and its documents into ``documents``):
+    destroy again every registered dossier it brought back, as the system (the backups'
+    restore and restore drill call this)."""
+    engine = db.get_engine(url, app_role=False)
+    try:
+        with engine.begin() as conn:
+            return reapply(conn, KeyRing(), register=register,
+                           shred_documents=shredder(documents) if documents is not None
+                           else no_documents)
+    finally:
+        db.dispose(url)

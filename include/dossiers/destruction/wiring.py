@@ -1,22 +1,18 @@
-"""What execution and re-application plug into: the document store's shredder and the key
-ring backups' retention. Each is a narrow seam owned elsewhere (the documents layer, the
-backups, whose retention rule is in the policy); until the documents layer is wired, no
-document objects are known."""
+"""What execution and re-application plug into: the document store's shredder (the
+documents layer's store, ``DOSSIER_DOCUMENT_STORE``) and the key ring backups' retention
+(the backups' policy rule, ``keyring_backup_keep_days``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dossiers.destruction.execution import (
-    DocumentShredder,
-    KeyringRetention,
-    keyring_backups_kept,
-    no_documents,
-)
+from dossiers.core.objects import document_store
+from dossiers.destruction.execution import DocumentShredder, KeyringRetention, keyring_backups_kept
+from dossiers.destruction.shredding import shredder
 
 
 def document_shredder() -> DocumentShredder:
-    return no_documents
+    return shredder(document_store())
 
 
 def keyring_retention() -> KeyringRetention:
