@@ -9,6 +9,7 @@ by gate, as the CLI and the Airflow approval tasks give them (``decide``).
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from dossiers.core.crypto import Field, KeyRing
 from dossiers.core.errors import NotFound, PermissionDenied, Refused
 from dossiers.core.objects import LocalObjectStore
 from dossiers.core.policy import policy
-from dossiers.destruction import eligibility, holds, requests
+from dossiers.destruction import certificate, eligibility, holds, requests
 from dossiers.destruction.execution import Executed, Stopped, confirm, execute, record_paper
 from dossiers.destruction.register import DestructionRegister
 from dossiers.workflows import creation, lifecycle
@@ -249,6 +250,8 @@ def test_execution_destroys_every_copy_and_leaves_a_tombstone(
                                                 destroyed_on=record_day,
                                                 personnel=["li.archive", "qa.he"]))
     act("li.archive", lambda c, a: confirm(c, a, request_id))
+    with pytest.raises(Refused, match="waits for signed:qa_supervisor"):
+        act("li.archive", lambda c, a: certificate.certify(c, a, request_id))
     signed = act("qa.he", lambda c, a: confirm(c, a, request_id))
     assert signed.next_gates == []
     form = act("chen.cs", lambda c, a: requests.show(c, a, request_id))
@@ -256,6 +259,28 @@ def test_execution_destroys_every_copy_and_leaves_a_tombstone(
         "cs_head", "department:market", "management", "qa_supervisor", "signed:archivist",
         "signed:qa_supervisor"]
     assert form.dossiers[0]["client_name_en"] == "Northwind 0 GmbH"
+
+    # the signed certificate (Art. 17(2)(4)): any standard PDF verifier confirms it
+    made = act("li.archive", lambda c, a: certificate.certify(c, a, request_id))
+    path = Path(made.uri)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == made.sha256
+    checked = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, check=False)
+    assert "Signature is Valid." in checked.stdout, checked.stdout + checked.stderr
+    assert "PAdES" in checked.stdout or "ETSI.CAdES.detached" in checked.stdout
+    text_ = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
+                           check=True).stdout
+    for expected in (numbers[0], "北風0號電商", "shredding", "archivist", "qa.he",
+                     str(done.unrecoverable_after)):
+        assert expected in text_, expected
+    assert scalar("SELECT details->>'sha256' FROM ledger_entry WHERE action = "
+                  "'destruction.certify'") == made.sha256
+    tampered = tmp_path / "tampered.pdf"
+    body = bytearray(path.read_bytes())
+    at = body.index(b"/Title") + 8
+    body[at] ^= 1
+    tampered.write_bytes(bytes(body))
+    broken = subprocess.run(["pdfsig", str(tampered)], capture_output=True, text=True, check=False)
+    assert "Signature is Valid." not in broken.stdout
 
 
 @pytest.mark.parametrize("change, named", [

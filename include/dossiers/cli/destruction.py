@@ -10,7 +10,7 @@ from dossiers.cli.shared import Group, acting, command, iso_date, noun, print_js
 from dossiers.core import db, directory
 from dossiers.core.crypto import KeyRing
 from dossiers.core.vocabulary import DestructionCondition, HoldKind, PaperMethod
-from dossiers.destruction import eligibility, holds, requests, restore, wiring
+from dossiers.destruction import certificate, eligibility, holds, requests, restore, wiring
 from dossiers.destruction.execution import Stopped, confirm, execute, record_paper
 
 
@@ -72,6 +72,10 @@ def cmd_confirm(args: argparse.Namespace) -> int:
     return acting(args, lambda conn, actor: confirm(conn, actor, args.request_id))
 
 
+def cmd_certificate(args: argparse.Namespace) -> int:
+    return acting(args, lambda conn, actor: certificate.certify(conn, actor, args.request_id))
+
+
 def cmd_reapply(args: argparse.Namespace) -> int:
     with db.transaction() as conn:
         result = restore.reapply(conn, KeyRing(), shred_documents=wiring.document_shredder(),
@@ -127,5 +131,8 @@ def register(nouns: Group) -> None:
     c = command(d, "confirm", cmd_confirm,
                 "archivist or QA supervisor: sign the executed form (Art. 17(2)(4))")
     c.add_argument("request_id", type=record_id)
+    cert = command(d, "certificate", cmd_certificate,
+                   "archivist: the signed destruction certificate (PDF, PAdES; Art. 17(2)(4))")
+    cert.add_argument("request_id", type=record_id)
     command(d, "reapply", cmd_reapply,
             "after a restore: destroy again every dossier the destruction register lists")
