@@ -292,3 +292,86 @@ def test_a_flipped_byte_is_caught_before_a_restore_writes_a_row(
         assert ok is False and status == "complete"
     finally:
         drill.drop_database(target)
+
+
+@pytest.fixture
+def locked_bucket(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
+    """A bucket with Object Lock on moto's server, the connection ``dossier_s3`` pointing at
+    it through the environment (as in production), and DOSSIER_BACKUP_OFFSITE naming it."""
+    import uuid
+
+    import boto3
+
+    from helpers import s3_connection
+
+    monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_S3", s3_connection(moto_server))
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    bucket = f"offsite-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    monkeypatch.setenv("DOSSIER_BACKUP_OFFSITE", f"s3://{bucket}/dossiers")
+    return s3, bucket
+
+
+def test_backup_drill_offsite_and_restore_from_offsite(
+        dossiers, cli, database_url: str, vault: Path, tmp_path: Path, locked_bucket) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from dossiers.backups import drill, offsite
+    from dossiers.core import ledger, policy
+    from dossiers.core.config import settings
+
+    s3, bucket = locked_bucket
+    big = LocalObjectStore(tmp_path / "big-documents")
+    big.put("objects/large", [os.urandom(1 << 20) for _ in range(10)])  # 10 MiB: multipart
+    with db.transaction() as conn:
+        ledger.anchor(conn, settings().ledger_anchor)
+    summary = full.run_backup(database_url, None, big)
+    drill.drill(database_url, None, summary["backup_id"])
+    shipped = offsite.ship(database_url, None)
+    assert shipped["backup_id"] == summary["backup_id"]
+
+    rules = policy.policy()
+    now = datetime.now(UTC)
+    objects = s3.list_objects_v2(Bucket=bucket, Prefix="dossiers/")["Contents"]
+    assert len(objects) == 3 + 2  # database, documents, manifest; key ring and its manifest
+    for item in objects:  # read back from S3 by a client of our own, every object
+        head = s3.head_object(Bucket=bucket, Key=item["Key"])
+        retention, _ = offsite.read_retention(s3, bucket, item["Key"], head)
+        days = (rules.keyring_backup_keep_days if "/keyring/" in item["Key"]
+                else rules.backup_offsite_lock_days)
+        assert retention["Mode"] == "COMPLIANCE"
+        assert abs(retention["RetainUntilDate"] - (now + timedelta(days=days))) < timedelta(minutes=5)
+        assert head["ServerSideEncryption"] == "AES256"
+    assert {o["read_back"] for o in shipped["objects"]} <= {
+        "get_object_retention", "head_object (GetObjectRetention not answered by this endpoint)"}
+    assert rules.keyring_backup_keep_days < rules.destruction_complete_days
+
+    from_offsite = drill.drill_offsite(database_url, None)
+    assert from_offsite["ok"] and from_offsite["source"] == "offsite"
+    assert from_offsite["rows"] == summary["rows"] and from_offsite["documents"] == 1
+    with db.transaction() as conn:
+        drills = conn.execute(text("SELECT source, ok FROM backup_drill ORDER BY id")).all()
+        offsite_at = conn.execute(text("SELECT offsite_uri FROM backup WHERE id = :i"),
+                                  {"i": summary["backup_id"]}).scalar_one()
+    assert [tuple(d) for d in drills] == [("vault", True), ("offsite", True)]
+    assert offsite_at == shipped["uri"]
+
+
+def test_an_unreachable_offsite_store_fails_clearly_and_marks_nothing(
+        company, database_url: str, vault: Path, documents, monkeypatch) -> None:
+    from dossiers.backups import drill, offsite
+    from dossiers.core.errors import CannotRun
+
+    from helpers import free_port, s3_connection
+
+    summary = full.run_backup(database_url, None, documents)
+    drill.drill(database_url, None, summary["backup_id"])
+    monkeypatch.setenv("AIRFLOW_CONN_DOSSIER_S3", s3_connection(f"http://127.0.0.1:{free_port()}"))
+    monkeypatch.setenv("DOSSIER_BACKUP_OFFSITE", "s3://nowhere/dossiers")
+    with pytest.raises(CannotRun) as failed:
+        offsite.ship(database_url, None)
+    assert "cannot reach S3" in str(failed.value) and "not marked done" in str(failed.value)
+    with db.transaction() as conn:
+        assert conn.execute(text("SELECT offsite_uri FROM backup WHERE kind = 'full'")
+                            ).scalar_one() is None

@@ -110,6 +110,14 @@ def newest(conn: Connection, *, verified: bool = False) -> str:
     return str(found)
 
 
+def newest_offsite(conn: Connection) -> str:
+    found = conn.execute(select(backup.c.id).where(backup.c.offsite_uri.is_not(None))
+                         .order_by(backup.c.offsite_at.desc()).limit(1)).scalar()
+    if found is None:
+        raise NotFound("no backup has been shipped off-site yet", record="backup")
+    return str(found)
+
+
 def get(conn: Connection, backup_id: str) -> dict[str, Any] | None:
     row = conn.execute(select(backup).where(backup.c.id == backup_id)).mappings().first()
     return dict(row) if row else None

@@ -143,9 +143,32 @@ def decrypt_sample(url: str, size: int) -> tuple[list[str], int]:
     return problems, opened
 
 
+def drill_offsite(url: str, who: Actor | str | None, backup_id: str | None = None
+                  ) -> dict[str, Any]:
+    """The quarterly drill from the off-site copy itself (Art. 18): read it back from S3,
+    then restore and check it like any drill."""
+    from dossiers.backups import offsite
+
+    with db.transaction(db.get_engine(url)) as conn:
+        backup_id = backup_id or catalogue.newest_offsite(conn)
+        row = catalogue.get(conn, backup_id)
+    if row is None or not row["offsite_uri"]:
+        raise NotFound("this backup has no off-site copy", record=f"backup {backup_id}")
+    work = Path(tempfile.mkdtemp(prefix="dossier-offsite-"))
+    try:
+        folder = offsite.fetch(row["offsite_uri"], work / "full")
+        keyring_folder = offsite.fetch(offsite.keyring_uri(row["offsite_uri"],
+                                                           str(row["keyring_backup_id"])),
+                                       work / "keyring")
+        return drill(url, who, backup_id, source=DrillSource.OFFSITE, folder=folder,
+                     keyring_folder=keyring_folder)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def drill(url: str, who: Actor | str | None, backup_id: str, *,
           source: DrillSource = DrillSource.VAULT, folder: Path | None = None,
-          key: BackupKey | None = None) -> dict[str, Any]:
+          keyring_folder: Path | None = None, key: BackupKey | None = None) -> dict[str, Any]:
     """Restore ``backup_id`` (from its vault folder, or ``folder``: an off-site copy read
     back) into scratch, check it, record the drill; raise :class:`DrillFailed` on a mismatch."""
     key = key or BackupKey.from_file(create=False)
@@ -158,8 +181,9 @@ def drill(url: str, who: Actor | str | None, backup_id: str, *,
             raise NotFound("no such backup in the catalogue", record=f"backup {backup_id}")
         keyring_row = catalogue.get(conn, row["keyring_backup_id"]) if row["keyring_backup_id"] else None
     folder = folder or Path(row["location"])
-    keyring_folder = Path(keyring_row["location"]) if keyring_row else \
-        keyring_vault_root() / str(row["keyring_backup_id"])
+    if keyring_folder is None:
+        keyring_folder = Path(keyring_row["location"]) if keyring_row else \
+            keyring_vault_root() / str(row["keyring_backup_id"])
     started_at, started = clock.now(), time.monotonic()
     scratch_url = scratch_database(url)
     documents_root = Path(tempfile.mkdtemp(prefix="dossier-drill-documents-"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dossiers.backups import catalogue, drill, full, restore, verify
+from dossiers.backups import catalogue, drill, full, offsite, restore, verify
 from dossiers.backups.documents import local_store, source_store
 from dossiers.cli.shared import Group, command, noun, print_json
 from dossiers.core import db, directory
@@ -47,10 +47,18 @@ def cmd_backup_restore(args: argparse.Namespace) -> int:
 def cmd_backup_drill(args: argparse.Namespace) -> int:
     url = db.database_url()
     backup_id = args.backup_id
-    if backup_id is None:
+    if backup_id is None and not args.offsite:
         with db.transaction() as conn:
             backup_id = catalogue.newest(conn)
+    if args.offsite:
+        print_json(drill.drill_offsite(url, args.acting_user, args.backup_id))
+        return 0
     print_json(drill.drill(url, args.acting_user, backup_id))
+    return 0
+
+
+def cmd_backup_offsite(args: argparse.Namespace) -> int:
+    print_json(offsite.ship(db.database_url(), args.acting_user, args.backup_id))
     return 0
 
 
@@ -83,3 +91,10 @@ def register(nouns: Group) -> None:
                        "it against its manifest, the ledger anchor and the key ring")
     exercise.add_argument("backup_id", nargs="?", metavar="BACKUP_ID",
                           help="default: the newest complete full backup")
+    exercise.add_argument("--offsite", action="store_true",
+                          help="read the backup back from its off-site copy and drill that")
+    ship = command(backup, "offsite", cmd_backup_offsite,
+                   "ship the newest verified full backup (and its key-ring backup) to "
+                   "$DOSSIER_BACKUP_OFFSITE (S3, Object Lock), read back and hash-checked")
+    ship.add_argument("backup_id", nargs="?", metavar="BACKUP_ID",
+                      help="default: the newest verified full backup")

@@ -1,0 +1,194 @@
+"""The monthly off-site copy (Art. 18): the newest verified full backup shipped to S3.
+
+Through the Airflow amazon provider's connection ``dossier_s3`` (:func:`dossiers.core.s3.
+s3_client`); ``DOSSIER_BACKUP_OFFSITE`` names ``s3://bucket/prefix`` (the bucket created with
+Object Lock). Each file goes up with boto3's managed transfer (multipart above 8 MiB) and
+server-side encryption; its Object Lock retention (compliance mode) is then **applied with
+put_object_retention and read back with get_object_retention** for every object — moto's
+server drops the lock headers of multipart uploads, and real S3 is not trusted blindly
+either — and every object is downloaded again and hash-checked. The manifest goes last.
+
+The key ring's backup goes to its own prefix (``<prefix>/keyring/``) locked only for
+``keyring_backup_keep_days``, shorter than ``destruction_complete_days``: a destroyed data
+key leaves the off-site copies too (crypto-shredding, Art. 17).
+
+Any S3 failure is a :class:`CannotRun` naming the endpoint (the DAG task retries); the
+catalogue marks the backup off-site only after every object was read back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from dossiers.backups import catalogue, manifest
+from dossiers.core import clock, db, directory, ledger, policy
+from dossiers.core.errors import CannotRun, NotFound
+from dossiers.core.permissions import Action, Actor, authorize
+from dossiers.core.s3 import endpoint_of, s3_client
+from dossiers.core.schema import backup
+from dossiers.core.vocabulary import LedgerAction
+
+LOCK_MODE = "COMPLIANCE"
+SSE = "AES256"
+PART = 8 << 20
+
+
+def offsite_location() -> str:
+    location = os.environ.get("DOSSIER_BACKUP_OFFSITE") or ""
+    if not location.startswith("s3://") or not urlparse(location).netloc:
+        raise CannotRun("DOSSIER_BACKUP_OFFSITE must name the off-site store as "
+                        "s3://bucket/prefix (Art. 18)")
+    return location.rstrip("/")
+
+
+def _split(location: str) -> tuple[str, str]:
+    parsed = urlparse(location)
+    return parsed.netloc, parsed.path.strip("/")
+
+
+def _failed(client: Any, doing: str, exc: BaseException) -> CannotRun:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+    reason = f"S3 answered {code}" if code else f"cannot reach S3 at {endpoint_of(client)} " \
+                                                f"({exc.__class__.__name__})"
+    return CannotRun(f"off-site copy: {doing}: {reason}; the month is not marked done, retry")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def ship_file(client: Any, bucket: str, key: str, path: Path, until: datetime) -> dict[str, Any]:
+    """Upload, lock, read the lock back, read the object back; returns what was checked."""
+    from boto3.s3.transfer import TransferConfig
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    local = _sha256(path)
+    try:
+        client.upload_file(str(path), bucket, key, ExtraArgs={
+            "ServerSideEncryption": SSE, "ObjectLockMode": LOCK_MODE,
+            "ObjectLockRetainUntilDate": until, "Metadata": {"sha256": local}},
+            Config=TransferConfig(multipart_threshold=PART, multipart_chunksize=PART))
+        client.put_object_retention(Bucket=bucket, Key=key, Retention={
+            "Mode": LOCK_MODE, "RetainUntilDate": until})
+        head = client.head_object(Bucket=bucket, Key=key)
+        retention, read_back = read_retention(client, bucket, key, head)
+        digest = hashlib.sha256()
+        body = client.get_object(Bucket=bucket, Key=key)["Body"]
+        for chunk in body.iter_chunks(1 << 20):
+            digest.update(chunk)
+    except (BotoCoreError, ClientError) as exc:
+        raise _failed(client, f"shipping {path.name}", exc) from None
+    retained = retention["RetainUntilDate"]
+    if retention.get("Mode") != LOCK_MODE or retained is None or \
+            retained < until.replace(microsecond=0):
+        raise CannotRun(f"off-site copy: {key} holds retention {retention}, not {LOCK_MODE} "
+                        f"until {until.isoformat()}: the bucket needs Object Lock")
+    if head.get("ServerSideEncryption") != SSE:
+        raise CannotRun(f"off-site copy: {key} is not encrypted at rest ({SSE})")
+    if digest.hexdigest() != local or head["ContentLength"] != path.stat().st_size:
+        raise CannotRun(f"off-site copy: {key} read back differs from {path}")
+    return {"key": key, "size": head["ContentLength"], "sha256": local,
+            "retain_until": retained.isoformat(), "mode": retention["Mode"],
+            "read_back": read_back}
+
+
+def read_retention(client: Any, bucket: str, key: str,
+                   head: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The object's retention as S3 reports it: ``GetObjectRetention``; where the endpoint
+    does not answer that call (moto 5.2's server returns the object's bytes to it), the
+    lock fields of ``HeadObject``, which report the same retention. Either way it is read
+    back from S3, never taken from what was sent."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return client.get_object_retention(Bucket=bucket, Key=key)["Retention"], \
+            "get_object_retention"
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("500", "InternalError",
+                                                             "NotImplemented"):
+            raise
+    return ({"Mode": head.get("ObjectLockMode"),
+             "RetainUntilDate": head.get("ObjectLockRetainUntilDate")},
+            "head_object (GetObjectRetention not answered by this endpoint)")
+
+
+def _ship_folder(client: Any, bucket: str, prefix: str, folder: Path,
+                 until: datetime) -> list[dict[str, Any]]:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != manifest.MANIFEST
+                   and not p.name.startswith("."))
+    shipped = [ship_file(client, bucket, f"{prefix}/{folder.name}/{p.name}", p, until)
+               for p in files]
+    shipped.append(ship_file(client, bucket, f"{prefix}/{folder.name}/{manifest.MANIFEST}",
+                             folder / manifest.MANIFEST, until))  # last
+    return shipped
+
+
+def ship(url: str, who: Actor | str | None, backup_id: str | None = None, *,
+         location: str | None = None) -> dict[str, Any]:
+    """Ship the newest verified full backup (or ``backup_id``) and its key-ring backup."""
+    location = location or offsite_location()
+    bucket, prefix = _split(location)
+    engine = db.get_engine(url)
+    with db.transaction(engine) as conn:
+        actor = who if isinstance(who, Actor) else directory.load_actor(conn, who)
+        authorize(conn, actor, Action.BACKUP_RUN, subject="backup offsite")
+        backup_id = backup_id or catalogue.newest(conn, verified=True)
+        row = catalogue.get(conn, backup_id)
+        if row is None:
+            raise NotFound("no such backup in the catalogue", record=f"backup {backup_id}")
+        keyring_row = catalogue.get(conn, row["keyring_backup_id"] or "")
+    rules = policy.policy()
+    now = clock.now().astimezone(UTC)
+    until = (now + timedelta(days=int(rules.backup_offsite_lock_days))).replace(microsecond=0)
+    keyring_until = (now + timedelta(days=int(rules.keyring_backup_keep_days))).replace(microsecond=0)
+    client = s3_client()
+    shipped = _ship_folder(client, bucket, f"{prefix}/full".strip("/"), Path(row["location"]),
+                           until)
+    keyring_shipped: list[dict[str, Any]] = []
+    if keyring_row is not None:
+        keyring_shipped = _ship_folder(client, bucket, f"{prefix}/keyring".strip("/"),
+                                       Path(keyring_row["location"]), keyring_until)
+    uri = f"s3://{bucket}/{prefix + '/' if prefix else ''}full/{backup_id}"
+    with db.transaction(engine) as conn:
+        conn.execute(backup.update().where(backup.c.id == backup_id).values(
+            offsite_uri=uri, offsite_at=clock.now(), offsite_retain_until=until))
+        ledger.append(conn, ledger.Entry(
+            actor.username, LedgerAction.BACKUP_OFFSITE, "backup", backup_id,
+            details={"uri": uri, "objects": len(shipped) + len(keyring_shipped),
+                     "retain_until": until.isoformat(), "mode": LOCK_MODE,
+                     "keyring_retain_until": keyring_until.isoformat()}))
+    return {"backup_id": backup_id, "uri": uri, "objects": shipped, "keyring": keyring_shipped,
+            "retain_until": until.isoformat(), "keyring_retain_until": keyring_until.isoformat()}
+
+
+def fetch(uri: str, into: Path) -> Path:
+    """Download the off-site backup folder at ``uri`` into ``into``; returns its folder."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, prefix = _split(uri)
+    client = s3_client()
+    folder = into / prefix.rsplit("/", 1)[-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
+        for page in pages:
+            for item in page.get("Contents", []):
+                client.download_file(bucket, item["Key"], str(folder / item["Key"].rsplit("/", 1)[-1]))
+    except (BotoCoreError, ClientError) as exc:
+        raise _failed(client, f"reading {uri}", exc) from None
+    if not any(folder.iterdir()):
+        raise NotFound(f"nothing off-site at {uri}", record="backup")
+    return folder
+
+
+def keyring_uri(backup_uri: str, keyring_backup_id: str) -> str:
+    return backup_uri.rsplit("/full/", 1)[0] + f"/keyring/{keyring_backup_id}"
