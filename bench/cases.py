@@ -421,6 +421,13 @@ def _duty_benchmarks() -> None:
     BENCHMARKS["duties"] = duties.bench_duties
 
 
+def _document_benchmarks() -> None:
+    import documents
+
+    BENCHMARKS["documents"] = documents.bench_documents
+
+
 _workflow_benchmarks()
 _api_benchmarks()
 _duty_benchmarks()
+_document_benchmarks()

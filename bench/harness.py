@@ -39,6 +39,9 @@ class Sizes:
     api_reads: int = 5_000
     api_clients: int = 8
     duty_dossiers: int = 1_000_000
+    document_mib: int = 1024
+    small_documents: int = 10_000
+    small_document_bytes: int = 50_000
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -53,7 +56,10 @@ class Sizes:
                    api_dossiers=full.api_dossiers // 10,
                    api_reads=full.api_reads // 10,
                    api_clients=full.api_clients,
-                   duty_dossiers=full.duty_dossiers // 10)
+                   duty_dossiers=full.duty_dossiers // 10,
+                   document_mib=full.document_mib // 10,
+                   small_documents=full.small_documents // 10,
+                   small_document_bytes=full.small_document_bytes)
 
 
 @dataclass

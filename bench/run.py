@@ -28,7 +28,7 @@ from typing import Any
 from harness import Context, Result, Scratch, Sizes, machine_info, prepare_environment
 
 REPO = Path(__file__).resolve().parents[1]
-NAMES = ("import", "numbering", "ledger", "dags", "creation", "api", "duties")
+NAMES = ("import", "numbering", "ledger", "dags", "creation", "api", "duties", "documents")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,6 +42,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="rows of the import benchmark (default 100,000; 10,000 with --quick)")
     parser.add_argument("--duty-dossiers", type=int, metavar="N",
                         help="dossiers of the duties benchmark (default 1,000,000; 100,000 with --quick)")
+    parser.add_argument("--document-mib", type=int, metavar="N",
+                        help="MiB of the documents benchmark's large file (default 1,024; 102 with --quick)")
+    parser.add_argument("--small-documents", type=int, metavar="N",
+                        help="small documents to add (default 10,000; 1,000 with --quick)")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when a figure misses its target too")
     parser.add_argument("--output", type=Path, default=REPO / "bench-results" / "latest.json",
@@ -110,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         sizes = dataclasses.replace(sizes, import_rows=args.import_rows)
     if args.duty_dossiers:
         sizes = dataclasses.replace(sizes, duty_dossiers=args.duty_dossiers)
+    if args.document_mib:
+        sizes = dataclasses.replace(sizes, document_mib=args.document_mib)
+    if args.small_documents:
+        sizes = dataclasses.replace(sizes, small_documents=args.small_documents)
     chosen = [n for n in NAMES if not args.only or n in args.only]
     results: list[Result] = []
     errors: dict[str, str] = {}

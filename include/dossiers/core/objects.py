@@ -136,7 +136,7 @@ class LocalObjectStore:
 #: than one part is written by one PUT; a larger one as a multipart upload of these parts.
 PART_SIZE = 8 << 20
 #: Parts in flight at once: memory stays below (PARTS_IN_FLIGHT + 1) × PART_SIZE.
-PARTS_IN_FLIGHT = 3
+PARTS_IN_FLIGHT = 2
 
 
 def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
@@ -146,10 +146,15 @@ def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
     yielded = False
     for chunk in chunks:
         buffer += chunk
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-            yielded = True
+        if len(buffer) < size:
+            continue
+        start = 0
+        with memoryview(buffer) as view:  # one copy out of the buffer, not two
+            while len(buffer) - start >= size:
+                yield bytes(view[start:start + size])
+                start += size
+        del buffer[:start]
+        yielded = True
     if buffer or not yielded:
         yield bytes(buffer)
 
@@ -196,6 +201,8 @@ class S3ObjectStore:
             reason = f"the bucket {self.bucket} does not exist"
         elif code:
             reason = f"S3 answered {code}"
+        elif exc.__class__.__name__ == "NoCredentialsError":
+            reason = f"no S3 credentials (set the Airflow connection {self.conn_id})"
         else:
             reason = f"cannot reach S3 at {endpoint_of(self.client())} ({exc.__class__.__name__})"
         return CannotRun(f"object store {self.location}: {doing}: {reason}; nothing was "
@@ -208,19 +215,20 @@ class S3ObjectStore:
     def put(self, key: str, chunks: Iterable[bytes]) -> int:
         full = self._key(key)
         parts = _parts(chunks, PART_SIZE)
-        first = next(parts)
+        head = [next(parts)]
         second = next(parts, None)
-        client = self.client()
         if second is None:  # fits in one part: one PUT, atomic by itself
             try:
-                client.put_object(Bucket=self.bucket, Key=full, Body=first)
+                self.client().put_object(Bucket=self.bucket, Key=full, Body=head[0])
             except _s3_errors() as exc:
                 raise self._cannot_run(f"writing {key}", exc) from None
-            return len(first)
+            return len(head[0])
+        head.append(second)
+        del second  # held only by ``head`` until uploaded: memory stays bounded
 
         def remaining() -> Iterator[bytes]:
-            yield first
-            yield second
+            while head:
+                yield head.pop(0)
             yield from parts
 
         return self._multipart(key, full, remaining())

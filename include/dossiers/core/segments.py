@@ -60,13 +60,24 @@ def _nonce(prefix: bytes, position: int, last: bool) -> bytes:
 
 
 def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """The chunks regrouped into pieces of exactly ``size`` bytes (the last may be shorter)."""
+    """The chunks regrouped into pieces of exactly ``size`` bytes (the last may be shorter).
+
+    A chunk that already is one whole piece passes through uncopied; otherwise each piece
+    is copied once out of the buffer (a 1 GiB document's throughput, issue 11)."""
     buffer = bytearray()
     for chunk in chunks:
+        if not buffer and len(chunk) == size:
+            yield bytes(chunk)  # no copy when it is bytes already
+            continue
         buffer += chunk
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
+        if len(buffer) < size:
+            continue
+        start = 0
+        with memoryview(buffer) as view:
+            while len(buffer) - start >= size:
+                yield bytes(view[start:start + size])
+                start += size
+        del buffer[:start]
     yield bytes(buffer)
 
 
