@@ -26,6 +26,8 @@ from dossiers.core.permissions import MATRIX, Action, Actor, Role
 from dossiers.destruction import execution as destruction_execution
 from dossiers.destruction import holds
 from dossiers.destruction import requests as destruction_requests
+from dossiers.disclosure import package as disclosure_package
+from dossiers.disclosure import requests as disclosure_requests
 from dossiers.documents import adding, integrity, sweep
 from dossiers.intake.submitter import SubmitterCheck
 from dossiers.local import samples
@@ -49,8 +51,7 @@ pytestmark = pytest.mark.integration
 
 #: Actions whose operations belong to later work (destruction, external disclosure, the
 #: audit duties); the matrix already says who will hold them.
-NOT_BUILT = {Action.DISCLOSURE_REQUEST, Action.DISCLOSURE_APPROVE, Action.DISCLOSURE_PACKAGE,
-             Action.DISCLOSURE_REGISTER, Action.AUDIT_RUN,
+NOT_BUILT = {Action.AUDIT_RUN,
              Action.COMPLIANCE_CHECK, Action.INCIDENT_OPEN, Action.INCIDENT_HANDLE,
              Action.INCIDENT_CLOSE, Action.COMPLAINT_RECEIVE, Action.COMPLAINT_INVESTIGATE,
              Action.COMPLIANCE_READ}
@@ -98,6 +99,10 @@ def scenario(company, tmp_path) -> dict[str, Any]:
         further_cooperation=False))
     destroying = _act("li.archive", lambda c, a: destruction_requests.request(
         c, a, [destruction_requests.Item(loose["dossier_no"])]))
+    disclosing = _act("li.archive", lambda c, a: disclosure_requests.request(  # Art. 16
+        c, keys, a, number, recipient="Court", recipient_country="DE", legal_basis="litigation",
+        purpose="evidence", scope=["market"], expires_on=date.today() + timedelta(days=9),
+        confidentiality_ref="NDA-1"))
     with db.transaction() as conn:  # a published report with rows about each department
         report_id = conn.execute(text(
             "INSERT INTO report (kind, period, format, uri, sha256, created_at) VALUES "
@@ -107,7 +112,8 @@ def scenario(company, tmp_path) -> dict[str, Any]:
             "report": report_id,
             "loose": uuid.UUID(loose["dossier_id"]), "grant": uuid.UUID(grant["grant_id"]),
             "change": uuid.UUID(change["change_id"]), "loan": uuid.UUID(loan["loan_id"]),
-            "delay": delay["delay_id"], "destruction": destroying.request_id}
+            "delay": delay["delay_id"], "destruction": destroying.request_id,
+            "disclosure": disclosing.request_id}
 
 
 def _late(due: str) -> date:
@@ -172,6 +178,15 @@ def _operations(s: dict[str, Any]) -> dict[Action, Callable[[Any, Actor], Any]]:
             c, keys, a, s["destruction"]),
         Action.LEGAL_HOLD_MANAGE: lambda c, a: holds.place(c, a, number, kind="litigation",
                                                            reference="walk"),
+        Action.DISCLOSURE_REQUEST: lambda c, a: disclosure_requests.request(
+            c, keys, a, number, recipient="Regulator", recipient_country="CN",
+            legal_basis="regulator_inspection", purpose="inspection", scope=["basic"],
+            expires_on=date.today() + timedelta(days=9), confidentiality_ref="NDA-2"),
+        Action.DISCLOSURE_APPROVE: lambda c, a: disclosure_requests.decide(
+            c, a, s["disclosure"], approve=True),
+        Action.DISCLOSURE_PACKAGE: lambda c, a: disclosure_package.package(
+            c, keys, a, s["disclosure"], s["tmp"] / "packages"),
+        Action.DISCLOSURE_REGISTER: lambda c, a: disclosure_requests.register(c, a),
         Action.REPORT_READ: lambda c, a: catalogue.listing(c, a),
         Action.BACKUP_RUN: lambda c, a: backup_catalogue.list_backups(c, a),
         Action.REPORT_READ_ALL: lambda c, a: catalogue.whole(c, a, s["report"]),

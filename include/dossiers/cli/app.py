@@ -21,6 +21,7 @@ from dossiers.cli import (
     backup,
     db,
     destruction,
+    disclosure,
     documents,
     dossiers,
     forms,
@@ -40,7 +41,7 @@ from dossiers.core.errors import CannotRun, DossierError
 
 #: The nouns in the order ``dossier --help`` lists them (``forms`` adds ``import`` first).
 NOUNS = (db, staff, forms, authorisations, dossiers, documents, updates, queries, loans, vault,
-         destruction, workdays, ledger, backup, seed, policy)
+         destruction, disclosure, workdays, ledger, backup, seed, policy)
 
 
 def build_parser() -> argparse.ArgumentParser:
