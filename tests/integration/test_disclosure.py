@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import pyzipper
 from pypdf import PdfReader
+from test_destruction import make_dossiers, secrets_of
 
 from dossiers.core import clock
 from dossiers.core.crypto import KeyRing
@@ -26,7 +27,6 @@ from dossiers.documents import adding
 from dossiers.local import samples
 
 from helpers import act, rows, scalar
-from test_destruction import make_dossiers, secrets_of
 
 pytestmark = pytest.mark.integration
 
