@@ -51,7 +51,8 @@ def schema(api_app: Any) -> Any:
 @pytest.fixture
 def known(client: Any, company: Any, as_user: Any,
           form_row: dict[str, str]) -> Iterator[dict[str, Any]]:
-    """Real records to aim at: a submitted form, a filed dossier, its volume, a query grant."""
+    """Real records to aim at: a submitted form, a filed dossier, its volume, a query grant,
+    a document."""
     liaison, archivist = as_user("wang.market"), as_user("li.archive")
     first, second = (
         client.post("/forms", json=[{**form_row, **changes}], headers=liaison).json()
@@ -66,8 +67,14 @@ def known(client: Any, company: Any, as_user: Any,
     }).json()["grant_id"]
     volume = client.get("/vault", headers=archivist).json()["items"][0]["volume_id"]
     from dossiers.intake.reader import REQUIRED_COLUMNS
+    from dossiers.local import samples
 
+    document = client.post("/documents", params={"dossier_no": number, "type": "minutes"},
+                           files={"file": ("minutes.pdf", samples.pdf("Minutes", ["Kick-off"]),
+                                           "application/pdf")},
+                           headers=archivist).json()["document_id"]
     yield {"form_id": second, "dossier_no": number, "grant_id": grant, "volume_id": volume,
+           "document_id": document,
            "required": {column: form_row[column] for column in REQUIRED_COLUMNS}}
 
 
@@ -84,6 +91,8 @@ def _aimed(case: Any, known: dict[str, Any]) -> Any:
         for name in ("form_id", "dossier_no"):
             if name in case.body:
                 case.body[name] = known[name]
+    if isinstance(case.query, dict) and "dossier_no" in case.query:
+        case.query["dossier_no"] = known["dossier_no"]
     return case
 
 

@@ -386,3 +386,44 @@ def test_an_interrupted_upload_leaves_nothing_and_the_sweep_removes_what_a_crash
                                     i=uuid.UUID(kept.document_id))}
     assert rows("SELECT storage_key FROM dossier_file_upload") == [(running,)]
     assert scalar("SELECT count(*) FROM ledger_entry WHERE action = 'document.sweep'") == 1
+
+
+def test_the_duties_see_unfiled_and_damaged_documents(cli, dossier_no, proposal,
+                                                      tmp_path) -> None:
+    """The SLA watch reminds the archivist of a document's filing clock, the owner check
+    lists the overdue filing for the liaison, and the sampling audit opens the sampled
+    dossiers' documents and checks their paper counterpart (Arts. 12, 14, 15)."""
+    from dossiers.calendar.workdays import default_calendar
+    from dossiers.duties import owner_check, sampling_audit, sla_watch
+
+    confirmed = date(2026, 11, 2)
+    doc = cli("documents", "add", dossier_no, str(proposal), "--type", "proposal",
+              "--confirmed-on", confirmed.isoformat(), "--as", "sun.plan").json()
+    due = date.fromisoformat(doc["filing_due"])
+    with db.transaction() as conn:
+        summary, messages = sla_watch.watch(conn, default_calendar().add(due, -1).date)
+    assert summary["due_soon"] == 1
+    (message,) = messages
+    assert "li.archive" in message.to[0]
+    assert f"document_filing of document {doc['document_id']} of dossier {dossier_no}" in \
+        message.text
+
+    late = default_calendar().add(due, 2).date
+    with db.transaction() as conn:
+        checked, mails = owner_check.owner_check(conn, date(2026, 11, 1), [], late)
+    assert checked["gaps"] >= 1
+    text = next(m.text for m in mails if "wang.market" in m.to[0])
+    assert "document.unfiled" in text and "1 document(s) not filed" in text
+
+    # The audit: the document's object altered, and it is filed with no paper volume.
+    cli("documents", "file", doc["document_id"], "--as", "li.archive")
+    (path,) = stored_objects()
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with db.transaction() as conn:
+        audit = sampling_audit.sampling_audit(conn, date(2026, 10, 1), [], late, seed=7)
+    assert audit["sample"] == 1
+    found = dict(rows("SELECT check_id, description FROM finding WHERE duty = 'sampling_audit'"))
+    assert doc["document_id"] in found["document.integrity"]
+    assert "no paper volume" in found["document.paper_missing"]

@@ -17,9 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, text
+from sqlalchemy.exc import DBAPIError
 
-from dossiers.calendar.clocks import open_clock
+from dossiers.calendar.clocks import due_after, open_clock
 from dossiers.core import clock, ledger
 from dossiers.core.crypto import KeyRing
 from dossiers.core.errors import Refused
@@ -71,6 +72,11 @@ def add(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str, *, na
     if confirmed_on > today:
         raise Refused(f"{confirmed_on.isoformat()} is in the future", record=rules.record_of(name),
                       field="confirmed_on")
+    try:  # the filing deadline must be countable before anything is stored
+        due_after(confirmed_on, "filing_wd")
+    except Refused as exc:
+        raise Refused(f"{confirmed_on.isoformat()}: no filing deadline can be counted from it "
+                      f"({exc})", record=rules.record_of(name), field="confirmed_on") from None
     objects = object_store or store.document_store()
     document_id, key = uuid.uuid4(), store.new_storage_key()
     with conn.engine.begin() as own:  # known before the first byte reaches the store
@@ -84,10 +90,21 @@ def add(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str, *, na
         return _record(conn, actor, row, document_id, key, kind, inspector, stored,
                        confirmed_on=confirmed_on, important=important)
     except BaseException:
-        objects.delete(key)
-        with conn.engine.begin() as own:
-            own.execute(delete(dossier_file_upload).where(dossier_file_upload.c.storage_key == key))
+        _forget(conn, objects, key)
         raise
+
+
+def _forget(conn: Connection, objects: store.Store, key: str) -> None:
+    """Remove a refused upload's object and row. The caller's transaction has not touched
+    the row (it removes it only as its very last step), so this cannot wait on it; should
+    anything still stand in the way, the sweep removes what is left."""
+    objects.delete(key)
+    try:
+        with conn.engine.begin() as own:
+            own.execute(text("SET LOCAL lock_timeout = '5s'"))
+            own.execute(delete(dossier_file_upload).where(dossier_file_upload.c.storage_key == key))
+    except DBAPIError:
+        pass  # the row stays for the sweep (its object is gone already)
 
 
 def _record(conn: Connection, actor: Actor, row: object, document_id: uuid.UUID, key: str,
@@ -111,7 +128,6 @@ def _record(conn: Connection, actor: Actor, row: object, document_id: uuid.UUID,
         extension=inspector.extension, media_type=inspector.media_type, size=inspector.size,
         stored_size=stored, content_hash=inspector.digest, storage_key=key, important=important,
         confirmed_on=confirmed_on, uploaded_by=actor.staff_id, uploaded_at=now))
-    conn.execute(delete(dossier_file_upload).where(dossier_file_upload.c.storage_key == key))
     # Art. 15: filed within 3 wd of its confirmation, by the dossier's archivist.
     due = open_clock(conn, FILING_CLOCK, SUBJECT, str(document_id), "filing_wd",
                      owner_id=d.created_by, start=confirmed_on)
@@ -120,6 +136,9 @@ def _record(conn: Connection, actor: Actor, row: object, document_id: uuid.UUID,
         subject_id=str(document_id), dossier_no=d.dossier_no,
         details={**ledger_details(document_id, kind, inspector.size, inspector.digest),
                  "confirmed_on": confirmed_on.isoformat(), "important": important}))
+    # The last statement: the upload is done when the document is recorded (no step after
+    # it can fail and leave this transaction holding the row the cleanup would remove).
+    conn.execute(delete(dossier_file_upload).where(dossier_file_upload.c.storage_key == key))
     return Added(str(document_id), d.dossier_no,
                  naming.file_name(d.client_name_zh, kind, year, serial, inspector.extension),
                  kind, inspector.size,

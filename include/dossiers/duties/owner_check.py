@@ -21,9 +21,18 @@ from dossiers.calendar.clocks import add_months
 from dossiers.core.config import SHANGHAI
 from dossiers.core.db import among
 from dossiers.core.policy import policy
-from dossiers.core.schema import clock, communication, dossier, dossier_change, loan, staff
+from dossiers.core.schema import (
+    clock,
+    communication,
+    dossier,
+    dossier_change,
+    dossier_file,
+    loan,
+    staff,
+)
 from dossiers.core.vocabulary import DossierStatus, LoanStatus, Stage, UpdateStatus
-from dossiers.duties import findings, mail, runs
+from dossiers.documents.adding import SUBJECT
+from dossiers.duties import documents_check, findings, mail, runs
 from dossiers.duties.findings import Gap
 from dossiers.duties.mail import Message, staff_address
 
@@ -49,14 +58,21 @@ def stale_gaps(conn: Connection, as_of: date) -> list[Gap]:
 def open_items(conn: Connection) -> dict[int, list[str]]:
     """What each person has open: running deadlines, update forms, loans out."""
     items: dict[int, list[str]] = defaultdict(list)
+    file_dossier = dossier.alias("file_dossier")  # a document's dossier
     for c in conn.execute(
             select(clock.c.owner_id, clock.c.kind, clock.c.due_on, dossier.c.dossier_no,
-                   clock.c.subject_type, clock.c.subject_id)
+                   clock.c.subject_type, clock.c.subject_id,
+                   file_dossier.c.dossier_no.label("file_dossier_no"))
             .outerjoin(dossier, (clock.c.subject_type == "dossier")
                        & (dossier.c.id.cast(Text) == clock.c.subject_id))
+            .outerjoin(dossier_file, (clock.c.subject_type == SUBJECT)
+                       & (dossier_file.c.id.cast(Text) == clock.c.subject_id))
+            .outerjoin(file_dossier, file_dossier.c.id == dossier_file.c.dossier_id)
             .where(clock.c.met_at.is_(None), clock.c.owner_id.is_not(None))
             .order_by(clock.c.due_on)):
-        what = f"dossier {c.dossier_no}" if c.dossier_no else f"{c.subject_type} {c.subject_id}"
+        what = (f"dossier {c.dossier_no}" if c.dossier_no else
+                f"document {c.subject_id} of dossier {c.file_dossier_no}" if c.file_dossier_no
+                else f"{c.subject_type} {c.subject_id}")
         items[c.owner_id].append(f"{c.kind} of {what}, due {c.due_on.isoformat()}")
     for ch in conn.execute(select(dossier_change.c.requested_by, dossier_change.c.status,
                                   dossier.c.dossier_no)
@@ -78,7 +94,7 @@ def owner_check(conn: Connection, period_start: date, gaps: Iterable[Gap],
     run = runs.claim(conn, DUTY, period)
     if run is None:
         return {"period": period, "skipped": "already done for this period"}, []
-    everything = list(gaps) + stale_gaps(conn, today)
+    everything = list(gaps) + stale_gaps(conn, today) + documents_check.unfiled_gaps(conn, today)
     # Only the dossiers with gaps are read (not every open dossier: a million rows).
     with_gaps = conn.execute(select(dossier.c.id, dossier.c.dossier_no, dossier.c.liaison_id)
                              .where(dossier.c.status == DossierStatus.OPEN,

@@ -6,8 +6,9 @@
    sample at least ``sampling_audit_minimum``. The seed is chosen once per quarter, kept in
    ``duty_run`` and the ledger, so a re-run draws the same sample and anyone can redraw it.
 3. Check each sampled dossier for completeness (the completeness checks), truthfulness
-   signals and electronic-vs-paper consistency; every problem becomes a rectification item
-   with its liaison as owner and a deadline.
+   signals and electronic-vs-paper consistency, and its electronic documents (each opened as
+   stored, its paper counterpart, its filing: :mod:`dossiers.duties.documents_check`); every
+   problem becomes a rectification item with its liaison as owner and a deadline.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dossiers.core.db import among
 from dossiers.core.policy import policy
 from dossiers.core.schema import contact, dossier, finding, paper_volume
 from dossiers.core.vocabulary import DossierStatus, FindingStatus
-from dossiers.duties import findings, runs
+from dossiers.duties import documents_check, findings, runs
 from dossiers.duties.findings import Gap
 
 DUTY = "sampling_audit"
@@ -112,10 +113,11 @@ def sampling_audit(conn: Connection, period_start: date, completeness: Iterable[
     sample = draw(strata, run.seed)
     in_sample = set(sample)
     found = [g for g in gaps_now if g.dossier_id in in_sample and g.severity == "error"]
-    found += consistency_gaps(conn, sample)
+    found += consistency_gaps(conn, sample) + documents_check.sample_gaps(conn, sample, today)
     earlier = _with_open_items(conn, period)
     failing_now = {(g.dossier_id, g.check_id)
-                   for g in gaps_now + consistency_gaps(conn, earlier)}
+                   for g in gaps_now + consistency_gaps(conn, earlier)
+                   + documents_check.sample_gaps(conn, earlier, today)}
     rechecked = findings.recheck(conn, DUTY, period, failing_now)
     new = findings.record(conn, DUTY, period, found, owners, rectify_from=today)
     summary = {"period": period, "population": len(owners), "sample": len(sample),

@@ -23,7 +23,8 @@ from dossiers.calendar.workdays import default_calendar
 from dossiers.core import clock as domain_clock
 from dossiers.core.permissions import Role
 from dossiers.core.policy import policy
-from dossiers.core.schema import clock, dossier, reminder, staff, staff_role
+from dossiers.core.schema import clock, dossier, dossier_file, reminder, staff, staff_role
+from dossiers.documents.adding import SUBJECT
 from dossiers.duties import mail, runs
 from dossiers.duties.mail import Message, staff_address
 
@@ -65,12 +66,16 @@ def watch(conn: Connection, today: date) -> tuple[dict[str, Any], list[Message]]
     cal = default_calendar()
     soon = cal.add(today, policy().reminder_before_wd).date
     owner = aliased(staff)
+    file_dossier = dossier.alias("file_dossier")  # a document's dossier (Art. 15 filing)
     rows = conn.execute(
         select(clock, owner.c.username.label("owner_name"), owner.c.department.label("owner_dept"),
-               dossier.c.dossier_no)
+               dossier.c.dossier_no, file_dossier.c.dossier_no.label("file_dossier_no"))
         .outerjoin(owner, owner.c.id == clock.c.owner_id)
         .outerjoin(dossier, (clock.c.subject_type == "dossier")
                    & (dossier.c.id.cast(Text) == clock.c.subject_id))
+        .outerjoin(dossier_file, (clock.c.subject_type == SUBJECT)
+                   & (dossier_file.c.id.cast(Text) == clock.c.subject_id))
+        .outerjoin(file_dossier, file_dossier.c.id == dossier_file.c.dossier_id)
         .where(clock.c.met_at.is_(None), clock.c.due_on <= soon)
         .order_by(clock.c.due_on, clock.c.id)).all()
     heads, cs_heads, archivists = _heads(conn)
@@ -91,7 +96,9 @@ def watch(conn: Connection, today: date) -> tuple[dict[str, Any], list[Message]]
             .on_conflict_do_nothing().returning(reminder.c.id)).first()
         if inserted is None:
             continue  # this clock already had this reminder today
-        subject = f"dossier {c.dossier_no}" if c.dossier_no else f"{c.subject_type} {c.subject_id}"
+        subject = (f"dossier {c.dossier_no}" if c.dossier_no else
+                   f"document {c.subject_id} of dossier {c.file_dossier_no}" if c.file_dossier_no
+                   else f"{c.subject_type} {c.subject_id}")
         notices.append(Notice(recipient, names[recipient], kind, c.kind, subject, c.article,
                               c.due_on, c.owner_name))
     counts = {k: sum(1 for n in notices if n.kind == k)
