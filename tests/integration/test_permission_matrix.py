@@ -29,13 +29,16 @@ from dossiers.destruction import requests as destruction_requests
 from dossiers.disclosure import package as disclosure_package
 from dossiers.disclosure import requests as disclosure_requests
 from dossiers.documents import adding, integrity, sweep
+from dossiers.duties import compliance_check
 from dossiers.intake.submitter import SubmitterCheck
 from dossiers.local import samples
 from dossiers.reports import catalogue
 from dossiers.workflows import (
     authorisations,
+    complaints,
     creation,
     filing_delays,
+    incidents,
     lifecycle,
     loans,
     queries,
@@ -51,10 +54,7 @@ pytestmark = pytest.mark.integration
 
 #: Actions whose operations belong to later work (destruction, external disclosure, the
 #: audit duties); the matrix already says who will hold them.
-NOT_BUILT = {Action.AUDIT_RUN,
-             Action.COMPLIANCE_CHECK, Action.INCIDENT_OPEN, Action.INCIDENT_HANDLE,
-             Action.INCIDENT_CLOSE, Action.COMPLAINT_RECEIVE, Action.COMPLAINT_INVESTIGATE,
-             Action.COMPLIANCE_READ}
+NOT_BUILT = {Action.AUDIT_RUN}
 
 #: One person per role (the ``company`` fixture), and the system that runs the duties.
 PEOPLE = {Role.LIAISON: "wang.market", Role.DEPT_HEAD: "zhao.market",
@@ -103,6 +103,12 @@ def scenario(company, tmp_path) -> dict[str, Any]:
         c, keys, a, number, recipient="Court", recipient_country="DE", legal_basis="litigation",
         purpose="evidence", scope=["market"], expires_on=date.today() + timedelta(days=9),
         confidentiality_ref="NDA-1"))
+    incident = _act("wang.market", lambda c, a: incidents.open_incident(
+        c, a, "leak", "proposal sent to the wrong client", dossier_no=number))
+    _act("chen.cs", lambda c, a: incidents.add_step(c, a, uuid.UUID(incident["incident_id"]),
+                                                    "recall the mail"))
+    complaint = _act("wang.market", lambda c, a: complaints.receive(
+        c, a, "client", "update took three weeks", dossier_no=number))
     with db.transaction() as conn:  # a published report with rows about each department
         report_id = conn.execute(text(
             "INSERT INTO report (kind, period, format, uri, sha256, created_at) VALUES "
@@ -113,7 +119,9 @@ def scenario(company, tmp_path) -> dict[str, Any]:
             "loose": uuid.UUID(loose["dossier_id"]), "grant": uuid.UUID(grant["grant_id"]),
             "change": uuid.UUID(change["change_id"]), "loan": uuid.UUID(loan["loan_id"]),
             "delay": delay["delay_id"], "destruction": destroying.request_id,
-            "disclosure": disclosing.request_id}
+            "disclosure": disclosing.request_id,
+            "incident": uuid.UUID(incident["incident_id"]),
+            "complaint": uuid.UUID(complaint["complaint_id"])}
 
 
 def _late(due: str) -> date:
@@ -196,6 +204,18 @@ def _operations(s: dict[str, Any]) -> dict[Action, Callable[[Any, Actor], Any]]:
         Action.STAFF_AGREEMENT: lambda c, a: staff.record_agreement(
             c, a, "sun.plan", signed_on=date(2026, 1, 5), reference="NDA-WALK"),
         Action.STAFF_HANDOVER_SIGN_OFF: lambda c, a: staff.sign_off_handover(c, a, "gone.leaver"),
+        Action.COMPLIANCE_CHECK: lambda c, a: compliance_check.compliance_check(
+            c, date(2026, 7, 1), date(2026, 10, 9), actor=a),
+        Action.INCIDENT_OPEN: lambda c, a: incidents.open_incident(
+            c, a, "lost_volume", "volume 2 not back on its shelf", dossier_no=number),
+        Action.INCIDENT_HANDLE: lambda c, a: incidents.add_step(c, a, s["incident"],
+                                                                "search the reading room"),
+        Action.INCIDENT_CLOSE: lambda c, a: incidents.close(c, a, s["incident"], "found"),
+        Action.COMPLAINT_RECEIVE: lambda c, a: complaints.receive(
+            c, a, "client", "asked twice for the same documents", dossier_no=number),
+        Action.COMPLAINT_INVESTIGATE: lambda c, a: complaints.investigate(
+            c, a, s["complaint"], findings="no fault found", upheld=False),
+        Action.COMPLIANCE_READ: lambda c, a: incidents.list_incidents(c, a),
     }
 
 

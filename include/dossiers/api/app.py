@@ -23,7 +23,8 @@ from dossiers.api.same_origin import SameOriginGuard
 from dossiers.core import paging
 
 #: The router modules, in the order their routes appear in the OpenAPI document.
-ROUTERS = ("system", "forms", "dossiers", "documents", "updates", "queries", "loans", "vault")
+ROUTERS = ("system", "forms", "dossiers", "documents", "updates", "queries", "loans", "vault",
+           "compliance")
 
 DESCRIPTION = f"""\
 The overseas-client dossier system of record (the same actions as the `dossier` CLI).

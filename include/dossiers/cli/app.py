@@ -25,6 +25,7 @@ from dossiers.cli import (
     documents,
     dossiers,
     forms,
+    incidents,
     ledger,
     loans,
     policy,
@@ -41,7 +42,7 @@ from dossiers.core.errors import CannotRun, DossierError
 
 #: The nouns in the order ``dossier --help`` lists them (``forms`` adds ``import`` first).
 NOUNS = (db, staff, forms, authorisations, dossiers, documents, updates, queries, loans, vault,
-         destruction, disclosure, workdays, ledger, backup, seed, policy)
+         destruction, disclosure, workdays, ledger, incidents, backup, seed, policy)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,12 @@ Indicators, each a share of the period's closed deadlines met on time (or a coun
 - **filing conformity**: filing clocks met (with any approved delay) (Arts. 11, 15);
 - **confidentiality**: actions refused by the permission check, and reads outside a grant
   (Arts. 16, 19);
-- **security incidents**: loans returned late or damaged (Art. 16).
+- **security incidents**: loans returned late or damaged (Art. 16);
+- **confidentiality compliance** (Art. 22): leaks and wrong disclosures reported as
+  incidents (Art. 20), complaints upheld by QA (Art. 21) and refused actions in the period;
+  compliant when there was no such incident and no upheld complaint;
+- **client information security** (Art. 22): incidents of every kind opened, closed and
+  still open, complaints received and closed (Arts. 20, 21).
 
 Every figure is computed from the clocks, findings and access log, whose changes are in the
 ledger; the scorecard lists the ``duty_run`` key it was stored under.
@@ -27,7 +32,18 @@ from sqlalchemy.orm import aliased
 
 from dossiers.core.config import SHANGHAI
 from dossiers.core.policy import policy
-from dossiers.core.schema import access_log, clock, duty_run, finding, loan, loan_volume, staff
+from dossiers.core.schema import (
+    access_log,
+    clock,
+    complaint,
+    duty_run,
+    finding,
+    incident,
+    loan,
+    loan_volume,
+    staff,
+)
+from dossiers.core.vocabulary import IncidentKind
 from dossiers.duties import runs
 
 DUTY = "kpi"
@@ -105,11 +121,15 @@ def scorecard(conn: Connection, kind: str, period_start: date) -> dict[str, Any]
         "people": [{**f, "rate": _rate(f["total"], f["met"])["rate"]} for f in figures],
         "refused_actions": [dict(r._mapping) for r in refusals],
         "security_incidents": _loan_incidents(conn, start, end),
+        "confidentiality_compliance": _confidentiality(conn, start, end, lo, hi,
+                                                       sum(r.refused for r in refusals)),
+        "client_information_security": _information_security(conn, start, end, lo, hi),
     }
     runs.finish(conn, run, {k: summary[k] for k in (
         "period", "kind", "creation_timeliness", "creation_timeliness_met_target", "accuracy")},
         kept={k: summary[k] for k in ("departments", "people", "refused_actions",
-                                      "security_incidents")})
+                                      "security_incidents", "confidentiality_compliance",
+                                      "client_information_security")})
     return summary
 
 
@@ -127,3 +147,41 @@ def _loan_incidents(conn: Connection, start: date, end: date) -> dict[str, int]:
         loan_volume.c.returned_condition.in_(("damaged", "faded")))).scalar_one()
     return {"loans_returned_late": late, "volumes_returned_damaged": damaged}
 
+
+
+#: The incidents that breach confidentiality itself (Arts. 19, 20).
+CONFIDENTIALITY_BREACHES = (IncidentKind.LEAK, IncidentKind.WRONG_DISCLOSURE)
+
+
+def _count(conn: Connection, table: Any, *where: Any) -> int:
+    return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def _confidentiality(conn: Connection, start: date, end: date, lo: datetime, hi: datetime,
+                     refused: int) -> dict[str, Any]:
+    """Art. 22 confidentiality compliance: breaches reported (Art. 20), complaints upheld
+    (Art. 21) and refused actions (Art. 16) in the period."""
+    breaches = _count(conn, incident, incident.c.opened_at >= lo, incident.c.opened_at < hi,
+                      incident.c.kind.in_(CONFIDENTIALITY_BREACHES))
+    upheld = _count(conn, complaint, complaint.c.received_on >= start,
+                    complaint.c.received_on < end, complaint.c.upheld.is_(True))
+    return {"breaches": breaches, "complaints_upheld": upheld, "refused_actions": refused,
+            "compliant": breaches == 0 and upheld == 0}
+
+
+def _information_security(conn: Connection, start: date, end: date, lo: datetime,
+                          hi: datetime) -> dict[str, int]:
+    """Art. 22 client information security: incidents (Art. 20) and complaints (Art. 21)."""
+    return {
+        "incidents_opened": _count(conn, incident, incident.c.opened_at >= lo,
+                                   incident.c.opened_at < hi),
+        "incidents_closed": _count(conn, incident, incident.c.closed_at >= lo,
+                                   incident.c.closed_at < hi),
+        "incidents_open_at_end": _count(conn, incident, incident.c.opened_at < hi,
+                                        (incident.c.closed_at.is_(None))
+                                        | (incident.c.closed_at >= hi)),
+        "complaints_received": _count(conn, complaint, complaint.c.received_on >= start,
+                                      complaint.c.received_on < end),
+        "complaints_closed": _count(conn, complaint, complaint.c.closed_at >= lo,
+                                    complaint.c.closed_at < hi),
+    }

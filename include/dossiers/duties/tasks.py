@@ -193,3 +193,18 @@ def client_analysis(data_interval_start: datetime) -> dict[str, Any]:
     return {"period": figures["period"], **({"reports": figures["reports"]}
                                             if "reports" in figures else {})}
 
+
+
+def compliance_check(data_interval_start: datetime,
+                     data_interval_end: datetime) -> dict[str, Any]:
+    """Art. 20: the quarter's compliance check; its report goes to compliance and management."""
+    from dossiers.core import db
+    from dossiers.duties import compliance_check as duty
+
+    url = _database_url()
+    with db.transaction(db.get_engine(url)) as conn:
+        figures = duty.compliance_check(conn, _local(data_interval_start),
+                                        _local(data_interval_end))
+    if "skipped" not in figures:
+        figures["reports"] = _publish("compliance_check", figures["period"], figures)
+    return {k: v for k, v in figures.items() if k != "rectification_items"}

@@ -33,7 +33,8 @@ DUTY_OF_KIND = {"annual_update": "annual_refresh", "kpi_monthly": "kpi_month",
 #: The articles each report enforces.
 ARTICLES = {"sampling_audit": "Arts. 12, 14, 21", "annual_update": "Art. 12",
             "kpi_monthly": "Art. 22", "kpi_quarterly": "Art. 22", "qa_inspection": "Art. 21",
-            "client_analysis": "Art. 6(5)", "audit_summary": "Arts. 14, 21, 22"}
+            "client_analysis": "Art. 6(5)", "audit_summary": "Arts. 14, 21, 22",
+            "compliance_check": "Arts. 9, 19, 20"}
 
 #: Bilingual labels of the figures' keys (extend here when a duty adds a figure).
 LABELS: dict[str, Label] = {k: Label(zh, en) for k, (zh, en) in {
@@ -72,6 +73,22 @@ LABELS: dict[str, Label] = {k: Label(zh, en) for k, (zh, en) in {
     "complaints": ("投訴", "Complaints"), "new_dossiers_by_month": ("每月新建檔案", "New dossiers by month"),
     "open": ("未整改", "Open"), "resolved": ("已整改", "Resolved"), "persisting": ("仍未整改", "Persisting"),
     "count": ("數量", "Count"), "value": ("數值", "Value"), "item": ("項目", "Item"),
+    "clients_checked": ("檢查的在檔客戶", "Open clients checked"),
+    "problems_now": ("當前問題", "Problems now"), "by_check": ("按檢查項", "By check"),
+    "recheck": ("整改複查", "Re-check of earlier items"), "rechecked": ("已複查", "Re-checked"),
+    "not_checked": ("未檢查（尚無登記）", "Not checked (no register yet)"),
+    "check": ("檢查項", "Check"), "article": ("條款", "Article"), "severity": ("嚴重程度", "Severity"),
+    "subject": ("對象", "Subject"), "owner": ("負責人", "Owner"), "status": ("狀態", "Status"),
+    "incidents": ("合規事件", "Compliance incidents"),
+    "confidentiality_compliance": ("保密合規", "Confidentiality compliance"),
+    "client_information_security": ("客戶信息安全", "Client information security"),
+    "breaches": ("洩露及錯誤披露", "Leaks and wrong disclosures"),
+    "complaints_upheld": ("成立的投訴", "Complaints upheld"), "compliant": ("合規", "Compliant"),
+    "incidents_opened": ("新報告事件", "Incidents reported"),
+    "incidents_closed": ("已結案事件", "Incidents closed"),
+    "incidents_open_at_end": ("期末未結事件", "Incidents open at the end"),
+    "complaints_received": ("收到的投訴", "Complaints received"),
+    "complaints_closed": ("已結案投訴", "Complaints closed"),
 }.items()}
 
 _SKIP = {"reports", "skipped", "period"}

@@ -35,7 +35,9 @@ Value = str | int | float | Decimal | date | datetime | None
 #: ``department``: the cell holds a department's code (what editions and CSV consumers key
 #: on); people read its bilingual name (:func:`department_label`).
 ColumnKind = Literal["text", "int", "number", "percent", "date", "department"]
-Audience = Literal["compliance", "management"]
+#: Who receives a report: the compliance recipients, management, or both (Art. 20: the
+#: compliance check goes to compliance and management).
+Audience = Literal["compliance", "management", "compliance_and_management"]
 Format = Literal["pdf", "csv", "html"]
 FORMATS: tuple[Format, ...] = ("pdf", "csv", "html")
 
@@ -321,6 +323,8 @@ KINDS: dict[str, tuple[Label, Audience]] = {
     "client_analysis": (Label("客戶檔案分析報告", "Client dossier analysis report"),
                         "management"),  # Art. 6(5)
     "audit_summary": (Label("檔案審計摘要", "Dossier audit summary"), "management"),  # Arts. 21, 22
+    "compliance_check": (Label("季度合規檢查報告", "Quarterly compliance check report"),
+                         "compliance_and_management"),  # Art. 20
 }
 
 #: The kinds with rows about each department or person. A department head reads only their

@@ -191,9 +191,12 @@ def publish_editions(conn: Connection, report: Report, departments: Mapping[str,
 
 
 def recipients(report: Report) -> tuple[str, ...]:
-    """Compliance reports go to the compliance recipients, the others to management."""
+    """Compliance reports go to the compliance recipients, the others to management, the
+    compliance check's to both."""
     audience = KINDS[report.kind][1] if report.kind in KINDS else report.audience
     s = settings()
+    if audience == "compliance_and_management":  # Art. 20: the compliance check
+        return tuple(dict.fromkeys((*s.compliance_recipients, *s.management_recipients)))
     return s.compliance_recipients if audience == "compliance" else s.management_recipients
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, Table, select, update
 
 from dossiers.core.errors import NotFound, Refused
+from dossiers.core.free_text import refuse_personal_data
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.vocabulary import LedgerAction
 
@@ -170,6 +171,8 @@ def check(conn: Connection, actor: Actor, rules: Rules, decision: Decision, requ
         raise Refused(rules.not_pending.format(status=status), record=record)
     if not decision.approve and not (decision.reason or "").strip():
         raise Refused(rules.needs_reason, record=record, field="reason")
+    # the reason is kept on the request and in the ledger: no personal data in it (Art. 19)
+    refuse_personal_data(decision.reason, record=record, field="reason")
 
 
 def take(conn: Connection, actor: Actor, rules: Rules, key: object, decision: Decision, *,

@@ -30,6 +30,7 @@ from dossiers.core import clock as domain_clock
 from dossiers.core import ledger, paging
 from dossiers.core.crypto import Field, KeyRing
 from dossiers.core.errors import Refused
+from dossiers.core.free_text import refuse_personal_data
 from dossiers.core.permissions import Action, Actor, Role, authorize
 from dossiers.core.policy import policy
 from dossiers.core.schema import (
@@ -207,6 +208,7 @@ def submit(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str,
         if not (text or "").strip():
             raise Refused("an update form says what changes, why and on what evidence "
                           "(Art. 13(1))", record=record, field=name)
+        refuse_personal_data(text, record=record, field=name)  # ledgered: Art. 19
     if trigger is not None and trigger not in UPDATE_TRIGGERS:
         raise Refused(f"unknown trigger {trigger!r}; one of {', '.join(UPDATE_TRIGGERS)} "
                       "(Art. 12)", record=record, field="trigger")
