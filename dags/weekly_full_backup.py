@@ -35,7 +35,7 @@ nothing that claims success: fix it and clear the task (the next working day ret
 
 #: A drill that does not match will not match on a retry.
 DRILL_FAILED = ExceptionRetryPolicy(rules=[RetryRule(
-    exception="dossiers.backups.drill.DrillFailed", action=RetryAction.FAIL,
+    exception="dossiers.backups.errors.DrillFailed", action=RetryAction.FAIL,
     reason="the restored copy does not match its backup: retrying cannot mend it (Art. 18)",
 )])
 

@@ -13,8 +13,8 @@ ring, and then:
 * RTO (the time to restore and check) and RPO (how old the newest data was when the drill
   finished) are recorded in ``backup_drill``, in the ledger, and in the backup report.
 
-A drill that does not match raises :class:`DrillFailed` after recording itself: the DAG
-fails loudly and ops are mailed.
+A drill that does not match raises :class:`~dossiers.backups.errors.DrillFailed` after
+recording itself: the DAG fails loudly and ops are mailed.
 """
 
 from __future__ import annotations
@@ -32,25 +32,16 @@ from sqlalchemy import make_url, text
 
 from dossiers.backups import catalogue, manifest, restore
 from dossiers.backups.documents import local_store
+from dossiers.backups.errors import DrillFailed
 from dossiers.backups.settings import BackupKey, keyring_vault_root
 from dossiers.backups.tools import libpq_env, libpq_url, pg_tool
 from dossiers.core import clock, db, directory, ledger, policy
 from dossiers.core.config import settings
 from dossiers.core.crypto import Field, KeyRing
-from dossiers.core.errors import DossierError, NotFound, Refused
+from dossiers.core.errors import DossierError, NotFound
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.vocabulary import DrillSource
 from dossiers.destruction.restore import reapply_into
-
-
-class DrillFailed(Refused):
-    """The restored copy does not match its backup (Art. 18): recorded, then raised."""
-
-    def __init__(self, backup_id: str, problems: list[str]):
-        self.backup_id = backup_id
-        self.problems = problems
-        shown = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
-        super().__init__(f"restore drill failed: {shown}", record=f"backup {backup_id}")
 
 
 def _admin_url(url: str, database: str) -> str:
