@@ -10,6 +10,7 @@ from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from dossiers.core import clock, db
 from dossiers.core.crypto import KeyRing
@@ -134,10 +135,19 @@ def test_the_compliance_check_makes_rectification_items_with_owners(dossier_no: 
     with db.transaction() as conn:
         conn.exec_driver_sql("UPDATE staff SET confidentiality_signed_on = NULL, "
                              "confidentiality_ref = NULL WHERE username = 'sun.plan'")
+        # a cross-border package made with no approval on record (as a rogue script would)
+        conn.execute(text(
+            "INSERT INTO disclosure_request (id, dossier_id, dossier_no, recipient, "
+            "recipient_country, legal_basis, purpose, scope, expires_on, confidentiality_ref, "
+            "status, requested_by, requested_at, secret_enc, package_sha256, packaged_at) "
+            "SELECT gen_random_uuid(), d.id, d.dossier_no, 'Agency', 'US', 'other', 'pitch', "
+            "'{market}', '2027-01-01', 'NDA-X', 'packaged', d.liaison_id, now(), '\\x00', "
+            "repeat('0', 64), now() FROM dossier d"))
         summary = compliance_check.compliance_check(conn, date(2026, 7, 1), clock.today())
     assert summary["by_check"]["authorisation.missing"] == 1
     assert summary["by_check"]["agreement.missing"] == 1
     assert "backups.full_stale" in summary["by_check"]
+    assert summary["by_check"]["disclosure.unapproved"] == 1
     items = {(i["check"], i["subject"]): i for i in summary["rectification_items"]}
     assert items[("authorisation.missing", dossier_no)]["owner"] == "wang.market"
     assert items[("agreement.missing", "staff sun.plan")]["owner"] == "chen.cs"

@@ -89,6 +89,7 @@ LABELS: dict[str, Label] = {k: Label(zh, en) for k, (zh, en) in {
     "incidents_open_at_end": ("期末未結事件", "Incidents open at the end"),
     "complaints_received": ("收到的投訴", "Complaints received"),
     "complaints_closed": ("已結案投訴", "Complaints closed"),
+    "disclosures_registered": ("登記的對外披露", "External disclosures registered"),
 }.items()}
 
 _SKIP = {"reports", "skipped", "period"}
