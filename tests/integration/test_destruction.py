@@ -516,3 +516,29 @@ def test_the_command_line_from_request_to_signatures(company: Any, tmp_path: Pat
     assert shown["status"] == "executed" and shown["open_gates"] == []
     again = cli("destruction", "reapply")
     assert again.status == 0 and again.json() == {"registered": 1, "destroyed_again": []}
+
+
+def test_a_timeout_in_the_approval_chain_rejects_the_form_never_approves(
+        company: Any, tmp_path: Path) -> None:
+    from dossiers.destruction import approvals
+    from dossiers.workflows import approval_chains
+    from dossiers.workflows.approval_chains import Decision, Request
+
+    numbers = make_dossiers(tmp_path, 1)
+    request_id = ask(numbers)
+    with db.transaction() as conn:
+        conf = approvals.destruction_conf(conn, request_id)
+    chain = Request(conf["request_id"], conf["requested_by"], "dossier_destruction/t1",
+                    "destruction", tuple(conf["departments"]))
+    steps = {s.key: s for s in approvals.DESTRUCTION_STEPS}
+    with db.transaction() as conn:
+        approval_chains.record(conn, chain, steps["cs_head_review"], Decision.APPROVED, "chen.cs",
+                               "eligible")
+        approval_chains.record(conn, chain, steps["recheck_market"], Decision.TIMED_OUT, None,
+                               "nobody answered within 5 days, 0:00:00")
+        assert approvals.apply_chain(conn, chain) == "rejected"
+    assert rows("SELECT gate, via FROM destruction_approval") == [("cs_head", "airflow")]
+    assert scalar("SELECT rejection_reason FROM destruction_request").startswith(
+        "recheck_market: timed_out")
+    with pytest.raises(Refused, match="is rejected"):
+        run(request_id, DestructionRegister(LocalObjectStore(tmp_path / "r")))
