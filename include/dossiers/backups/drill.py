@@ -41,7 +41,6 @@ from dossiers.core.crypto import Field, KeyRing
 from dossiers.core.errors import DossierError, NotFound
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.vocabulary import DrillSource
-from dossiers.destruction.restore import reapply_into
 
 
 def _admin_url(url: str, database: str) -> str:
@@ -202,6 +201,8 @@ def drill(url: str, who: Actor | str | None, backup_id: str, *,
             scratch_url, int(policy.policy().backup_drill_document_sample))
         problems += sample_problems
         # Art. 17: drills included, a restore never brings a destroyed dossier back
+        from dossiers.destruction.restore import reapply_into
+
         details["destroyed_again"] = reapply_into(
             scratch_url, local_store(documents_root)).destroyed_again
     except DossierError as exc:

@@ -31,7 +31,6 @@ from dossiers.backups.tools import libpq_env, libpq_url, pg_tool
 from dossiers.core import db
 from dossiers.core.errors import CannotRun, DossierError, Refused
 from dossiers.core.objects import ObjectStore
-from dossiers.destruction.restore import reapply_into
 
 
 class BackupCorrupt(Refused):
@@ -174,6 +173,8 @@ def restore(folder: Path, into_url: str, *, key: BackupKey | None = None,
         target.close()
         shutil.rmtree(work, ignore_errors=True)
     if reapply_destructions and result.ok:
+        from dossiers.destruction.restore import reapply_into  # the restore's last step
+
         result.destroyed_again = reapply_into(into_url, documents_into).destroyed_again
     return result
 
