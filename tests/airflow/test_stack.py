@@ -41,6 +41,8 @@ pytestmark = [pytest.mark.stack, pytest.mark.airflow]
 
 REPO = Path(__file__).resolve().parents[2]
 START_DEADLINE_S = 240
+#: A second manager added before the stack starts (so they have an Airflow login).
+DEPUTY = "deputy.mgmt"
 RUN_DEADLINE_S = 240
 
 
@@ -131,8 +133,8 @@ class Running:
             with self.client() as api:
                 found = task_instance_api.TaskInstanceApi(api).get_hitl_details(
                     dag_id, run_id, task_id=task_id)
-            return next((d for d in found.hitl_details
-                         if str(d.task_instance.state.value) == "awaiting_input"), None)
+            return next((d for d in found.hitl_details if d.task_instance.state is not None
+                         and str(d.task_instance.state.value) == "awaiting_input"), None)
 
         return until(waiting, RUN_DEADLINE_S, f"{task_id} waiting for an answer")
 
@@ -177,6 +179,15 @@ def running(pg_server: str, template_db: str, _environment: dict[str, str],
                           env={**_environment, "DOSSIER_DATABASE_URL": url}, capture_output=True,
                           text=True, timeout=300, check=False)
     assert seed.returncode == 0, seed.stderr
+    with db.transaction(db.get_engine(url)) as conn:  # a second manager (the reassignment test)
+        from sqlalchemy import text
+
+        from dossiers.workflows import staff
+
+        cs_head = conn.execute(text(
+            "SELECT s.username FROM staff s JOIN staff_role r ON r.staff_id = s.id "
+            "WHERE r.role = 'cs_head' AND s.active ORDER BY 1 LIMIT 1")).scalar_one()
+        staff.add(conn, cs_head, DEPUTY, "management", ["management"])
     inbox = Inbox()
     smtp_port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
@@ -347,6 +358,35 @@ def test_approvals_answered_by_their_people_on_the_running_stack(running: Runnin
         "SELECT actor, action, details->>'decision' FROM ledger_entry "
         "WHERE subject_id = 'disclosure:stack' AND action <> 'approval.ask'") == [
         ("system", "approval.reject", "timed_out")]
+
+
+def test_a_manager_leaving_while_asked_and_the_other_approving(running: Running) -> None:
+    """A gate asks every holder of the step's role; one of them leaves (Art. 19) while it
+    waits: another one approves, the chain is approved and the guarded work runs."""
+    from dossiers.core import directory
+    from dossiers.workflows import staff
+
+    people = _people(running.url)
+    requester, cs_head = people["archivist"][0][0], people["cs_head"][0][0]
+    head, department = next((u, d) for u, d in people["dept_head"] if u != requester)
+    leaver = next(u for u, _ in people["management"] if u != DEPUTY)
+    dag_id, gate_id = "approval_check", "approval.management_approval"
+    run_id = running.trigger(dag_id, {"request_id": "destruction:leaver", "requested_by": requester,
+                                      "departments": [department], "summary": "one dossier"})
+    running.waiting_gate(dag_id, run_id, "approval.cs_head_review")
+    assert running.answer(cs_head, dag_id, run_id, "approval.cs_head_review", "Approve", "ok") == 200
+    running.waiting_gate(dag_id, run_id, f"approval.recheck_{department}")
+    assert running.answer(head, dag_id, run_id, f"approval.recheck_{department}", "Approve", "ok") == 200
+    gate = running.waiting_gate(dag_id, run_id, gate_id)
+    assert {leaver, DEPUTY} <= {u.id for u in gate.assigned_users}
+    with db.transaction(db.get_engine(running.url)) as conn:  # the manager leaves (Art. 19)
+        staff.leave(conn, directory.load_actor(conn, DEPUTY), leaver, handover_to=DEPUTY)
+    assert running.answer(DEPUTY, dag_id, run_id, gate_id, "Approve", "approved") == 200
+    assert running.wait_for_run(dag_id, run_id) == "success"
+    states = {k: str(v.state.value) for k, v in running.task_instances(dag_id, run_id).items()}
+    assert states["approval.approved"] == states["guarded"] == "success"  # the guarded work ran
+    assert running.rows("SELECT actor FROM ledger_entry WHERE subject_id = 'destruction:leaver' "
+                        "AND action = 'approval.approve' ORDER BY seq") == [(cs_head,), (head,), (DEPUTY,)]
 
 
 def test_stack_processes_are_the_topology(running: Running) -> None:

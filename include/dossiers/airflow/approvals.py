@@ -17,9 +17,11 @@ What each gate does, and why (facts of Airflow 3.3's HITL operators):
 
 - it opens with ``assigned_users`` = the step's eligible approvers *now* (active staff the
   matrix allows, not the requester, nobody who already answered this run), recorded in the
-  ledger as ``approval.ask``: one HITL task holds one answer, so each step is its own task;
-  a gate cleared in Airflow (how ops reassign a gate whose approver left, see the README)
-  opens again with the approvers of the moment;
+  ledger as ``approval.ask``: one HITL task holds one answer, so each step is its own task.
+  Airflow 3.3 keeps a cleared task's request (its ``hitl_detail`` row follows the task
+  instance), so a gate cannot be re-assigned in Airflow once open: a leaver stays listed
+  there, but their answer is refused here (inactive), and the step's other role holders,
+  asked too, can answer;
 - options Approve / Reject and **no defaults**: on ``response_timeout`` the scheduler would
   write the defaults in as the answer, so there are none; the timeout comes back as an error
   event, recorded as a rejection (``approval.reject``, ``decision: timed_out``);
@@ -224,3 +226,4 @@ def approval_chain(chain: str, *, response_timeout: timedelta, steps: Sequence[S
         if previous is not None:
             previous >> outcome
     return group
+
