@@ -134,7 +134,7 @@ def _worker(op: str, spec: dict[str, Any]) -> dict[str, Any]:
             out["document_id"] = ids[0]
             out["count"] = len(ids)
         out["seconds"] = time.perf_counter() - t0
-    elif op in ("plain-put", "plain-get"):
+    elif op in ("plain-put", "plain-get", "plain-upload-file"):
         import boto3
 
         s3 = boto3.client("s3", endpoint_url=spec["endpoint"], region_name="us-east-1",
@@ -143,6 +143,8 @@ def _worker(op: str, spec: dict[str, Any]) -> dict[str, Any]:
         if op == "plain-put":
             with open(spec["file"], "rb") as body:
                 s3.put_object(Bucket=BUCKET, Key="plain/object", Body=body)
+        elif op == "plain-upload-file":  # boto3's managed transfer: multipart, 10 threads
+            s3.upload_file(spec["file"], BUCKET, "plain/managed")
         else:
             answer = s3.get_object(Bucket=BUCKET, Key="plain/object")["Body"]
             with open(spec["output"], "wb") as fh:
@@ -176,10 +178,13 @@ def run_worker(op: str, **spec: Any) -> dict[str, Any]:
     return result
 
 
-def timed_cp(source: Path, target: Path) -> float:
+def timed_cp(source: Path, target: Path, *, durable: bool = False) -> float:
+    """Seconds of ``cp`` (with ``durable``, then ``sync`` of the copy, as the store fsyncs)."""
     os.sync()
     t0 = time.perf_counter()
     subprocess.run(["cp", str(source), str(target)], check=True)
+    if durable:
+        subprocess.run(["sync", str(target)], check=True)
     return time.perf_counter() - t0
 
 
@@ -319,12 +324,28 @@ def bench_documents(ctx: Context) -> list[Result]:
                 baseline = "cp of the same file"
                 for name in ("copy.pdf", "copy-back.pdf"):
                     (folder / name).unlink()
+                durable_s = timed_cp(big, folder / "copy.pdf", durable=True)
+                (folder / "copy.pdf").unlink()
+                results.append(Result(  # the store fsyncs before add returns; cp does not
+                    bench="documents", metric=f"add {label}, {where}",
+                    value=_mib_s(big_size, added["seconds"]), unit="MiB/s",
+                    baseline_label="cp of the same file, then sync of the copy",
+                    baseline=_mib_s(big_size, durable_s),
+                    notes={"baseline_seconds": round(durable_s, 2)}))
             else:
                 plain = {"put": run_worker("plain-put", endpoint=endpoint, file=str(big)),
                          "get": run_worker("plain-get", endpoint=endpoint,
                                            output=str(folder / "plain-back.pdf"))}
                 (folder / "plain-back.pdf").unlink()
                 baseline = "plain boto3 put_object / get_object, same server"
+                managed = run_worker("plain-upload-file", endpoint=endpoint, file=str(big))
+                results.append(Result(
+                    bench="documents", metric=f"add {label}, {where}",
+                    value=_mib_s(big_size, added["seconds"]), unit="MiB/s",
+                    baseline_label="boto3 upload_file (managed multipart, 10 threads), same server",
+                    baseline=_mib_s(big_size, managed["seconds"]),
+                    notes={"baseline_seconds": round(managed["seconds"], 2),
+                           "baseline_peak_rss_mb": managed["peak_rss_mb"]}))
             for step, measured, check in (("add", added, "stored"),
                                           ("get", got, "byte-identical")):
                 other = plain["put" if step == "add" else "get"]
