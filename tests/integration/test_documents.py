@@ -427,3 +427,26 @@ def test_the_duties_see_unfiled_and_damaged_documents(cli, dossier_no, proposal,
     found = dict(rows("SELECT check_id, description FROM finding WHERE duty = 'sampling_audit'"))
     assert doc["document_id"] in found["document.integrity"]
     assert "no paper volume" in found["document.paper_missing"]
+
+
+def test_the_seeded_company_has_real_documents_and_the_demo_lists_them(
+        database_url, capsys) -> None:
+    from dossiers.documents import integrity
+    from dossiers.local import demo
+    from dossiers.local.seed import seed_company
+
+    summary = seed_company(clients=12, seed=5)
+    assert summary["totals"]["dossier_file"] >= 5
+    kinds = dict(rows("SELECT media_type, count(*) FROM dossier_file GROUP BY media_type"))
+    assert set(kinds) & {"application/pdf", "image/png",
+                         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    assert len(stored_objects()) == summary["totals"]["dossier_file"]
+    demo._show_documents()
+    shown = capsys.readouterr().out
+    assert "dossier documents list" in shown and "-" in shown
+    with db.transaction() as conn:
+        from dossiers.core.permissions import Actor
+
+        checked = integrity.verify(conn, KeyRing(), Actor.system())
+    assert checked.ok and checked.checked == summary["totals"]["dossier_file"]

@@ -84,6 +84,29 @@ def _step(message: str) -> float:
     return time.monotonic()
 
 
+def _show_documents() -> None:
+    """What ``dossier documents list`` prints for one seeded dossier, read as its archivist
+    (Arts. 15, 16; the read is logged like any other)."""
+    from dossiers.core import db, directory
+    from dossiers.documents import reading
+
+    with db.transaction() as conn:
+        found = conn.execute(text(
+            "SELECT d.dossier_no, s.username FROM dossier_file f JOIN dossier d ON d.id = "
+            "f.dossier_id JOIN staff s ON s.id = d.created_by GROUP BY d.dossier_no, s.username "
+            "ORDER BY count(*) DESC, d.dossier_no LIMIT 1")).first()
+    if found is None:
+        return
+    _step(f"dossier documents list {found.dossier_no} --as {found.username}")
+    with db.transaction() as conn:
+        listed = reading.list_documents(conn, directory.load_actor(conn, found.username),
+                                        found.dossier_no)
+    for d in listed:
+        state = (f"filed {d.filed_at.date().isoformat()}" if d.filed_at else
+                 f"to be filed by {d.filing_due}")
+        print(f"    {d.name:<34} {d.type:<16} {d.size:>7} B  {d.folder}  {state}")
+
+
 def main() -> int:
     from dossiers.core import db
     from dossiers.core.errors import DossierError
@@ -103,6 +126,8 @@ def main() -> int:
 
             summary = seed_company(clients=DEMO_CLIENTS)
             print("    " + json.dumps(summary["totals"], ensure_ascii=False))
+
+        _show_documents()
 
         from dossiers.core import clock
 

@@ -4,7 +4,8 @@ Staff in every department and role; clients of every type in many countries and
 languages, submitted through the real intake path (CSV files, validation, encryption,
 ledger) month by month over the past year, then reviewed, created and filed through the
 real workflow - with realistic defects: forms left unreviewed, late reviews and filings,
-unfiled dossiers, dossiers with gaps (no market information, no contacts reachable by
+unfiled dossiers, electronic documents (PDF, DOCX, XLSX, PNG) filed on time, late or not
+yet, dossiers with gaps (no market information, no contacts reachable by
 e-mail), stale dossiers not updated for months, complaints left open.
 Deterministic for a given seed (except generated ids and keys).
 """
@@ -42,6 +43,7 @@ from dossiers.core.schema import staff as staff_table
 from dossiers.core.vocabulary import CLIENT_DEPARTMENTS, ChannelGroup, FormStatus, LedgerAction
 from dossiers.intake.reader import KNOWN_COLUMNS
 from dossiers.intake.service import import_file
+from dossiers.local.seed_documents import seed_documents
 from dossiers.workflows import authorisations, creation, staff
 
 LOCALES = {  # Faker locale -> ISO 3166-1 country
@@ -248,9 +250,11 @@ def seed_company(clients: int = 200, seed: int = 2026, today: date | None = None
     progress(HISTORY_STEP, 0, 1)
     with engine.begin() as conn:
         counts.update(_history(conn, rng, people, today, keyring))
+    counts.update(seed_documents(engine, rng, keyring, today))  # Arts. 6, 15
+    with engine.begin() as conn:
         totals = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
                   for t in ("staff", "form", "dossier", "contact", "communication", "feedback",
-                            "paper_volume", "ledger_entry")}
+                            "paper_volume", "dossier_file", "ledger_entry")}
     progress(HISTORY_STEP, 1, 1)
     return {"seed": seed, "clients_requested": clients, "reseeded": existing is not None,
             "staff": len(people), "intake_refused": dict(refused), "workflow": dict(counts),
