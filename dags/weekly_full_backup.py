@@ -22,7 +22,8 @@ into the backup vault (`DOSSIER_BACKUP_VAULT`), the key ring in its own small ba
 (`DOSSIER_KEYRING_BACKUP_VAULT`). Then it **restores the backup** into a scratch database
 and document store, runs `pg_amcheck`, compares every table with the manifest, checks the
 ledger against its outside anchor and decrypts a sample; RTO and RPO go in the catalogue,
-the ledger and the backup report. Last, backups past their retention are expired.
+the ledger and the backup report (published even when the drill failed, in the reports
+page). Last, backups past their retention are expired.
 
 **Why.** Art. 14: back up at least weekly; Art. 18: weekly full backup, kept safe and able
 to restore quickly. A backup nobody restored is a hope.
@@ -74,7 +75,17 @@ def dossier_weekly_full_backup() -> None:
 
         return duty.expire_backups(dossier_db_url())
 
-    expire_backups(restore_drill(full_backup()))
+    @task(trigger_rule="all_done")
+    def backup_report() -> list[str]:
+        """Every backup and drill, RTO and RPO over time: failed drills included."""
+        from dossiers.backups import duty
+        from dossiers.duties.ledger_check import dossier_db_url
+
+        return duty.backup_report(dossier_db_url())
+
+    drilled = restore_drill(full_backup())
+    expire_backups(drilled)
+    drilled >> backup_report()
 
 
 dossier_weekly_full_backup()

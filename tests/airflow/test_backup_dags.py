@@ -56,6 +56,8 @@ def test_weekly_backup_dag_backs_up_drills_and_takes_one_a_week(
     actions = [a for (a,) in _rows("SELECT action FROM ledger_entry WHERE action LIKE 'backup.%' "
                                    "ORDER BY seq")]
     assert actions == ["backup.run", "backup.run", "backup.drill"]
+    assert sorted(f for (f,) in _rows("SELECT format FROM report WHERE kind = 'backups'")) == [
+        "csv", "html", "pdf"]
     # The same week again: no second backup.
     assert local_airflow.run_dag_test("dossier_weekly_full_backup", database_url,
                                       "2026-12-08T01:30:00+08:00", output=log) == 0

@@ -241,6 +241,13 @@ def test_backup_drill_and_restore_give_an_identical_copy(
         entry = conn.execute(text("SELECT details FROM ledger_entry WHERE action = 'backup.drill'")
                              ).scalar_one()
     assert status == "verified" and entry["ok"] is True and entry["rto_seconds"] > 0
+    from dossiers.backups import report as backup_report
+
+    with db.transaction() as conn:
+        uris = backup_report.publish_report(conn, "2026-12")
+    assert {u.rsplit(".", 1)[-1] for u in uris} == {"html", "pdf", "zip"}  # CSVs in a zip
+    html = next(Path(u.removeprefix("file://")).read_text() for u in uris if u.endswith(".html"))
+    assert summary["backup_id"] in html and "RTO" in html
 
     # Restore by hand: with the key ring, identical; without it, no personal data opens.
     for with_keyring in (True, False):

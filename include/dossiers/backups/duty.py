@@ -81,3 +81,11 @@ def quarterly_offsite_drill(url: str, month_end: datetime) -> dict[str, Any]:
     if (month_end.astimezone(SHANGHAI).month - 1) % every:
         return {"drilled": False, "reason": f"the off-site drill runs every {every} months"}
     return {**drill.drill_offsite(url, SYSTEM), "drilled": True}
+
+
+def backup_report(url: str) -> list[str]:
+    """Publish this month's backup report (HTML, PDF, CSV; Arts. 14, 18)."""
+    from dossiers.backups import report
+
+    with db.transaction(db.get_engine(url)) as conn:
+        return report.publish_report(conn)

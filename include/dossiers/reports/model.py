@@ -325,6 +325,8 @@ KINDS: dict[str, tuple[Label, Audience]] = {
     "audit_summary": (Label("檔案審計摘要", "Dossier audit summary"), "management"),  # Arts. 21, 22
     "compliance_check": (Label("季度合規檢查報告", "Quarterly compliance check report"),
                          "compliance_and_management"),  # Art. 20
+    "backups": (Label("備份及恢復演練報告", "Backups and restore drills"),
+                "compliance_and_management"),  # Arts. 14, 18
 }
 
 #: The kinds with rows about each department or person. A department head reads only their
