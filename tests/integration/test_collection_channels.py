@@ -170,3 +170,19 @@ def test_an_update_form_carries_its_channel_within_the_authorisation(company,
     view = act("wang.market", lambda conn, actor: lifecycle.read(conn, KeyRing(), actor, number))
     assert view["sources"]["market"]["channel"] == "website"
     assert view["sources"]["basic"]["channel"] == "email"
+
+
+def test_staff_add_records_the_agreement_or_says_reads_will_be_refused(cli, company) -> None:
+    signed = cli("staff", "add", "he.plan", "--department", "planning", "--role", "liaison",
+                 "--agreement-signed-on", "2026-11-02", "--agreement-ref", "NDA-2026-40",
+                 "--as", "chen.cs")
+    assert signed.status == 0 and signed.stderr == ""
+    unsigned = cli("staff", "add", "lu.plan", "--department", "planning", "--role", "liaison",
+                   "--as", "chen.cs")
+    assert unsigned.status == 0 and "no confidentiality agreement on record" in unsigned.stderr
+    half = cli("staff", "add", "ma.plan", "--department", "planning", "--role", "liaison",
+               "--agreement-signed-on", "2026-11-02", "--as", "chen.cs")
+    assert half.status == 1 and "agreement-ref" in half.stderr
+    assert rows("SELECT username, confidentiality_ref FROM staff WHERE department = 'planning' "
+                "AND username <> 'sun.plan' ORDER BY username") == [("he.plan", "NDA-2026-40"),
+                                                                    ("lu.plan", None)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from dossiers.cli.shared import Group, acting, command, iso_date, noun, print_json
 from dossiers.core import db
@@ -19,6 +20,9 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
         print_json(added)
     else:
         print(f"added {added.username} to {added.department} as {', '.join(added.roles)}")
+        if args.agreement_signed_on is None:  # Art. 19: say why reads will be refused
+            print(f"{added.username} has no confidentiality agreement on record and reads no "
+                  "dossier until `dossier staff agreement` records it (Art. 19)", file=sys.stderr)
     return 0
 
 
