@@ -450,3 +450,30 @@ def test_the_seeded_company_has_real_documents_and_the_demo_lists_them(
 
         checked = integrity.verify(conn, KeyRing(), Actor.system())
     assert checked.ok and checked.checked == summary["totals"]["dossier_file"]
+
+
+def test_a_renamed_clients_documents_follow_the_new_name(cli, dossier_no, proposal,
+                                                         tmp_path) -> None:
+    """Arts. 13, 15: once the name change is applied, list and get name the documents after
+    the new name, and each rename is a ledger entry without any name in it."""
+    from dossiers.workflows import updates
+
+    doc = cli("documents", "add", dossier_no, str(proposal), "--type", "proposal",
+              "--confirmed-on", "2026-11-02", "--as", "sun.plan").json()
+    assert doc["name"] == "北風電商-策劃方案-2026.pdf"
+    keys = KeyRing()
+    change = act("wang.market", lambda c, a: updates.submit(
+        c, keys, a, dossier_no, {"client_name_zh": "南風電商"}, reason="renamed",
+        evidence="registry extract"))
+    change_id = uuid.UUID(change["change_id"])
+    act("zhao.market", lambda c, a: updates.review(c, a, change_id, approve=True))
+    act("chen.cs", lambda c, a: updates.approve_important(c, a, change_id, approve=True))
+    act("li.archive", lambda c, a: updates.apply(c, keys, a, change_id))
+    (listed,) = cli("documents", "list", dossier_no, "--as", "wang.market").json()
+    assert listed["name"] == "南風電商-策劃方案-2026.pdf"
+    got = cli("documents", "get", doc["document_id"], "--output", str(tmp_path),
+              "--as", "li.archive").json()
+    assert Path(got["path"]).name == "南風電商-策劃方案-2026.pdf"
+    (details,) = [d for (d,) in rows("SELECT details::text FROM ledger_entry "
+                                     "WHERE action = 'document.rename'")]
+    assert doc["document_id"] in details and "風" not in details

@@ -48,6 +48,7 @@ from dossiers.core.schema import (
     staff,
 )
 from dossiers.core.vocabulary import CollectionChannel, LedgerAction, UpdateStatus
+from dossiers.documents.renaming import client_renamed
 from dossiers.intake import authorisation
 from dossiers.intake.rules import PERSONAL_FIELDS, UPDATABLE_FIELDS, name_key, validate_update
 from dossiers.intake.service import zh_key
@@ -417,6 +418,8 @@ def apply(conn: Connection, keyring: KeyRing, actor: Actor, change_id: uuid.UUID
         actor=actor.username, action=LedgerAction.UPDATE_APPLY, subject_type="dossier_change",
         subject_id=str(change_id), dossier_no=target.dossier_no,
         details={"fields": sorted(new_texts), "important": change.important}))
+    if "client_name_zh" in new_texts:  # Art. 15: the documents follow the new name
+        client_renamed(conn, actor, target.id, target.dossier_no, change_id)
     return Applied(str(change_id), target.dossier_no, UpdateStatus.APPLIED, sorted(new_texts))
 
 
