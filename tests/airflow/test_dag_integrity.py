@@ -109,3 +109,12 @@ def test_every_dag_serializes_with_its_schedule_and_has_a_deadline(dagbag: dict[
         assert dag["deadline"], f"{dag_id}: no deadline alert"
     working_days = {d for d, dag in dagbag["dags"].items() if "WorkingDay" in dag["timetable"]}
     assert len(working_days) == len(dagbag["dags"]) - 1  # all but the daily 06:00 ledger check
+
+
+def test_a_dag_with_an_approval_chain_imports_nothing_heavy(airflow_env: dict[str, str]) -> None:
+    """Destruction and disclosure DAGs build their gates at parse time (issue 13): the chain,
+    its steps, the matrix and the staff/Airflow-user mapping load without the database."""
+    dag_file = REPO / "tests" / "airflow" / "approval_dags" / "approval_check.py"
+    imported = imported_by(dag_file, after="airflow.sdk", env=airflow_env)
+    heavy = sorted(m for m in imported if any(m == b or m.startswith(b + ".") for b in BANNED_AT_PARSE))
+    assert heavy == [], f"an approval DAG imports at parse time: {heavy}"

@@ -36,8 +36,9 @@ What each gate does, and why (facts of Airflow 3.3's HITL operators):
 :class:`ApprovalOutcome` re-reads the ledger before the guarded work: a gate marked
 successful by hand in Airflow without an approval in the ledger fails it.
 
-Gates take no retries: a retried HITL task asks again from scratch, which only a person
-clearing it on purpose should do. Heavy imports stay inside methods (DAG files import this).
+Gates take the DAG's retries: a retried gate first reads the ledger and acts on a decision
+already recorded there, so a retry never asks twice what was answered. Nothing touches the
+database at import (DAG files import this; ``tests/airflow/test_dag_integrity.py``).
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class ApprovalGate(HITLOperator, SkipMixin):
             body=body, options=[APPROVE, REJECT], defaults=None, multiple=False,
             params={REASON: Param("", type="string", title="Reason", source="task",
                                   description="why you approve or reject (kept in the ledger)")},
-            response_timeout=response_timeout, retries=0, **kwargs)
+            response_timeout=response_timeout, **kwargs)
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -190,7 +191,7 @@ class ApprovalOutcome(BaseOperator):
     """The chain's last task: the ledger must hold an approval of every needed step."""
 
     def __init__(self, *, chain: str, steps: Sequence[Step], **kwargs: Any) -> None:
-        super().__init__(task_id=kwargs.pop("task_id", "approved"), retries=0, **kwargs)
+        super().__init__(task_id=kwargs.pop("task_id", "approved"), **kwargs)
         self.chain = chain
         self.steps = tuple(steps)
 

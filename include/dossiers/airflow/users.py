@@ -18,14 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
-
 from dossiers.core.permissions import MATRIX, Role
-from dossiers.core.schema import staff, staff_role
 from dossiers.workflows.approval_chains import approval_actions
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported at DAG parse time (approval gates): no database there
     from airflow.sdk.execution_time.hitl import HITLUser
+    from sqlalchemy import Connection
 
 #: The operator's Airflow login (not a staff member; answers no approval).
 ADMIN = "admin"
@@ -57,6 +55,10 @@ def airflow_role(roles: Iterable[str]) -> str:
 
 def staff_logins(conn: Connection) -> dict[str, str]:
     """Every active staff member's login and SimpleAuthManager role, by username."""
+    from sqlalchemy import select
+
+    from dossiers.core.schema import staff, staff_role
+
     rows = conn.execute(select(staff.c.username, staff_role.c.role)
                         .join(staff_role, staff_role.c.staff_id == staff.c.id)
                         .where(staff.c.active).order_by(staff.c.username))

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-
-from sqlalchemy import Connection, insert
+from typing import TYPE_CHECKING
 
 from dossiers.core import clock
 from dossiers.core.errors import PermissionDenied
-from dossiers.core.schema import access_log
+
+if TYPE_CHECKING:  # the matrix is read at DAG parse time (approval chains): no database there
+    from sqlalchemy import Connection
 
 
 class Role(StrEnum):
@@ -262,6 +263,10 @@ def authorize(conn: Connection, actor: Actor, action: Action, *, subject: str | 
 def log_refusal(conn: Connection, actor: str, action: str, subject: str | None,
                 reason: str) -> None:
     """Record a refusal in its own transaction (the caller's will be rolled back)."""
+    from sqlalchemy import insert
+
+    from dossiers.core.schema import access_log
+
     with conn.engine.begin() as own:
         own.execute(insert(access_log).values(
             at=clock.now(), actor=actor, action=action, subject=subject, allowed=False,

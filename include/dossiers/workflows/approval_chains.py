@@ -22,17 +22,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
-
-from dossiers.core import clock, ledger
+from dossiers.core import clock
 from dossiers.core.errors import PermissionDenied, Refused
 from dossiers.core.permissions import MATRIX, Action, Actor, Role, authorize, log_refusal
-from dossiers.core.schema import ledger_entry, staff, staff_role
 from dossiers.core.usernames import shown
 from dossiers.core.vocabulary import Department, LedgerAction
 from dossiers.workflows.results import Result
+
+if TYPE_CHECKING:  # the chains are read at DAG parse time: the database layer only when used
+    from sqlalchemy import Connection
 
 #: The ledger's subject type of every approval entry (``subject_id`` is the request).
 SUBJECT_TYPE = "approval"
@@ -149,6 +149,10 @@ class Recorded(Result):
 
 
 def _entries(conn: Connection, request: Request, actions: Sequence[LedgerAction]) -> list[Any]:
+    from sqlalchemy import select
+
+    from dossiers.core.schema import ledger_entry
+
     return list(conn.execute(
         select(ledger_entry.c.seq, ledger_entry.c.actor, ledger_entry.c.action, ledger_entry.c.details)
         .where(ledger_entry.c.subject_type == SUBJECT_TYPE,
@@ -180,6 +184,10 @@ def decision_of(conn: Connection, request: Request, step: Step) -> Recorded | No
 def eligible_approvers(conn: Connection, request: Request, step: Step) -> list[str]:
     """Who may answer ``step`` now: active staff holding a role the matrix gives the step's
     action (in the step's department, if any), minus the requester and earlier answerers."""
+    from sqlalchemy import select
+
+    from dossiers.core.schema import staff, staff_role
+
     query = (select(staff.c.username).distinct()
              .join(staff_role, staff_role.c.staff_id == staff.c.id)
              .where(staff.c.active, staff_role.c.role.in_([r.value for r in step.roles()]))
@@ -203,6 +211,8 @@ def open_gate(conn: Connection, request: Request, step: Step, *, at: datetime | 
     When nobody may answer, the step is recorded as rejected for want of an approver: a chain
     never waits on a gate nobody can open, and never passes one unanswered.
     """
+    from dossiers.core import ledger
+
     if step.department and step.department not in request.departments:
         return Asked(step.key, Decision.NOT_NEEDED.value, [])
     approvers = eligible_approvers(conn, request, step)
@@ -263,6 +273,8 @@ def record(conn: Connection, request: Request, step: Step, decision: Decision, u
     it is ``approval.answer_refused``. The entry's actor is who answered (the system when
     nobody did), its details say when they answered and why.
     """
+    from dossiers.core import ledger
+
     already = decision_of(conn, request, step)
     if already is not None:
         return already
