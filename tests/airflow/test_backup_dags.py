@@ -32,6 +32,7 @@ def backup_env(company, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Loca
     monkeypatch.setenv("DOSSIER_BACKUP_KEY_FILE", str(tmp_path / "backup.key"))
     monkeypatch.setenv("DOSSIER_DOCUMENT_STORE", str(tmp_path / "documents"))
     monkeypatch.setenv("DOSSIER_OPS_TO", "ops@staff.example.com")
+    monkeypatch.setenv("DOSSIER_LEDGER_ANCHOR", str(tmp_path / "ledger.anchor"))
     store = LocalObjectStore(tmp_path / "documents")
     store.put("objects/one", [os.urandom(5000)])
     with db.transaction() as conn:

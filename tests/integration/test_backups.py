@@ -30,6 +30,7 @@ def vault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DOSSIER_BACKUP_VAULT", str(tmp_path / "vault"))
     monkeypatch.setenv("DOSSIER_KEYRING_BACKUP_VAULT", str(tmp_path / "keyring-vault"))
     monkeypatch.setenv("DOSSIER_BACKUP_KEY_FILE", str(tmp_path / "backup.key"))
+    monkeypatch.setenv("DOSSIER_LEDGER_ANCHOR", str(tmp_path / "ledger.anchor"))  # this database's
     return tmp_path / "vault"
 
 
@@ -382,3 +383,16 @@ def test_an_unreachable_offsite_store_fails_clearly_and_marks_nothing(
     with db.transaction() as conn:
         assert conn.execute(text("SELECT offsite_uri FROM backup WHERE kind = 'full'")
                             ).scalar_one() is None
+
+
+def test_a_drill_opens_documents_with_the_restored_key_ring(
+        cli, database_url: str, vault: Path, tmp_path: Path, monkeypatch) -> None:
+    from dossiers.backups import drill
+    from dossiers.backups.documents import source_store
+
+    monkeypatch.setenv("DOSSIER_DOCUMENT_STORE", str(tmp_path / "documents"))
+    assert cli("seed", "--clients", "6", "--seed", "3").status == 0
+    summary = full.run_backup(database_url, None, source_store())
+    assert summary["documents"] > 0
+    report = drill.drill(database_url, None, summary["backup_id"])
+    assert report["ok"] and report["decrypted_documents"] > 0

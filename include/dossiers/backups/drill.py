@@ -9,7 +9,8 @@ ring, and then:
 * the ledger chain in the copy is re-hashed and compared with the anchor outside the
   database (every checkpoint up to the copy's head, and the anchored head when the copy
   reaches it), and the copy's head with the manifest's;
-* a sample of personal fields is decrypted with the restored key ring and the master key;
+* a sample of personal fields and of documents is decrypted with the restored key ring and
+  the master key (documents compared with their recorded keyed hash);
 * RTO (the time to restore and check) and RPO (how old the newest data was when the drill
   finished) are recorded in ``backup_drill``, in the ledger, and in the backup report.
 
@@ -39,6 +40,7 @@ from dossiers.core import clock, db, directory, ledger, policy
 from dossiers.core.config import settings
 from dossiers.core.crypto import Field, KeyRing
 from dossiers.core.errors import DossierError, NotFound
+from dossiers.core.objects import ObjectStore
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.vocabulary import DrillSource
 
@@ -133,6 +135,20 @@ def decrypt_sample(url: str, size: int) -> tuple[list[str], int]:
     return problems, opened
 
 
+def decrypt_documents(url: str, size: int, objects: ObjectStore) -> tuple[list[str], int]:
+    """Open a sample of documents in the restored store with the restored key ring and the
+    master key, each compared with its recorded keyed hash (the documents layer's check)."""
+    from dossiers.documents import integrity
+
+    engine = db.get_engine(url, app_role=False)
+    with engine.connect() as conn:
+        rows = integrity.documents_of(conn)[:size]
+        checked = integrity.check_rows(conn, KeyRing(), rows, objects)
+    db.dispose(url)
+    return [f"document {b.document_id} of {b.dossier_no}: {b.reason}" for b in checked.bad], \
+        checked.checked - len(checked.bad)
+
+
 def drill_offsite(url: str, who: Actor | str | None, backup_id: str | None = None
                   ) -> dict[str, Any]:
     """The quarterly drill from the off-site copy itself (Art. 18): read it back from S3,
@@ -200,6 +216,10 @@ def drill(url: str, who: Actor | str | None, backup_id: str, *,
         sample_problems, details["decrypted_sample"] = decrypt_sample(
             scratch_url, int(policy.policy().backup_drill_document_sample))
         problems += sample_problems
+        document_problems, details["decrypted_documents"] = decrypt_documents(
+            scratch_url, int(policy.policy().backup_drill_document_sample),
+            local_store(documents_root))
+        problems += document_problems
         # Art. 17: drills included, a restore never brings a destroyed dossier back
         from dossiers.destruction.restore import reapply_into
 
@@ -223,4 +243,5 @@ def drill(url: str, who: Actor | str | None, backup_id: str, *,
             "rto_seconds": round(rto or 0, 3), "rpo_seconds": round(rpo or 0, 3),
             "tables": details["restored"]["tables"], "rows": details["restored"]["rows"],
             "documents": details["restored"]["documents"],
-            "decrypted_sample": details["decrypted_sample"], "ledger": details["ledger"]}
+            "decrypted_sample": details["decrypted_sample"],
+            "decrypted_documents": details["decrypted_documents"], "ledger": details["ledger"]}
