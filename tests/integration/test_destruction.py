@@ -542,3 +542,26 @@ def test_a_timeout_in_the_approval_chain_rejects_the_form_never_approves(
         "recheck_market: timed_out")
     with pytest.raises(Refused, match="is rejected"):
         run(request_id, DestructionRegister(LocalObjectStore(tmp_path / "r")))
+
+
+def test_the_kpi_scorecard_and_the_qa_inspection_count_destructions(
+        company: Any, tmp_path: Path, register: DestructionRegister) -> None:
+    from dossiers.duties import analysis, kpi
+
+    numbers = make_dossiers(tmp_path, 3)
+    executed = ask(numbers[:2])
+    approve_all(executed)
+    assert isinstance(run(executed, register), Executed)
+    rejected = ask([numbers[2]])
+    act("chen.cs", lambda c, a: requests.decide(c, a, rejected, "cs_head", approve=False,
+                                                reason="still referenced"))
+    month = clock.today().replace(day=1)
+    half = month.replace(month=1 if month.month <= 6 else 7)
+    with db.transaction() as conn:
+        card = kpi.scorecard(conn, "month", month)
+        inspection = analysis.qa_inspection(conn, half, [], True)
+    expected = {"destruction_forms_executed": 1, "dossiers_destroyed": 2,
+                "destruction_forms_rejected": 1, "destruction_forms_stopped": 0,
+                "disclosures_packaged": 0, "cross_border_transfers": 0, "disclosures_rejected": 0}
+    assert card["destruction_and_disclosure"] == expected
+    assert inspection["destruction_and_disclosure"] == expected

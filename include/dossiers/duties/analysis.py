@@ -29,6 +29,7 @@ from dossiers.core.schema import (
     needs,
 )
 from dossiers.core.vocabulary import DossierStatus, LoanStatus
+from dossiers.destruction.figures import retention_and_disclosure
 from dossiers.duties import runs
 from dossiers.duties.findings import Gap
 
@@ -118,6 +119,8 @@ def qa_inspection(conn: Connection, period_start: date, gaps: Iterable[Gap],
         "loans_overdue_now": conn.execute(select(func.count()).select_from(loan).where(
             loan.c.status == LoanStatus.LENT, loan.c.due_on < domain_clock.today())).scalar_one(),
         "ledger_intact": ledger_ok,
+        # Arts. 16, 17, 21: destructions and external disclosures supervised in the half-year
+        "destruction_and_disclosure": retention_and_disclosure(conn, lo, hi),
     }
     runs.finish(conn, run, {"period": period, "ledger_intact": ledger_ok,
                             "refused_actions": figures["refused_actions"]}, kept=figures)

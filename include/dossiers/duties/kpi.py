@@ -44,6 +44,7 @@ from dossiers.core.schema import (
     staff,
 )
 from dossiers.core.vocabulary import IncidentKind
+from dossiers.destruction.figures import retention_and_disclosure
 from dossiers.duties import runs
 
 DUTY = "kpi"
@@ -124,12 +125,15 @@ def scorecard(conn: Connection, kind: str, period_start: date) -> dict[str, Any]
         "confidentiality_compliance": _confidentiality(conn, start, end, lo, hi,
                                                        sum(r.refused for r in refusals)),
         "client_information_security": _information_security(conn, start, end, lo, hi),
+        # Arts. 16, 17: what left the company and what was destroyed in the period
+        "destruction_and_disclosure": retention_and_disclosure(conn, lo, hi),
     }
     runs.finish(conn, run, {k: summary[k] for k in (
         "period", "kind", "creation_timeliness", "creation_timeliness_met_target", "accuracy")},
         kept={k: summary[k] for k in ("departments", "people", "refused_actions",
                                       "security_incidents", "confidentiality_compliance",
-                                      "client_information_security")})
+                                      "client_information_security",
+                                      "destruction_and_disclosure")})
     return summary
 
 

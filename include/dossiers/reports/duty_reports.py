@@ -90,6 +90,14 @@ LABELS: dict[str, Label] = {k: Label(zh, en) for k, (zh, en) in {
     "complaints_received": ("收到的投訴", "Complaints received"),
     "complaints_closed": ("已結案投訴", "Complaints closed"),
     "disclosures_registered": ("登記的對外披露", "External disclosures registered"),
+    "destruction_and_disclosure": ("銷毀與對外披露", "Destruction and external disclosure"),
+    "destruction_forms_executed": ("已執行的銷毀申請", "Destruction forms executed"),
+    "dossiers_destroyed": ("已銷毀檔案", "Dossiers destroyed"),
+    "destruction_forms_rejected": ("被駁回的銷毀申請", "Destruction forms rejected"),
+    "destruction_forms_stopped": ("執行前中止的銷毀", "Destructions stopped before execution"),
+    "disclosures_packaged": ("已提供的對外披露", "External disclosures packaged"),
+    "cross_border_transfers": ("跨境傳輸", "Cross-border transfers"),
+    "disclosures_rejected": ("被駁回的對外披露", "External disclosures rejected"),
 }.items()}
 
 _SKIP = {"reports", "skipped", "period"}
