@@ -1,10 +1,11 @@
 """A record that does not exist is 404 on every route that names one, whatever the noun.
 
 Each route that takes a record in its path (a form, a dossier, a filing delay, an update
-form, a query grant, a loan, a paper volume) or names one in its body is asked, by someone
-whose role allows the action and with an otherwise valid body, about a record that was never
-made; the answer is 404 naming the record, and nothing is written. The routes are read from
-the OpenAPI document, so a new route with a path parameter fails here until it is listed.
+form, a query grant, a loan, a paper volume, a document, an incident, a complaint) or names
+one in its body is asked, by someone whose role allows the action and with an otherwise valid
+body, about a record that was never made; the answer is 404 naming the record, and nothing
+is written. The routes are read from the OpenAPI document, so a new route with a path
+parameter fails here until it is listed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ MISSING_INT = 999_999
 MISSING = {"form_id": str(MISSING_UUID), "change_id": str(MISSING_UUID),
            "grant_id": str(MISSING_UUID), "loan_id": str(MISSING_UUID),
            "dossier_no": quote(MISSING_NUMBER, safe=""), "delay_id": str(MISSING_INT),
-           "volume_id": str(MISSING_INT)}
+           "volume_id": str(MISSING_INT), "document_id": str(MISSING_UUID),
+           "incident_id": str(MISSING_UUID), "complaint_id": str(MISSING_UUID)}
 
 DOSSIER = f"dossier {MISSING_NUMBER}: no such dossier"
 
@@ -71,6 +73,19 @@ BY_PATH: dict[tuple[str, str], tuple[str, Any, str]] = {
         ("li.archive", {"default": "good"}, f"loan {MISSING_UUID}: no such loan"),
     ("POST", "/vault/volumes/{volume_id}/checks"):
         ("li.archive", {"condition": "good"}, f"volume {MISSING_INT}: no such paper volume"),
+    ("GET", "/documents/{document_id}"):
+        ("li.archive", None, f"document {MISSING_UUID}: no such document"),
+    ("POST", "/documents/{document_id}/file"):
+        ("li.archive", None, f"document {MISSING_UUID}: no such document"),
+    ("POST", "/incidents/{incident_id}/steps"):
+        ("chen.cs", {"step": "contained"}, f"incident {MISSING_UUID}: no such incident"),
+    ("POST", "/incidents/{incident_id}/close"):
+        ("mgmt.wu", {"closure": "handled"}, f"incident {MISSING_UUID}: no such incident"),
+    ("POST", "/complaints/{complaint_id}/investigation"):
+        ("qa.he", {"findings": "none", "upheld": False},
+         f"complaint {MISSING_UUID}: no such complaint"),
+    ("POST", "/complaints/{complaint_id}/close"):
+        ("qa.he", {"note": "rectified"}, f"complaint {MISSING_UUID}: no such complaint"),
 }
 
 #: Routes that name a record in their body: (method, path, who asks, body, what is named).

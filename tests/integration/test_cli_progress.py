@@ -79,14 +79,13 @@ def test_ledger_verify_stays_quiet_with_json_or_pipes(database_url: str) -> None
 def _forms(path: Path, n: int) -> Path:
     header = ["client_name_zh", "client_name_en", "client_type", "stage", "target_markets",
               "liaison", "department", "authorisation_ref", "collection_channel",
-              "collected_on", "contact_name",
-              "contact_email", "contact_phone"]
+              "collected_on", "contact_name", "contact_email", "contact_phone"]
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
         for i in range(1, n + 1):
             writer.writerow([f"客戶{i}", f"Client {i} GmbH", "電商", "potential", "DE",
-                             "wang.market", "market", f"AUTH-{i}", "2026-11-02",
+                             "wang.market", "market", f"AUTH-{i}", "email", "2026-11-02",
                              f"Zyxwvuts Person{i}", f"person{i}@client{i}.example.de",
                              "+49 30 1234567"])
     return path

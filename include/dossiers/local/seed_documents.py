@@ -33,8 +33,10 @@ SUPPLIED = {
 }
 
 
-def _content(rng: random.Random, kind: str, extension: str, number: str) -> bytes:
-    title = f"{kind.replace('_', ' ').title()} - {number[-3:]}"
+def _content(rng: random.Random, kind: str, extension: str, number: str, serial: int) -> bytes:
+    """A sample file; ``serial`` (the document's place in its dossier) keeps two documents of
+    one dossier apart, since the same content twice is refused as a duplicate."""
+    title = f"{kind.replace('_', ' ').title()} - {number[-3:]} ({serial})"
     if extension == "pdf":
         return samples.pdf(title, [f"Reference {rng.randrange(10**6):06d}.",
                                    rng.choice(["Scope agreed with the client.",
@@ -47,7 +49,7 @@ def _content(rng: random.Random, kind: str, extension: str, number: str) -> byte
         return samples.xlsx(title, ["week", "reach", "clicks"],
                             [[w + 1, rng.randint(1000, 90000), rng.randint(10, 900)]
                              for w in range(6)])
-    return samples.png(rng.randrange(10**6))
+    return samples.png(rng.randrange(10**6) * 10 + serial)
 
 
 def seed_documents(engine: Any, rng: random.Random, keyring: KeyRing, today: date,
@@ -71,13 +73,13 @@ def seed_documents(engine: Any, rng: random.Random, keyring: KeyRing, today: dat
     chosen = rng.sample(rows, min(len(rows), max(5, round(share * len(rows)))))
     for d in sorted(chosen, key=lambda r: r.dossier_no):
         created = d.created_at.astimezone(SHANGHAI).date()
-        for _ in range(rng.randint(1, 3)):
+        for serial in range(1, rng.randint(1, 3) + 1):
             kind, extension = rng.choice(SUPPLIED.get(d.department, SUPPLIED["customer_service"]))
             confirmed = min(today, created + timedelta(days=rng.randint(0, max(1, (today - created).days))))
             with engine.begin() as conn:
                 added = adding.add(
                     conn, keyring, directory.load_actor(conn, d.liaison), d.dossier_no,
-                    name=f"{kind}.{extension}", chunks=[_content(rng, kind, extension, d.dossier_no)],
+                    name=f"{kind}.{extension}", chunks=[_content(rng, kind, extension, d.dossier_no, serial)],
                     document_type=kind, confirmed_on=confirmed, today=today,
                     important=kind == "contract")
             counts["documents"] += 1
