@@ -44,13 +44,12 @@ short of the policy means the bucket lacks Object Lock: fix the bucket, clear th
 )
 def dossier_monthly_offsite_backup() -> None:
     @task
-    def ship_offsite(data_interval_start: datetime | None = None,
-                     data_interval_end: datetime | None = None) -> dict[str, Any]:
+    def ship_offsite(data_interval_end: datetime | None = None) -> dict[str, Any]:
+        """A manual run (no data interval) ships for the current month."""
         from dossiers.backups import duty
         from dossiers.duties.ledger_check import dossier_db_url
 
-        assert data_interval_start is not None and data_interval_end is not None
-        return duty.monthly_offsite(dossier_db_url(), data_interval_start, data_interval_end)
+        return duty.monthly_offsite(dossier_db_url(), data_interval_end)
 
     @task
     def offsite_drill(shipped: dict[str, Any],
@@ -58,7 +57,6 @@ def dossier_monthly_offsite_backup() -> None:
         from dossiers.backups import duty
         from dossiers.duties.ledger_check import dossier_db_url
 
-        assert data_interval_end is not None
         return duty.quarterly_offsite_drill(dossier_db_url(), data_interval_end)
 
     offsite_drill(ship_offsite())

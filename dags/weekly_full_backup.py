@@ -3,19 +3,26 @@ three tasks calling :mod:`dossiers.backups.duty`; nothing touches the database a
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule, dag, task
+from airflow.sdk import (
+    CronTriggerTimetable,
+    ExceptionRetryPolicy,
+    RetryAction,
+    RetryRule,
+    dag,
+    task,
+)
 
 from dossiers.airflow.dagkit import START, deadline, default_args
-from dossiers.airflow.timetables import WorkingDayTimetable
 
 DOC_MD = """
 # Weekly full backup, proved by a restore drill
 
-**What it does.** Every working day at 01:30 (Asia/Shanghai) it checks whether this week
-(Monday to Sunday) already has a full backup; on the week's first working day it takes one:
+**What it does.** Every day at 01:30 (Asia/Shanghai), holidays included, it checks whether
+a full backup was taken in the last `backup_full_every_days` days (7: Art. 14 "at least
+weekly"); when none was (or the newest one's drill did not match) it takes one:
 the dossier database dumped inside an exported snapshot (manifest counts and hashes from
 that same snapshot), the document store copied, compressed (zstd) and sealed (AES-GCM)
 into the backup vault (`DOSSIER_BACKUP_VAULT`), the key ring in its own small backup apart
@@ -26,12 +33,14 @@ the ledger and the backup report (published even when the drill failed, in the r
 page). Last, backups past their retention are expired.
 
 **Why.** Art. 14: back up at least weekly; Art. 18: weekly full backup, kept safe and able
-to restore quickly. A backup nobody restored is a hope.
+to restore quickly. A backup nobody restored is a hope. Every day, not every working day:
+the PRC calendar has weeks without a working day (16-22 February 2026) and holiday breaks of
+up to ten days, and a backup needs nobody at work.
 
 **If it fails.** `DrillFailed` names what did not match: the backup is not trustworthy —
 never retried; tell the CS head and QA, run `dossier backup verify <folder>` and take a new
 backup (`dossier backup run`). Any other failure (disk full, database unreachable) leaves
-nothing that claims success: fix it and clear the task (the next working day retries anyway).
+nothing that claims success: fix it and clear the task (the next day's run retries anyway).
 """
 
 #: A drill that does not match will not match on a retry.
@@ -43,7 +52,8 @@ DRILL_FAILED = ExceptionRetryPolicy(rules=[RetryRule(
 
 @dag(
     dag_id="dossier_weekly_full_backup",
-    schedule=WorkingDayTimetable(at=time(1, 30)),
+    # Arts. 14, 18: every calendar day; the duty takes a backup every backup_full_every_days
+    schedule=CronTriggerTimetable("30 1 * * *", timezone="Asia/Shanghai"),
     start_date=START,
     catchup=False,
     max_active_runs=1,
@@ -54,12 +64,12 @@ DRILL_FAILED = ExceptionRetryPolicy(rules=[RetryRule(
 )
 def dossier_weekly_full_backup() -> None:
     @task
-    def full_backup(data_interval_end: datetime | None = None) -> str:
+    def full_backup() -> str:
+        """Judged at now (a manual run has no data interval): see duty.weekly_backup."""
         from dossiers.backups import duty
         from dossiers.duties.ledger_check import dossier_db_url
 
-        assert data_interval_end is not None
-        return str(duty.weekly_backup(dossier_db_url(), data_interval_end)["backup_id"])
+        return str(duty.weekly_backup(dossier_db_url())["backup_id"])
 
     @task(retry_policy=DRILL_FAILED)
     def restore_drill(backup_id: str) -> dict[str, Any]:

@@ -273,6 +273,48 @@ def test_backup_drill_and_restore_give_an_identical_copy(
             drill.drop_database(target)
 
 
+def test_a_restore_is_in_both_ledgers_and_refused_to_whoever_may_not_run_backups(
+        dossiers, cli, database_url: str, vault: Path, documents) -> None:
+    """Art. 18, every change in the ledger: ``dossier backup restore`` is authorized in the
+    system of record before anything opens; the restored copy's ledger continues the
+    backup's chain with a ``backup.restore`` entry, and the system of record's says who
+    restored which backup where."""
+    from dossiers.backups import drill
+    from dossiers.core import ledger
+
+    summary = full.run_backup(database_url, "li.archive", documents)
+    target = drill.scratch_database(database_url)
+    try:
+        refused = cli("backup", "restore", summary["location"], "--into", target,
+                      "--as", "zhao.market")
+        assert refused.status == 1 and "zhao.market" in refused.stderr, refused.stderr
+        with _admin(target) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                                ).fetchone() == (0,)
+
+        restored = cli("backup", "restore", summary["location"], "--into", target,
+                       "--keyring", summary["keyring_location"], "--as", "li.archive")
+        assert restored.status == 0, restored.stderr
+        with db.transaction(db.get_engine(target, app_role=False)) as conn:
+            seq, actor, action, details = conn.execute(text(
+                "SELECT seq, actor, action, details FROM ledger_entry ORDER BY seq DESC LIMIT 1")
+            ).one()
+            chain = ledger.verify(conn)
+        db.dispose(target)
+        assert (actor, action) == ("li.archive", "backup.restore")
+        assert seq == summary["ledger_head"]["seq"] + 1 and chain.ok  # the chain continues
+        assert details["backup_id"] == summary["backup_id"] and details["ok"] is True
+        assert details["rows"] == summary["rows"] and details["keyring"] is True
+        with db.transaction() as conn:
+            (here,) = conn.execute(text(
+                "SELECT details FROM ledger_entry WHERE action = 'backup.restore' "
+                "AND actor = 'li.archive'")).one()
+        assert here["backup_id"] == summary["backup_id"]
+        assert here["into"] == db.describe(target) and "@" not in here["into"]
+    finally:
+        drill.drop_database(target)
+
+
 def test_a_flipped_byte_is_caught_before_a_restore_writes_a_row(
         company, cli, database_url: str, vault: Path, documents) -> None:
     from dossiers.backups import drill

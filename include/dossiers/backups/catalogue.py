@@ -73,6 +73,14 @@ def record_drill(conn: Connection, actor: Actor, backup_id: str, *, source: Dril
     return int(drill_id)
 
 
+def record_restore(conn: Connection, actor: Actor, backup_id: str,
+                   details: dict[str, Any]) -> None:
+    """A backup restored by an operator, in the system of record's ledger (Art. 18): which
+    backup, into which database (host, port and name only), by whom, and what matched."""
+    ledger.append(conn, ledger.Entry(actor.username, LedgerAction.BACKUP_RESTORE, "backup",
+                                     backup_id, details=details))
+
+
 def listing(conn: Connection, kind: BackupKind | None = None) -> list[dict[str, Any]]:
     """Every backup, newest first, with its latest drill."""
     query = select(backup).order_by(backup.c.started_at.desc())

@@ -5,7 +5,9 @@ and decompressed into a private scratch file and its hash compared with the mani
 document stream is read through once and every object hashed, the key ring's backup (when
 given) likewise. Only then does ``pg_restore`` run into the target (which must be empty),
 the key ring's rows go in, the documents are put, and every table's rows and hash are
-compared with the manifest.
+compared with the manifest. A restore by an operator (``dossier backup restore``) ends with
+a ``backup.restore`` ledger entry in the restored database, continuing the chain the backup
+holds (a drill's scratch copy gets none: its chain is compared with the manifest's head).
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from dossiers.backups.files import open_file
 from dossiers.backups.full import DATABASE_FILE, KEYRING_FILE, context
 from dossiers.backups.settings import BackupKey
 from dossiers.backups.tools import libpq_env, libpq_url, pg_tool
-from dossiers.core import db
+from dossiers.core import db, ledger
 from dossiers.core.errors import CannotRun, DossierError, Refused
 from dossiers.core.objects import ObjectStore
+from dossiers.core.vocabulary import LedgerAction
 
 
 class BackupCorrupt(Refused):
@@ -49,10 +52,23 @@ class Restored:
     seconds: dict[str, float] = field(default_factory=dict)
     #: dossiers destroyed after the backup was taken, destroyed again here (Art. 17)
     destroyed_again: list[str] = field(default_factory=list)
+    #: the backup's snapshot time and ledger head, and whether its key ring came along
+    snapshot_at: str | None = None
+    ledger_seq: int | None = None
+    with_keyring: bool = False
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def ledger_details(self) -> dict[str, Any]:
+        """What a ``backup.restore`` ledger entry says (no personal data, no password)."""
+        return {"backup_id": self.backup_id, "into": self.into, "ok": self.ok,
+                "snapshot_at": self.snapshot_at, "backup_ledger_seq": self.ledger_seq,
+                "tables": self.tables, "rows": self.rows, "documents": self.documents,
+                "keyring": self.with_keyring, "keyring_rows": self.keyring_rows,
+                "destroyed_again": self.destroyed_again, "problems": self.problems[:20],
+                "seconds": self.seconds.get("total")}
 
     def as_dict(self) -> dict[str, Any]:
         return {"backup_id": self.backup_id, "into": self.into, "ok": self.ok,
@@ -91,14 +107,16 @@ def _target_is_empty(conn: psycopg.Connection[Any], into: str) -> None:
 
 def restore(folder: Path, into_url: str, *, key: BackupKey | None = None,
             documents_into: ObjectStore | None = None, keyring: Path | None = None,
-            scratch: Path | None = None, reapply_destructions: bool = True) -> Restored:
+            scratch: Path | None = None, reapply_destructions: bool = True,
+            recorded_by: str | None = None) -> Restored:
     """Restore the backup in ``folder`` into the empty database at ``into_url`` (and its
     documents into ``documents_into``; the key ring from the keyring backup ``keyring``).
 
     Then, unless ``reapply_destructions`` is false (a drill does it after its own checks of
     the copy as the backup holds it), every dossier destroyed since the backup was taken is
     destroyed again (:func:`dossiers.destruction.restore.reapply_into`, Art. 17): a restore
-    never brings a destroyed dossier back."""
+    never brings a destroyed dossier back. With ``recorded_by`` (who restored it; authorized
+    by the caller) the restored database's ledger gets a ``backup.restore`` entry last."""
     folder = verify.backup_folder(folder)
     key = key or BackupKey.from_file(create=False)
     body = manifest.read(folder, key)
@@ -107,7 +125,9 @@ def restore(folder: Path, into_url: str, *, key: BackupKey | None = None,
                       "(--keyring)", record=f"backup {body['backup_id']}")
     backup_id = str(body["backup_id"])
     into = db.describe(db.checked_url(into_url, "--into"))
-    result = Restored(backup_id, into)
+    result = Restored(backup_id, into, snapshot_at=body.get("snapshot_at"),
+                      ledger_seq=(body.get("ledger_head") or {}).get("seq"),
+                      with_keyring=keyring is not None)
     started = time.monotonic()
     target = psycopg.connect(libpq_url(db.normalise_url(into_url)), autocommit=True)
     work = Path(tempfile.mkdtemp(prefix="dossier-restore-", dir=scratch))
@@ -176,7 +196,21 @@ def restore(folder: Path, into_url: str, *, key: BackupKey | None = None,
         from dossiers.destruction.restore import reapply_into  # the restore's last step
 
         result.destroyed_again = reapply_into(into_url, documents_into).destroyed_again
+    if recorded_by is not None:
+        _record(into_url, recorded_by, result)
     return result
+
+
+def _record(into_url: str, actor: str, result: Restored) -> None:
+    """The restored copy's own ledger says where it came from (Art. 18; every change)."""
+    engine = db.get_engine(into_url, app_role=False)
+    try:
+        with engine.begin() as conn:
+            ledger.append(conn, ledger.Entry(
+                actor, LedgerAction.BACKUP_RESTORE, "backup", result.backup_id,
+                details=result.ledger_details()))
+    finally:
+        db.dispose(into_url)
 
 
 def compare(conn: psycopg.Connection[Any], body: dict[str, Any], result: Restored,

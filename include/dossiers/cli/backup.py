@@ -3,7 +3,7 @@
 ``run`` takes one (database, documents, and the key ring's own backup); ``list`` shows the
 catalogue; ``verify FILE`` opens every byte of a backup (exit 1 naming what is wrong);
 ``restore FILE --into URL`` restores one into an empty database, only after all of it
-opened.
+opened, and records it in both ledgers.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dossiers.backups import catalogue, drill, full, offsite, restore, verify
 from dossiers.backups.documents import local_store, source_store
 from dossiers.cli.shared import Group, command, noun, print_json
 from dossiers.core import db, directory
+from dossiers.core.permissions import Action, authorize
 
 
 def cmd_backup_run(args: argparse.Namespace) -> int:
@@ -37,9 +38,18 @@ def cmd_backup_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_backup_restore(args: argparse.Namespace) -> int:
+    """Authorized in the system of record before anything is opened or written; the restore
+    is then in both ledgers: the restored copy's (its chain continues) and the system of
+    record's (Art. 18; every change in the ledger)."""
+    with db.transaction() as conn:
+        actor = directory.load_actor(conn, args.acting_user)
+        authorize(conn, actor, Action.BACKUP_RUN, subject="backup restore")
     documents = local_store(Path(args.documents_into)) if args.documents_into else None
+    keyring = Path(args.keyring) if args.keyring else None
     result = restore.restore(Path(args.file), args.into, documents_into=documents,
-                             keyring=Path(args.keyring) if args.keyring else None)
+                             keyring=keyring, recorded_by=actor.username)
+    with db.transaction() as conn:
+        catalogue.record_restore(conn, actor, result.backup_id, result.ledger_details())
     print_json(result.as_dict())
     return 0 if result.ok else 1
 
