@@ -247,7 +247,7 @@ def moto_server() -> Iterator[str]:
 def _dossiers(n: int) -> list[str]:
     """A company (as the other benchmarks build it), an archivist and ``n`` created dossiers
     (one per store, so the same content is no duplicate within a dossier)."""
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     import formsdata
     from cases import LIAISONS, _company
@@ -261,7 +261,9 @@ def _dossiers(n: int) -> list[str]:
     boss = _company()
     with db.transaction() as conn:
         staff.add(conn, boss, ARCHIVIST, "customer_service", ["archivist"],
-                  datetime.now(SHANGHAI).date(), agreement_ref="NDA-bench")  # Art. 19: reads
+                  # Art. 19: reads. Signed yesterday: staff.add compares it with the UTC
+                  # date, which is a day behind Shanghai's from 16:00 UTC.
+                  datetime.now(SHANGHAI).date() - timedelta(days=1), agreement_ref="NDA-bench")
     forms = formsdata.write_forms(Path(os.environ["DOSSIER_HOME"]) / "documents-form.csv", n,
                                   LIAISONS, datetime.now(SHANGHAI).date())
     import_file(forms.path, acting_user=boss)

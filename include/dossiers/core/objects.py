@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -27,10 +28,48 @@ from urllib.parse import urlparse
 
 from dossiers.core.config import settings
 from dossiers.core.errors import CannotRun, NotFound
+from dossiers.core.pipeline import Behind
 from dossiers.core.s3 import S3_CONN_ID, endpoint_of, s3_client
 
 #: The size of the chunks ``get`` yields.
 READ_CHUNK = 1 << 20
+#: Chunks queued for the local store's writing thread at most (sealed segments, ~1 MiB).
+WRITE_DEPTH = 4
+#: The local store starts writing an object's pages to disk every this many bytes.
+FLUSH_EVERY = 64 << 20
+
+
+class _Flusher:
+    """Starts the disk writing of what a file has so far, on a thread of its own, every
+    :data:`FLUSH_EVERY` bytes (``fdatasync`` of a large file at the end alone waits for all
+    of it; during the writes it overlaps them). At most one flush runs at a time."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._next = FLUSH_EVERY
+        self._running: threading.Thread | None = None
+        self._error: OSError | None = None
+
+    def _flush(self) -> None:
+        try:
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            self._error = exc
+
+    def written(self, size: int) -> None:
+        if size < self._next or (self._running is not None and self._running.is_alive()):
+            return
+        self._next = size + FLUSH_EVERY
+        self._running = threading.Thread(target=self._flush, name="object-flush", daemon=True)
+        self._running.start()
+
+    def join(self) -> None:
+        if self._running is not None:
+            self._running.join()
+
+    def check(self) -> None:
+        if self._error is not None:
+            raise self._error
 
 
 class ObjectStore(Protocol):
@@ -83,10 +122,20 @@ class LocalObjectStore:
         size = 0
         try:
             with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-                    size += len(chunk)
-                out.flush()
+                # The writes on a thread of their own, beside whatever makes the chunks
+                # (sealing), and the written part flushed to disk as it grows, so the one
+                # fsync at the end has only the tail left (issue 11).
+                flusher = _Flusher(out.fileno())
+                try:
+                    with Behind(out.write, depth=WRITE_DEPTH, name="object-write") as writer:
+                        for chunk in chunks:
+                            writer.feed(chunk if isinstance(chunk, bytes) else bytes(chunk))
+                            size += len(chunk)
+                            flusher.written(size)
+                    out.flush()
+                finally:
+                    flusher.join()  # before the file is closed, whatever happened
+                flusher.check()
                 os.fsync(out.fileno())
             os.replace(tmp, path)
         except OSError as exc:  # a full disk is a clear failure, never a short object

@@ -26,6 +26,7 @@ from dossiers.calendar.clocks import column_of
 from dossiers.core.crypto import KeyRing
 from dossiers.core.errors import NotFound, Refused
 from dossiers.core.permissions import Actor
+from dossiers.core.pipeline import ahead
 from dossiers.core.schema import dossier, dossier_file, staff
 from dossiers.core.segments import Tampered, open_stream, sealed_size
 from dossiers.core.vocabulary import DossierStatus
@@ -33,6 +34,9 @@ from dossiers.documents import access, naming, store
 from dossiers.documents.adding import FILING_CLOCK, SUBJECT
 from dossiers.workflows.access import find
 from dossiers.workflows.results import Result
+
+#: Segments opened ahead of the writes of :func:`save` at most (1 MiB each).
+OPEN_AHEAD = 4
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,8 @@ def save(download: Download, output: Path) -> Saved:
         raise Refused(f"cannot write there: {exc.strerror}", record=f"output {target}") from None
     try:
         with os.fdopen(fd, "wb") as out:
-            for piece in download.chunks:
+            # Reading and opening on a thread of their own, beside the writes (issue 11).
+            for piece in ahead(download.chunks, depth=OPEN_AHEAD, name="document-open"):
                 out.write(piece)
         os.replace(partial, target)
     except BaseException:
