@@ -9,20 +9,23 @@ number is refused (422): no personal data in what the ledger keeps.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from dossiers.api.deps import ERRORS, StaffUser, engine, run
-from dossiers.api.fields import one_line
+from dossiers.api.fields import After, Limit, Page, one_line
+from dossiers.core import paging
 from dossiers.workflows import complaints, incidents
 
 router = APIRouter(tags=["compliance"], responses=ERRORS)
 
 IncidentKind = Literal["leak", "lost_volume", "wrong_disclosure", "client_dispute", "other"]
+IncidentStatus = Literal["open", "handling", "closed"]
 Complainant = Literal["client", "staff", "third_party"]
+ComplaintStatus = Literal["received", "investigating", "rectifying", "closed"]
 Text = Annotated[str, one_line(2000)]
 Username = Annotated[str, one_line(64)]
 DossierNo = Annotated[str, one_line(64)]
@@ -69,6 +72,72 @@ class Investigation(BaseModel):
 class CloseComplaint(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: Text
+
+
+class HandlingStep(BaseModel):
+    step: str
+    owner: str | None
+    due_on: date | None
+    recorded_at: datetime
+
+
+class IncidentEntry(BaseModel):
+    """An incident on the register (Art. 20): what happened, who handles it, each step."""
+
+    incident_id: uuid.UUID
+    kind: IncidentKind
+    status: IncidentStatus
+    dossier_no: str | None
+    summary: str
+    opened_by: str
+    owner: str | None
+    opened_at: datetime
+    steps: list[HandlingStep]
+    closure: str | None
+    closed_at: datetime | None
+
+
+class ComplaintEntry(BaseModel):
+    """A complaint on the register (Art. 21): QA's findings, rectification, accountability."""
+
+    complaint_id: uuid.UUID
+    complainant: Complainant
+    dossier_no: str | None
+    about: str
+    status: ComplaintStatus
+    received_on: date
+    upheld: bool | None
+    findings: str | None
+    rectification: str | None
+    rectification_owner: str | None
+    rectification_due_on: date | None
+    accountable: str | None
+    accountability: str | None
+    closed_at: datetime | None
+
+
+@router.get("/incidents", summary="The incident register (CS head, QA supervisor, "
+                                  "management; a page)")
+def list_incidents(user: StaffUser,
+                   status: Annotated[Literal["open", "all"], Query()] = "all",
+                   limit: Limit = paging.DEFAULT_LIMIT,
+                   after: After = None) -> Page[IncidentEntry]:
+    """In the order they were opened; ``open``: those not closed yet."""
+    page = run(user, lambda conn, actor: incidents.list_incidents(
+        conn, actor, open_only=status == "open", limit=limit, after=after))
+    return Page[IncidentEntry].model_validate({"items": page.items, "next": page.next})
+
+
+@router.get("/complaints", summary="The complaint register (CS head, QA supervisor, "
+                                   "management; a page)")
+def list_complaints(user: StaffUser, status: Annotated[
+        Literal["received", "investigating", "rectifying", "closed", "open", "all"],
+        Query()] = "all", limit: Limit = paging.DEFAULT_LIMIT,
+        after: After = None) -> Page[ComplaintEntry]:
+    """In the order they were received; ``open``: those not closed yet."""
+    page = run(user, lambda conn, actor: complaints.list_complaints(
+        conn, actor, status=status, limit=limit, after=after))
+    return Page[ComplaintEntry].model_validate({"items": page.items, "next": page.next})
 
 
 @router.post("/incidents", status_code=201,

@@ -6,7 +6,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dossiers.cli.shared import Group, acting, command, iso_date, noun, print_json, record_id, words
+from dossiers.cli.shared import (
+    Group,
+    acting,
+    command,
+    iso_date,
+    listing,
+    noun,
+    page_options,
+    print_json,
+    record_id,
+    words,
+)
 from dossiers.core import db, directory
 from dossiers.core.vocabulary import Complainant, IncidentKind
 from dossiers.workflows import complaints, incidents
@@ -56,12 +67,13 @@ def cmd_complaints_close(args: argparse.Namespace) -> int:
 
 
 def cmd_incidents_list(args: argparse.Namespace) -> int:
-    return acting(args, lambda conn, actor: incidents.list_incidents(
-        conn, actor, open_only=args.open))
+    return listing(args, "incidents", lambda conn, actor: incidents.list_incidents(
+        conn, actor, open_only=args.open, limit=args.limit, after=args.after))
 
 
 def cmd_complaints_list(args: argparse.Namespace) -> int:
-    return acting(args, lambda conn, actor: complaints.list_complaints(conn, actor))
+    return listing(args, "complaints", lambda conn, actor: complaints.list_complaints(
+        conn, actor, status=args.status, limit=args.limit, after=args.after))
 
 
 def register(nouns: Group) -> None:
@@ -85,8 +97,10 @@ def register(nouns: Group) -> None:
                      "management: close an incident with what was done (Art. 20)")
     closed.add_argument("incident_id", type=record_id)
     closed.add_argument("--closure", required=True)
-    ilist = command(inc, "list", cmd_incidents_list, "the incident register, newest first")
+    ilist = command(inc, "list", cmd_incidents_list,
+                    "the incident register in the order opened, with the handling steps")
     ilist.add_argument("--open", action="store_true", help="only those not closed")
+    page_options(ilist)
 
     com = noun(nouns, "complaints", "complaints about dossier handling, investigated by QA "
                                     "(Art. 21)")
@@ -112,4 +126,8 @@ def register(nouns: Group) -> None:
                   "QA: close an upheld complaint once rectified (Art. 21)")
     cls.add_argument("complaint_id", type=record_id)
     cls.add_argument("--note", required=True, help="how the rectification was verified")
-    command(com, "list", cmd_complaints_list, "the complaint register, newest first")
+    clist = command(com, "list", cmd_complaints_list,
+                    "the complaint register in the order received, with findings and "
+                    "rectification")
+    clist.add_argument("--status", default="all", choices=complaints.LIST_STATUSES)
+    page_options(clist)

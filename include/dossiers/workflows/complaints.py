@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from dossiers.calendar.clocks import close_clock, open_clock
-from dossiers.core import clock, ledger
+from dossiers.core import clock, ledger, paging
 from dossiers.core.directory import staff_id
 from dossiers.core.errors import NotFound, Refused
 from dossiers.core.free_text import refuse_personal_data
 from dossiers.core.permissions import Action, Actor, authorize
-from dossiers.core.schema import complaint
+from dossiers.core.schema import complaint, dossier, staff
 from dossiers.core.vocabulary import Complainant, ComplaintStatus, LedgerAction
 from dossiers.workflows.access import find
 from dossiers.workflows.results import Result
@@ -159,13 +159,41 @@ def close(conn: Connection, actor: Actor, complaint_id: uuid.UUID, *, note: str,
     return ComplaintState(str(complaint_id), ComplaintStatus.CLOSED, None, True)
 
 
-def list_complaints(conn: Connection, actor: Actor, *, limit: int = 200) -> list[dict[str, Any]]:
-    """The complaint register, newest first (CS head, QA supervisor, management)."""
+#: What ``list_complaints`` may filter on: a status, ``open`` (not closed) or ``all``.
+LIST_STATUSES = (*(s.value for s in ComplaintStatus), "open", "all")
+
+
+def list_complaints(conn: Connection, actor: Actor, *, status: str = "all",
+                    limit: int = paging.DEFAULT_LIMIT,
+                    after: str | None = None) -> paging.Page[dict[str, Any]]:
+    """The complaint register (CS head, QA supervisor, management): a page of ``limit`` in
+    the order received, after the cursor ``after`` (:mod:`dossiers.core.paging`), with the
+    findings, the rectification (owner, deadline) and who is accountable (Art. 21)."""
     authorize(conn, actor, Action.COMPLIANCE_READ, subject="complaints")
-    rows = conn.execute(select(complaint).order_by(complaint.c.received_on.desc(),
-                                                   complaint.c.id).limit(limit)).all()
-    return [{"complaint_id": str(r.id), "complainant": r.complainant, "about": r.about,
-             "status": r.status, "received_on": r.received_on.isoformat(),
-             "upheld": r.upheld, "findings": r.findings,
-             "rectification_due_on": r.rectification_due_on.isoformat()
-             if r.rectification_due_on else None} for r in rows]
+    if status not in LIST_STATUSES:
+        raise Refused(f"unknown status {status!r}; one of {', '.join(LIST_STATUSES)}",
+                      record="complaints", field="status")
+    fixer = staff.alias("rectification_owner")
+    held = staff.alias("accountable")
+    query = (select(complaint, dossier.c.dossier_no,
+                    fixer.c.username.label("rectification_owner"),
+                    held.c.username.label("accountable_username"))
+             .outerjoin(dossier, dossier.c.id == complaint.c.dossier_id)
+             .outerjoin(fixer, fixer.c.id == complaint.c.rectification_owner_id)
+             .outerjoin(held, held.c.id == complaint.c.accountable_id))
+    if status == "open":
+        query = query.where(complaint.c.status != ComplaintStatus.CLOSED)
+    elif status != "all":
+        query = query.where(complaint.c.status == status)
+    page = paging.fetch(conn, "complaints", query, (complaint.c.received_on, complaint.c.id),
+                        limit=limit, after=after)
+    return paging.Page([{
+        "complaint_id": str(r.id), "complainant": r.complainant, "dossier_no": r.dossier_no,
+        "about": r.about, "status": r.status, "received_on": r.received_on.isoformat(),
+        "upheld": r.upheld, "findings": r.findings, "rectification": r.rectification,
+        "rectification_owner": r.rectification_owner,
+        "rectification_due_on": r.rectification_due_on.isoformat()
+        if r.rectification_due_on else None,
+        "accountable": r.accountable_username, "accountability": r.accountability,
+        "closed_at": r.closed_at.isoformat() if r.closed_at else None}
+        for r in page.items], page.next)

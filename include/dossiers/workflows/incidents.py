@@ -18,13 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from dossiers.core import clock, ledger
+from dossiers.core import clock, ledger, paging
 from dossiers.core.config import settings
 from dossiers.core.directory import staff_id
 from dossiers.core.errors import NotFound, Refused
 from dossiers.core.free_text import refuse_personal_data
 from dossiers.core.permissions import Action, Actor, authorize
-from dossiers.core.schema import incident, incident_step, staff, staff_role
+from dossiers.core.schema import dossier, incident, incident_step, staff, staff_role
 from dossiers.core.vocabulary import IncidentKind, IncidentStatus, LedgerAction
 from dossiers.duties import mail
 from dossiers.workflows.access import find
@@ -201,15 +201,42 @@ def close(conn: Connection, actor: Actor, incident_id: uuid.UUID, closure: str, 
 
 
 def list_incidents(conn: Connection, actor: Actor, *, open_only: bool = False,
-                   limit: int = 200) -> list[dict[str, Any]]:
-    """The incident register, newest first (CS head, QA supervisor, management)."""
+                   limit: int = paging.DEFAULT_LIMIT,
+                   after: str | None = None) -> paging.Page[dict[str, Any]]:
+    """The incident register (CS head, QA supervisor, management): a page of ``limit`` in
+    the order they were opened, after the cursor ``after`` (:mod:`dossiers.core.paging`),
+    each with its handling steps, owners and deadlines (Art. 20)."""
     authorize(conn, actor, Action.COMPLIANCE_READ, subject="incidents")
-    query = select(incident.c.id, incident.c.kind, incident.c.status, incident.c.summary,
-                   incident.c.opened_at, incident.c.closed_at, staff.c.username.label("owner")
-                   ).outerjoin(staff, staff.c.id == incident.c.owner_id)
+    owner = staff.alias("owner")
+    opener = staff.alias("opener")
+    query = (select(incident.c.id, incident.c.kind, incident.c.status, incident.c.summary,
+                    incident.c.opened_at, incident.c.closed_at, incident.c.closure,
+                    dossier.c.dossier_no, owner.c.username.label("owner"),
+                    opener.c.username.label("opened_by"))
+             .outerjoin(owner, owner.c.id == incident.c.owner_id)
+             .join(opener, opener.c.id == incident.c.opened_by)
+             .outerjoin(dossier, dossier.c.id == incident.c.dossier_id))
     if open_only:
         query = query.where(incident.c.status != IncidentStatus.CLOSED)
-    rows = conn.execute(query.order_by(incident.c.opened_at.desc()).limit(limit)).all()
-    return [{"incident_id": str(r.id), "kind": r.kind, "status": r.status,
-             "summary": r.summary, "owner": r.owner, "opened_at": r.opened_at.isoformat(),
-             "closed_at": r.closed_at.isoformat() if r.closed_at else None} for r in rows]
+    page = paging.fetch(conn, "incidents", query, (incident.c.opened_at, incident.c.id),
+                        limit=limit, after=after)
+    steps: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    if page.items:
+        who = staff.alias("step_owner")
+        for s in conn.execute(select(incident_step.c.incident_id, incident_step.c.step,
+                                     incident_step.c.due_on, incident_step.c.recorded_at,
+                                     who.c.username.label("owner"))
+                              .outerjoin(who, who.c.id == incident_step.c.owner_id)
+                              .where(incident_step.c.incident_id.in_([r.id for r in page.items]))
+                              .order_by(incident_step.c.id)):
+            steps.setdefault(s.incident_id, []).append({
+                "step": s.step, "owner": s.owner,
+                "due_on": s.due_on.isoformat() if s.due_on else None,
+                "recorded_at": s.recorded_at.isoformat()})
+    return paging.Page([{
+        "incident_id": str(r.id), "kind": r.kind, "status": r.status,
+        "dossier_no": r.dossier_no, "summary": r.summary, "opened_by": r.opened_by,
+        "owner": r.owner, "opened_at": r.opened_at.isoformat(),
+        "steps": steps.get(r.id, []), "closure": r.closure,
+        "closed_at": r.closed_at.isoformat() if r.closed_at else None}
+        for r in page.items], page.next)
