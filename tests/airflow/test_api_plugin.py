@@ -145,7 +145,8 @@ def test_a_cross_site_request_signed_in_by_the_cookie_changes_nothing(
         assert who.bearer(f"/loans/{loan.json()['loan_id']}/approve", {}).status_code == 200
     change = liaison.bearer("/updates", {
         "dossier_no": numbers[0], "changes": {"contact_phone": "+49 30 7654321"},
-        "reason": "new switchboard", "evidence": "client's e-mail of 2026-11-20"})
+        "reason": "new switchboard", "evidence": "client's e-mail of 2026-11-20",
+        "collection_channel": "email"})
     assert change.status_code == 201, change.text
     assert head.bearer(f"/updates/{change.json()['change_id']}/review",
                        {"decision": "approve"}).status_code == 200

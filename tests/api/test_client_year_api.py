@@ -108,7 +108,8 @@ class Api:
         return self._post(who, f"/loans/{year.ids['loan_id']}/return", {"default": condition})
 
     def submit_update(self, year: Year, who: str, **update: Any) -> Answer:
-        return self._post(who, "/updates", {"dossier_no": year.ids["dossier_no"], **update}, 201)
+        return self._post(who, "/updates", {"dossier_no": year.ids["dossier_no"],
+                                            "collection_channel": "email", **update}, 201)
 
     def review_update(self, year: Year, who: str) -> Answer:
         return self._post(who, f"/updates/{year.ids['change_id']}/review", {"decision": "approve"})

@@ -330,3 +330,41 @@ def test_forms_without_their_channel_or_beyond_the_authorisation_are_refused(
     assert {d: s["channel"] for d, s in view["sources"].items()} == dict.fromkeys(
         ("basic", "contacts", "market", "needs", "other"), "video_meeting")
     assert view["sources"]["basic"]["authorisation_ref"] == "AUTH-77"
+
+
+def test_an_update_form_names_its_channel_and_renews_the_authorisation(
+        client: Any, as_user: Any, dossier_no: str) -> None:
+    liaison = as_user("wang.market")
+    act("wang.market", lambda conn, actor: authorisations.record(
+        conn, actor, "AUTH-77", ["direct"], granted_on=date(2025, 1, 1),
+        expires_on=date(2025, 12, 31)))
+    update = {"dossier_no": dossier_no, "changes": {"honours": "award"}, "reason": "new award",
+              "evidence": "certificate"}
+    record = f"dossier {dossier_no}: collection_channel:"
+    _error(client.post("/updates", json=update, headers=liaison), 422,
+           f"{record} invalid_channel: is missing")
+    _error(client.post("/updates", json={**update, "collection_channel": "rumour"},
+                       headers=liaison), 422, f"{record} invalid_channel: 'rumour' is unknown")
+    _error(client.post("/updates", json={**update, "collection_channel": "phone"},
+                       headers=liaison), 422, f"{record} no_authorisation:", "expired on 2025-12-31")
+    renewal = {**update, "changes": {"authorisation_ref": "AUTH-78"}, "collection_channel": "email"}
+    _error(client.post("/updates", json=renewal, headers=liaison), 422,
+           f"dossier {dossier_no}: authorisation_ref: no_authorisation:", "not recorded")
+    assert scalar("SELECT count(*) FROM dossier_change") == 0
+
+    act("wang.market", lambda conn, actor: authorisations.record(
+        conn, actor, "AUTH-78", ["direct", "documents"], granted_on=date(2026, 1, 5),
+        expires_on=date(2028, 1, 4)))
+    made = client.post("/updates", json=renewal, headers=liaison)
+    assert made.status_code == 201, made.text
+    assert made.json()["collection_channel"] == "email"
+    change_id = made.json()["change_id"]
+    assert client.post(f"/updates/{change_id}/review", json={"decision": "approve"},
+                       headers=as_user("zhao.market")).status_code == 200
+    applied = client.post(f"/updates/{change_id}/apply", headers=as_user("li.archive"))
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["fields"] == ["authorisation_ref"]
+    # Collection goes on under the renewed authorisation, within its scope.
+    later = client.post("/updates", headers=liaison,
+                        json={**update, "collection_channel": "website"})
+    assert later.status_code == 201, later.text

@@ -159,7 +159,8 @@ def test_updates_loans_and_the_vault_come_in_pages(client: Any, company: Any,
     for number in numbers:
         assert client.post("/updates", json={
             "dossier_no": number, "changes": {"honours": "award"}, "reason": "new award",
-            "evidence": "certificate"}, headers=liaison).status_code == 201
+            "evidence": "certificate", "collection_channel": "qualification_document"},
+            headers=liaison).status_code == 201
         assert client.post("/loans", json={"dossier_nos": [number], "purpose": "visit",
                                            "period_wd": 3}, headers=liaison).status_code == 201
 

@@ -98,7 +98,7 @@ class Cli:
         sets = [arg for k, v in changes.items() for arg in ("--set", f"{k}={v}")]
         return self.cli("updates", "submit", year.ids["dossier_no"], *sets, "--reason", reason,
                         "--evidence", evidence, "--trigger", trigger, "--occurred-on",
-                        occurred_on, "--as", who)
+                        occurred_on, "--channel", "email", "--as", who)
 
     def review_update(self, year: Year, who: str) -> Any:
         return self.cli("updates", "review", year.ids["change_id"], "--approve", "--as", who)

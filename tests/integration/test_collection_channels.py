@@ -172,6 +172,63 @@ def test_an_update_form_carries_its_channel_within_the_authorisation(company,
     assert view["sources"]["basic"]["channel"] == "email"
 
 
+def test_an_update_form_without_its_channel_is_refused(company, tmp_path: Path) -> None:
+    number = _dossier(tmp_path, form_row())
+    for channel, found in ((None, "is missing"), ("", "is missing"), ("rumour", "is unknown")):
+        with pytest.raises(Refused, match=rf"collection_channel: invalid_channel: .*{found}"):
+            act("wang.market", lambda conn, actor, c=channel: updates.submit(
+                conn, KeyRing(), actor, number, {"honours": "award"}, reason="new award",
+                evidence="certificate", collection_channel=c))
+    assert scalar("SELECT count(*) FROM dossier_change") == 0
+
+
+def test_an_expired_authorisation_is_renewed_by_an_update_form(company, tmp_path: Path) -> None:
+    """Art. 19: once AUTH-77 has expired nothing more is collected under it; an update naming
+    a renewed authorisation on record moves the dossier onto it, and collection resumes."""
+    number = _dossier(tmp_path, form_row())
+    act("wang.market", lambda conn, actor: authorisations.record(
+        conn, actor, "AUTH-77", ["direct"], granted_on=date(2025, 1, 1),
+        expires_on=date(2025, 12, 31)))
+
+    def submit(changes: dict[str, str], channel: str = "email") -> Any:
+        return act("wang.market", lambda conn, actor: updates.submit(
+            conn, KeyRing(), actor, number, changes, reason="client renewed its consent",
+            evidence="signed authorisation", collection_channel=channel))
+
+    with pytest.raises(Refused, match=r"collection_channel: no_authorisation: .*expired on "
+                                      r"2025-12-31"):
+        submit({"honours": "award"})
+    with pytest.raises(Refused, match=r"authorisation_ref: no_authorisation: .*AUTH-78.* is not "
+                                      r"recorded"):
+        submit({"authorisation_ref": "AUTH-78"})
+    with pytest.raises(Refused, match=r"authorisation_ref: .*cannot be emptied"):
+        submit({"authorisation_ref": ""})
+    act("wang.market", lambda conn, actor: authorisations.record(
+        conn, actor, "AUTH-78", ["direct"], granted_on=date(2026, 1, 5),
+        expires_on=date(2028, 1, 4)))
+    with pytest.raises(Refused, match=r"authorisation_ref: no_authorisation: .*outside the scope"):
+        submit({"authorisation_ref": "AUTH-78"}, channel="website")
+    assert scalar("SELECT count(*) FROM dossier_change") == 0
+
+    change = uuid.UUID(submit({"authorisation_ref": "AUTH-78"})["change_id"])
+    act("zhao.market", lambda conn, actor: updates.review(conn, actor, change, approve=True))
+    act("li.archive", lambda conn, actor: updates.apply(conn, KeyRing(), actor, change))
+    assert scalar("SELECT authorisation_ref FROM dossier WHERE dossier_no = :n", n=number) == \
+        "AUTH-78"
+    assert rows("SELECT before_value, after_value FROM dossier_change_item WHERE field = "
+                "'authorisation_ref'") == [("AUTH-77", "AUTH-78")]
+    # The renewal is no fact of a dimension: the sources stay as collected.
+    assert scalar("SELECT count(*) FROM dossier_source WHERE change_id IS NOT NULL") == 0
+    # Collection resumes under the new authorisation, and the dossier says so.
+    later = uuid.UUID(submit({"honours": "award"}, channel="phone")["change_id"])
+    act("zhao.market", lambda conn, actor: updates.review(conn, actor, later, approve=True))
+    act("li.archive", lambda conn, actor: updates.apply(conn, KeyRing(), actor, later))
+    view = act("wang.market", lambda conn, actor: lifecycle.read(conn, KeyRing(), actor, number))
+    assert view["sources"]["other"] == {**view["sources"]["other"], "channel": "phone",
+                                        "authorisation_ref": "AUTH-78"}
+    assert view["sources"]["basic"]["authorisation_ref"] == "AUTH-77"
+
+
 def test_staff_add_records_the_agreement_or_says_reads_will_be_refused(cli, company) -> None:
     signed = cli("staff", "add", "he.plan", "--department", "planning", "--role", "liaison",
                  "--agreement-signed-on", "2026-11-02", "--agreement-ref", "NDA-2026-40",

@@ -464,7 +464,7 @@ def test_a_renamed_clients_documents_follow_the_new_name(cli, dossier_no, propos
     keys = KeyRing()
     change = act("wang.market", lambda c, a: updates.submit(
         c, keys, a, dossier_no, {"client_name_zh": "南風電商"}, reason="renamed",
-        evidence="registry extract"))
+        evidence="registry extract", collection_channel="qualification_document"))
     change_id = uuid.UUID(change["change_id"])
     act("zhao.market", lambda c, a: updates.review(c, a, change_id, approve=True))
     act("chen.cs", lambda c, a: updates.approve_important(c, a, change_id, approve=True))

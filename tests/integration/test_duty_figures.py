@@ -122,7 +122,7 @@ def test_annual_campaign_reaches_every_open_dossier_and_an_update_completes_it(s
     with db.transaction() as conn:
         change = updates.submit(conn, keys, directory.load_actor(conn, row.username), row.dossier_no,
                                 {"honours": "2026 campaign check"}, reason="annual update",
-                                evidence="client call")
+                                evidence="client call", collection_channel="phone")
     change_id = uuid.UUID(change["change_id"])
     with db.transaction() as conn:
         updates.review(conn, directory.load_actor(conn, head), change_id, approve=True)

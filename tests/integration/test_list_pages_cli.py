@@ -116,7 +116,8 @@ def test_updates_loans_and_vault_list_in_pages(cli: Any, company: Any, tmp_path:
         numbers.append(made["dossier_no"])
     for number in numbers:
         _act("wang.market", lambda c, a, n=number: updates.submit(
-            c, KeyRing(), a, n, {"honours": "award"}, reason="new award", evidence="certificate"))
+            c, KeyRing(), a, n, {"honours": "award"}, reason="new award", evidence="certificate",
+            collection_channel="qualification_document"))
         _act("wang.market", lambda c, a, n=number: loans.request(c, a, [n], purpose="visit",
                                                                  period_wd=3))
 

@@ -84,7 +84,8 @@ def scenario(company, tmp_path) -> dict[str, Any]:
         c, a, number, purpose="campaign planning", scope=["market"],
         expires_on=date.today() + timedelta(days=30)))
     change = _act("wang.market", lambda c, a: updates.submit(
-        c, keys, a, number, {"honours": "Award 2026"}, reason="new award", evidence="press"))
+        c, keys, a, number, {"honours": "Award 2026"}, reason="new award", evidence="press",
+        collection_channel="website"))
     loan = _act("sun.plan", lambda c, a: loans.request(c, a, [number], purpose="audit prep",
                                                        period_wd=3))
     delay = _act("li.archive", lambda c, a: filing_delays.request(
@@ -150,7 +151,8 @@ def _operations(s: dict[str, Any]) -> dict[Action, Callable[[Any, Actor], Any]]:
         Action.DOSSIER_STAGE: lambda c, a: lifecycle.change_stage(c, a, number, "active"),
         Action.DOSSIER_READ: lambda c, a: lifecycle.read(c, keys, a, number),
         Action.UPDATE_SUBMIT: lambda c, a: updates.submit(c, keys, a, number, {"honours": "x"},
-                                                          reason="r", evidence="e"),
+                                                          reason="r", evidence="e",
+                                                          collection_channel="email"),
         Action.UPDATE_REVIEW: lambda c, a: updates.review(c, a, s["change"], approve=True),
         Action.UPDATE_APPLY: lambda c, a: updates.apply(c, keys, a, s["change"]),
         Action.IMPORTANT_CHANGE_APPROVE: lambda c, a: updates.approve_important(

@@ -59,7 +59,7 @@ def test_important_update_through_the_cli_keeps_before_and_after(cli, company, t
                     "--set", "contact_email=ada.stone@southbank.example.co.uk",
                     "--reason", "renamed after merger", "--evidence", "registry extract 2026-11-20",
                     "--trigger", "basic_info", "--occurred-on", "2026-11-20",
-                    "--as", "wang.market")
+                    "--channel", "qualification_document", "--as", "wang.market")
     assert submitted.status == 0, submitted.stderr
     change = submitted.json()
     assert change["important"] is True and change["fields"] == ["client_name_en", "contact_email"]
@@ -109,7 +109,8 @@ def test_routine_update_needs_no_cs_head_and_applies_to_every_place(cli, company
                "contact_phone": "+44 20 7946 0958", "dependence": "high"}
     keys = KeyRing()
     sub = _act("wang.market", lambda c, a: updates.submit(
-        c, keys, a, number, changes, reason="annual refresh", evidence="call 2026-11-25"))
+        c, keys, a, number, changes, reason="annual refresh", evidence="call 2026-11-25",
+        collection_channel="phone"))
     change_id = uuid.UUID(sub["change_id"])
     assert sub["important"] is False
     _act("zhao.market", lambda c, a: updates.review(c, a, change_id, approve=True))
@@ -132,7 +133,7 @@ def test_contract_number_change_keeps_the_fee_range_readable(cli, company, tmp_p
     keys = KeyRing()
     sub = _act("wang.market", lambda c, a: updates.submit(
         c, keys, a, number, {"contract_no": "C-2026-0042-A1", "period_end": "2027-12-31"},
-        reason="amendment", evidence="amendment A1"))
+        reason="amendment", evidence="amendment A1", collection_channel="contract"))
     change_id = uuid.UUID(sub["change_id"])
     _act("zhao.market", lambda c, a: updates.review(c, a, change_id, approve=True))
     _act("chen.cs", lambda c, a: updates.approve_important(c, a, change_id, approve=True))
@@ -159,7 +160,7 @@ def test_bad_update_forms_are_refused_and_write_nothing(cli, company, tmp_path, 
                                                         extra, message) -> None:
     number = _filed_dossier(cli, tmp_path)
     before = _ledger_count()
-    args = {"reason": "r", "evidence": "e", **extra}
+    args = {"reason": "r", "evidence": "e", "collection_channel": "email", **extra}
     with pytest.raises(Refused, match=message):
         _act(who, lambda c, a: updates.submit(c, KeyRing(), a, number, changes, **args))
     assert _ledger_count() == before
@@ -171,7 +172,8 @@ def test_review_and_approval_separation_of_duties(cli, company, tmp_path) -> Non
     keys = KeyRing()
     # the department head submits for their department: they cannot review it themselves
     sub = _act("zhao.market", lambda c, a: updates.submit(
-        c, keys, a, number, {"client_name_zh": "南岸集團"}, reason="r", evidence="e"))
+        c, keys, a, number, {"client_name_zh": "南岸集團"}, reason="r", evidence="e",
+        collection_channel="email"))
     change_id = uuid.UUID(sub["change_id"])
     with pytest.raises(PermissionDenied, match="own update form"):
         _act("zhao.market", lambda c, a: updates.review(c, a, change_id, approve=True))
@@ -189,7 +191,8 @@ def test_rejected_update_goes_back_with_its_reason(cli, company, tmp_path) -> No
     number = _filed_dossier(cli, tmp_path)
     keys = KeyRing()
     sub = _act("wang.market", lambda c, a: updates.submit(
-        c, keys, a, number, {"honours": "Best agency 2026"}, reason="r", evidence="e"))
+        c, keys, a, number, {"honours": "Best agency 2026"}, reason="r", evidence="e",
+        collection_channel="email"))
     change_id = uuid.UUID(sub["change_id"])
     _act("zhao.market", lambda c, a: updates.review(c, a, change_id, approve=False,
                                                     reason="no evidence attached"))

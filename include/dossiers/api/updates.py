@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,9 +39,12 @@ class Submit(BaseModel):
     evidence: Reason
     trigger: Trigger | None = Field(default=None, description="the Art. 12 immediate-update event")
     occurred_on: date | None = Field(default=None, description="the day the event happened")
-    collection_channel: Channel | None = Field(
-        default=None, description="how the new information was obtained (Art. 9); checked "
-                                  "against the client's authorisation (Art. 19)")
+    collection_channel: Annotated[str, one_line(48)] | None = Field(
+        default=None, examples=["email"],
+        description="how the new information was obtained (Art. 9), one of "
+                    f"{', '.join(get_args(Channel))}; required: missing or unknown is "
+                    "`invalid_channel`, outside the client's authorisation `no_authorisation` "
+                    "(Art. 19), as on the collection form")
 
 
 class Submitted(BaseModel):

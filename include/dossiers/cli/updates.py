@@ -72,7 +72,8 @@ def register(nouns: Group) -> None:
     usub.add_argument("--occurred-on", type=iso_date, metavar="DATE",
                       help="the day the event happened (with --trigger)")
     usub.add_argument("--channel", choices=words(CollectionChannel),
-                      help="how the new information was obtained (Art. 9); checked against the "
+                      help="how the new information was obtained (Art. 9; required: an update "
+                           "without it is refused, invalid_channel); checked against the "
                            "client's authorisation (Art. 19)")
     ulist = command(upd, "list", cmd_updates_list,
                     "update forms you work on, with each field before and after (personal "

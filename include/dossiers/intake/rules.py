@@ -940,10 +940,13 @@ UPDATABLE_FIELDS: Final = (
     "fee_range", "marketing_goals", "brand_positioning", "creative_preferences", "selling_points",
     "consumer_traits", "service_expectations", "latent_needs",
     "credit_rating", "other_partners", "honours", "dependence",
+    # Art. 19: a renewed authorisation (a new reference, recorded first) replaces an expired one
+    "authorisation_ref",
 )
-#: What an update may not empty: the dossier could no longer be identified or reached.
+#: What an update may not empty: the dossier could no longer be identified or reached, or
+#: its information would stand on no authorisation (Art. 19).
 _NOT_EMPTIED: Final = ("client_name_zh", "client_name_en", "target_markets", "contact_name",
-                       "contract_no")
+                       "contract_no", "authorisation_ref")
 
 
 def validate_update(raw: Mapping[str, object], *, today: date,

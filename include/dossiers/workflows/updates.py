@@ -88,7 +88,11 @@ PLACES: dict[str, Place] = {
     "service_scope": Place(contract, "service_scope"),
     "period_start": Place(contract, "period_start"), "period_end": Place(contract, "period_end"),
     "fee_range": Place(contract, "fee_range_enc"),
+    "authorisation_ref": Place(dossier, "authorisation_ref"),
 }
+#: Fields that are about the dossier's records, not a dimension of the client's information:
+#: an update changing only these records no source (Art. 9).
+_NOT_A_DIMENSION = frozenset({"authorisation_ref"})
 assert set(PLACES) == set(UPDATABLE_FIELDS), "every updatable field has a place"
 
 
@@ -193,8 +197,10 @@ def submit(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str,
            trigger: str | None = None, occurred_on: date | None = None,
            collection_channel: str | None = None, at: datetime | None = None) -> Submitted:
     """Art. 13(1): the liaison submits an update form; nothing is changed yet. The channel
-    the new information came through (Art. 9) is checked against the client's authorisation
-    (Art. 19) and recorded for each dimension it changes when the update is applied."""
+    the new information came through (Art. 9; required, as on the collection form) is
+    checked against the client's authorisation (Art. 19) and recorded for each dimension it
+    changes when the update is applied. A new ``authorisation_ref`` renews the client's
+    authorisation: it must be on record and in force, and the channel within its scope."""
     at = at or _now()
     row = find(conn, dossier_no)
     record = f"dossier {dossier_no}"
@@ -221,8 +227,8 @@ def submit(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str,
     values, errors = validate_update(changes, today=at.date())
     if errors:
         raise Refused("; ".join(e.message for e in errors), record=record, field=errors[0].field)
-    if collection_channel is not None:
-        _check_channel(conn, row, record, collection_channel, at.date())
+    _check_channel(conn, row, record, collection_channel, values.get("authorisation_ref"),
+                   at.date())
     change_id = uuid.uuid4()
     important = is_important(set(changes))
     conn.execute(insert(dossier_change).values(
@@ -251,18 +257,39 @@ def submit(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str,
     return Submitted(str(change_id), dossier_no, UpdateStatus.SUBMITTED, **details)
 
 
-def _check_channel(conn: Connection, row: Any, record: str, channel: str, today: date) -> None:
-    """Art. 9: a known channel; Art. 19: within the client's authorisation (its scope, its
-    term; compliant research only with one on record)."""
+def _check_channel(conn: Connection, row: Any, record: str, channel: str | None,
+                   new_reference: str | None, today: date) -> None:
+    """Art. 9: every update form names a known channel (``invalid_channel`` when missing or
+    unknown, as the collection form); Art. 19: within the client's authorisation (its
+    scope, its term; compliant research only with one on record). An update that renews the
+    authorisation (a new ``authorisation_ref``) is checked against the new one, which must
+    be on record and current."""
     if channel not in {c.value for c in CollectionChannel}:
-        raise Refused(f"invalid_channel: {channel!r} is not one of "
+        found = "is missing" if not channel else f"{channel!r} is unknown"
+        raise Refused(f"invalid_channel: {found}: one of "
                       f"{', '.join(c.value for c in CollectionChannel)} (Art. 9)",
                       record=record, field="collection_channel")
-    terms = authorisation.on_record(conn, [row.authorisation_ref]).get(row.authorisation_ref)
-    why = authorisation.refusal(row.authorisation_ref, terms, channel, today, today)
+    reference = new_reference or row.authorisation_ref
+    terms = authorisation.on_record(conn, [reference]).get(reference)
+    if new_reference is not None:
+        _check_renewal(new_reference, terms, record, today)
+    why = authorisation.refusal(reference, terms, channel, today, today)
     if why:
         raise Refused(f"{authorisation.NO_AUTHORISATION}: {why}", record=record,
-                      field="collection_channel")
+                      field="authorisation_ref" if new_reference else "collection_channel")
+
+
+def _check_renewal(reference: str, terms: authorisation.Terms | None, record: str,
+                   today: date) -> None:
+    """Art. 19: a dossier is moved only onto an authorisation on record and in force."""
+    if terms is None:
+        raise Refused(f"{authorisation.NO_AUTHORISATION}: authorisation {reference!r} is not "
+                      "recorded: record it first (`dossier authorisations record`) (Art. 19)",
+                      record=record, field="authorisation_ref")
+    if terms.expires_on < today:
+        raise Refused(f"{authorisation.NO_AUTHORISATION}: authorisation {reference!r} expired "
+                      f"on {terms.expires_on} (Art. 19)", record=record,
+                      field="authorisation_ref")
 
 
 def _new_text(name: str, values: Mapping[str, Any]) -> str | None:
@@ -395,6 +422,10 @@ def apply(conn: Connection, keyring: KeyRing, actor: Actor, change_id: uuid.UUID
     values, errors = validate_update(new_texts, today=at.date())
     if errors:  # the rules changed since submission (a policy override): refuse, change nothing
         raise Refused("; ".join(e.message for e in errors), record=record, field=errors[0].field)
+    renewal = values.get("authorisation_ref")
+    if renewal is not None:  # Art. 19: still on record and in force when it is applied
+        _check_renewal(renewal, authorisation.on_record(conn, [renewal]).get(renewal), record,
+                       at.date())
     store = _Store(conn, keyring, target)
     for name in new_texts:
         before = store.current_text(name)
@@ -405,10 +436,11 @@ def apply(conn: Connection, keyring: KeyRing, actor: Actor, change_id: uuid.UUID
                                            before).items()
                     if k.startswith("before")}))
     conn.execute(update(dossier).where(dossier.c.id == target.id).values(updated_at=at))
-    if change.collection_channel:  # Art. 9: where the changed dimensions' facts came from
-        sources.record(conn, target.id, sorted({
-            sources.DIMENSION_OF_TABLE[PLACES[name].table.name].value for name in new_texts}),
-            change.collection_channel, target.authorisation_ref, at, change_id=change_id)
+    dimensions = sorted({sources.DIMENSION_OF_TABLE[PLACES[name].table.name].value
+                         for name in new_texts if name not in _NOT_A_DIMENSION})
+    if change.collection_channel and dimensions:  # Art. 9: where the changed facts came from
+        sources.record(conn, target.id, dimensions, change.collection_channel,
+                       renewal or target.authorisation_ref, at, change_id=change_id)
     conn.execute(update(dossier_change).where(dossier_change.c.id == change_id).values(
         status=UpdateStatus.APPLIED, applied_by=actor.staff_id, applied_at=at))
     close_clock(conn, "update_apply", "dossier_change", str(change_id), at)
@@ -471,7 +503,8 @@ class _Store:
         new: Any = values.get(name)  # never None for a name or the markets (_NOT_EMPTIED)
         if place.table is dossier:
             keys = ({"name_en_key": name_key(new)} if name == "client_name_en" else
-                    {"name_zh_key": zh_key(new)})  # the duplicate check's keys follow the name
+                    {"name_zh_key": zh_key(new)} if name == "client_name_zh" else
+                    {})  # the duplicate check's keys follow the name
             conn.execute(update(dossier).where(dossier.c.id == self.id).values(
                 {name: new, **keys}))
         elif place.table is dossier_market:  # Art. 15: the market classification stays current
