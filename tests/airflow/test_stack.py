@@ -10,7 +10,10 @@ SMTP server. Everything is driven through Airflow's REST API with the official c
   other worker, with no duplicate finding, report or e-mail;
 - approvals: the assigned people answer ``PATCH …/hitlDetails``, an unassigned user gets
   403, a rejection stops the chain at once and is in the ledger, a timeout is recorded as
-  a rejection.
+  a rejection;
+- a destruction (Art. 17) from the archivist's form, submitted with ``dossier destruction
+  submit``, through every gate of ``dags/destruction.py`` to the destroyed dossier and its
+  signed certificate.
 """
 
 from __future__ import annotations
@@ -86,27 +89,48 @@ class Running:
 
         return ac.ApiClient(ac.Configuration(host=self.stack.base_url, access_token=self.token(username)))
 
-    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
-        """Unpause ``dag_id`` once the dag-processor has parsed it, and trigger a run."""
-        import airflow_client.client as ac
-        from airflow_client.client.api import dag_api, dag_run_api
+    def parsed(self, dag_id: str) -> None:
+        """Wait until the dag-processor has parsed ``dag_id`` (it stays as it was: paused)."""
+        from airflow_client.client.api import dag_api
         from airflow_client.client.exceptions import NotFoundException
 
         with self.client() as api:
             dags = dag_api.DAGApi(api)
 
-            def parsed() -> bool:
+            def found() -> bool:
                 try:
                     return dags.get_dag(dag_id) is not None
                 except NotFoundException:
                     return False
 
-            until(parsed, START_DEADLINE_S, f"{dag_id} parsed by the dag-processor")
-            dags.patch_dag(dag_id, ac.DAGPatchBody(is_paused=False))
+            until(found, START_DEADLINE_S, f"{dag_id} parsed by the dag-processor")
+
+    def unpause(self, dag_id: str) -> None:
+        import airflow_client.client as ac
+        from airflow_client.client.api import dag_api
+
+        self.parsed(dag_id)
+        with self.client() as api:
+            dag_api.DAGApi(api).patch_dag(dag_id, ac.DAGPatchBody(is_paused=False))
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        """Unpause ``dag_id`` once the dag-processor has parsed it, and trigger a run."""
+        import airflow_client.client as ac
+        from airflow_client.client.api import dag_run_api
+
+        self.unpause(dag_id)
+        with self.client() as api:
             # a logical date, as the duties read their period from the data interval
             run = dag_run_api.DagRunApi(api).trigger_dag_run(
                 dag_id, ac.TriggerDAGRunPostBody(logical_date=datetime.now(UTC), conf=conf or {}))
         return str(run.dag_run_id)
+
+    def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        """``dossier ARGS`` on the stack's dossier database (and home, as the workers)."""
+        return subprocess.run([sys.executable, "-m", "dossiers.cli", *args], capture_output=True,
+                              text=True, timeout=300, check=False,
+                              env={**os.environ, "DOSSIER_DATABASE_URL": self.url,
+                                   "DOSSIER_HOME": self.stack.env["DOSSIER_HOME"], **env})
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         from airflow_client.client.api import dag_run_api
@@ -394,3 +418,73 @@ def test_stack_processes_are_the_topology(running: Running) -> None:
     assert names == sorted(["apiserver", "scheduler", "dag-processor", "triggerer", "worker1", "worker2"])
     assert all(p.popen.poll() is None for p in running.stack.processes)
     assert not os.environ.get("AIRFLOW__CORE__EXECUTOR")  # the stack's settings stay in its env
+
+
+def test_a_destruction_from_the_form_to_its_signed_certificate(running: Running) -> None:
+    """``dags/destruction.py`` as deployed: the archivist's form is submitted from the
+    command line (refused while the DAG is paused, nothing recorded), each gate answered by
+    its person, the dossier destroyed on a Celery worker, the form signed and certified."""
+    from dossiers.core import clock
+    from dossiers.destruction import approvals
+
+    people = _people(running.url)
+    archivist, cs_head = people["archivist"][0][0], people["cs_head"][0][0]
+    qa = people["qa_supervisor"][0][0]
+    number = running.rows(
+        "SELECT d.dossier_no FROM dossier d WHERE d.status = 'open' AND d.filed_at IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM dossier_file f WHERE f.dossier_id = d.id) "
+        "ORDER BY d.dossier_no LIMIT 1")[0][0]
+    asked = running.cli("destruction", "request", f"{number}=invalid:a duplicate of another "
+                        "dossier, no reference value", "--as", archivist)
+    assert asked.returncode == 0, asked.stderr
+    request_id = json.loads(asked.stdout)["request_id"]
+    passwords = json.loads((running.stack.home / airflow_stack.PASSWORDS_FILE).read_text())
+    airflow = {"DOSSIER_AIRFLOW_URL": running.stack.base_url, "DOSSIER_AIRFLOW_USER": "admin",
+               "DOSSIER_AIRFLOW_PASSWORD": passwords["admin"]}
+    dag_id = "dossier_destruction"
+    running.parsed(dag_id)
+    paused = running.cli("destruction", "submit", request_id, "--as", archivist, **airflow)
+    assert paused.returncode != 0 and "is paused" in paused.stderr, paused.stderr
+    submitted_sql = "SELECT count(*) FROM ledger_entry WHERE action = 'approval.submit'"
+    assert running.rows(submitted_sql) == [(0,)]
+    running.unpause(dag_id)
+    first = running.cli("destruction", "submit", request_id, "--as", archivist, **airflow)
+    assert first.returncode == 0, first.stderr
+    run_id = json.loads(first.stdout)["dag_run_id"]
+    again = running.cli("destruction", "submit", request_id, "--as", archivist, **airflow)
+    assert again.returncode == 0 and json.loads(again.stdout)["dag_run_id"] == run_id
+
+    with db.transaction(db.get_engine(running.url)) as conn:
+        departments = approvals.destruction_conf(conn, uuid.UUID(request_id))["departments"]
+    heads = {d: u for u, d in people["dept_head"] if u != archivist}
+    managers = sorted(u for u, _ in people["management"])
+    answers = [("cs_head_review", cs_head), *((f"recheck_{d}", heads[d]) for d in departments),
+               ("management_approval", managers[0]), ("qa_supervision", qa)]
+    for step, person in answers:
+        running.waiting_gate(dag_id, run_id, f"approval.{step}")
+        assert running.answer(person, dag_id, run_id, f"approval.{step}", "Approve", "ok") == 200
+    assert running.wait_for_run(dag_id, run_id) == "success"
+    # its rows gone, a tombstone in their place (number, name, filing time, reason)
+    assert running.rows("SELECT count(*) FROM dossier WHERE dossier_no = :n", n=number) == [(0,)]
+    assert running.rows("SELECT condition, request_id::text FROM dossier_tombstone "
+                        "WHERE dossier_no = :n", n=number) == [("invalid", request_id)]
+
+    paper = running.rows("SELECT paper_volumes FROM destruction_item WHERE dossier_no = :n",
+                         n=number)[0][0]
+    if paper:
+        recorded = running.cli("destruction", "paper", request_id, number, "--method",
+                               "shredding", "--on", clock.today().isoformat(),
+                               "--personnel", archivist, "--personnel", qa, "--as", archivist)
+        assert recorded.returncode == 0, recorded.stderr
+    for person in (archivist, qa):
+        signed = running.cli("destruction", "confirm", request_id, "--as", person)
+        assert signed.returncode == 0, signed.stderr
+    made = running.cli("destruction", "certificate", request_id, "--as", archivist)
+    assert made.returncode == 0, made.stderr
+    checked = subprocess.run(["pdfsig", json.loads(made.stdout)["uri"]], capture_output=True,
+                             text=True, check=False)
+    assert "Signature is Valid." in checked.stdout, checked.stdout + checked.stderr
+    assert running.rows(
+        "SELECT actor, details->>'step' FROM ledger_entry WHERE subject_id = :s "
+        "AND action = 'approval.approve' ORDER BY seq", s=f"destruction:{request_id}") == [
+        (person, step) for step, person in answers]

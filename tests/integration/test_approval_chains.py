@@ -76,6 +76,7 @@ def test_approvers_are_airflow_users_who_may_answer(company) -> None:
     with db.transaction() as conn:
         logins = users.staff_logins(conn)
     assert logins["chen.cs"] == logins["zhao.market"] == logins["mgmt.wu"] == "user"
+    assert logins["qa.he"] == "user"  # confirms a destruction's execution (Art. 17(2)(3))
     assert logins["wang.market"] == logins["li.archive"] == "viewer"
     assert users.simple_auth_manager_users(logins).startswith("admin:admin,")
     assert users.staff_username(users.hitl_user("mgmt.wu")) == "mgmt.wu"

@@ -3,10 +3,14 @@ approvals by named people: the approval chain (:func:`dossiers.airflow.approvals
 then the work, then a task that always runs and copies the chain's outcome onto the request
 (a rejection or a timeout rejects it; never an approval).
 
-Built by functions, so a DAG file is one call. Not yet in ``dags/``: this module, like
-``dossiers.airflow.approvals``, imports the workflow and database layers when it is imported,
-which the DAG-parse guard (``tests/airflow/test_dag_integrity.py``) forbids; the DAG files go
-in once the approval modules import them lazily.
+Built by functions, so a DAG file is one call (``dags/destruction.py``,
+``dags/disclosure.py``); the tests build the same DAGs over their own folder. Nothing here
+touches the database at parse time: the chains and their gates come from the permission
+matrix (``dossiers.workflows.approval_chains``), the work is imported inside the tasks.
+
+A run is started with the request's conf (``dossier destruction submit`` /
+``dossier disclosure submit``). Its deadline alert covers every gate waiting its full
+response timeout: a run still open after that is reported late.
 """
 
 from __future__ import annotations
@@ -17,7 +21,11 @@ from typing import Any
 from airflow.sdk import DAG, dag, get_current_context, task
 
 from dossiers.airflow.approvals import approval_chain, request_of, request_params
-from dossiers.airflow.dagkit import START, default_args
+from dossiers.airflow.dagkit import START, deadline, default_args
+from dossiers.workflows.approval_chains import DESTRUCTION_STEPS, DISCLOSURE
+
+#: After the last gate's timeout, the work itself: a run older than this is late.
+WORK_MARGIN = timedelta(hours=4)
 
 DESTRUCTION_DOC = """
 # Destruction of dossiers
@@ -53,7 +61,8 @@ def destruction_dag(dag_id: str = "dossier_destruction",
     @dag(dag_id=dag_id, schedule=None, start_date=START, catchup=False, max_active_runs=4,
          params=request_params(), doc_md=DESTRUCTION_DOC,
          tags=["dossier", "retention", "approval", "Art. 17"],
-         default_args=default_args("customer_service"))
+         default_args=default_args("customer_service"),
+         deadline=deadline(response_timeout * len(DESTRUCTION_STEPS) + WORK_MARGIN))
     def dossier_destruction() -> None:
         @task
         def destroy() -> dict[str, Any]:
@@ -78,8 +87,6 @@ def destruction_dag(dag_id: str = "dossier_destruction",
                 return approvals.apply_chain(conn, request_of(get_current_context(),
                                                               "destruction"))
 
-        from dossiers.destruction.approvals import DESTRUCTION_STEPS
-
         chain = approval_chain("destruction", steps=DESTRUCTION_STEPS,
                                response_timeout=response_timeout)
         chain >> destroy() >> close_request().as_teardown()
@@ -93,7 +100,8 @@ def disclosure_dag(dag_id: str = "dossier_disclosure",
     @dag(dag_id=dag_id, schedule=None, start_date=START, catchup=False, max_active_runs=4,
          params=request_params(), doc_md=DISCLOSURE_DOC,
          tags=["dossier", "disclosure", "approval", "Art. 16"],
-         default_args=default_args("customer_service"))
+         default_args=default_args("customer_service"),
+         deadline=deadline(response_timeout * len(DISCLOSURE) + WORK_MARGIN))
     def dossier_disclosure() -> None:
         @task
         def record_outcome() -> str:

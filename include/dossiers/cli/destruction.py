@@ -6,11 +6,20 @@ from __future__ import annotations
 
 import argparse
 
+from dossiers.airflow import runs
 from dossiers.cli.shared import Group, acting, command, iso_date, noun, print_json, record_id, words
 from dossiers.core import db, directory
 from dossiers.core.crypto import KeyRing
 from dossiers.core.vocabulary import DestructionCondition, HoldKind, PaperMethod
-from dossiers.destruction import certificate, eligibility, holds, requests, restore, wiring
+from dossiers.destruction import (
+    approvals,
+    certificate,
+    eligibility,
+    holds,
+    requests,
+    restore,
+    wiring,
+)
 from dossiers.destruction.execution import Stopped, confirm, execute, record_paper
 
 
@@ -42,6 +51,11 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 def cmd_request(args: argparse.Namespace) -> int:
     return acting(args, lambda conn, actor: requests.request(conn, actor, args.dossier))
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    return acting(args, lambda conn, actor: runs.submit(
+        "destruction", approvals.submission(conn, actor, "destruction", args.request_id)))
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -108,6 +122,9 @@ def register(nouns: Group) -> None:
     q.add_argument("dossier", nargs="+", type=_item, metavar="NUMBER[=CONDITION:REASON]",
                    help="a dossier number (condition 1: cooperation ended) or "
                         "NUMBER=invalid:REASON / NUMBER=legal_or_restructuring:REASON")
+    u = command(d, "submit", cmd_submit,
+                "archivist: start the request's approval run in Airflow (DOSSIER_AIRFLOW_URL)")
+    u.add_argument("request_id", type=record_id)
     s = command(d, "show", cmd_show, "a request: dossiers, decisions, the gates open now")
     s.add_argument("request_id", type=record_id)
     for verb, help_ in (("approve", "approve one gate (cs_head, department:CODE, management, "

@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dossiers.airflow import runs
 from dossiers.cli.shared import Group, acting, command, iso_date, noun, record_id, words
 from dossiers.core.crypto import KeyRing
 from dossiers.core.vocabulary import DisclosureBasis
+from dossiers.destruction import approvals
 from dossiers.disclosure import package, requests
 
 
@@ -18,6 +20,11 @@ def cmd_request(args: argparse.Namespace) -> int:
         recipient_country=args.country, legal_basis=args.basis, purpose=args.purpose,
         scope=args.scope, documents=args.document or [], expires_on=args.expires,
         confidentiality_ref=args.agreement))
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    return acting(args, lambda conn, actor: runs.submit(
+        "disclosure", approvals.submission(conn, actor, "disclosure", args.request_id)))
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
@@ -55,6 +62,9 @@ def register(nouns: Group) -> None:
     r.add_argument("--document", action="append", metavar="DOCUMENT_ID")
     r.add_argument("--expires", required=True, type=iso_date, metavar="DATE")
     r.add_argument("--agreement", required=True, help="the confidentiality agreement's reference")
+    u = command(d, "submit", cmd_submit,
+                "CS: start the request's approval run in Airflow (DOSSIER_AIRFLOW_URL)")
+    u.add_argument("request_id", type=record_id)
     for verb, help_ in (("approve", "management: approve"),
                         ("reject", "management: reject, with the reason")):
         g = command(d, verb, cmd_decide, help_)

@@ -518,6 +518,7 @@ class LedgerAction(StrEnum):
     DOCUMENT_SWEEP = "document.sweep"  # Art. 18: orphaned uploads removed
     REPORT_PUBLISH = "report.publish"  # Art. 22
     # Approvals by named people through Airflow (Arts. 6, 16, 17): every gate of a chain.
+    APPROVAL_SUBMIT = "approval.submit"  # a request handed to its approval run in Airflow
     APPROVAL_ASK = "approval.ask"  # a gate opened: who is asked to answer
     APPROVAL_APPROVE = "approval.approve"
     APPROVAL_REJECT = "approval.reject"  # a rejection, and a gate nobody answered in time

@@ -26,19 +26,14 @@ from dossiers.core import clock, ledger
 from dossiers.core.crypto import KeyRing
 from dossiers.core.directory import load_actor
 from dossiers.core.errors import Refused
-from dossiers.core.permissions import Action, Actor
+from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import destruction_request, disclosure_request, staff
 from dossiers.core.vocabulary import DestructionStatus, DisclosureStatus, LedgerAction
 from dossiers.destruction import requests
 from dossiers.destruction.execution import Executed, Stopped, execute
 from dossiers.workflows import approval_chains
-from dossiers.workflows.approval_chains import DESTRUCTION, DISCLOSURE, Request, Step
+from dossiers.workflows.approval_chains import DESTRUCTION_STEPS, DISCLOSURE, Request, Step
 
-#: Art. 17(2)(3): the QA supervisor confirms the execution may start under their supervision.
-QA_SUPERVISION = Step("qa_supervision", Action.DESTRUCTION_SUPERVISE, "Art. 17(2)(3)",
-                      title="QA supervisor confirms the execution")
-#: The destruction DAG's chain: the approval chain of Art. 17(2), then the QA supervisor.
-DESTRUCTION_STEPS = (*DESTRUCTION, QA_SUPERVISION)
 PREFIX = {"destruction": "destruction:", "disclosure": "disclosure:"}
 
 
@@ -73,6 +68,31 @@ def disclosure_conf(conn: Connection, request_id: uuid.UUID) -> dict[str, Any]:
     return {"request_id": f"disclosure:{request_id}", "requested_by": who, "departments": [],
             "summary": f"{row.dossier_no} to {row.recipient} ({row.recipient_country}), "
                        f"{row.legal_basis}, until {row.expires_on}"}
+
+
+def submission(conn: Connection, actor: Actor, chain: str, request_id: uuid.UUID) -> dict[str, Any]:
+    """The conf of the approval run of a request still waiting for its approvals, for the
+    person who may prepare such requests (Arts. 16, 17); the hand-over is ledgered."""
+    from dossiers.disclosure import requests as disclosures
+
+    record = f"{chain} request {request_id}"
+    waiting: str
+    if chain == "destruction":
+        authorize(conn, actor, Action.DESTRUCTION_PROPOSE, subject=record)
+        status, waiting = requests.load(conn, request_id).status, DestructionStatus.REQUESTED
+        conf = destruction_conf(conn, request_id)
+    else:
+        authorize(conn, actor, Action.DISCLOSURE_REQUEST, subject=record)
+        status, waiting = disclosures.load(conn, request_id).status, DisclosureStatus.REQUESTED
+        conf = disclosure_conf(conn, request_id)
+    if status != waiting:
+        raise Refused(f"is {status}: only a request waiting for its approvals is submitted",
+                      record=record)
+    ledger.append(conn, ledger.Entry(
+        actor=actor.username, action=LedgerAction.APPROVAL_SUBMIT,
+        subject_type=approval_chains.SUBJECT_TYPE, subject_id=conf["request_id"],
+        details={"chain": chain, "departments": conf["departments"]}))
+    return conf
 
 
 def _reject_for_chain(conn: Connection, chain: Request, step: Step, found: Any) -> None:

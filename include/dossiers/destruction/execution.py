@@ -112,8 +112,12 @@ def changed_conditions(conn: Connection, item: Any, requested_at: datetime,
         return ["the dossier no longer exists"]
     changed = []
     since = requested_at.astimezone(UTC).date()
+    # condition (1) rests on the cooperation having ended for good; conditions (2) and (3)
+    # only on nothing new happening with the client since the request (Art. 17(1))
+    ended_for_good = item.condition != DestructionCondition.COOPERATION_ENDED or (
+        row.stage == Stage.TERMINATED and row.further_cooperation is False)
     new_cooperation = (
-        row.stage != Stage.TERMINATED or row.further_cooperation is not False
+        not ended_for_good
         or conn.execute(select(contract.c.id).where(
             contract.c.dossier_id == row.id, contract.c.signed_on >= since)).first()
         or conn.execute(select(project.c.id).where(

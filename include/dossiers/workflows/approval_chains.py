@@ -82,7 +82,8 @@ def roles_allowed(action: Action) -> frozenset[Role]:
 
 def approval_actions() -> frozenset[Action]:
     """The actions some chain's step exercises: whoever holds one answers approvals."""
-    return frozenset(step.action for chain in CHAINS.values() for step in chain)
+    return frozenset(step.action for chain in (*CHAINS.values(), DESTRUCTION_STEPS)
+                     for step in chain)
 
 
 def _department_rechecks(action: Action, article: str) -> tuple[Step, ...]:
@@ -100,6 +101,12 @@ DESTRUCTION = (
     Step("management_approval", Action.DESTRUCTION_APPROVE, "Art. 17(2)",
          title="Management approves"),
 )
+
+#: Art. 17(2)(3): the QA supervisor confirms the execution may start under their supervision.
+QA_SUPERVISION = Step("qa_supervision", Action.DESTRUCTION_SUPERVISE, "Art. 17(2)(3)",
+                      title="QA supervisor confirms the execution")
+#: The destruction DAG's gates: the approval chain of Art. 17(2), then the QA supervisor.
+DESTRUCTION_STEPS = (*DESTRUCTION, QA_SUPERVISION)
 
 #: Art. 16: external use never without management's approval.
 DISCLOSURE = (
