@@ -10,14 +10,17 @@ import json
 import subprocess
 import sys
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from integration.test_destruction import make_dossiers
 
-from dossiers.core import db
+from dossiers.core import clock, db
+from dossiers.core.crypto import KeyRing
 from dossiers.destruction import approvals, holds, requests
+from dossiers.disclosure import requests as disclosures
 from dossiers.local import local_airflow
 
 from helpers import act, airflow_auth_env, rows, scalar
@@ -31,7 +34,7 @@ GATE = "approval.{}"
 
 
 def _drive(database_url: str, tmp_path: Path, conf: dict[str, Any],
-           answers: list[list[str]]) -> list[dict[str, Any]]:
+           answers: list[list[str]], dag_id: str = "dossier_destruction") -> list[dict[str, Any]]:
     env = local_airflow.airflow_env(database_url)
     auth, passwords = airflow_auth_env(tmp_path / "airflow", USERS)
     env.update(auth)
@@ -46,7 +49,7 @@ def _drive(database_url: str, tmp_path: Path, conf: dict[str, Any],
         assert local_airflow.ensure_metadata_db(env, output=sink) == 0
         proc = subprocess.run(
             [sys.executable, str(HERE / "approval_driver.py"), str(HERE / "approval_dags"),
-             "dossier_destruction", json.dumps(conf), json.dumps(answers),
+             dag_id, json.dumps(conf), json.dumps(answers),
              str(tmp_path / "passwords.json")],
             env=env, stdout=subprocess.PIPE, stderr=sink, timeout=400, check=False)
     with log.open("ab") as sink:
@@ -118,3 +121,23 @@ def test_a_condition_changed_before_execution_stops_it_in_airflow(
     assert "a legal hold (regulator CAC-2026-9)" in scalar(
         "SELECT stop_reason FROM destruction_request")
     assert scalar("SELECT count(*) FROM dossier") == 1
+
+
+def test_a_disclosure_approved_by_management_in_airflow_may_be_packaged(
+        company: Any, database_url: str, tmp_path: Path) -> None:
+    """Art. 16: the disclosure DAG asks management only; the requester cannot answer."""
+    number = make_dossiers(tmp_path, 1)[0]
+    made = act("li.archive", lambda c, a: disclosures.request(
+        c, KeyRing(), a, number, recipient="Landgericht Berlin", recipient_country="DE",
+        legal_basis="litigation", purpose="evidence in case 12 O 345/26", scope=["market"],
+        documents=[], expires_on=clock.today() + timedelta(days=30),
+        confidentiality_ref="NDA-2026-041"))
+    with db.transaction() as conn:
+        conf = approvals.disclosure_conf(conn, uuid.UUID(str(made.request_id)))
+    gate = GATE.format("management_approval")
+    *answers, run = _drive(database_url, tmp_path, conf,
+                           [[gate, "li.archive", "Approve", "mine"],
+                            [gate, "mgmt.wu", "Approve", "court order"]], "dossier_disclosure")
+    assert [(a["user"], a["status"]) for a in answers] == [("li.archive", 403), ("mgmt.wu", 200)]
+    assert "success" in run["run"]["state"], run
+    assert scalar("SELECT status FROM disclosure_request") == "approved"
