@@ -5,7 +5,8 @@ PostgreSQL metadata database, over a seeded dossier database, with mail caught b
 SMTP server. Everything is driven through Airflow's REST API with the official client
 (``apache-airflow-client``) and each person's own token; nothing sleeps for a fixed time.
 
-- a duty is unpaused and triggered, and what it wrote is in the dossier database;
+- a duty is unpaused and triggered, and what it wrote is in the dossier database; another
+  runs on its schedule, nobody triggering it;
 - the worker that holds a running duty is killed: the task is retried to success on the
   other worker, with no duplicate finding, report or e-mail;
 - approvals: the assigned people answer ``PATCH …/hitlDetails``, an unassigned user gets
@@ -36,6 +37,7 @@ from aiosmtpd.controller import Controller
 
 from dossiers.airflow import topology
 from dossiers.core import db, ledger
+from dossiers.core.config import SHANGHAI
 from dossiers.local import airflow_stack, local_airflow
 
 from conftest import Inbox, _admin, _fresh_database, free_port
@@ -282,6 +284,28 @@ def test_a_duty_runs_through_the_scheduler_and_a_celery_worker(running: Running)
                                "AND finished_at IS NOT NULL")[0]
     assert finished >= 1
     assert running.rows("SELECT count(*) FROM ledger_entry WHERE action = 'duty.sla_watch'")[0][0] >= 1
+
+
+def test_a_duty_runs_on_its_schedule_through_the_scheduler(running: Running) -> None:
+    """Nobody triggers it: once unpaused, the scheduler itself runs the owner check's latest
+    slot (the first working day of this month, 09:00 Shanghai; no catch-up before it)."""
+    from airflow_client.client.api import dag_run_api
+
+    dag_id = "dossier_owner_check"
+    running.unpause(dag_id)
+
+    def finished_scheduled_runs() -> list[Any]:
+        with running.client() as api:
+            found = dag_run_api.DagRunApi(api).get_dag_runs(dag_id)
+        return [r for r in found.dag_runs if str(r.run_type.value) == "scheduled"
+                and str(r.state.value) not in ("queued", "running")]
+
+    runs = until(finished_scheduled_runs, RUN_DEADLINE_S, f"a scheduled run of {dag_id}")
+    assert [str(r.state.value) for r in runs] == ["success"]
+    first_of_month = datetime.now(UTC).astimezone(SHANGHAI).date().replace(day=1)
+    assert runs[0].run_after.astimezone(SHANGHAI).date() >= first_of_month
+    assert running.rows("SELECT count(*) FROM duty_run WHERE duty = 'owner_check' "
+                        "AND finished_at IS NOT NULL")[0][0] == 1
 
 
 def _group(pid: int) -> int:
