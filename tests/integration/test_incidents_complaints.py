@@ -177,3 +177,43 @@ def test_reasons_that_hold_an_e_mail_or_a_phone_number_are_refused(company, tmp_
             c, a, other, approve=False, reason="ask jan@southwind.example.de for the licence"))
     assert scalar("SELECT count(*) FROM dossier_change") == 0
     assert scalar("SELECT status FROM form WHERE id = :f", f=other) == "submitted"
+
+
+def test_purposes_and_reasons_the_ledger_keeps_hold_no_e_mail_or_phone_number(
+        dossier_no: str) -> None:
+    """Art. 19, every free text the ledger keeps: a query's or a loan's purpose, a filing
+    delay's reason, a legal hold's reference, a disclosure's recipient and purpose. Each is
+    refused whole (the value not echoed) and nothing is written."""
+    from dossiers.destruction import holds
+    from dossiers.disclosure import requests as disclosure
+    from dossiers.workflows import filing_delays, loans, queries
+
+    due = scalar("SELECT due_on FROM clock WHERE kind = 'filing' AND met_at IS NULL")
+    refused = {
+        ("sun.plan", "purpose"): lambda c, a: queries.request(
+            c, a, dossier_no, purpose="call Greta on +49 30 7654321 first", scope=["market"],
+            expires_on=date(2099, 1, 1)),
+        ("wang.market", "purpose"): lambda c, a: loans.request(
+            c, a, [dossier_no], purpose="bring to greta@northwind.example.de", period_wd=3),
+        ("li.archive", "reason"): lambda c, a: filing_delays.request(
+            c, a, dossier_no, until=due, reason="waiting for +86 138 0013 8000 to sign"),
+        ("chen.cs", "reference"): lambda c, a: holds.place(
+            c, a, dossier_no, kind="litigation", reference="claim by jan@southwind.example.de"),
+        ("li.archive", "recipient"): lambda c, a: disclosure.request(
+            c, KeyRing(), a, dossier_no, recipient="greta@northwind.example.de",
+            recipient_country="DE", legal_basis="other", purpose="audit", scope=["market"],
+            expires_on=date(2099, 1, 1), confidentiality_ref="NDA-1"),
+        ("chen.cs", "purpose"): lambda c, a: disclosure.request(
+            c, KeyRing(), a, dossier_no, recipient="Audit GmbH", recipient_country="DE",
+            legal_basis="other", purpose="ring +49 30 7654321 for the audit", scope=["market"],
+            expires_on=date(2099, 1, 1), confidentiality_ref="NDA-1"),
+    }
+    before = scalar("SELECT count(*) FROM ledger_entry")
+    for (who, field), work in refused.items():
+        with pytest.raises(Refused, match=f"{field}: looks like it holds an? (e-mail address|"
+                                          "phone number)") as caught:
+            act(who, work)
+        assert not any(s in str(caught.value) for s in ("7654321", "greta@", "jan@", "138"))
+    assert scalar("SELECT count(*) FROM ledger_entry") == before
+    assert [scalar(f"SELECT count(*) FROM {table}") for table in (
+        "query_grant", "loan", "filing_delay", "legal_hold", "disclosure_request")] == [0] * 5

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from dossiers.core import clock, ledger
 from dossiers.core.errors import NotFound, Refused
+from dossiers.core.free_text import refuse_personal_data
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import legal_hold
 from dossiers.core.vocabulary import HoldKind, LedgerAction
@@ -39,6 +40,7 @@ def place(conn: Connection, actor: Actor, dossier_no: str, *, kind: str, referen
         raise Refused(f"must be one of {', '.join(HoldKind)}", record=record, field="kind")
     if not reference.strip():
         raise Refused("name the case or the inspection", record=record, field="reference")
+    refuse_personal_data(reference, record=record, field="reference")  # ledgered: Art. 19
     hold_id = conn.execute(insert(legal_hold).values(
         dossier_id=row.id, kind=kind, reference=reference.strip(), placed_by=actor.staff_id,
         placed_at=at).returning(legal_hold.c.id)).scalar_one()
@@ -62,6 +64,7 @@ def release(conn: Connection, actor: Actor, hold_id: int, *, reason: str,
         raise Refused("is already released", record=record)
     if not reason.strip():
         raise Refused("say why the hold ends", record=record, field="reason")
+    refuse_personal_data(reason, record=record, field="reason")  # ledgered: Art. 19
     conn.execute(update(legal_hold).where(legal_hold.c.id == hold_id).values(
         released_by=actor.staff_id, released_at=at, release_reason=reason.strip()))
     from dossiers.core.schema import dossier

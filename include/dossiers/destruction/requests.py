@@ -28,6 +28,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from dossiers.core import clock, ledger
 from dossiers.core.errors import NotFound, Refused
+from dossiers.core.free_text import refuse_personal_data
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import (
     destruction_approval,
@@ -109,6 +110,7 @@ def request(conn: Connection, actor: Actor, items: Sequence[Item], *,
             raise Refused(f"must be one of {', '.join(DestructionCondition)}", record=record,
                           field="condition")
         reason = item.reason.strip()
+        refuse_personal_data(reason, record=record, field="reason")  # ledgered: Art. 19
         if item.condition == DestructionCondition.COOPERATION_ENDED:
             if not meets_cooperation_ended(row, today):
                 raise Refused("does not meet condition (1): terminated at least the policy's "

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, insert, select, update
 from dossiers.core import clock, ledger
 from dossiers.core.crypto import Field, KeyRing
 from dossiers.core.errors import NotFound, Refused
+from dossiers.core.free_text import refuse_personal_data
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import disclosure_request, dossier_file, staff
 from dossiers.core.vocabulary import DisclosureBasis, DisclosureStatus, LedgerAction
@@ -83,6 +84,8 @@ def request(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str, *
     for failed, field, message in checks:
         if failed:
             raise Refused(message, record=record, field=field)
+    for field, text in (("recipient", recipient), ("purpose", purpose)):  # ledgered: Art. 19
+        refuse_personal_data(text, record=record, field=field)
     owned = set(map(str, conn.execute(select(dossier_file.c.id).where(
         dossier_file.c.dossier_id == row.id)).scalars()))
     foreign = [d for d in documents if d not in owned]

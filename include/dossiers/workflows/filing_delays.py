@@ -18,6 +18,7 @@ from dossiers.calendar import clocks
 from dossiers.calendar.workdays import default_calendar
 from dossiers.core import clock, ledger
 from dossiers.core.errors import Refused
+from dossiers.core.free_text import refuse_personal_data
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.policy import policy
 from dossiers.core.schema import filing_delay
@@ -66,6 +67,7 @@ def request_on(conn: Connection, actor: Actor, running: Any, *, record: str, dos
         raise Refused("has no filing deadline running (already filed?)", record=record)
     if not reason.strip():
         raise Refused("a delay states its reason (Art. 15)", record=record, field="reason")
+    refuse_personal_data(reason, record=record, field="reason")  # ledgered: Art. 19
     if today > running.due_on:
         raise Refused(f"the filing was due {running.due_on.isoformat()}: a delay is asked for "
                       "before the deadline passes (Art. 15)", record=record)

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, insert, select, update
 from dossiers.core import clock, ledger
 from dossiers.core.crypto import Field, KeyRing
 from dossiers.core.errors import Refused
+from dossiers.core.free_text import refuse_personal_data
 from dossiers.core.permissions import Action, Actor, Role, authorize
 from dossiers.core.schema import (
     QUERY_SCOPES,
@@ -256,6 +257,7 @@ def keep_terminated(conn: Connection, actor: Actor, dossier_no: str, *, reason: 
         raise Refused(f"is already {row.status}", record=record)
     if not reason.strip():
         raise Refused("say why it is kept (Art. 14)", record=record, field="reason")
+    refuse_personal_data(reason, record=record, field="reason")  # ledgered: Art. 19
     conn.execute(update(dossier).where(dossier.c.id == row.id).values(
         status=DossierStatus.TERMINATED_KEPT, updated_at=at))
     close_clock(conn, "inactive_review", "dossier", str(row.id), at)

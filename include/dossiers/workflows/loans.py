@@ -41,6 +41,7 @@ from dossiers.calendar.clocks import close_clock
 from dossiers.calendar.workdays import default_calendar
 from dossiers.core import clock, ledger, paging
 from dossiers.core.errors import Refused
+from dossiers.core.free_text import refuse_personal_data
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.policy import policy
 from dossiers.core.schema import (
@@ -270,6 +271,7 @@ def request(conn: Connection, actor: Actor, dossier_nos: Sequence[str], *, purpo
     if not purpose.strip():
         raise Refused("a Borrowing Request Form states its purpose (Art. 16)", record=subject,
                       field="purpose")
+    refuse_personal_data(purpose, record=subject, field="purpose")  # ledgered: Art. 19
     longest = policy().loan_period_wd
     if not 1 <= period_wd <= longest:
         raise Refused(f"must be 1 to {longest} working days "

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, insert
 
 from dossiers.core import clock, ledger
 from dossiers.core.errors import Refused
+from dossiers.core.free_text import refuse_personal_data
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import QUERY_SCOPES, query_grant
 from dossiers.core.vocabulary import GrantStatus, LedgerAction
@@ -46,6 +47,7 @@ def request(conn: Connection, actor: Actor, dossier_no: str, *, purpose: str,
     authorize(conn, actor, Action.QUERY_REQUEST, subject=record)
     if not purpose.strip():
         raise Refused("a query states its purpose (Art. 16)", record=record, field="purpose")
+    refuse_personal_data(purpose, record=record, field="purpose")  # ledgered: Art. 19
     unknown = sorted(set(scope) - set(QUERY_SCOPES))
     if unknown or not scope:
         raise Refused(f"unknown scope {unknown[0] if unknown else '(none)'}; one or more of "
