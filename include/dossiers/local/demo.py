@@ -3,9 +3,11 @@
 Starts the embedded PostgreSQL (unless ``DOSSIER_DATABASE_URL`` names a database),
 migrates it, seeds a synthetic company with a year of history (once), then runs every duty
 DAG through Airflow (``dag.test()``, one Airflow process) for the periods of 2026 the seed
-covers, with e-mail caught on loopback into ``.dossier/mail/``, and prints where the
-reports, the mail and the logs are. Each duty is idempotent: a second ``make demo`` runs
-them again and they add nothing.
+covers, with e-mail caught on loopback into ``.dossier/mail/``, then this week's full
+backup through its DAG (backup, restore drill, expiry, backup report; Arts. 14, 18) and a
+``dossier backup verify`` of it, and prints where the reports, the mail, the backups and the
+logs are. Each duty is idempotent: a second ``make demo`` runs them again and they add
+nothing (the week already has its verified backup).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -107,6 +110,46 @@ def _show_documents() -> None:
         print(f"    {d.name:<34} {d.type:<16} {d.size:>7} B  {d.folder}  {state}")
 
 
+#: The weekly full backup (Arts. 14, 18), run last so it holds what the duties wrote; its
+#: logical date is left to Airflow (a manual run now), and the duty takes a backup only when
+#: the policy's interval has passed since the last one.
+BACKUP_RUN = ("dossier_weekly_full_backup", None, "this week")
+
+
+def _show_backup() -> None:
+    """The newest full backup as ``dossier backup list`` and ``verify`` see it: what it holds,
+    the restore drill's result (RTO, RPO), and every byte of it opened again (Art. 18)."""
+    from dossiers.backups import catalogue, verify
+    from dossiers.backups.settings import vault_root
+    from dossiers.core import db
+    from dossiers.core.vocabulary import BackupKind
+
+    with db.transaction() as conn:
+        rows = catalogue.listing(conn, BackupKind.FULL)
+    row = next((r for r in rows if r["status"] in ("complete", "verified")), None)
+    if row is None:
+        print("    no complete full backup (see the Airflow log)")
+        return
+    _step(f"dossier backup verify {row['location']}")
+    checked = verify.verify_backup(Path(row["location"]))
+    body = checked.manifest or {}
+    tables = body.get("tables", {})
+    documents = body.get("documents", {}).get("objects", {})
+    drill = row["last_drill"] or {}
+    print(f"    backup {row['id']} ({row['status']}): {len(tables)} tables, "
+          f"{sum(t['rows'] for t in tables.values())} rows, {len(documents)} documents, "
+          f"{(row['size_bytes'] or 0) / 1e6:.1f} MB sealed; key ring apart "
+          f"({row['keyring_backup_id']})")
+    if drill:
+        print(f"    restore drill: {'matched its manifest' if drill['ok'] else 'FAILED'}, "
+              f"RTO {float(drill['rto_seconds'] or 0):.1f} s, "
+              f"RPO {float(drill['rpo_seconds'] or 0) / 60:.0f} min"
+              + ("" if drill["ok"] else f": {'; '.join(drill['problems'][:2])}"))
+    print(f"    verify: {'every byte opened and matched the manifest' if checked.ok else 'FAILED'}"
+          + ("" if checked.ok else ": " + "; ".join(checked.problems[:3]))
+          + f" (vault {vault_root()})")
+
+
 def main() -> int:
     from dossiers.core import db
     from dossiers.core.errors import DossierError
@@ -131,9 +174,10 @@ def main() -> int:
 
         from dossiers.core import clock
 
-        runs = duty_runs(clock.now())
-        _step(f"running every duty through Airflow for each period of the seeded year "
-              f"({len(runs)} DAG runs, one Airflow process)")
+        runs = [*duty_runs(clock.now()), BACKUP_RUN]
+        _step(f"running every duty through Airflow for each period of the seeded year, then "
+              f"this week's full backup and its restore drill ({len(runs)} DAG runs, one "
+              f"Airflow process)")
         from dossiers.core.config import home, settings
         from dossiers.local.local_airflow import airflow_home, run_dags_test
         from dossiers.local.mailcatcher import MailCatcher
@@ -168,11 +212,14 @@ def main() -> int:
                   f"full log: {log}", file=sys.stderr)
             return 1
         print(f"    all succeeded; {mails} e-mail(s) caught in {home() / 'mail'}")
+        _show_backup()
     except DossierError as exc:
         print(f"dossier demo: {exc}", file=sys.stderr)
         return exc.exit_status
     # The embedded server outlives the demo on purpose (the CLI and make airflow use it,
     # and the next make demo reuses it): say so, and how to stop it.
+    from dossiers.backups.settings import keyring_vault_root, vault_root
+
     running = ("\n  still running the embedded PostgreSQL above, in the background (make airflow "
                "and a second make demo reuse it); make stop stops it and make airflow"
                if settings().database_url is None else "")
@@ -184,6 +231,8 @@ Done in {time.monotonic() - started:.0f} s. Where to look:
   mail          {home() / "mail"}  (what the duties sent: reminders, owner checks, reports)
   Airflow home  {airflow_home()}  (task logs under logs/dag_id=...; Airflow's output: {log})
   ledger anchor {settings().ledger_anchor}  (moved forward by the ledger DAG)
+  backups       {vault_root()}  (dossier backup list | verify DIR)
+  key ring      {keyring_vault_root()}  (its own backups, apart from the data backups)
   Airflow UI    make airflow  ->  http://localhost:8080  (same database){running}
 """)
     return 0
