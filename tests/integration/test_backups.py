@@ -438,3 +438,15 @@ def test_a_drill_opens_documents_with_the_restored_key_ring(
     assert summary["documents"] > 0
     report = drill.drill(database_url, None, summary["backup_id"])
     assert report["ok"] and report["decrypted_documents"] > 0
+    # Arts. 17, 18: the data backup and the master key without the key ring open no document.
+    from dossiers.backups import restore
+
+    target = drill.scratch_database(database_url)
+    try:
+        store = LocalObjectStore(tmp_path / "restored-without-keyring")
+        restored = restore.restore(Path(summary["location"]), target, documents_into=store)
+        assert restored.ok and restored.documents == summary["documents"]
+        problems, opened = drill.decrypt_documents(target, 5, store)
+        assert opened == 0 and len(problems) == min(5, summary["documents"]), problems
+    finally:
+        drill.drop_database(target)
