@@ -4,10 +4,12 @@ Starts the embedded PostgreSQL (unless ``DOSSIER_DATABASE_URL`` names a database
 migrates it, seeds a synthetic company with a year of history (once), then runs every duty
 DAG through Airflow (``dag.test()``, one Airflow process) for the periods of 2026 the seed
 covers, with e-mail caught on loopback into ``.dossier/mail/``, then this week's full
-backup through its DAG (backup, restore drill, expiry, backup report; Arts. 14, 18) and a
-``dossier backup verify`` of it, and prints where the reports, the mail, the backups and the
-logs are. Each duty is idempotent: a second ``make demo`` runs them again and they add
-nothing (the week already has its verified backup).
+backup through its DAG (backup, restore drill, expiry, backup report; Arts. 14, 18), a
+``dossier backup verify`` of it and the month's off-site copy with its drill (to an S3
+stand-in on loopback whose objects are gone when the demo ends), and prints where the
+reports, the mail, the backups and the logs are. Each duty is idempotent: a second ``make
+demo`` runs them again and they add nothing (the week already has its verified backup, the
+month its off-site copy).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from sqlalchemy import text
@@ -114,6 +117,9 @@ def _show_documents() -> None:
 #: logical date is left to Airflow (a manual run now), and the duty takes a backup only when
 #: the policy's interval has passed since the last one.
 BACKUP_RUN = ("dossier_weekly_full_backup", None, "this week")
+#: Then the month's off-site copy (Art. 18) to a local S3 stand-in (moto on loopback, where
+#: installed), with the drill from the off-site copy the first run does.
+OFFSITE_RUN = ("dossier_monthly_offsite_backup", None, "this month")
 
 
 def _show_backup() -> None:
@@ -141,13 +147,34 @@ def _show_backup() -> None:
           f"{(row['size_bytes'] or 0) / 1e6:.1f} MB sealed; key ring apart "
           f"({row['keyring_backup_id']})")
     if drill:
-        print(f"    restore drill: {'matched its manifest' if drill['ok'] else 'FAILED'}, "
+        with db.transaction() as conn:
+            amcheck_said = conn.execute(text(
+                "SELECT details->>'amcheck' FROM backup_drill WHERE backup_id = :b "
+                "AND source = 'vault' ORDER BY id DESC LIMIT 1"), {"b": row["id"]}).scalar()
+        skipped = amcheck_said is not None and not amcheck_said.startswith("pg_amcheck")
+        print(f"    restore drill: {'matched its manifest' if drill['ok'] else 'FAILED'}"
+              f"{' (pg_amcheck skipped: no amcheck in this PostgreSQL)' if skipped else ''}, "
               f"RTO {float(drill['rto_seconds'] or 0):.1f} s, "
               f"RPO {float(drill['rpo_seconds'] or 0) / 60:.0f} min"
               + ("" if drill["ok"] else f": {'; '.join(drill['problems'][:2])}"))
     print(f"    verify: {'every byte opened and matched the manifest' if checked.ok else 'FAILED'}"
           + ("" if checked.ok else ": " + "; ".join(checked.problems[:3]))
           + f" (vault {vault_root()})")
+    if row["offsite_uri"]:
+        from sqlalchemy import select
+
+        from dossiers.core.schema import backup_drill
+
+        with db.transaction() as conn:
+            offsite = conn.execute(select(backup_drill.c.ok, backup_drill.c.rto_seconds).where(
+                backup_drill.c.backup_id == row["id"], backup_drill.c.source == "offsite")
+                .order_by(backup_drill.c.id.desc()).limit(1)).first()
+        until = row["offsite_retain_until"]
+        print(f"    off-site: {row['offsite_uri']} (Object Lock, compliance mode, until "
+              f"{until.date() if until else '?'}; read back and hash-checked)")
+        if offsite is not None:
+            print(f"    off-site restore drill: {'matched' if offsite.ok else 'FAILED'}, "
+                  f"RTO {float(offsite.rto_seconds or 0):.1f} s")
 
 
 def main() -> int:
@@ -173,11 +200,14 @@ def main() -> int:
         _show_documents()
 
         from dossiers.core import clock
+        from dossiers.local import s3standin
 
-        runs = [*duty_runs(clock.now()), BACKUP_RUN]
+        offsite = s3standin.available()
+        runs = [*duty_runs(clock.now()), BACKUP_RUN, *([OFFSITE_RUN] if offsite else [])]
         _step(f"running every duty through Airflow for each period of the seeded year, then "
-              f"this week's full backup and its restore drill ({len(runs)} DAG runs, one "
-              f"Airflow process)")
+              f"this week's full backup and its restore drill"
+              f"{' and the off-site copy (a local S3 stand-in)' if offsite else ''} "
+              f"({len(runs)} DAG runs, one Airflow process)")
         from dossiers.core.config import home, settings
         from dossiers.local.local_airflow import airflow_home, run_dags_test
         from dossiers.local.mailcatcher import MailCatcher
@@ -201,10 +231,11 @@ def main() -> int:
 
         log = home() / "demo-airflow.log"
         log.unlink(missing_ok=True)
-        with MailCatcher(home() / "mail") as catcher:
+        with MailCatcher(home() / "mail") as catcher, \
+                (s3standin.LocalS3() if offsite else nullcontext()) as s3:
+            env = {**catcher.airflow_connection(), **(s3.environment() if s3 else {})}
             results = run_dags_test([(dag_id, when) for dag_id, when, _ in runs], url,
-                                    env_extra=catcher.airflow_connection(), output=log,
-                                    on_result=progress)
+                                    env_extra=env, output=log, on_result=progress)
             mails = catcher.received
         failed = [r for r in results if r.get("state") != "success"]
         if failed or len(results) != len(runs):
