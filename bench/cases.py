@@ -431,3 +431,12 @@ _workflow_benchmarks()
 _api_benchmarks()
 _duty_benchmarks()
 _document_benchmarks()
+
+
+def _backup_benchmarks() -> None:
+    import backups
+
+    BENCHMARKS["backups"] = backups.bench_backups
+
+
+_backup_benchmarks()

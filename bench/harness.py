@@ -42,6 +42,7 @@ class Sizes:
     document_mib: int = 1024
     small_documents: int = 10_000
     small_document_bytes: int = 50_000
+    backup_dossiers: int = 1_000_000
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -59,7 +60,8 @@ class Sizes:
                    duty_dossiers=full.duty_dossiers // 10,
                    document_mib=full.document_mib // 10,
                    small_documents=full.small_documents // 10,
-                   small_document_bytes=full.small_document_bytes)
+                   small_document_bytes=full.small_document_bytes,
+                   backup_dossiers=full.backup_dossiers // 10)
 
 
 @dataclass

@@ -28,7 +28,8 @@ from typing import Any
 from harness import Context, Result, Scratch, Sizes, machine_info, prepare_environment
 
 REPO = Path(__file__).resolve().parents[1]
-NAMES = ("import", "numbering", "ledger", "dags", "creation", "api", "duties", "documents")
+NAMES = ("import", "numbering", "ledger", "dags", "creation", "api", "duties", "documents",
+         "backups")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="MiB of the documents benchmark's large file (default 1,024; 102 with --quick)")
     parser.add_argument("--small-documents", type=int, metavar="N",
                         help="small documents to add (default 10,000; 1,000 with --quick)")
+    parser.add_argument("--backup-dossiers", type=int, metavar="N",
+                        help="dossiers of the backups benchmark (default 1,000,000; 100,000 with --quick)")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when a figure misses its target too")
     parser.add_argument("--output", type=Path, default=REPO / "bench-results" / "latest.json",
@@ -116,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = dataclasses.replace(sizes, duty_dossiers=args.duty_dossiers)
     if args.document_mib:
         sizes = dataclasses.replace(sizes, document_mib=args.document_mib)
+    if args.backup_dossiers:
+        sizes = dataclasses.replace(sizes, backup_dossiers=args.backup_dossiers)
     if args.small_documents:
         sizes = dataclasses.replace(sizes, small_documents=args.small_documents)
     chosen = [n for n in NAMES if not args.only or n in args.only]

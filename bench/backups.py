@@ -1,0 +1,179 @@
+"""Backup benchmarks (issue 12, Arts. 14, 18) on a company of a million dossiers
+(``--quick``: 100,000; ``--backup-dossiers N``), each beside a bare baseline from the same
+run and database:
+
+- the full encrypted backup (:func:`dossiers.backups.full.run_backup`: ``pg_dump -Fc`` in an
+  exported snapshot, zstd level 3, sealed with AES-256-GCM, every table's rows and content
+  hash taken in the same snapshot, the key ring's own backup) beside ``pg_dump -Fc -Z0 |
+  zstd -3`` of the same database (the same compression; target <= 1.25x);
+- the drill's restore (:func:`dossiers.backups.restore.restore`: every byte opened and
+  hashed first, ``pg_restore -j2``, the key ring, every table compared with the manifest)
+  beside ``pg_restore -j2`` of the same plain dump into an empty database (target <= 1.5x;
+  the whole drill is not timed here: the synthetic company's personal fields are random
+  bytes, not ciphertext, so its decrypted sample would fail);
+- the off-site copy of the backup's database file (:func:`dossiers.backups.offsite.ship_file`:
+  upload with SSE and Object Lock, retention applied and read back, the object read back and
+  hashed) beside boto3's ``upload_file`` of the same file to the same moto S3 server
+  (target <= 1.2x).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dossierdata
+from harness import Context, Result, Stopwatch, libpq_url
+
+BACKUP_TARGET, RESTORE_TARGET, OFFSITE_TARGET = 1.25, 1.5, 1.2
+AS_OF = "2026-11-02"
+
+
+def _plain_dump(url: str, out: Path) -> None:
+    """The baseline: ``pg_dump -Fc -Z0 | zstd -3 -q -o out`` (no snapshot, no hashes, no seal)."""
+    from dossiers.backups.tools import libpq_env, pg_tool
+
+    dump = subprocess.Popen([pg_tool("pg_dump", 15), "--format=custom", "--compress=0",
+                             "--no-password"], stdout=subprocess.PIPE, env=libpq_env(url))
+    zstd = subprocess.run(["zstd", "-3", "-q", "-f", "-o", str(out)], stdin=dump.stdout,
+                          check=False)
+    assert dump.stdout is not None
+    dump.stdout.close()
+    if dump.wait() != 0 or zstd.returncode != 0:
+        raise RuntimeError(f"baseline pg_dump | zstd failed ({dump.returncode}, {zstd.returncode})")
+
+
+def _plain_restore(dump: Path, url: str) -> None:
+    from dossiers.backups.tools import libpq_env, pg_tool
+
+    with _admin(url) as conn:  # as the real restore does: the app role the dump grants to
+        conn.execute("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+                     "'dossier_app') THEN CREATE ROLE dossier_app NOLOGIN; END IF; END $$")
+    subprocess.run([pg_tool("pg_restore", 15), "--exit-on-error", "--jobs=2", "--no-password",
+                    f"--dbname={url.rsplit('/', 1)[1]}", str(dump)], env=libpq_env(url),
+                   check=True, capture_output=True)
+
+
+def _admin(url: str) -> Any:
+    import psycopg
+
+    return psycopg.connect(libpq_url(url), autocommit=True)
+
+
+def _empty_database(ctx: Context, label: str) -> str:
+    name = f"dossier_bench_{label}_{uuid.uuid4().hex[:8]}"
+    ctx.scratch._create(f'CREATE DATABASE "{name}" TEMPLATE template0', name)
+    return ctx.scratch.url(name)
+
+
+def bench_backups(ctx: Context) -> list[Result]:
+    n = ctx.sizes.backup_dossiers
+    vault = ctx.tmp / "backup-vault"
+    os.environ["DOSSIER_BACKUP_VAULT"] = str(vault)
+    os.environ["DOSSIER_KEYRING_BACKUP_VAULT"] = str(ctx.tmp / "keyring-vault")
+    os.environ["DOSSIER_BACKUP_KEY_FILE"] = str(ctx.tmp / "backup.key")
+    with ctx.scratch.database("backups") as url:
+        from dossiers.backups import full, restore
+        from dossiers.backups.settings import BackupKey
+        from dossiers.core import db, ledger
+        from dossiers.core.config import settings
+        from dossiers.core.permissions import Actor
+
+        print(f"  building a company of {n:,} dossiers ...", file=sys.stderr)
+        company = dossierdata.build(libpq_url(url), n, as_of=AS_OF)
+        print(f"  {company.total_rows:,} rows in {company.seconds:.0f} s", file=sys.stderr)
+        with db.transaction() as conn:
+            ledger.anchor(conn, settings().ledger_anchor)
+        notes: dict[str, Any] = {"dossiers": n, "rows": company.total_rows}
+        system = Actor.system("bench")
+        key = BackupKey.from_file()
+        plain = ctx.tmp / "plain.dump.zst"
+        _plain_dump(url, plain)  # warm-up: the first pass reads the tables from disk
+        with Stopwatch() as base_sw:
+            _plain_dump(url, plain)
+        print(f"  pg_dump | zstd: {base_sw.seconds:.1f} s, {plain.stat().st_size / 2**20:.0f} MiB",
+              file=sys.stderr)
+        with Stopwatch() as sw:
+            summary = full.run_backup(url, system, None, key=key)
+        print(f"  run_backup: {sw.seconds:.1f} s, {summary['size_bytes'] / 2**20:.0f} MiB",
+              file=sys.stderr)
+        results = [Result(
+            bench="backups", metric=f"full encrypted backup, {n:,} dossiers", value=sw.seconds,
+            unit="s", baseline_label="pg_dump -Fc -Z0 | zstd -3, same database",
+            baseline=base_sw.seconds, target=f"<= {BACKUP_TARGET}x",
+            ok=sw.seconds <= BACKUP_TARGET * base_sw.seconds,
+            checks={"every row of the company in the manifest": summary["rows"] >= company.total_rows},
+            notes={**notes, "backup_bytes": summary["size_bytes"],
+                   "plain_bytes": plain.stat().st_size, "backup_rows": summary["rows"]})]
+
+        # Restore: ours (from the sealed files) beside pg_restore of the plain dump.
+        raw = ctx.tmp / "plain.dump"
+        subprocess.run(["zstd", "-d", "-q", "-f", str(plain), "-o", str(raw)], check=True)
+        target = _empty_database(ctx, "plainrestore")
+        with Stopwatch() as base_sw:
+            _plain_restore(raw, target)
+        ctx.scratch._drop(target.rsplit("/", 1)[1])
+        raw.unlink()
+        target = _empty_database(ctx, "restore")
+        with Stopwatch() as sw:
+            restored = restore.restore(Path(summary["location"]), target, key=key,
+                                       keyring=Path(summary["keyring_location"]),
+                                       reapply_destructions=False)
+        ctx.scratch._drop(target.rsplit("/", 1)[1])
+        print(f"  pg_restore -j2: {base_sw.seconds:.1f} s; restore: {sw.seconds:.1f} s "
+              f"{restored.seconds}", file=sys.stderr)
+        results.append(Result(
+            bench="backups", metric=f"restore (the drill's), {n:,} dossiers", value=sw.seconds,
+            unit="s", baseline_label="pg_restore -j2 of the plain dump into an empty database",
+            baseline=base_sw.seconds, target=f"<= {RESTORE_TARGET}x",
+            ok=sw.seconds <= RESTORE_TARGET * base_sw.seconds,
+            checks={"restored copy matches the manifest (rows and hashes)": restored.ok,
+                    "every row restored": restored.rows == summary["rows"]},
+            notes={**notes, "phases": restored.seconds}))
+        results.append(_offsite(ctx, Path(summary["location"]) / full.DATABASE_FILE, notes))
+        shutil.rmtree(vault, ignore_errors=True)
+    return results
+
+
+def _offsite(ctx: Context, path: Path, notes: dict[str, Any]) -> Result:
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+    from documents import moto_server
+
+    from dossiers.backups import offsite
+
+    with moto_server() as endpoint:
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+        bucket = f"bench-offsite-{uuid.uuid4().hex[:8]}"
+        s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+        config = TransferConfig(multipart_threshold=offsite.PART, multipart_chunksize=offsite.PART)
+        s3.upload_file(str(path), bucket, "warm-up", Config=config)
+        with Stopwatch() as base_sw:
+            s3.upload_file(str(path), bucket, "plain/database", Config=config)
+        until = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+        from dossiers.core.s3 import s3_client
+
+        client = s3_client()
+        with Stopwatch() as sw:
+            shipped = offsite.ship_file(client, bucket, "full/database", path, until)
+    print(f"  boto3 upload_file: {base_sw.seconds:.1f} s; ship_file: {sw.seconds:.1f} s",
+          file=sys.stderr)
+    size = path.stat().st_size
+    return Result(
+        bench="backups", metric=f"off-site copy of the database file ({size / 2**20:.0f} MiB)",
+        value=sw.seconds, unit="s",
+        baseline_label="boto3 upload_file of the same file, same moto server",
+        baseline=base_sw.seconds, target=f"<= {OFFSITE_TARGET}x",
+        ok=sw.seconds <= OFFSITE_TARGET * base_sw.seconds,
+        checks={"retention read back from S3": shipped["mode"] == "COMPLIANCE",
+                "read back and hash-checked": shipped["sha256"] is not None},
+        notes={**notes, "bytes": size, "read_back": shipped["read_back"],
+               "includes": "upload, put_object_retention, head_object, get_object_retention, "
+                           "get_object and SHA-256 of the object read back"})
