@@ -114,11 +114,12 @@ def _worker(op: str, spec: dict[str, Any]) -> dict[str, Any]:
 
         store = object_store(spec["store"])
         keys = KeyRing()
-        with db.transaction() as conn:
+        engine = db.get_engine()  # once, as the API's workers hold theirs
+        with db.transaction(engine) as conn:
             actor = directory.load_actor(conn, spec["actor"])
         t0 = time.perf_counter()
         if op == "get":
-            with db.transaction() as conn:
+            with db.transaction(engine) as conn:
                 download = reading.get(conn, keys, actor, uuid.UUID(spec["document_id"]),
                                        object_store=store)
             reading.save(download, Path(spec["output"]))
@@ -126,7 +127,7 @@ def _worker(op: str, spec: dict[str, Any]) -> dict[str, Any]:
             paths = [Path(spec["file"])] if op == "add" else sorted(Path(spec["folder"]).iterdir())
             ids = []
             for path in paths:
-                with db.transaction() as conn:
+                with db.transaction(engine) as conn:
                     added = adding.add(conn, keys, actor, spec["dossier_no"], name=path.name,
                                        chunks=_chunks(path), document_type=spec["type"],
                                        object_store=store)

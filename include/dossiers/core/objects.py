@@ -190,22 +190,29 @@ PARTS_IN_FLIGHT = 2
 
 def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
     """The chunks regrouped into parts of exactly ``size`` bytes; the last one may be shorter
-    but is never empty, except for an empty object (one part is always yielded)."""
-    buffer = bytearray()
+    but is never empty, except for an empty object (one part is always yielded).
+
+    Each part is joined once from views of the chunks it spans (no buffer grown and shifted:
+    one copy of each byte, not two; issue 11). The chunks must not change after they are
+    passed (``bytes`` do not)."""
+    pending: list[bytes | memoryview] = []
+    held = 0
     yielded = False
     for chunk in chunks:
-        buffer += chunk
-        if len(buffer) < size:
-            continue
-        start = 0
-        with memoryview(buffer) as view:  # one copy out of the buffer, not two
-            while len(buffer) - start >= size:
-                yield bytes(view[start:start + size])
-                start += size
-        del buffer[:start]
-        yielded = True
-    if buffer or not yielded:
-        yield bytes(buffer)
+        view = memoryview(chunk)
+        while held + len(view) >= size:
+            need = size - held
+            pending.append(view[:need])
+            yield b"".join(pending)
+            yielded = True
+            pending.clear()
+            held = 0
+            view = view[need:]
+        if len(view):
+            pending.append(view)
+            held += len(view)
+    if pending or not yielded:
+        yield b"".join(pending)
 
 
 def _s3_errors() -> tuple[type[BaseException], ...]:

@@ -43,10 +43,10 @@ _POLL = 0.05
 #: glibc ``mallopt`` parameters (malloc.h).
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-#: Blocks up to this size come from the heap, not a fresh ``mmap`` each (an S3 part is 8 MiB).
-HEAP_BLOCKS_UP_TO = 32 << 20
+#: Blocks up to this size come from the heap, not a fresh ``mmap`` each (segments are 1 MiB).
+HEAP_BLOCKS_UP_TO = 4 << 20
 #: Free memory the heap keeps at its top instead of giving it back at once.
-HEAP_KEEPS = 64 << 20
+HEAP_KEEPS = 16 << 20
 _settled = False
 
 

@@ -112,16 +112,19 @@ def _record(conn: Connection, actor: Actor, row: object, document_id: uuid.UUID,
             confirmed_on: date, important: bool) -> Added:
     d = find(conn, row.dossier_no, lock=True)  # type: ignore[attr-defined]  # serials in order
     record = rules.record_of(inspector.name)
-    same = conn.execute(select(dossier_file.c.id).where(
+    year = confirmed_on.year
+    # The duplicate and the next serial in one round trip (a small document's add is
+    # mostly round trips to the database, issue 11).
+    same_q = select(dossier_file.c.id).where(
         dossier_file.c.dossier_id == d.id,
-        dossier_file.c.content_hash == inspector.digest)).scalar()
+        dossier_file.c.content_hash == inspector.digest).limit(1).scalar_subquery()
+    serial_q = select(func.coalesce(func.max(dossier_file.c.serial), 0) + 1).where(
+        dossier_file.c.dossier_id == d.id, dossier_file.c.document_type == kind,
+        dossier_file.c.year == year).scalar_subquery()
+    same, serial = conn.execute(select(same_q, serial_q)).one()
     if same is not None:
         raise Refused(f"the same content is already document {same} of {d.dossier_no}",
                       record=record, field="content")
-    year = confirmed_on.year
-    serial = conn.execute(select(func.coalesce(func.max(dossier_file.c.serial), 0) + 1).where(
-        dossier_file.c.dossier_id == d.id, dossier_file.c.document_type == kind,
-        dossier_file.c.year == year)).scalar_one()
     now = clock.now()
     conn.execute(insert(dossier_file).values(
         id=document_id, dossier_id=d.id, document_type=kind, year=year, serial=serial,
