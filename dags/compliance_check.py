@@ -17,17 +17,19 @@ DOC_MD = """
 **What it does.** On the first working day of each quarter (Asia/Shanghai) it checks what the
 law and the policy require of the data: every open client's authorisation on record and
 valid; no personal data past its purpose (destroyed dossiers' keys destroyed, terminated
-dossiers past their review decided); every active staff member's confidentiality agreement
-on record and every leaver's handover signed off; every open dossier's data key live; the
-ledger verified in the quarter. Each problem becomes a rectification item with an owner and
+dossiers past their review decided); every external disclosure and cross-border transfer on
+the register and approved by management before its package; every active staff member's
+confidentiality agreement on record and every leaver's handover signed off; every open
+dossier's data key live; the ledger verified in the quarter; a full backup, an off-site copy
+and a successful restore drill current. Each problem becomes a rectification item with an owner and
 a 10-wd deadline (the SLA watch follows it); the next quarter re-checks it. The compliance
 report (PDF, CSV, HTML) goes to compliance and management.
 
-**Why.** Art. 20: CS runs periodic compliance checks; Arts. 9, 14, 17, 18, 19.
+**Why.** Art. 20: CS runs periodic compliance checks; Arts. 9, 14, 16, 17, 18, 19.
 
 **If it fails.** A re-run of the quarter adds nothing. Findings are in the `finding` table
-(`duty = 'compliance_check'`); what is not checked yet (disclosures, backups) is named in
-the report.
+(`duty = 'compliance_check'`); anything the check cannot see yet is named in the report
+(`NOT_CHECKED` in `dossiers.duties.compliance_check`).
 """
 
 

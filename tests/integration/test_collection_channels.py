@@ -129,6 +129,22 @@ def test_no_read_without_a_confidentiality_agreement_and_the_refusal_is_logged(
                 ) == [("NDA-2026-17",)]
 
 
+def test_no_disclosure_package_without_a_confidentiality_agreement(company) -> None:
+    """A package is made from the dossier and its documents: a read (Art. 19)."""
+    from dossiers.core.permissions import READ_ACTIONS, Action, authorize
+
+    assert {Action.DOSSIER_READ, Action.DISCLOSURE_PACKAGE} <= READ_ACTIONS
+    with db.transaction() as conn:
+        staff.add(conn, "chen.cs", "xu.archive", "customer_service", ["archivist"])
+    for action in (Action.DISCLOSURE_PACKAGE, Action.DOSSIER_READ):
+        with pytest.raises(PermissionDenied, match="no signed confidentiality agreement"):
+            act("xu.archive", lambda conn, actor, a=action: authorize(
+                conn, actor, a, subject="dossier 海外-2026-電商-001"))
+    assert rows("SELECT actor, action FROM access_log WHERE NOT allowed ORDER BY id") == [
+        ("xu.archive", "disclosure.package"), ("xu.archive", "dossier.read")]
+    act("li.archive", lambda conn, actor: authorize(conn, actor, Action.DISCLOSURE_PACKAGE))
+
+
 def test_a_leavers_handover_is_signed_off_by_customer_service(cli, company) -> None:
     left = cli("staff", "leave", "sun.plan", "--handover-to", "wang.market",
                "--paper-volume", "海外-2026-電商-001 vol 1", "--document", "proposal draft",

@@ -212,10 +212,12 @@ MATRIX: dict[Role, frozenset[Action]] = {
 
 STAFF_ROLES = tuple(r for r in Role if r is not Role.SYSTEM)
 
-#: The actions that read a client's information (a dossier; a document once documents land).
-#: Nobody performs them without a signed confidentiality agreement on record (Art. 19),
-#: whatever their roles or grants: :func:`authorize` refuses, and logs the refusal.
-READ_ACTIONS: frozenset[Action] = frozenset({Action.DOSSIER_READ})
+#: The actions that read a client's information: a dossier, and its documents (listed and
+#: opened under ``dossier.read``, :mod:`dossiers.documents.access`); a disclosure package,
+#: made from the dossier and its documents. Nobody performs them without a signed
+#: confidentiality agreement on record (Art. 19), whatever their roles or grants:
+#: :func:`authorize` refuses, and logs the refusal.
+READ_ACTIONS: frozenset[Action] = frozenset({Action.DOSSIER_READ, Action.DISCLOSURE_PACKAGE})
 
 NO_AGREEMENT = "no signed confidentiality agreement on record (Art. 19)"
 
