@@ -18,7 +18,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import text
 
+from dossiers.core import db
 from dossiers.workflows import authorisations
 
 from helpers import act, form_row, rows, scalar
@@ -358,6 +360,9 @@ def test_an_update_form_names_its_channel_and_renews_the_authorisation(
     made = client.post("/updates", json=renewal, headers=liaison)
     assert made.status_code == 201, made.text
     assert made.json()["collection_channel"] == "email"
+    listed = client.get("/updates", headers=liaison).json()["items"]
+    assert [(u["collection_channel"], [c["field"] for c in u["changes"]]) for u in listed] == [
+        ("email", ["authorisation_ref"])]
     change_id = made.json()["change_id"]
     assert client.post(f"/updates/{change_id}/review", json={"decision": "approve"},
                        headers=as_user("zhao.market")).status_code == 200
@@ -368,3 +373,20 @@ def test_an_update_form_names_its_channel_and_renews_the_authorisation(
     later = client.post("/updates", headers=liaison,
                         json={**update, "collection_channel": "website"})
     assert later.status_code == 201, later.text
+
+
+def test_no_read_through_the_api_without_a_confidentiality_agreement(
+        client: Any, as_user: Any, dossier_no: str) -> None:
+    """Art. 19: the dossier's own liaison, once their agreement is off the record, reads
+    neither the dossier nor its documents; each refusal is logged."""
+    path = f"/dossiers/{quote(dossier_no, safe='')}"
+    assert client.get(path, headers=as_user("wang.market")).status_code == 200
+    with db.transaction() as conn:
+        conn.execute(text("UPDATE staff SET confidentiality_signed_on = NULL, "
+                          "confidentiality_ref = NULL WHERE username = 'wang.market'"))
+    _error(client.get(path, headers=as_user("wang.market")), 403,
+           "wang.market may not dossier.read", "no signed confidentiality agreement")
+    _error(client.get("/documents", params={"dossier_no": dossier_no},
+                      headers=as_user("wang.market")), 403, "no signed confidentiality agreement")
+    assert _refusals() == [("wang.market", "dossier.read"), ("wang.market", "dossier.read")]
+    assert client.get(path, headers=as_user("li.archive")).status_code == 200  # others still may

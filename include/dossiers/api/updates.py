@@ -104,6 +104,9 @@ class UpdateForm(BaseModel):
     approved_at: datetime | None
     applied_at: datetime | None
     rejection_reason: str | None
+    collection_channel: Channel | None = Field(
+        default=None, description="how the new information was obtained (Art. 9); null on "
+                                  "forms submitted before it was asked")
     changes: list[FieldChange]
 
 

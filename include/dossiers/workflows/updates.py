@@ -184,6 +184,8 @@ class UpdateForm(Result):
     approved_at: datetime | None
     applied_at: datetime | None
     rejection_reason: str | None
+    #: How the new information was obtained (Art. 9); None on forms from before it was asked.
+    collection_channel: str | None
     changes: list[FieldChange]
 
 
@@ -628,7 +630,7 @@ def list_changes(conn: Connection, keyring: KeyRing, actor: Actor,
             reason=c.reason, evidence=c.evidence, requested_by=c.requested_by_user,
             requested_at=c.requested_at, reviewed_at=c.reviewed_at,
             approved_at=c.approved_at, applied_at=c.applied_at,
-            rejection_reason=c.rejection_reason,
+            rejection_reason=c.rejection_reason, collection_channel=c.collection_channel,
             changes=[FieldChange(field=i.field, personal=i.personal,
                                  before=shown(i, "before"), after=shown(i, "after"))
                      for i in items],
