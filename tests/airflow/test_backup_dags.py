@@ -87,6 +87,12 @@ def test_a_drill_that_does_not_match_fails_the_dag_and_mails_ops(
     mails = inbox.to("ops@staff.example.com")
     assert mails and "restore_drill" in mails[0]["Subject"]
     assert _rows("SELECT status FROM backup WHERE kind = 'full'") == [("complete",)]
+    # The next run does not trust that backup: it takes a new one, and its drill matches.
+    (again,) = local_airflow.run_dags_test([("dossier_weekly_full_backup", None)],
+                                           database_url, output=log)
+    assert again["state"] == "success", log.read_text()[-4000:]
+    assert sorted(_rows("SELECT status FROM backup WHERE kind = 'full'")) == [
+        ("complete",), ("verified",)]
 
 
 def test_monthly_offsite_dag_ships_the_verified_backup_with_its_retention(
