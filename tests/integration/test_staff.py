@@ -112,3 +112,21 @@ def test_the_database_refuses_a_username_written_past_the_workflow(company) -> N
         with db.transaction() as conn:
             conn.execute(text("INSERT INTO staff (username, department, joined_at) "
                               "VALUES (:u, 'market', :at)"), {"u": "eve\nBcc: x@y", "at": clock.now()})
+
+
+def test_an_agreement_signed_today_in_shanghai_is_not_in_the_future_after_16_utc(company) -> None:
+    """Days are Shanghai's: at 20:00 UTC it is already tomorrow there (Art. 19's agreement
+    signed that day is accepted; the day after is still refused)."""
+    from datetime import UTC, date, datetime
+
+    from dossiers.core.errors import Refused
+    from dossiers.workflows import staff
+
+    evening = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)  # 2026-12-07 04:00 in Shanghai
+    with db.transaction() as conn:
+        staff.add(conn, "chen.cs", "zhou.market", "market", ["liaison"], date(2026, 12, 7),
+                  agreement_ref="NDA-zhou", at=evening)
+    with pytest.raises(Refused, match="is in the future"), db.transaction() as conn:
+        staff.add(conn, "chen.cs", "qian.market", "market", ["liaison"], date(2026, 12, 8),
+                  agreement_ref="NDA-qian", at=evening)
+    assert clock.local_date(evening) == date(2026, 12, 7)

@@ -51,6 +51,12 @@ def local_now() -> datetime:
     return now().astimezone(SHANGHAI)
 
 
+def local_date(moment: datetime) -> date:
+    """The Asia/Shanghai date of ``moment``: the policy's days are counted there, so a UTC
+    moment after 16:00 is already tomorrow (never ``moment.date()`` on a UTC moment)."""
+    return moment.astimezone(SHANGHAI).date()
+
+
 def today() -> date:
     """Today's date in Asia/Shanghai, by :func:`now`."""
     return local_now().date()

@@ -49,7 +49,7 @@ def file(conn: Connection, actor: Actor, document_id: uuid.UUID, *,
     conn.execute(update(dossier_file).where(dossier_file.c.id == document_id)
                  .values(filed_at=at, filed_by=actor.staff_id))
     clocks.close_clock(conn, FILING_CLOCK, SUBJECT, str(document_id), at)
-    due = running.due_on if running is not None else at.date()
+    due = running.due_on if running is not None else clock.local_date(at)
     in_time = at.astimezone(clock.local_now().tzinfo).date() <= due
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=LedgerAction.DOCUMENT_FILE, subject_type=SUBJECT,

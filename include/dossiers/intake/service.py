@@ -101,11 +101,11 @@ def creation_clocks(dossier_id: uuid.UUID, signed_on: date | None, submitted_at:
         return [("legacy_backfill", *subject, policy().article("legacy_backfill_months"),
                  liaison_id, effective, due.due, due.provisional, None)]
     collected = due_after(signed_on, "new_client_collection_wd")
-    created = due_after(submitted_at.date(), "new_client_creation_wd")
+    created = due_after(clock.local_date(submitted_at), "new_client_creation_wd")
     return [("new_client_collection", *subject, policy().article("new_client_collection_wd"),
              liaison_id, signed_on, collected.due, collected.provisional, submitted_at),
             ("new_client_creation", *subject, policy().article("new_client_creation_wd"),
-             None, submitted_at.date(), created.due, created.provisional, None)]  # CS's duty
+             None, clock.local_date(submitted_at), created.due, created.provisional, None)]  # CS's duty
 
 
 @dataclass

@@ -49,7 +49,7 @@ def record(conn: Connection, actor: Actor, reference: str, scope: Sequence[str],
         raise Refused(f"unknown scope {unknown[0] if unknown else '(none)'}; one or more of "
                       f"{', '.join(g.value for g in ChannelGroup)} (Art. 9)", record=subject,
                       field="scope")
-    if granted_on > at.date():
+    if granted_on > clock.local_date(at):
         raise Refused("is in the future", record=subject, field="granted_on")
     if expires_on < granted_on:
         raise Refused("is before the authorisation was given", record=subject,

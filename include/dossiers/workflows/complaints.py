@@ -68,8 +68,8 @@ def receive(conn: Connection, actor: Actor, complainant: str, about: str, *,
                       f"{', '.join(c.value for c in Complainant)} (never a name)",
                       record=record, field="complainant")
     text = _text(about, record, "about")
-    received_on = received_on or at.date()
-    if received_on > at.date():
+    received_on = received_on or clock.local_date(at)
+    if received_on > clock.local_date(at):
         raise Refused("is in the future", record=record, field="received_on")
     target = find(conn, dossier_no) if dossier_no else None
     complaint_id = uuid.uuid4()
@@ -119,7 +119,7 @@ def investigate(conn: Connection, actor: Actor, complaint_id: uuid.UUID, *, find
         who = _text(accountability, record, "accountability", required=False)
         accountable_id = staff_id(conn, accountable, active=False) if accountable else None
         due = open_clock(conn, RECTIFICATION_CLOCK, "complaint", str(complaint_id),
-                         "rectification_wd", owner_id=owner_id, start=at.date()).due
+                         "rectification_wd", owner_id=owner_id, start=clock.local_date(at)).due
         values.update(status=ComplaintStatus.RECTIFYING, rectification=fix,
                       rectification_owner_id=owner_id, rectification_due_on=due,
                       accountable_id=accountable_id, accountability=who)

@@ -165,7 +165,7 @@ def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uu
                        p["collection_channel"], p["authorisation_ref"], at, form_id=form_id)
     conn.execute(update(form).where(form.c.id == form_id).values(status=FormStatus.CREATED))
     filing = open_clock(conn, "filing", "dossier", str(dossier_id), "creation_filing_wd",
-                        owner_id=actor.staff_id, start=at.date())  # Art. 11(5)
+                        owner_id=actor.staff_id, start=clock.local_date(at))  # Art. 11(5)
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=LedgerAction.DOSSIER_CREATE, subject_type="dossier",
         subject_id=str(dossier_id), dossier_no=number,
@@ -244,12 +244,12 @@ def file_dossier(conn: Connection, actor: Actor, dossier_id: uuid.UUID, *, cabin
     ).scalar_one()
     conn.execute(insert(paper_volume).values(
         dossier_id=dossier_id, volume_no=1, label_dossier_no=row.dossier_no,
-        label_client_name=row.client_name_zh, label_filed_on=at.date(), cabinet=cabinet,
+        label_client_name=row.client_name_zh, label_filed_on=clock.local_date(at), cabinet=cabinet,
         shelf=shelf, position=position))
     name = document_file_name(row.client_name_zh, "採集表", at.year)
     conn.execute(insert(document).values(
         dossier_id=dossier_id, document_type="採集表", year=at.year, file_name=name,
-        category=f"{row.client_type}/{row.stage}", confirmed_on=row.created_at.date(),
+        category=f"{row.client_type}/{row.stage}", confirmed_on=clock.local_date(row.created_at),
         filed_at=at, filed_by=actor.staff_id))
     conn.execute(update(dossier).where(dossier.c.id == dossier_id).values(filed_at=at,
                                                                          updated_at=at))

@@ -121,7 +121,7 @@ def open_incident(conn: Connection, actor: Actor, kind: str, summary: str, *,
 
 
 def _period(at: datetime) -> str:
-    return at.date().isoformat()
+    return clock.local_date(at).isoformat()
 
 
 def _mail_kind(incident_id: uuid.UUID) -> str:
@@ -162,7 +162,7 @@ def add_step(conn: Connection, actor: Actor, incident_id: uuid.UUID, step: str, 
         raise Refused("is closed", record=record)
     text = _text(step, record, "step")
     owner_id = staff_id(conn, owner) if owner else None
-    if due_on is not None and due_on < at.date():
+    if due_on is not None and due_on < clock.local_date(at):
         raise Refused("is in the past", record=record, field="due_on")
     conn.execute(insert(incident_step).values(
         incident_id=incident_id, step=text, owner_id=owner_id, due_on=due_on,

@@ -145,7 +145,7 @@ def _check_agreement(record: str, signed_on: Any, reference: str | None, at: dat
         raise Refused("a confidentiality agreement is recorded with its date and its "
                       "reference (Art. 19)", record=record,
                       field="agreement-ref" if signed_on else "agreement-signed-on")
-    if isinstance(signed_on, date) and signed_on > at.date():
+    if isinstance(signed_on, date) and signed_on > clock.local_date(at):
         raise Refused("is in the future", record=record, field="agreement-signed-on")
     refuse_personal_data(reference, record=record, field="agreement-ref")
 

@@ -224,13 +224,13 @@ def submit(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str,
     if (trigger is None) != (occurred_on is None):
         raise Refused("an immediate update names both its trigger and the day it happened",
                       record=record, field="occurred_on" if trigger else "trigger")
-    if occurred_on is not None and occurred_on > at.date():
+    if occurred_on is not None and occurred_on > domain_clock.local_date(at):
         raise Refused("is in the future", record=record, field="occurred_on")
-    values, errors = validate_update(changes, today=at.date())
+    values, errors = validate_update(changes, today=domain_clock.local_date(at))
     if errors:
         raise Refused("; ".join(e.message for e in errors), record=record, field=errors[0].field)
     _check_channel(conn, row, record, collection_channel, values.get("authorisation_ref"),
-                   at.date())
+                   domain_clock.local_date(at))
     change_id = uuid.uuid4()
     important = is_important(set(changes))
     conn.execute(insert(dossier_change).values(
@@ -248,10 +248,10 @@ def submit(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str,
                            "immediate_update_wd", owner_id=row.liaison_id, start=occurred_on,
                            met_at=at)
         details.update(trigger=trigger, occurred_on=occurred_on.isoformat(),
-                       submission_due=clock.due.isoformat(), late=at.date() > clock.due)
+                       submission_due=clock.due.isoformat(), late=domain_clock.local_date(at) > clock.due)
     review = open_clock(conn, "update_review", "dossier_change", str(change_id),
                         "update_review_wd", owner_id=_head_of(conn, row.department),
-                        start=at.date())
+                        start=domain_clock.local_date(at))
     details["review_due"] = review.due.isoformat()
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=LedgerAction.UPDATE_SUBMIT, subject_type="dossier_change",
@@ -382,7 +382,7 @@ def _decided(conn: Connection, actor: Actor, rules: decisions.Rules,
 
 def _open_apply_clock(conn: Connection, change_id: uuid.UUID, at: datetime) -> date:
     return open_clock(conn, "update_apply", "dossier_change", str(change_id), "update_apply_wd",
-                      owner_id=None, start=at.date()).due
+                      owner_id=None, start=domain_clock.local_date(at)).due
 
 
 def approve_important(conn: Connection, actor: Actor, change_id: uuid.UUID, *, approve: bool,
@@ -421,13 +421,13 @@ def apply(conn: Connection, keyring: KeyRing, actor: Actor, change_id: uuid.UUID
     new_texts = {i.field: (keyring.open(conn, target.id, _item_field(change_id, i.field, "after"),
                                         i.after_enc) if i.personal else i.after_value)
                  for i in items}
-    values, errors = validate_update(new_texts, today=at.date())
+    values, errors = validate_update(new_texts, today=domain_clock.local_date(at))
     if errors:  # the rules changed since submission (a policy override): refuse, change nothing
         raise Refused("; ".join(e.message for e in errors), record=record, field=errors[0].field)
     renewal = values.get("authorisation_ref")
     if renewal is not None:  # Art. 19: still on record and in force when it is applied
         _check_renewal(renewal, authorisation.on_record(conn, [renewal]).get(renewal), record,
-                       at.date())
+                       domain_clock.local_date(at))
     store = _Store(conn, keyring, target)
     for name in new_texts:
         before = store.current_text(name)
