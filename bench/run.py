@@ -49,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="small documents to add (default 10,000; 1,000 with --quick)")
     parser.add_argument("--backup-dossiers", type=int, metavar="N",
                         help="dossiers of the backups benchmark (default 1,000,000; 100,000 with --quick)")
+    parser.add_argument("--creation-forms", type=int, metavar="N",
+                        help="forms of the creation benchmark (default 10,000; 1,000 with --quick)")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when a figure misses its target too")
     parser.add_argument("--output", type=Path, default=REPO / "bench-results" / "latest.json",
@@ -121,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = dataclasses.replace(sizes, document_mib=args.document_mib)
     if args.backup_dossiers:
         sizes = dataclasses.replace(sizes, backup_dossiers=args.backup_dossiers)
+    if args.creation_forms:
+        sizes = dataclasses.replace(sizes, creation_forms=args.creation_forms)
     if args.small_documents:
         sizes = dataclasses.replace(sizes, small_documents=args.small_documents)
     chosen = [n for n in NAMES if not args.only or n in args.only]

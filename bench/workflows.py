@@ -11,6 +11,7 @@ from harness import Context, Result, Stopwatch, libpq_url
 from sqlalchemy import text
 
 ARCHIVIST = "bench.archive"
+CS_REVIEWER = "bench.head.customer_service"
 
 
 def bench_creation(ctx: Context) -> list[Result]:
@@ -24,12 +25,16 @@ def bench_creation(ctx: Context) -> list[Result]:
     with ctx.scratch.database("creation") as url:
         from dossiers.core import db, directory, ledger
         from dossiers.core.crypto import KeyRing
-        from dossiers.intake.service import SHANGHAI, import_file
+        from dossiers.core.config import SHANGHAI
+        from dossiers.intake.service import import_file
         from dossiers.workflows import creation, staff
 
         acting = _company()
         with db.transaction() as conn:
             staff.add(conn, "bench.chen", ARCHIVIST, "customer_service", ["archivist"])
+            # The CS head submitted every form, so may not review one (separation of
+            # duties, Art. 11(2)): Customer Service's forms go to a department head of CS.
+            staff.add(conn, "bench.chen", CS_REVIEWER, "customer_service", ["dept_head"])
         forms = formsdata.write_forms(ctx.tmp / "creation.csv", n, LIAISONS,
                                       datetime.now(SHANGHAI).date())
         report = import_file(forms.path, acting_user=acting)
@@ -39,7 +44,7 @@ def bench_creation(ctx: Context) -> list[Result]:
                                    ).all()
             heads = {d: directory.load_actor(conn, f"bench.head.{d}")
                      for d in ("market", "planning", "execution")}
-            heads["customer_service"] = directory.load_actor(conn, "bench.chen")
+            heads["customer_service"] = directory.load_actor(conn, CS_REVIEWER)
             archivist = directory.load_actor(conn, ARCHIVIST)
         keys = KeyRing()
         numbers = []
