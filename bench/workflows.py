@@ -12,6 +12,8 @@ from sqlalchemy import text
 
 ARCHIVIST = "bench.archive"
 CS_REVIEWER = "bench.head.customer_service"
+#: Issue 16: review -> create -> file at least a tenth of the bare baseline's rate.
+TARGET_RATIO = 0.1
 
 
 def bench_creation(ctx: Context) -> list[Result]:
@@ -24,8 +26,8 @@ def bench_creation(ctx: Context) -> list[Result]:
     n = ctx.sizes.creation_forms
     with ctx.scratch.database("creation") as url:
         from dossiers.core import db, directory, ledger
-        from dossiers.core.crypto import KeyRing
         from dossiers.core.config import SHANGHAI
+        from dossiers.core.crypto import KeyRing
         from dossiers.intake.service import import_file
         from dossiers.workflows import creation, staff
 
@@ -72,10 +74,12 @@ def bench_creation(ctx: Context) -> list[Result]:
                                         "FROM paper_volume")).scalar_one()
             verification = ledger.verify(conn)
     done = len(pending)
+    ratio = (done / sw.seconds) / (done / bare.seconds)
     return [Result(
         bench="creation", metric=f"review->create->file, {done:,} forms", value=done / sw.seconds,
         unit="forms/s", baseline_label="3 one-row INSERT transactions per form, bare table",
         baseline=done / bare.seconds,
+        target=f"≥ {TARGET_RATIO}×", ok=ratio >= TARGET_RATIO,
         checks={f"all {n:,} forms submitted": len(report["accepted"]) == n,
                 f"{done:,} dossiers filed": filed == done,
                 "numbers unique": len(set(numbers)) == done,

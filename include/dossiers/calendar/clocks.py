@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, ScalarSelect, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Insert,
+    ScalarSelect,
+    Update,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from dossiers.calendar.workdays import Deadline, default_calendar
 from dossiers.core.db import among, copy_rows
@@ -54,12 +65,22 @@ def open_clock(conn: Connection, kind: str, subject_type: str, subject_id: str, 
     ``met_at`` records a duty done at the moment its clock is known (an immediate update
     submitted after its trigger): the clock is kept so timeliness can be measured.
     """
+    statement, opened = open_clock_statement(kind, subject_type, subject_id, rule,
+                                             owner_id=owner_id, start=start, met_at=met_at)
+    conn.execute(statement)
+    return opened
+
+
+def open_clock_statement(kind: str, subject_type: str, subject_id: str, rule: str, *,
+                         owner_id: int | None, start: date,
+                         met_at: datetime | None = None) -> tuple[Insert, Opened]:
+    """:func:`open_clock`'s INSERT and due date, for a caller that runs the INSERT with
+    others in one statement."""
     opened = due_after(start, rule)
-    conn.execute(insert(clock).values(
+    return insert(clock).values(
         kind=kind, subject_type=subject_type, subject_id=subject_id,
         article=policy().article(rule), owner_id=owner_id, started_on=start, due_on=opened.due,
-        provisional=opened.provisional, met_at=met_at))
-    return opened
+        provisional=opened.provisional, met_at=met_at), opened
 
 
 def open_clocks(conn: Connection, kind: str, subject_type: str,
@@ -82,14 +103,20 @@ def close_clock(conn: Connection, kind: str | tuple[str, ...], subject_type: str
     """The duty is done: stop its clock (a clock already stopped is left as it was).
     ``kind`` may name several clocks one act stops together; ``subject_id`` several
     subjects done at once."""
-    kinds = (kind,) if isinstance(kind, str) else kind
     subjects = [subject_id] if isinstance(subject_id, str) else list(subject_id)
-    if not subjects:
-        return
-    conn.execute(update(clock).where(
+    if subjects:
+        conn.execute(close_clock_statement(kind, subject_type, subjects, at))
+
+
+def close_clock_statement(kind: str | tuple[str, ...], subject_type: str,
+                          subjects: Sequence[str], at: datetime) -> Update:
+    """:func:`close_clock`'s UPDATE of one or more subjects, for a caller that runs it with
+    others in one statement."""
+    kinds = (kind,) if isinstance(kind, str) else kind
+    return update(clock).where(
         clock.c.kind.in_(kinds), clock.c.subject_type == subject_type,
         clock.c.subject_id == among(subjects, text=True), clock.c.met_at.is_(None),
-    ).values(met_at=at))
+    ).values(met_at=at)
 
 
 def open_until(conn: Connection, kind: str, subject_type: str, subject_id: str, *, article: str,

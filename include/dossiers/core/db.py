@@ -111,27 +111,45 @@ def dispose(url: str | None = None) -> None:
         if url is None or engine_url == normalise_url(url):
             engine.dispose()
             del _ENGINES[(engine_url, app_role)]
+            _REACHED.discard((engine_url, app_role))
+
+
+#: Engines that have connected once. Later units of work skip the test connection (two
+#: more round trips per transaction, issue 16): a server gone since is reported by
+#: :func:`transaction` in the same words when it cannot connect.
+_REACHED: set[tuple[str, bool]] = set()
+
+
+def _unreachable(url: str, exc: OperationalError) -> CannotRun:
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+    return CannotRun(f"cannot connect to the dossier database at {describe(url)}: {reason}")
 
 
 def get_engine(url: str | None = None, *, app_role: bool = True) -> Engine:
     """An engine for the dossier database; fails with one clear line when it is unreachable."""
     url = checked_url(url) if url else database_url()
     engine = _engine(url, app_role)
+    if (url, app_role) in _REACHED:
+        return engine
     try:
         with engine.connect():
             pass
     except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
-        raise CannotRun(f"cannot connect to the dossier database at {describe(url)}: {reason}") \
-            from None
+        raise _unreachable(url, exc) from None
+    _REACHED.add((url, app_role))
     return engine
 
 
 @contextmanager
 def transaction(engine: Engine | None = None) -> Iterator[Connection]:
     """One unit of work: committed whole, or rolled back whole."""
-    with (engine or get_engine()).begin() as conn:
-        yield conn
+    engine = engine or get_engine()
+    try:
+        connection = engine.connect()
+    except OperationalError as exc:
+        raise _unreachable(engine.url.render_as_string(hide_password=False), exc) from None
+    with connection, connection.begin():
+        yield connection
 
 
 def copy_rows(conn: Connection, table: Table, columns: Sequence[str],

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Insert, insert, select
 
 from dossiers.core.schema import dossier_source
 from dossiers.core.vocabulary import QueryScope
@@ -52,11 +52,26 @@ def form_dimensions(payload: Mapping[str, Any], personal: Mapping[str, str]) -> 
 def record(conn: Connection, dossier_id: uuid.UUID, dimensions: Iterable[str], channel: str,
            authorisation_ref: str | None, at: datetime, *, form_id: uuid.UUID | None = None,
            change_id: uuid.UUID | None = None) -> None:
-    rows = [{"dossier_id": dossier_id, "dimension": d, "channel": channel,
-             "authorisation_ref": authorisation_ref, "form_id": form_id,
-             "change_id": change_id, "recorded_at": at} for d in dict.fromkeys(dimensions)]
+    rows = _rows(dossier_id, dimensions, channel, authorisation_ref, at, form_id, change_id)
     if rows:
         conn.execute(insert(dossier_source), rows)
+
+
+def recording(dossier_id: uuid.UUID, dimensions: Iterable[str], channel: str,
+              authorisation_ref: str | None, at: datetime, *, form_id: uuid.UUID | None = None,
+              change_id: uuid.UUID | None = None) -> list[Insert]:
+    """:func:`record`'s rows as single-row INSERTs, for a caller that runs them with others
+    in one statement (a multi-row VALUES would not be in SQLAlchemy's statement cache)."""
+    return [insert(dossier_source).values(row) for row in _rows(
+        dossier_id, dimensions, channel, authorisation_ref, at, form_id, change_id)]
+
+
+def _rows(dossier_id: uuid.UUID, dimensions: Iterable[str], channel: str,
+          authorisation_ref: str | None, at: datetime, form_id: uuid.UUID | None,
+          change_id: uuid.UUID | None) -> list[dict[str, Any]]:
+    return [{"dossier_id": dossier_id, "dimension": d, "channel": channel,
+             "authorisation_ref": authorisation_ref, "form_id": form_id,
+             "change_id": change_id, "recorded_at": at} for d in dict.fromkeys(dimensions)]
 
 
 def by_dimension(conn: Connection, dossier_id: uuid.UUID) -> dict[str, dict[str, Any]]:
