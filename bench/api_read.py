@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +31,12 @@ from harness import Context, Result, libpq_url
 
 ARCHIVIST = "bench.archive"
 WARMUP = 50
+PROFILED_READS = 500
+
+#: Issue 16: one client's p50 within 5x the one-query baseline's; 8 clients' throughput at
+#: least 0.15x the baseline's.
+P50_TARGET = 5.0
+THROUGHPUT_TARGET = 0.15
 
 #: The whole dossier in one statement: the baseline.
 ONE_QUERY = """
@@ -54,7 +60,7 @@ FROM dossier d WHERE d.dossier_no = %s
 #: token for each user named (written to a file), then the server.
 _SERVER = """
 import json, sys
-port, token_file, users = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+port, token_file, workers, users = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4:]
 from airflow import settings
 from airflow.models.revoked_token import RevokedToken
 RevokedToken.__table__.create(settings.engine, checkfirst=True)
@@ -66,7 +72,55 @@ with open(token_file, "w") as fh:
     json.dump(tokens, fh)
 import uvicorn
 uvicorn.run("dossiers.api.app:create_app", factory=True, host="127.0.0.1", port=port,
-            workers=1, log_level="warning", access_log=False)
+            workers=workers, log_level="warning", access_log=False)
+"""
+
+#: ``--profile``: the request path in one thread, in-process, under cProfile. FastAPI runs
+#: sync routes and dependencies in a threadpool, where the profiler does not follow; here
+#: they run inline, and httpx's ASGI transport drives the app (no sockets, no uvicorn).
+_PROFILE = """
+import asyncio, cProfile, io, json, pstats, statistics, sys, time
+token_file, user, out, reads, paths = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:]
+from airflow.api_fastapi.app import create_auth_manager
+create_auth_manager()
+import fastapi.dependencies.utils, fastapi.routing
+
+async def inline(func, *args, **kwargs):
+    return func(*args, **kwargs)
+
+fastapi.routing.run_in_threadpool = inline
+fastapi.dependencies.utils.run_in_threadpool = inline
+import httpx
+from dossiers.api.app import create_app
+token = json.load(open(token_file))[user]
+profiler = cProfile.Profile()
+
+async def main():
+    transport = httpx.ASGITransport(app=create_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench",
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
+        for i in range(50):
+            assert (await client.get(paths[i % len(paths)])).status_code == 200
+        took = []
+        for i in range(reads):
+            t0 = time.perf_counter()
+            assert (await client.get(paths[i % len(paths)])).status_code == 200
+            took.append(time.perf_counter() - t0)
+        print(f"--- {reads} API reads in-process, not profiled: p50 "
+              f"{statistics.median(took) * 1e3:.2f} ms ---", file=sys.stderr)
+        profiler.enable()
+        for i in range(reads):
+            assert (await client.get(paths[i % len(paths)])).status_code == 200
+        profiler.disable()
+
+asyncio.run(main())
+profiler.dump_stats(out)
+text = io.StringIO()
+stats = pstats.Stats(profiler, stream=text).strip_dirs()
+stats.sort_stats("tottime").print_stats(30)
+stats.sort_stats("cumulative").print_stats(40)
+print(f"--- profile of {reads} API reads in-process (saved to {out}) ---", file=sys.stderr)
+print(text.getvalue(), file=sys.stderr)
 """
 
 
@@ -82,21 +136,28 @@ def _dossiers(ctx: Context, n: int) -> list[str]:
     from sqlalchemy import text
 
     from dossiers.core import db, directory
+    from dossiers.core.config import SHANGHAI
     from dossiers.core.crypto import KeyRing
-    from dossiers.intake.service import SHANGHAI, import_file
+    from dossiers.intake.service import import_file
     from dossiers.workflows import creation, staff
 
     acting = _company()
     with db.transaction() as conn:
-        staff.add(conn, "bench.chen", ARCHIVIST, "customer_service", ["archivist"])
+        # Nobody reads a client's information without a signed confidentiality agreement
+        # on record (Art. 19).
+        staff.add(conn, "bench.chen", ARCHIVIST, "customer_service", ["archivist"],
+                  date(2025, 1, 2), agreement_ref="NDA-BENCH-1")
+        # The CS head filed every form, and nobody reviews their own (separation of duties):
+        # a second Customer Service head reviews that department's forms.
+        staff.add(conn, "bench.chen", "bench.head.customer_service", "customer_service",
+                  ["dept_head"])
     forms = formsdata.write_forms(ctx.tmp / "api.csv", n, LIAISONS, datetime.now(SHANGHAI).date())
     import_file(forms.path, acting_user=acting)
     keys, numbers = KeyRing(), []
     with db.transaction() as conn:
         pending = conn.execute(text("SELECT id, department FROM form ORDER BY submitted_at, id")).all()
         heads = {d: directory.load_actor(conn, f"bench.head.{d}")
-                 for d in ("market", "planning", "execution")}
-        heads["customer_service"] = directory.load_actor(conn, "bench.chen")
+                 for d in ("market", "planning", "execution", "customer_service")}
         archivist = directory.load_actor(conn, ARCHIVIST)
         for form_id, department in pending:
             creation.review_form(conn, heads[department], form_id, approve=True)
@@ -154,6 +215,8 @@ def bench_api(ctx: Context) -> list[Result]:
     import httpx
     import psycopg
 
+    from dossiers.airflow import topology
+
     n_dossiers, total, clients = ctx.sizes.api_dossiers, ctx.sizes.api_reads, ctx.sizes.api_clients
     with ctx.scratch.database("api") as url:
         from sqlalchemy import text
@@ -172,7 +235,9 @@ def bench_api(ctx: Context) -> list[Result]:
                    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
                "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(48).hex()}
         port, token_file = _free_port(), home / "tokens.json"
-        server = subprocess.Popen([sys.executable, "-c", _SERVER, str(port), str(token_file), ARCHIVIST],
+        workers = ctx.sizes.api_workers or topology.API_WORKERS
+        server = subprocess.Popen([sys.executable, "-c", _SERVER, str(port), str(token_file),
+                                   str(workers), ARCHIVIST],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   start_new_session=True)
         base = f"http://127.0.0.1:{port}"
@@ -198,10 +263,14 @@ def bench_api(ctx: Context) -> list[Result]:
                 return httpx.Client(base_url=base, timeout=60,
                                     headers={"Authorization": f"Bearer {token}"})
 
+            refused: list[str] = []  # the first failed answer, so a failed check says why
+
             def api_read(client: httpx.Client, i: int) -> bool:
                 response = client.get(paths[i % len(paths)])
                 if not shown and response.status_code == 200:
                     shown.update(response.json())
+                if response.status_code != 200 and not refused:
+                    refused.append(f"{response.status_code} {response.text[:300]}")
                 return response.status_code == 200
 
             with db.transaction() as conn:
@@ -216,6 +285,11 @@ def bench_api(ctx: Context) -> list[Result]:
         finally:
             os.killpg(server.pid, 15)
             server.wait(timeout=30)
+        if ctx.profile:
+            ctx.results_dir.mkdir(parents=True, exist_ok=True)
+            subprocess.run([sys.executable, "-c", _PROFILE, str(token_file), ARCHIVIST,
+                            str(ctx.results_dir / "api.prof"), str(PROFILED_READS), *paths],
+                           env=env, check=True)
 
         def sql_session() -> psycopg.Connection[Any]:
             return psycopg.connect(libpq_url(url), autocommit=True)
@@ -242,13 +316,18 @@ def bench_api(ctx: Context) -> list[Result]:
                      "reads_per_s": round(total / api_wall, 1)},
              "sql": {"p50_ms": round(s50 * 1e3, 3), "p99_ms": round(s99 * 1e3, 3),
                      "reads_per_s": round(total / sql_wall, 1)},
-             "server": "uvicorn, 1 process, loopback; client threads in the bench process"}
+             "server": f"uvicorn, {workers} worker process(es), loopback; client threads "
+                       "in the bench process"}
+    if refused:
+        notes["first_failure"] = refused[0]
     label = "one SQL query (no auth, no decryption, no log)"
     notes["api"]["one_client_p50_ms"] = round(statistics.median(one_lat) * 1e3, 2)
     notes["sql"]["one_client_p50_ms"] = round(statistics.median(sql_one) * 1e3, 3)
+    one_p50, sql_one_p50 = statistics.median(one_lat), statistics.median(sql_one)
     return [
-        Result(bench="api", metric="GET dossier p50, 1 client", value=statistics.median(one_lat) * 1e3,
-               unit="ms", baseline_label=label, baseline=statistics.median(sql_one) * 1e3,
+        Result(bench="api", metric="GET dossier p50, 1 client", value=one_p50 * 1e3,
+               unit="ms", baseline_label=label, baseline=sql_one_p50 * 1e3,
+               target=f"<= {P50_TARGET:.0f}x", ok=one_p50 <= P50_TARGET * sql_one_p50,
                checks=checks, notes=notes),
         Result(bench="api", metric=f"GET dossier p50, {clients} clients", value=p50 * 1e3, unit="ms",
                baseline_label=label, baseline=s50 * 1e3),
@@ -256,6 +335,7 @@ def bench_api(ctx: Context) -> list[Result]:
                baseline_label=label, baseline=s99 * 1e3),
         Result(bench="api", metric=f"GET dossier throughput, {clients} clients",
                value=total / api_wall, unit="reads/s", baseline_label=label,
-               baseline=total / sql_wall),
+               baseline=total / sql_wall, target=f">= {THROUGHPUT_TARGET}x",
+               ok=total / api_wall >= THROUGHPUT_TARGET * total / sql_wall),
     ]
 

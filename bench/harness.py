@@ -38,6 +38,8 @@ class Sizes:
     api_dossiers: int = 50
     api_reads: int = 5_000
     api_clients: int = 8
+    #: API server processes; 0: the deployment's (``dossiers.airflow.topology.API_WORKERS``).
+    api_workers: int = 0
     duty_dossiers: int = 1_000_000
     document_mib: int = 1024
     small_documents: int = 10_000
@@ -57,6 +59,7 @@ class Sizes:
                    api_dossiers=full.api_dossiers // 10,
                    api_reads=full.api_reads // 10,
                    api_clients=full.api_clients,
+                   api_workers=full.api_workers,
                    duty_dossiers=full.duty_dossiers // 10,
                    document_mib=full.document_mib // 10,
                    small_documents=full.small_documents // 10,

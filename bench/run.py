@@ -51,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="dossiers of the backups benchmark (default 1,000,000; 100,000 with --quick)")
     parser.add_argument("--creation-forms", type=int, metavar="N",
                         help="forms of the creation benchmark (default 10,000; 1,000 with --quick)")
+    parser.add_argument("--api-workers", type=int, metavar="N",
+                        help="API server processes of the api benchmark (default: the "
+                             "deployment's, dossiers.airflow.topology.API_WORKERS)")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when a figure misses its target too")
     parser.add_argument("--output", type=Path, default=REPO / "bench-results" / "latest.json",
@@ -127,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = dataclasses.replace(sizes, creation_forms=args.creation_forms)
     if args.small_documents:
         sizes = dataclasses.replace(sizes, small_documents=args.small_documents)
+    if args.api_workers:
+        sizes = dataclasses.replace(sizes, api_workers=args.api_workers)
     chosen = [n for n in NAMES if not args.only or n in args.only]
     results: list[Result] = []
     errors: dict[str, str] = {}

@@ -218,6 +218,7 @@ def test_compose_runs_the_topology_of_make_airflow(compose: dict[str, Any]) -> N
         assert set(topology.EXECUTOR_KEYS[topology.CELERY]) <= set(env), component.service
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")  # never SQLite
     assert services["airflow-worker"]["deploy"]["replicas"] == topology.CELERY_WORKERS
+    assert _env(services["airflow-apiserver"])["AIRFLOW__API__WORKERS"] == str(topology.API_WORKERS)
     assert topology.CELERY_APP in " ".join(services["airflow-worker"]["healthcheck"]["test"])
 
 

@@ -21,6 +21,14 @@ CELERY = "CeleryExecutor"
 EXECUTORS = {"local": LOCAL, "celery": CELERY}
 #: Celery workers of the Celery topology (compose: the worker service's replicas).
 CELERY_WORKERS = 2
+#: Processes of the api-server (Airflow's ``[api] workers``, compose: the api-server's
+#: ``AIRFLOW__API__WORKERS``), which also serve the dossier API mounted in it: one per core
+#: of its host, as Airflow advises, so reads run on every core (issue 16; ``make bench``
+#: runs the dossier API with as many). Each process has its own connection pool to the
+#: dossier database, at most 12 connections (``dossiers.api.deps``): 2 processes hold at
+#: most 24 of PostgreSQL's default 100. ``make airflow`` keeps Airflow's default of one on a
+#: development machine.
+API_WORKERS = 2
 #: The Celery application of Airflow's celery provider (the workers' health check pings it).
 CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
 

@@ -131,10 +131,12 @@ async def airflow_username(
     return name
 
 
-#: Units of work running at once. Each may hold two pooled connections (its transaction,
-#: and the one that logs a read or a refusal in ``access_log`` whatever the outcome), and
-#: the pool has 4 + 8 (``dossiers.core.db``): at most 6 at once can never wait on each other.
-#: (FastAPI's threadpool runs up to 40 requests at once.)
+#: Units of work running at once, per API process. Each may hold two pooled connections
+#: (its transaction, and the one that logs a refusal in ``access_log`` whatever the
+#: outcome; an allowed read is logged in the transaction itself), and the pool has 4 + 8
+#: (``dossiers.core.db``): at most 6 at once can never wait on each other. (FastAPI's
+#: threadpool runs up to 40 requests at once.) The api-server runs
+#: ``dossiers.airflow.topology.API_WORKERS`` such processes, each with its own pool.
 DB_SLOTS = threading.BoundedSemaphore(6)
 
 _SETUP = threading.Lock()  # engines and master keys are made once, by one thread

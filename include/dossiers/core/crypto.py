@@ -175,6 +175,20 @@ class KeyRing:
         self._remember(dossier_id, key)
         return key
 
+    def key_from(self, dossier_id: uuid.UUID, wrapped: bytes | None) -> bytes:
+        """The data key from its wrapped form as just read (with the dossier, in the same
+        statement); ``None`` means destroyed or never made, refused even if cached here."""
+        if wrapped is None:
+            self._cache.pop(dossier_id, None)
+            raise Refused("its data key has been destroyed or never existed",
+                          record=f"dossier {dossier_id}")
+        key = self._cache.get(dossier_id)
+        if key is not None:
+            return key
+        key = self.master.unwrap(wrapped, str(dossier_id))
+        self._remember(dossier_id, key)
+        return key
+
     def destroy(self, conn: Connection, dossier_id: uuid.UUID) -> None:
         """Crypto-shred: every copy of the dossier's personal data becomes unreadable."""
         conn.execute(

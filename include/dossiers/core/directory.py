@@ -7,7 +7,7 @@ workflow ``dossiers.workflows.staff``.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from dossiers.core.errors import NotFound
 from dossiers.core.permissions import Actor, Role
@@ -19,19 +19,24 @@ from dossiers.core.vocabulary import Department
 DEPARTMENTS = tuple(d.value for d in Department)
 
 
+#: The staff member and their roles in one statement: every API request and CLI command
+#: starts with it (issue 16).
+_ACTOR = select(
+    staff.c.id, staff.c.department, staff.c.active, staff.c.confidentiality_signed_on,
+    select(func.array_agg(staff_role.c.role)).where(staff_role.c.staff_id == staff.c.id)
+    .scalar_subquery().label("roles"),
+).where(staff.c.username == bindparam("username"))
+
+
 def load_actor(conn: Connection, username: str | None) -> Actor:
     """The acting staff member, or the system actor when no user is named."""
     if not username:
         return Actor.system()
-    row = conn.execute(
-        select(staff.c.id, staff.c.department, staff.c.active,
-               staff.c.confidentiality_signed_on).where(staff.c.username == username)
-    ).first()
+    row = conn.execute(_ACTOR, {"username": username}).first()
     if row is None:
         raise NotFound("no such staff member (see `dossier staff add`)", record=f"user {shown(username)}")
-    roles = conn.execute(select(staff_role.c.role).where(staff_role.c.staff_id == row.id)).scalars()
-    return Actor(username=username, roles=frozenset(Role(r) for r in roles), staff_id=row.id,
-                 department=row.department, active=row.active,
+    return Actor(username=username, roles=frozenset(Role(r) for r in row.roles or ()),
+                 staff_id=row.id, department=row.department, active=row.active,
                  agreement=row.confidentiality_signed_on is not None)
 
 

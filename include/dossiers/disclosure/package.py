@@ -104,9 +104,11 @@ def _deterministic_salts(secret: bytes) -> Iterator[None]:
 
 def _masked_view(conn: Connection, keyring: KeyRing, row: Any,
                  scope: list[str]) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    from dossiers.workflows.lifecycle import _dossier_view
+    from dossiers.workflows import dossier_view
 
-    view = dict(_dossier_view(conn, keyring, row, set(scope)))  # no "personal": masked
+    whole = dossier_view.fetch(conn, row.dossier_no)
+    assert whole is not None  # the caller has just read its row
+    view = dict(dossier_view.build(keyring, whole, set(scope)))  # no "personal": masked
     for internal in ("liaison", "scope", "status"):
         view.pop(internal, None)
     masked = []

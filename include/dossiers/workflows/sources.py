@@ -2,7 +2,8 @@
 
 A collection form and an applied update form each record, for every Art. 10 dimension they
 bring in, the collection channel and the client's authorisation it was collected under
-(``dossier_source``); the latest row of a dimension is what the dossier shows for it.
+(``dossier_source``); the latest row of a dimension is what the dossier shows for it
+(:mod:`dossiers.workflows.dossier_view`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, insert, select
+from sqlalchemy import Connection, Insert, insert
 
 from dossiers.core.schema import dossier_source
 from dossiers.core.vocabulary import QueryScope
@@ -73,10 +74,3 @@ def _rows(dossier_id: uuid.UUID, dimensions: Iterable[str], channel: str,
              "authorisation_ref": authorisation_ref, "form_id": form_id,
              "change_id": change_id, "recorded_at": at} for d in dict.fromkeys(dimensions)]
 
-
-def by_dimension(conn: Connection, dossier_id: uuid.UUID) -> dict[str, dict[str, Any]]:
-    """Each dimension's latest source: its channel, authorisation and when it was recorded."""
-    rows = conn.execute(select(dossier_source).where(dossier_source.c.dossier_id == dossier_id)
-                        .order_by(dossier_source.c.recorded_at, dossier_source.c.id)).all()
-    return {r.dimension: {"channel": r.channel, "authorisation_ref": r.authorisation_ref,
-                          "recorded_at": r.recorded_at.isoformat()} for r in rows}
