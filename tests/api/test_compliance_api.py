@@ -20,7 +20,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import text
 
-from dossiers.core import db
+from dossiers.core import clock, db
 from dossiers.workflows import authorisations
 
 from helpers import act, form_row, rows, scalar
@@ -103,7 +103,7 @@ def test_an_incident_is_mailed_to_management_in_the_request_handled_and_closed(
 
     # The liaison reports but neither handles nor closes; the CS head handles, not closes.
     step = {"step": "recall the mail and ask for deletion", "owner": "chen.cs",
-            "due_on": date.today().isoformat()}
+            "due_on": clock.today().isoformat()}
     _error(client.post(f"/incidents/{incident_id}/steps", json=step, headers=liaison), 403,
            "wang.market may not incident.handle")
     _error(client.post(f"/incidents/{incident_id}/close", json={"closure": "deleted"},

@@ -82,7 +82,7 @@ def scenario(company, tmp_path) -> dict[str, Any]:
     number = filed["dossier_no"]
     grant = _act("sun.plan", lambda c, a: queries.request(
         c, a, number, purpose="campaign planning", scope=["market"],
-        expires_on=date.today() + timedelta(days=30)))
+        expires_on=clock.today() + timedelta(days=30)))
     change = _act("wang.market", lambda c, a: updates.submit(
         c, keys, a, number, {"honours": "Award 2026"}, reason="new award", evidence="press",
         collection_channel="website"))
@@ -102,7 +102,7 @@ def scenario(company, tmp_path) -> dict[str, Any]:
         c, a, [destruction_requests.Item(loose["dossier_no"])]))
     disclosing = _act("li.archive", lambda c, a: disclosure_requests.request(  # Art. 16
         c, keys, a, number, recipient="Court", recipient_country="DE", legal_basis="litigation",
-        purpose="evidence", scope=["market"], expires_on=date.today() + timedelta(days=9),
+        purpose="evidence", scope=["market"], expires_on=clock.today() + timedelta(days=9),
         confidentiality_ref="NDA-1"))
     incident = _act("wang.market", lambda c, a: incidents.open_incident(
         c, a, "leak", "proposal sent to the wrong client", dossier_no=number))
@@ -160,7 +160,7 @@ def _operations(s: dict[str, Any]) -> dict[Action, Callable[[Any, Actor], Any]]:
         Action.FILING_DELAY_APPROVE: lambda c, a: filing_delays.decide(c, a, s["delay"],
                                                                        approve=True),
         Action.QUERY_REQUEST: lambda c, a: queries.request(
-            c, a, number, purpose="p", scope=["basic"], expires_on=date.today()),
+            c, a, number, purpose="p", scope=["basic"], expires_on=clock.today()),
         Action.QUERY_APPROVE: lambda c, a: queries.decide(c, a, s["grant"], approve=True),
         Action.LOAN_REQUEST: lambda c, a: loans.request(c, a, [number], purpose="p", period_wd=2),
         Action.LOAN_APPROVE_DEPARTMENT: lambda c, a: loans.approve(c, a, s["loan"],
@@ -191,7 +191,7 @@ def _operations(s: dict[str, Any]) -> dict[Action, Callable[[Any, Actor], Any]]:
         Action.DISCLOSURE_REQUEST: lambda c, a: disclosure_requests.request(
             c, keys, a, number, recipient="Regulator", recipient_country="CN",
             legal_basis="regulator_inspection", purpose="inspection", scope=["basic"],
-            expires_on=date.today() + timedelta(days=9), confidentiality_ref="NDA-2"),
+            expires_on=clock.today() + timedelta(days=9), confidentiality_ref="NDA-2"),
         Action.DISCLOSURE_APPROVE: lambda c, a: disclosure_requests.decide(
             c, a, s["disclosure"], approve=True),
         Action.DISCLOSURE_PACKAGE: lambda c, a: disclosure_package.package(
