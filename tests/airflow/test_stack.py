@@ -287,11 +287,12 @@ def test_a_duty_runs_through_the_scheduler_and_a_celery_worker(running: Running)
 
 
 def test_a_duty_runs_on_its_schedule_through_the_scheduler(running: Running) -> None:
-    """Nobody triggers it: once unpaused, the scheduler itself runs the owner check's latest
-    slot (the first working day of this month, 09:00 Shanghai; no catch-up before it)."""
+    """Nobody triggers it: once unpaused, the scheduler itself runs the inactive sweep's
+    latest slot (the first working day of this month, 10:30 Shanghai; no catch-up before it).
+    Not the owner check: the killed-worker test counts that duty's runs."""
     from airflow_client.client.api import dag_run_api
 
-    dag_id = "dossier_owner_check"
+    dag_id = "dossier_inactive_sweep"
     running.unpause(dag_id)
 
     def finished_scheduled_runs() -> list[Any]:
@@ -304,7 +305,7 @@ def test_a_duty_runs_on_its_schedule_through_the_scheduler(running: Running) -> 
     assert [str(r.state.value) for r in runs] == ["success"]
     first_of_month = datetime.now(UTC).astimezone(SHANGHAI).date().replace(day=1)
     assert runs[0].run_after.astimezone(SHANGHAI).date() >= first_of_month
-    assert running.rows("SELECT count(*) FROM duty_run WHERE duty = 'owner_check' "
+    assert running.rows("SELECT count(*) FROM duty_run WHERE duty = 'inactive_sweep' "
                         "AND finished_at IS NOT NULL")[0][0] == 1
 
 
