@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 
 from dossiers.core.config import settings
 from dossiers.core.errors import CannotRun, NotFound
-from dossiers.core.pipeline import Behind
+from dossiers.core.pipeline import Behind, rechunk
 from dossiers.core.s3 import S3_CONN_ID, endpoint_of, s3_client
 
 #: The size of the chunks ``get`` yields.
@@ -192,27 +192,13 @@ def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
     """The chunks regrouped into parts of exactly ``size`` bytes; the last one may be shorter
     but is never empty, except for an empty object (one part is always yielded).
 
-    Each part is joined once from views of the chunks it spans (no buffer grown and shifted:
-    one copy of each byte, not two; issue 11). The chunks must not change after they are
-    passed (``bytes`` do not)."""
-    pending: list[bytes | memoryview] = []
-    held = 0
+    The regrouping is :func:`dossiers.core.pipeline.rechunk` (one copy of each byte at most);
+    the chunks must not change after they are passed (``bytes`` do not)."""
     yielded = False
-    for chunk in chunks:
-        view = memoryview(chunk)
-        while held + len(view) >= size:
-            need = size - held
-            pending.append(view[:need])
-            yield b"".join(pending)
+    for part in rechunk(chunks, size):  # its trailing empty piece only for an empty object
+        if part or not yielded:
+            yield part
             yielded = True
-            pending.clear()
-            held = 0
-            view = view[need:]
-        if len(view):
-            pending.append(view)
-            held += len(view)
-    if pending or not yielded:
-        yield b"".join(pending)
 
 
 def _s3_errors() -> tuple[type[BaseException], ...]:

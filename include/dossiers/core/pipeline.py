@@ -184,3 +184,32 @@ def ahead(items: Iterable[T], *, depth: int = 2, name: str = "ahead") -> Iterato
             except queue.Empty:
                 pass
         thread.join()
+
+
+def rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """The chunks regrouped into pieces of exactly ``size`` bytes (the last may be shorter).
+
+    A chunk that already is one whole piece passes through uncopied; otherwise each piece
+    is joined once from views of the chunks it spans (no buffer to grow and shift: a 1 GiB
+    document read in 1 MiB chunks into segments of 1 MiB + tag was copied three times,
+    issue 11). The chunks must not change after they are passed (``bytes`` do not)."""
+    pending: list[bytes | memoryview] = []
+    held = 0
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if not pending and len(chunk) == size:
+            yield bytes(chunk)  # no copy when it is bytes already
+            continue
+        view = memoryview(chunk)
+        while held + len(view) >= size:
+            need = size - held
+            pending.append(view[:need])
+            yield b"".join(pending)
+            pending.clear()
+            held = 0
+            view = view[need:]
+        if len(view):
+            pending.append(view)
+            held += len(view)
+    yield b"".join(pending)

@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dossiers.core.errors import Refused
-from dossiers.core.pipeline import settle_heap
+from dossiers.core.pipeline import rechunk, settle_heap
 
 FORMAT = b"S1"
 #: 1 MiB of plaintext a segment: the bound on memory, and large enough that the per-segment
@@ -60,35 +60,6 @@ def _nonce(prefix: bytes, position: int, last: bool) -> bytes:
     return prefix + struct.pack(">IB", position, 1 if last else 0)
 
 
-def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """The chunks regrouped into pieces of exactly ``size`` bytes (the last may be shorter).
-
-    A chunk that already is one whole piece passes through uncopied; otherwise each piece
-    is joined once from views of the chunks it spans (no buffer to grow and shift: a 1 GiB
-    document read in 1 MiB chunks into segments of 1 MiB + tag was copied three times,
-    issue 11). The chunks must not change after they are passed (``bytes`` do not)."""
-    pending: list[bytes | memoryview] = []
-    held = 0
-    for chunk in chunks:
-        if not chunk:
-            continue
-        if not pending and len(chunk) == size:
-            yield bytes(chunk)  # no copy when it is bytes already
-            continue
-        view = memoryview(chunk)
-        while held + len(view) >= size:
-            need = size - held
-            pending.append(view[:need])
-            yield b"".join(pending)
-            pending.clear()
-            held = 0
-            view = view[need:]
-        if len(view):
-            pending.append(view)
-            held += len(view)
-    yield b"".join(pending)
-
-
 def _with_last(pieces: Iterator[bytes]) -> Iterator[tuple[bytes, bool]]:
     """Each piece with whether it is the last, looking one piece ahead."""
     current = next(pieces)
@@ -109,7 +80,7 @@ def seal_stream(chunks: Iterable[bytes], key: bytes, context: bytes, *,
     aead = AESGCM(key)
     prefix = os.urandom(PREFIX_BYTES)
     yield _HEADER.pack(FORMAT, segment_size, prefix)
-    for position, (plain, last) in enumerate(_with_last(_rechunk(chunks, segment_size))):
+    for position, (plain, last) in enumerate(_with_last(rechunk(chunks, segment_size))):
         yield aead.encrypt(_nonce(prefix, position, last), plain, context)
 
 
@@ -140,7 +111,7 @@ def open_stream(chunks: Iterable[bytes], key: bytes, context: bytes, *,
 
     aead = AESGCM(key)
     position = 0
-    for sealed, last in _with_last(_rechunk(body(), segment_size + TAG_BYTES)):
+    for sealed, last in _with_last(rechunk(body(), segment_size + TAG_BYTES)):
         if last and not sealed and position > 0:
             # The stream ends at a segment boundary: its final segment (never a full one,
             # see seal_stream) was cut off.
