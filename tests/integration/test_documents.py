@@ -24,7 +24,7 @@ from dossiers.core.embedded import postgres_tool
 from dossiers.local import samples
 from dossiers.workflows import creation, staff
 
-from helpers import act, form_row, rows, scalar, submitted
+from helpers import act, as_owner, form_row, rows, scalar, submitted
 
 pytestmark = pytest.mark.integration
 
@@ -144,6 +144,61 @@ def test_the_same_name_repeats_with_a_counter_and_the_same_content_is_refused(
     assert scalar("SELECT count(*) FROM dossier_file") == 2
     assert scalar("SELECT count(*) FROM dossier_file_upload") == 0
     assert len(stored_objects()) == 2
+
+
+def test_documents_hashed_by_the_older_scheme_still_verify_and_find_their_duplicates(
+        cli, dossier_no, proposal, tmp_path, database_url) -> None:
+    """The keyed hash is versioned (issue 11): new documents are hashed with keyed BLAKE3; a
+    document added before it keeps its HMAC-SHA256, still verifies, and adding its content
+    again is still refused, while another content of the same size is not."""
+    import hmac
+
+    from dossiers.documents import store
+    from dossiers.documents.keyed_hash import KeyedHashScheme
+
+    first = cli("documents", "add", dossier_no, str(proposal), "--type", "proposal",
+                "--as", "sun.plan").json()
+    content = proposal.read_bytes()
+    dossier_id = scalar("SELECT dossier_id FROM dossier_file")
+    with db.transaction() as conn:
+        keyed = store.hasher(conn, KeyRing(), dossier_id)
+        keyed.update(content)
+        old_key = store.hash_key(conn, KeyRing(), dossier_id, KeyedHashScheme.HMAC_SHA256)
+    assert rows("SELECT content_hash_scheme, content_hash FROM dossier_file") == [
+        ("blake3", keyed.digest())]
+    details = scalar("SELECT details::text FROM ledger_entry WHERE action = 'document.add'")
+    assert '"keyed_hash_scheme": "blake3"' in details and keyed.digest().hex() in details
+
+    # The row as a document added before the BLAKE3 scheme is: HMAC-SHA256 under the key
+    # labelled "content hash" (what migration 0015 marks every earlier row with).
+    legacy = hmac.new(old_key, content, "sha256").hexdigest()
+    as_owner(database_url, "UPDATE dossier_file SET content_hash_scheme = 'hmac-sha256', "
+                           f"content_hash = '\\x{legacy}'")
+    verified = cli("documents", "verify", "--as", "li.archive")
+    assert verified.status == 0, verified.stderr
+
+    again = cli("documents", "add", dossier_no, str(proposal), "--type", "minutes",
+                "--as", "li.archive")
+    assert again.status == 1 and "content" in again.stderr
+    assert first["document_id"] in again.stderr
+    assert scalar("SELECT count(*) FROM dossier_file") == 1 and len(stored_objects()) == 1
+
+    same_size = tmp_path / "same-size.pdf"  # one byte differs: no duplicate
+    changed = bytearray(content)
+    changed[len(changed) // 2] ^= 0x01
+    same_size.write_bytes(bytes(changed))
+    added = cli("documents", "add", dossier_no, str(same_size), "--type", "minutes",
+                "--as", "li.archive")
+    assert added.status == 0, added.stderr
+    assert sorted(rows("SELECT content_hash_scheme FROM dossier_file")) == [
+        ("blake3",), ("hmac-sha256",)]
+    assert cli("documents", "verify", dossier_no, "--as", "li.archive").status == 0
+
+    as_owner(database_url, "UPDATE dossier_file SET content_hash = '\\x00' "
+                           "WHERE content_hash_scheme = 'hmac-sha256'")
+    found = cli("documents", "verify", "--as", "li.archive")
+    assert found.status == 1 and "does not match its recorded keyed hash" in found.stderr
+    assert found.stderr.count("\n") == 1  # the legacy document only
 
 
 def _tamper(how: str) -> None:

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from dossiers.api.deps import ERRORS, StaffUser, keyring, run
 from dossiers.api.uploads import FilePart, body_chunks
+from dossiers.core.pipeline import ahead
 from dossiers.core.vocabulary import DocumentType
 from dossiers.documents import adding, filing, reading
 
@@ -115,10 +116,13 @@ def upload(request: Request, dossier_no: DossierNoQuery,
             summary="Download a document's content (streamed; logged)")
 def download(document_id: uuid.UUID, user: StaffUser) -> StreamingResponse:
     got = run(user, lambda conn, actor: reading.get(conn, keyring(), actor, document_id))
-    first = next(got.chunks, b"")  # a missing or damaged start is an error, not a 200
+    # Read and opened on a thread of their own, a few segments ahead of the response's
+    # sends (as `documents get` does, issue 11); closed with the response.
+    chunks = ahead(got.chunks, depth=reading.OPEN_AHEAD, name="document-open")
+    first = next(chunks, b"")  # a missing or damaged start is an error, not a 200
     ascii_name = f"document.{got.name.rsplit('.', 1)[-1]}"
     return StreamingResponse(
-        itertools.chain([first], got.chunks), media_type="application/octet-stream",
+        itertools.chain([first], chunks), media_type="application/octet-stream",
         headers={"Content-Length": str(got.size), "X-Content-Type-Options": "nosniff",
                  "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "
                                         f"filename*=UTF-8''{quote(got.name)}"})

@@ -92,6 +92,14 @@ class ObjectStore(Protocol):
         """Every key in the store, in no particular order."""
 
 
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _check_key(key: str) -> str:
     """Keys are opaque tokens chosen by the package: refuse anything that walks folders."""
     if not key or key.startswith("/") or ".." in key.split("/") or "\\" in key or "\0" in key:
@@ -115,6 +123,7 @@ class LocalObjectStore:
     def put(self, key: str, chunks: Iterable[bytes]) -> int:
         path = self._path(key)
         try:
+            new_folder = not path.parent.is_dir()
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
         except OSError as exc:
@@ -138,6 +147,11 @@ class LocalObjectStore:
                 flusher.check()
                 os.fsync(out.fileno())
             os.replace(tmp, path)
+            # Durable once its name is: the rename is an entry of the folder, on disk only
+            # when the folder is synced (and a new folder's own entry, when its parent is).
+            _fsync_folder(path.parent)
+            if new_folder:
+                _fsync_folder(path.parent.parent)
         except OSError as exc:  # a full disk is a clear failure, never a short object
             Path(tmp).unlink(missing_ok=True)
             raise CannotRun(f"object store {self.root}: writing {key}: {exc.strerror}") from None

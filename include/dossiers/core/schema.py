@@ -68,6 +68,7 @@ from dossiers.core.vocabulary import (
     HoldKind,
     IncidentKind,
     IncidentStatus,
+    KeyedHashScheme,
     LoanStatus,
     Origin,
     PaperMethod,
@@ -515,9 +516,11 @@ document = Table(
 # about the client or the file. Its Art. 15 name, ``<client name>-<document type>-<year>``
 # (with ``(serial)`` when the name repeats), and its type/stage/market folder are made from
 # the dossier's current name and classification when read, so a renamed client's files
-# follow the new name. ``content_hash`` is an HMAC of the plaintext under a key derived from
-# the data key (duplicates within the dossier), never a bare digest anyone holding a copy
-# could confirm; no original file name is kept.
+# follow the new name. ``content_hash`` is a keyed hash of the plaintext under a key derived
+# from the data key (duplicates within the dossier), never a bare digest anyone holding a
+# copy could confirm, made by the scheme ``content_hash_scheme`` names (HMAC-SHA256 for the
+# first documents, keyed BLAKE3 since: dossiers.documents.keyed_hash); no original file name
+# is kept.
 dossier_file = Table(
     "dossier_file", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
@@ -530,6 +533,7 @@ dossier_file = Table(
     Column("size", BigInteger, nullable=False),  # plaintext bytes
     Column("stored_size", BigInteger, nullable=False),  # sealed bytes in the store
     Column("content_hash", LargeBinary, nullable=False),
+    Column("content_hash_scheme", String(16), nullable=False),
     Column("storage_key", String(64), nullable=False, unique=True),
     Column("important", Boolean, nullable=False, server_default=text("false")),
     Column("confirmed_on", Date, nullable=False),
@@ -538,6 +542,7 @@ dossier_file = Table(
     Column("filed_at", DateTime(timezone=True)),
     Column("filed_by", Integer, ForeignKey("staff.id")),
     one_of("document_type", DocumentType),
+    one_of("content_hash_scheme", KeyedHashScheme),
     CheckConstraint("size > 0", name="size"),
     UniqueConstraint("dossier_id", "document_type", "year", "serial"),
     UniqueConstraint("dossier_id", "content_hash"),

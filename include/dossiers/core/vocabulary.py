@@ -321,6 +321,15 @@ class DocumentType(StrEnum):
     OTHER = "other"
 
 
+class KeyedHashScheme(StrEnum):
+    """How a document's keyed hash of its plaintext was made (Art. 18; duplicates within a
+    dossier, and what ``documents verify`` checks). A row keeps the scheme it was hashed
+    with; new documents take :data:`dossiers.documents.keyed_hash.CURRENT`."""
+
+    HMAC_SHA256 = "hmac-sha256"  # the documents added before issue 11's performance work
+    BLAKE3 = "blake3"  # BLAKE3 in keyed mode: several times HMAC-SHA256's speed, and parallel
+
+
 #: Each document type's name, (Chinese, English): the Chinese name is the ``<document type>``
 #: of Art. 15's file name ``<client name>-<document type>-<year>``.
 DOCUMENT_TYPE_NAMES: dict[DocumentType, tuple[str, str]] = {

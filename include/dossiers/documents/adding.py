@@ -8,6 +8,10 @@ type, keyed hash) and :func:`~dossiers.core.segments.seal_stream` into the store
 with its filing clock (3 wd from its confirmation, Art. 15) and its ledger entry, and the
 upload row removed in the same transaction. A refusal at any step deletes the object and the
 upload row; a crash between the object and the commit leaves an upload row the sweep finds.
+
+The keyed hash is versioned (:mod:`~dossiers.documents.keyed_hash`): a new document is hashed
+with the current scheme, and compared with the dossier's documents of an older scheme only
+when one has exactly its size (:func:`_older_duplicate`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Connection, delete, func, insert, select, text
+from sqlalchemy import Connection, delete, func, insert, select, text, tuple_
 from sqlalchemy.exc import DBAPIError
 
 from dossiers.calendar.clocks import due_after, open_clock
@@ -26,9 +30,9 @@ from dossiers.core.crypto import KeyRing
 from dossiers.core.errors import Refused
 from dossiers.core.permissions import Actor
 from dossiers.core.schema import dossier_file, dossier_file_upload
-from dossiers.core.segments import seal_stream
-from dossiers.core.vocabulary import DocumentType, LedgerAction
-from dossiers.documents import access, naming, rules, store
+from dossiers.core.segments import open_stream, seal_stream
+from dossiers.core.vocabulary import DocumentType, KeyedHashScheme, LedgerAction
+from dossiers.documents import access, keyed_hash, naming, rules, store
 from dossiers.workflows.access import find
 from dossiers.workflows.results import Result
 
@@ -52,10 +56,11 @@ class Added(Result):
 
 
 def ledger_details(document_id: uuid.UUID, document_type: str, size: int,
-                   content_hash: bytes) -> dict[str, object]:
-    """What a document's ledger entries carry: never its content, name or the client's data."""
+                   content_hash: bytes, scheme: str) -> dict[str, object]:
+    """What a document's ledger entries carry: never its content, name or the client's data
+    (the keyed hash with its scheme, which says how to check it)."""
     return {"document_id": str(document_id), "type": str(document_type), "size": size,
-            "keyed_hash": content_hash.hex()}
+            "keyed_hash": content_hash.hex(), "keyed_hash_scheme": str(scheme)}
 
 
 def add(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str, *, name: str,
@@ -83,12 +88,12 @@ def add(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str, *, na
         own.execute(insert(dossier_file_upload).values(
             storage_key=key, dossier_id=row.id, started_by=actor.staff_id, started_at=clock.now()))
     try:
-        inspector = rules.Inspector(name, extension, store.hash_key(conn, keyring, row.id))
+        inspector = rules.Inspector(name, extension, store.hasher(conn, keyring, row.id))
         sealed = seal_stream(inspector.watch(chunks), store.content_key(conn, keyring, row.id),
                              store.context(document_id))
         stored = objects.put(key, sealed)
-        return _record(conn, actor, row, document_id, key, kind, inspector, stored,
-                       confirmed_on=confirmed_on, important=important)
+        return _record(conn, keyring, objects, actor, row, document_id, key, kind, inspector,
+                       stored, confirmed_on=confirmed_on, important=important)
     except BaseException:
         _forget(conn, objects, key)
         raise
@@ -107,21 +112,51 @@ def _forget(conn: Connection, objects: store.Store, key: str) -> None:
         pass  # the row stays for the sweep (its object is gone already)
 
 
-def _record(conn: Connection, actor: Actor, row: object, document_id: uuid.UUID, key: str,
-            kind: DocumentType, inspector: rules.Inspector, stored: int, *,
-            confirmed_on: date, important: bool) -> Added:
+def _older_duplicate(conn: Connection, keyring: KeyRing, objects: store.Store,
+                     dossier_id: uuid.UUID, document_id: uuid.UUID, key: str, size: int,
+                     schemes: list[str]) -> uuid.UUID | None:
+    """A document of the dossier hashed by an older scheme whose content is the new one's.
+
+    Only called when the dossier holds a document of such a scheme and of exactly the new
+    one's size (a duplicate has the same size): the new content is read back from the store,
+    opened, and hashed by each of those schemes, then looked up by those hashes."""
+    hashes = {scheme: store.hasher(conn, keyring, dossier_id, scheme) for scheme in schemes}
+    for piece in open_stream(objects.get(key), store.content_key(conn, keyring, dossier_id),
+                             store.context(document_id), name=f"document {document_id}"):
+        for hashed in hashes.values():
+            hashed.update(piece)
+    found: uuid.UUID | None = conn.execute(
+        select(dossier_file.c.id).where(
+            dossier_file.c.dossier_id == dossier_id, dossier_file.c.size == size,
+            tuple_(dossier_file.c.content_hash_scheme, dossier_file.c.content_hash).in_(
+                [(scheme, hashed.digest()) for scheme, hashed in hashes.items()]))
+        .limit(1)).scalar()
+    return found
+
+
+def _record(conn: Connection, keyring: KeyRing, objects: store.Store, actor: Actor, row: object,
+            document_id: uuid.UUID, key: str, kind: DocumentType, inspector: rules.Inspector,
+            stored: int, *, confirmed_on: date, important: bool) -> Added:
     d = find(conn, row.dossier_no, lock=True)  # type: ignore[attr-defined]  # serials in order
     record = rules.record_of(inspector.name)
     year = confirmed_on.year
-    # The duplicate and the next serial in one round trip (a small document's add is
-    # mostly round trips to the database, issue 11).
+    scheme = keyed_hash.CURRENT
+    # The duplicate by the current scheme, the older schemes holding a document of the same
+    # size, and the next serial, in one round trip (a small document's add is mostly round
+    # trips to the database, issue 11).
     same_q = select(dossier_file.c.id).where(
-        dossier_file.c.dossier_id == d.id,
+        dossier_file.c.dossier_id == d.id, dossier_file.c.content_hash_scheme == scheme,
         dossier_file.c.content_hash == inspector.digest).limit(1).scalar_subquery()
+    older_q = select(func.array_agg(dossier_file.c.content_hash_scheme.distinct())).where(
+        dossier_file.c.dossier_id == d.id, dossier_file.c.size == inspector.size,
+        dossier_file.c.content_hash_scheme != scheme).scalar_subquery()
     serial_q = select(func.coalesce(func.max(dossier_file.c.serial), 0) + 1).where(
         dossier_file.c.dossier_id == d.id, dossier_file.c.document_type == kind,
         dossier_file.c.year == year).scalar_subquery()
-    same, serial = conn.execute(select(same_q, serial_q)).one()
+    same, older, serial = conn.execute(select(same_q, older_q, serial_q)).one()
+    if same is None and older:
+        same = _older_duplicate(conn, keyring, objects, d.id, document_id, key, inspector.size,
+                                [KeyedHashScheme(s) for s in older])
     if same is not None:
         raise Refused(f"the same content is already document {same} of {d.dossier_no}",
                       record=record, field="content")
@@ -129,7 +164,8 @@ def _record(conn: Connection, actor: Actor, row: object, document_id: uuid.UUID,
     conn.execute(insert(dossier_file).values(
         id=document_id, dossier_id=d.id, document_type=kind, year=year, serial=serial,
         extension=inspector.extension, media_type=inspector.media_type, size=inspector.size,
-        stored_size=stored, content_hash=inspector.digest, storage_key=key, important=important,
+        stored_size=stored, content_hash=inspector.digest, content_hash_scheme=scheme,
+        storage_key=key, important=important,
         confirmed_on=confirmed_on, uploaded_by=actor.staff_id, uploaded_at=now))
     # Art. 15: filed within 3 wd of its confirmation, by the dossier's archivist.
     due = open_clock(conn, FILING_CLOCK, SUBJECT, str(document_id), "filing_wd",
@@ -137,7 +173,7 @@ def _record(conn: Connection, actor: Actor, row: object, document_id: uuid.UUID,
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=LedgerAction.DOCUMENT_ADD, subject_type=SUBJECT,
         subject_id=str(document_id), dossier_no=d.dossier_no,
-        details={**ledger_details(document_id, kind, inspector.size, inspector.digest),
+        details={**ledger_details(document_id, kind, inspector.size, inspector.digest, scheme),
                  "confirmed_on": confirmed_on.isoformat(), "important": important}))
     # The last statement: the upload is done when the document is recorded (no step after
     # it can fail and leave this transaction holding the row the cleanup would remove).

@@ -54,7 +54,8 @@ def file(conn: Connection, actor: Actor, document_id: uuid.UUID, *,
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=LedgerAction.DOCUMENT_FILE, subject_type=SUBJECT,
         subject_id=str(document_id), dossier_no=owner.dossier_no,
-        details={**ledger_details(row.id, row.document_type, row.size, bytes(row.content_hash)),
+        details={**ledger_details(row.id, row.document_type, row.size, bytes(row.content_hash),
+                                 row.content_hash_scheme),
                  "due": due.isoformat(), "in_time": in_time}))
     return DocumentFiled(str(document_id), owner.dossier_no, at, due, in_time)
 

@@ -1,12 +1,11 @@
 """Checking stored documents (Arts. 14, 18): every document (or a dossier's) is read back
 from the store, opened segment by segment and compared with what was recorded: its size,
-its sealed size and its keyed hash. A missing, truncated, altered or swapped object is
-named, never passed as fine.
+its sealed size and its keyed hash (by the scheme the row was hashed with). A missing,
+truncated, altered or swapped object is named, never passed as fine.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import uuid
 from collections.abc import Iterable
@@ -51,10 +50,10 @@ def check_rows(conn: Connection, keyring: KeyRing, rows: Iterable[Any],
     for row in rows:
         checked += 1
         try:
-            mac = hmac.new(store.hash_key(conn, keyring, row.dossier_id), digestmod=hashlib.sha256)
+            keyed = store.hasher(conn, keyring, row.dossier_id, row.content_hash_scheme)
             for piece in content(row, store.content_key(conn, keyring, row.dossier_id), objects):
-                mac.update(piece)
-            if not hmac.compare_digest(mac.digest(), bytes(row.content_hash)):
+                keyed.update(piece)
+            if not hmac.compare_digest(keyed.digest(), bytes(row.content_hash)):
                 bad.append(BadDocument(str(row.id), row.dossier_no,
                                        "its content does not match its recorded keyed hash"))
         except DossierError as exc:

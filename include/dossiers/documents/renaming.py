@@ -21,12 +21,14 @@ def client_renamed(conn: Connection, actor: Actor, dossier_id: uuid.UUID, dossie
     """Record the rename of every document of the dossier (in the caller's transaction, the
     one applying the update); how many were renamed."""
     rows = conn.execute(select(dossier_file.c.id, dossier_file.c.document_type,
-                               dossier_file.c.size, dossier_file.c.content_hash)
+                               dossier_file.c.size, dossier_file.c.content_hash,
+                               dossier_file.c.content_hash_scheme)
                         .where(dossier_file.c.dossier_id == dossier_id)
                         .order_by(dossier_file.c.uploaded_at, dossier_file.c.id)).all()
     ledger.append_many(conn, (ledger.Entry(
         actor=actor.username, action=LedgerAction.DOCUMENT_RENAME, subject_type=SUBJECT,
         subject_id=str(r.id), dossier_no=dossier_no,
-        details={**ledger_details(r.id, r.document_type, r.size, bytes(r.content_hash)),
+        details={**ledger_details(r.id, r.document_type, r.size, bytes(r.content_hash),
+                                 r.content_hash_scheme),
                  "update": str(change_id)}) for r in rows))
     return len(rows)

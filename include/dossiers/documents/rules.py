@@ -17,8 +17,6 @@ all-or-nothing ``put`` leaves no object behind.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from dossiers.core.errors import Refused
 from dossiers.core.pipeline import Behind
 from dossiers.core.policy import policy
 from dossiers.core.vocabulary import DocumentType
+from dossiers.documents.keyed_hash import KeyedHash
 
 #: Bytes ``filetype`` reads to recognise a file (its own signature length).
 SNIFF_BYTES = 8192
@@ -87,24 +86,24 @@ def check_type(name: str, document_type: str) -> DocumentType:
 @dataclass
 class Inspector:
     """Watches a file's content stream past: its size (refused over the limit or empty), its
-    sniffed type (refused unless allowed and what the extension says), and its keyed hash."""
+    sniffed type (refused unless allowed and what the extension says), and its keyed hash
+    (``keyed``, an empty :mod:`~dossiers.documents.keyed_hash` of the dossier)."""
 
     name: str
     extension: str
-    hash_key: bytes
+    keyed: KeyedHash
     max_bytes: int = field(default_factory=lambda: int(policy().document_max_bytes))
     size: int = 0
     media_type: str = ""
-    _mac: hmac.HMAC | None = None
+    _done: bool = False
 
     def watch(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """``chunks`` as ``bytes``, checked on the way; the keyed hash is computed on a
         thread of its own (:class:`~dossiers.core.pipeline.Behind`), beside the sealing
         that consumes what this yields (issue 11: a 1 GiB add used one core)."""
-        self._mac = hmac.new(self.hash_key, digestmod=hashlib.sha256)
         head = bytearray()
         sniffed = False
-        with Behind(self._mac.update, depth=HASH_DEPTH, name="document-hash") as hasher:
+        with Behind(self.keyed.update, depth=HASH_DEPTH, name="document-hash") as hasher:
             for chunk in chunks:
                 if not chunk:
                     continue
@@ -131,6 +130,7 @@ class Inspector:
             if not sniffed:
                 self._sniff(bytes(head))
                 yield bytes(head)
+        self._done = True
 
     def _count(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -159,5 +159,5 @@ class Inspector:
     @property
     def digest(self) -> bytes:
         """The keyed hash; complete once :meth:`watch` has run to its end."""
-        assert self._mac is not None
-        return self._mac.digest()
+        assert self._done, "the keyed hash of a stream not watched to its end"
+        return self.keyed.digest()

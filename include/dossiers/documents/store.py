@@ -13,7 +13,8 @@ nonces never share a key with the field seals of :mod:`dossiers.core.crypto`:
 
 * the *content key* seals the document's segments;
 * the *hash key* makes the keyed hash of the plaintext that finds duplicates within the
-  dossier (an HMAC: a copy of the file alone cannot confirm it is there).
+  dossier (a keyed hash: a copy of the file alone cannot confirm it is there), one key per
+  scheme (:mod:`dossiers.documents.keyed_hash`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from sqlalchemy import Connection
 
 from dossiers.core.crypto import KeyRing
 from dossiers.core.objects import LocalObjectStore, ObjectStore, S3ObjectStore, document_store
+from dossiers.documents import keyed_hash
 
-__all__ = ["Store", "content_key", "context", "document_store", "hash_key", "new_storage_key"]
+__all__ = ["Store", "content_key", "context", "document_store", "hash_key", "hasher",
+           "new_storage_key"]
 
 #: A store documents go to (the protocol, or one of the two stores it describes).
 Store = ObjectStore | LocalObjectStore | S3ObjectStore
@@ -43,8 +46,17 @@ def content_key(conn: Connection, keyring: KeyRing, dossier_id: uuid.UUID) -> by
     return _derive(keyring.key_for(conn, dossier_id), b"content")
 
 
-def hash_key(conn: Connection, keyring: KeyRing, dossier_id: uuid.UUID) -> bytes:
-    return _derive(keyring.key_for(conn, dossier_id), b"content hash")
+def hash_key(conn: Connection, keyring: KeyRing, dossier_id: uuid.UUID,
+             scheme: keyed_hash.KeyedHashScheme = keyed_hash.CURRENT) -> bytes:
+    """The dossier's key of the keyed-hash ``scheme``."""
+    return _derive(keyring.key_for(conn, dossier_id), keyed_hash.key_label(scheme))
+
+
+def hasher(conn: Connection, keyring: KeyRing, dossier_id: uuid.UUID,
+           scheme: keyed_hash.KeyedHashScheme | str = keyed_hash.CURRENT) -> keyed_hash.KeyedHash:
+    """An empty keyed hash of ``scheme`` under the dossier's key for it."""
+    scheme = keyed_hash.KeyedHashScheme(scheme)
+    return keyed_hash.new(scheme, hash_key(conn, keyring, dossier_id, scheme))
 
 
 def context(document_id: uuid.UUID) -> bytes:
