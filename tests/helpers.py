@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import psycopg
 from sqlalchemy import Connection, text
 
+from dossiers.airflow import topology
 from dossiers.core import db, directory, ledger
 from dossiers.core.permissions import Actor
 from dossiers.intake.service import import_file
@@ -175,8 +176,7 @@ def airflow_auth_env(home: Path, users: Mapping[str, str]) -> tuple[dict[str, st
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__AUTH_MANAGER":
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__AUTH_MANAGER": topology.AUTH_MANAGER,  # as deployed
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in users.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file),
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),

@@ -1,7 +1,8 @@
 """Runs in its own process (``tests/airflow/test_approval_dag.py``): one ``dag.test()`` of an
 approval DAG in a thread, while people answer its gates through Airflow's own REST API
 (the core API app in-process, ``PATCH …/hitlDetails`` with each person's JWT as
-``POST /auth/token`` issues it). Prints one ``RESULT {json}`` line per answer and one for
+``POST /auth/token`` issues it; the deployment's auth manager,
+``dossiers.airflow.auth``). Prints one ``RESULT {json}`` line per answer and one for
 the run. argv: dag folder, dag id, run conf (JSON), answers (JSON list of
 ``[task_id, username, option, reason]``)."""
 
@@ -17,6 +18,8 @@ from airflow.api_fastapi.auth.managers.simple.datamodels.login import LoginBody
 from airflow.api_fastapi.auth.managers.simple.services.login import SimpleAuthManagerLogin
 from airflow.dag_processing.dagbag import DagBag
 from fastapi.testclient import TestClient
+
+from dossiers.airflow.users import GATE_MARKER
 
 DEADLINE_S = 120
 
@@ -53,8 +56,10 @@ def main() -> None:
                 f"/api/v2/dags/{dag_id}/dagRuns/{ti['dag_run_id']}/taskInstances/{task_id}/-1/hitlDetails",
                 json={"chosen_options": [option], "params_input": {"reason": reason}},
                 headers={"Authorization": f"Bearer {token(user)}"})
+            ids = [u["id"] for u in waiting[0]["assigned_users"]]
             print("RESULT " + json.dumps({"task_id": task_id, "user": user, "status": response.status_code,
-                                          "assigned": [u["id"] for u in waiting[0]["assigned_users"]]}),
+                                          "assigned": [i for i in ids if not i.startswith(GATE_MARKER)],
+                                          "gate": [i for i in ids if i.startswith(GATE_MARKER)]}),
                   flush=True)
 
     answering = threading.Thread(target=answer_all, daemon=True)

@@ -73,6 +73,9 @@ def test_each_named_approver_answers_in_turn_and_the_guarded_task_runs(company, 
     assert answers[1]["assigned"] == ["chen.cs"]
     assert answers[2]["assigned"] == ["zhao.market"]
     assert answers[4]["assigned"] == ["mgmt.wu"]
+    # ...and the gate itself, so that Airflow asks the ledger who may answer it now
+    gate = f"asked-in-ledger:management_approval@approval_check/{run['run']['run_id']}"
+    assert answers[4]["gate"] == [gate]
     assert run["run"]["state"] == "success"
     assert _approvals() == [
         ("chen.cs", "approval.approve", "cs_head_review", "approved", "all three past 3 years"),

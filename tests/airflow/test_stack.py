@@ -48,6 +48,9 @@ REPO = Path(__file__).resolve().parents[2]
 START_DEADLINE_S = 240
 #: A second manager added before the stack starts (so they have an Airflow login).
 DEPUTY = "deputy.mgmt"
+#: A manager appointed while a gate waits (the reassignment test): their Airflow login exists
+#: from the start, as an SSO account would, their staff record only from the appointment.
+NEWCOMER = "new.mgmt"
 RUN_DEADLINE_S = 240
 
 
@@ -194,6 +197,13 @@ def _people(url: str) -> dict[str, Any]:
     return by_role
 
 
+def _named(gate: Any) -> list[str]:
+    """The staff a gate names (its ``assigned_users`` but the marker of the gate itself)."""
+    from dossiers.airflow.users import GATE_MARKER
+
+    return [u.id for u in gate.assigned_users if not u.id.startswith(GATE_MARKER)]
+
+
 @pytest.fixture(scope="module")
 def running(pg_server: str, template_db: str, _environment: dict[str, str],
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
@@ -251,7 +261,7 @@ def running(pg_server: str, template_db: str, _environment: dict[str, str],
     with db.transaction(db.get_engine(url)) as conn:
         from dossiers.airflow import users
 
-        logins = users.staff_logins(conn)
+        logins = {**users.staff_logins(conn), NEWCOMER: "user"}
     broker_url, redis_port, _ = airflow_stack.broker()
     env = airflow_stack.stack_env(base, executor=topology.CELERY, metadata=metadata, logins=logins,
                                   broker_url=broker_url, port=free_port())
@@ -377,16 +387,16 @@ def test_approvals_answered_by_their_people_on_the_running_stack(running: Runnin
         "summary": "two dossiers terminated in 2022"})
     dag_id = "approval_check"
     gate = running.waiting_gate(dag_id, run_id, "approval.cs_head_review")
-    assert [u.id for u in gate.assigned_users] == [cs_head]
+    assert _named(gate) == [cs_head]
     assert running.answer(liaison, dag_id, run_id, "approval.cs_head_review", "Approve", "me") == 403
     assert running.answer(cs_head, dag_id, run_id, "approval.cs_head_review", "Approve", "eligible") == 200
     assert running.answer(cs_head, dag_id, run_id, "approval.cs_head_review", "Approve", "again") == 409
     gate = running.waiting_gate(dag_id, run_id, f"approval.recheck_{department}")
-    assert [u.id for u in gate.assigned_users] == [head]
+    assert _named(gate) == [head]
     assert running.answer(head, dag_id, run_id, f"approval.recheck_{department}", "Approve",
                           "none needed") == 200
     gate = running.waiting_gate(dag_id, run_id, "approval.management_approval")
-    assert sorted(u.id for u in gate.assigned_users) == managers
+    assert sorted(_named(gate)) == managers
     assert running.answer(managers[0], dag_id, run_id, "approval.management_approval", "Reject",
                           "keep them for the audit") == 200
     assert running.wait_for_run(dag_id, run_id) == "success"  # Airflow's way: the rest skipped
@@ -409,9 +419,11 @@ def test_approvals_answered_by_their_people_on_the_running_stack(running: Runnin
         ("system", "approval.reject", "timed_out")]
 
 
-def test_a_manager_leaving_while_asked_and_the_other_approving(running: Running) -> None:
-    """A gate asks every holder of the step's role; one of them leaves (Art. 19) while it
-    waits: another one approves, the chain is approved and the guarded work runs."""
+def test_a_leaver_s_waiting_gate_is_reassigned_to_whoever_holds_the_role_now(running: Running) -> None:
+    """A gate asks every holder of the step's role; a manager is appointed while it waits (not
+    asked: 403), then one of those asked leaves (Art. 19): the gate is asked anew in the
+    ledger, the leaver's still valid login gets 403, the new manager approves, the guarded
+    work runs."""
     from dossiers.core import directory
     from dossiers.workflows import staff
 
@@ -427,15 +439,24 @@ def test_a_manager_leaving_while_asked_and_the_other_approving(running: Running)
     running.waiting_gate(dag_id, run_id, f"approval.recheck_{department}")
     assert running.answer(head, dag_id, run_id, f"approval.recheck_{department}", "Approve", "ok") == 200
     gate = running.waiting_gate(dag_id, run_id, gate_id)
-    assert {leaver, DEPUTY} <= {u.id for u in gate.assigned_users}
+    assert {leaver, DEPUTY} <= set(_named(gate))
+    with db.transaction(db.get_engine(running.url)) as conn:  # appointed after the gate opened
+        staff.add(conn, cs_head, NEWCOMER, "management", ["management"])
+    assert running.answer(NEWCOMER, dag_id, run_id, gate_id, "Approve", "not asked yet") == 403
     with db.transaction(db.get_engine(running.url)) as conn:  # the manager leaves (Art. 19)
-        staff.leave(conn, directory.load_actor(conn, DEPUTY), leaver, handover_to=DEPUTY)
-    assert running.answer(DEPUTY, dag_id, run_id, gate_id, "Approve", "approved") == 200
+        left = staff.leave(conn, directory.load_actor(conn, DEPUTY), leaver, handover_to=DEPUTY)
+    assert left.approvals_reassigned == 1
+    assert running.answer(leaver, dag_id, run_id, gate_id, "Approve", "on my way out") == 403
+    assert running.answer(NEWCOMER, dag_id, run_id, gate_id, "Approve", "approved") == 200
     assert running.wait_for_run(dag_id, run_id) == "success"
     states = {k: str(v.state.value) for k, v in running.task_instances(dag_id, run_id).items()}
     assert states["approval.approved"] == states["guarded"] == "success"  # the guarded work ran
     assert running.rows("SELECT actor FROM ledger_entry WHERE subject_id = 'destruction:leaver' "
-                        "AND action = 'approval.approve' ORDER BY seq") == [(cs_head,), (head,), (DEPUTY,)]
+                        "AND action = 'approval.approve' ORDER BY seq") == [(cs_head,), (head,), (NEWCOMER,)]
+    assert running.rows("SELECT details->'asked', details->>'reassigned_from' FROM ledger_entry "
+                        "WHERE subject_id = 'destruction:leaver' AND action = 'approval.ask' "
+                        "AND details->>'step' = 'management_approval' ORDER BY seq") == [
+        (sorted([leaver, DEPUTY]), None), (sorted([DEPUTY, NEWCOMER]), leaver)]
 
 
 def test_stack_processes_are_the_topology(running: Running) -> None:

@@ -72,6 +72,41 @@ def test_a_leaver_is_no_longer_asked_and_a_step_nobody_may_answer_is_a_rejection
                 "ORDER BY seq") == [("approval.reject", "no_approver")]
 
 
+def test_a_leaver_s_waiting_gates_are_asked_anew_of_whoever_holds_the_role_now(company) -> None:
+    """Art. 19: a gate that asked the leaver is asked again (ledger, then Airflow's check)."""
+    from dossiers.airflow import auth
+
+    waiting = _open("management_approval")
+    answered = _open("cs_head_review")
+    _answer("cs_head_review", "chen.cs")
+    assert waiting.approvers == ["mgmt.wu"] and answered.approvers == ["chen.cs"]
+    gate = {users.gate_marker(REQUEST.run, "management_approval")["id"]}
+    assert auth.may_answer(gate, "mgmt.wu") is True
+    with db.transaction() as conn:  # appointed while the gate waits: not asked yet
+        staff.add(conn, "chen.cs", "sun.mgmt", "management", ["management"])
+    assert auth.may_answer(gate, "sun.mgmt") is False
+    with pytest.raises(PermissionDenied, match="not asked"):
+        _answer("management_approval", "sun.mgmt")
+    with db.transaction() as conn:
+        left = staff.leave(conn, directory.load_actor(conn, "chen.cs"), "mgmt.wu", handover_to="sun.mgmt")
+    assert left.approvals_reassigned == 1  # the answered cs_head gate is not touched
+    assert rows("SELECT details->'asked', details->>'reassigned_from' FROM ledger_entry "
+                "WHERE action = 'approval.ask' AND details->>'step' = 'management_approval' "
+                "ORDER BY seq") == [(["mgmt.wu"], None), (["sun.mgmt"], "mgmt.wu")]
+    assert auth.may_answer(gate, "mgmt.wu") is False and auth.may_answer(gate, "sun.mgmt") is True
+    assert auth.may_answer({"chen.cs"}, "chen.cs") is None  # not a gate's: Airflow decides
+    _answer("management_approval", "sun.mgmt")
+    with db.transaction() as conn:
+        assert approval_chains.outcome(conn, REQUEST, [STEPS["cs_head_review"],
+                                                       STEPS["management_approval"]]) is Decision.APPROVED
+        # the only holder leaving a waiting gate: asked of nobody, its timeout rejects it
+        again = Request(**{**REQUEST.__dict__, "run": "dossier_destruction/r2"})
+        assert approval_chains.open_gate(conn, again, STEPS["management_approval"]).approvers == ["sun.mgmt"]
+    with db.transaction() as conn:
+        staff.leave(conn, directory.load_actor(conn, "chen.cs"), "sun.mgmt", handover_to="chen.cs")
+        assert approval_chains.asked_in_run(conn, again.run, "management_approval") == []
+
+
 def test_approvers_are_airflow_users_who_may_answer(company) -> None:
     with db.transaction() as conn:
         logins = users.staff_logins(conn)

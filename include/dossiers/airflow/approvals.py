@@ -18,10 +18,12 @@ What each gate does, and why (facts of Airflow 3.3's HITL operators):
 - it opens with ``assigned_users`` = the step's eligible approvers *now* (active staff the
   matrix allows, not the requester, nobody who already answered this run), recorded in the
   ledger as ``approval.ask``: one HITL task holds one answer, so each step is its own task.
-  Airflow 3.3 keeps a cleared task's request (its ``hitl_detail`` row follows the task
-  instance), so a gate cannot be re-assigned in Airflow once open: a leaver stays listed
-  there, but their answer is refused here (inactive), and the step's other role holders,
-  asked too, can answer;
+  Airflow 3.3 cannot change an open gate's ``assigned_users`` (its ``hitl_detail`` row
+  follows the task instance, even through a retry), so the gate also lists a marker of
+  itself (``users.gate_marker``): the deployment's auth manager (``dossiers.airflow.auth``)
+  then lets answer whoever the ledger's latest ``approval.ask`` names. When someone asked
+  leaves, ``approval_chains.reassign`` asks the gate anew of the step's role holders now:
+  the leaver gets 403, a newly appointed holder may answer;
 - options Approve / Reject and **no defaults**: on ``response_timeout`` the scheduler would
   write the defaults in as the answer, so there are none; the timeout comes back as an error
   event, recorded as a rejection (``approval.reject``, ``decision: timed_out``);
@@ -139,7 +141,8 @@ class ApprovalGate(HITLOperator, SkipMixin):
         assert asked is not None
         if asked.decision is not None:  # not needed, or nobody may answer
             return self._go_on_or_stop(context, Decision(asked.decision), asked.as_dict())
-        self.assigned_users = [users.hitl_user(u) for u in asked.approvers]
+        self.assigned_users = [*(users.hitl_user(u) for u in asked.approvers),
+                               users.gate_marker(request.run, self.step.key)]
         self.log.info("Asking %s (%s) for request %s", ", ".join(asked.approvers),
                       self.step.action.value, request.request_id)
         return super().execute(context)

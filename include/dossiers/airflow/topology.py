@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+#: SimpleAuthManager whose approval gates follow the ledger's reassignments (a leaver's
+#: waiting gates are asked anew, Art. 19): ``dossiers.airflow.auth``.
+AUTH_MANAGER = "dossiers.airflow.auth.StaffAuthManager"
 LOCAL = "LocalExecutor"
 CELERY = "CeleryExecutor"
 EXECUTORS = {"local": LOCAL, "celery": CELERY}
@@ -61,10 +63,11 @@ def components(executor: str) -> tuple[Component, ...]:
 
 
 #: Settings of every component, on this machine and in compose (values as compose writes
-#: them). Approvals rely on the last two: SimpleAuthManager's user id is the staff username
-#: (``dossiers.airflow.users``), and all-admins would let anyone answer any approval.
+#: them). Approvals rely on the first and the last: SimpleAuthManager's user id is the staff
+#: username (``dossiers.airflow.users``), gates follow the ledger (``dossiers.airflow.auth``),
+#: and all-admins would let anyone answer any approval.
 SHARED_ENV: dict[str, str] = {
-    "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
+    "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGER,
     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "true",
     "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
     "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",

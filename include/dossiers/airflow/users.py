@@ -39,6 +39,28 @@ def hitl_user(username: str) -> HITLUser:
     return {"id": airflow_user_id(username), "name": username}
 
 
+#: The id prefix of the entry of a gate's ``assigned_users`` that names the gate itself:
+#: ``asked-in-ledger:<step>@<dag_id>/<run_id>``. No login has it (usernames have no ``:``).
+GATE_MARKER = "asked-in-ledger:"
+
+
+def gate_marker(run: str, step_key: str) -> HITLUser:
+    """The entry that sends Airflow's "may this user answer?" to the ledger's latest
+    ``approval.ask`` of the gate (``dossiers.airflow.auth``): who is asked can change while
+    the gate waits (a leaver's gates are reassigned, Art. 19), its ``assigned_users`` cannot."""
+    return {"id": f"{GATE_MARKER}{step_key}@{run}",
+            "name": "whoever the ledger asks now (reassigned when someone leaves)"}
+
+
+def marked_gate(assigned_ids: Iterable[str]) -> tuple[str, str] | None:
+    """The ``(run, step)`` of the gate a :func:`gate_marker` among ``assigned_ids`` names."""
+    for user_id in assigned_ids:
+        if user_id.startswith(GATE_MARKER):
+            step_key, _, run = user_id.removeprefix(GATE_MARKER).partition("@")
+            return run, step_key
+    return None
+
+
 def staff_username(responded_by: Mapping[str, Any] | None) -> str | None:
     """The staff username of whoever answered a human-in-the-loop task (``None``: nobody)."""
     if not responded_by:

@@ -235,10 +235,77 @@ def open_gate(conn: Connection, request: Request, step: Step, *, at: datetime | 
 
 
 def asked(conn: Connection, request: Request, step: Step) -> list[str]:
-    """Who the latest opening of ``step`` in this run asked (the ledger's ``approval.ask``)."""
-    rows = [r for r in _entries(conn, request, (LedgerAction.APPROVAL_ASK,))
-            if r.details.get("step") == step.key]
-    return list(rows[-1].details["asked"]) if rows else []
+    """Who the latest opening of ``step`` in this run asked (the ledger's ``approval.ask``;
+    after a reassignment, the people asked in place of a leaver)."""
+    return asked_in_run(conn, request.run, step.key)
+
+
+def asked_in_run(conn: Connection, run: str, step_key: str) -> list[str]:
+    """:func:`asked` by the chain run and step alone (what Airflow's auth manager knows of a
+    gate, ``dossiers.airflow.auth``)."""
+    from sqlalchemy import select
+
+    from dossiers.core.schema import ledger_entry
+
+    latest = conn.execute(
+        select(ledger_entry.c.details["asked"])
+        .where(ledger_entry.c.subject_type == SUBJECT_TYPE,
+               ledger_entry.c.action == LedgerAction.APPROVAL_ASK.value,
+               ledger_entry.c.details["run"].astext == run,
+               ledger_entry.c.details["step"].astext == step_key)
+        .order_by(ledger_entry.c.seq.desc()).limit(1)).scalar()
+    return list(latest or [])
+
+
+@dataclass(frozen=True)
+class Reassigned(Result):
+    """A waiting gate asked anew because someone it asked left (Art. 19)."""
+
+    request_id: str
+    run: str
+    step: str
+    asked: list[str]
+
+
+def reassign(conn: Connection, leaver: str) -> list[Reassigned]:
+    """Ask every waiting gate that asked ``leaver`` anew, of whoever may answer it now.
+
+    Called when a staff member leaves (``workflows.staff.leave``), after their account is
+    made inactive: each gate still waiting for an answer whose latest opening named them is
+    opened again in the ledger (``approval.ask`` with ``reassigned_from``) with the step's
+    eligible approvers now (:func:`eligible_approvers`: newly appointed role holders in,
+    the leaver out). Airflow's gate is not re-created: its ``assigned_users`` carries a
+    marker that sends Airflow's own check to this ledger entry (``dossiers.airflow.auth``),
+    and :func:`check_answer` reads the same entry. When nobody may answer any more, the gate
+    is asked of nobody and its timeout rejects it.
+    """
+    from sqlalchemy import select
+
+    from dossiers.core import ledger
+    from dossiers.core.schema import ledger_entry
+
+    rows = conn.execute(
+        select(ledger_entry.c.actor, ledger_entry.c.subject_id, ledger_entry.c.details)
+        .where(ledger_entry.c.subject_type == SUBJECT_TYPE,
+               ledger_entry.c.action == LedgerAction.APPROVAL_ASK.value,
+               ledger_entry.c.details["asked"].contains([leaver]))
+        .order_by(ledger_entry.c.seq)).all()
+    done = []
+    for row in rows:
+        details = row.details
+        request = Request(request_id=row.subject_id, requested_by=row.actor, run=details["run"],
+                          chain=details["chain"], summary=details.get("summary", ""))
+        step = Step(details["step"], Action(details["action"]), details["article"],
+                    department=details.get("department"))
+        if leaver not in asked(conn, request, step) or decision_of(conn, request, step):
+            continue  # asked anew since, or answered: nothing waits on the leaver
+        approvers = eligible_approvers(conn, request, step)
+        ledger.append(conn, ledger.Entry(
+            request.requested_by, LedgerAction.APPROVAL_ASK, SUBJECT_TYPE, request.request_id,
+            details=_details(request, step, asked=approvers, summary=request.summary,
+                             reassigned_from=leaver)))
+        done.append(Reassigned(request.request_id, request.run, step.key, approvers))
+    return done
 
 
 def check_answer(conn: Connection, request: Request, step: Step, username: str) -> Actor:

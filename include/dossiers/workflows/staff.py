@@ -17,6 +17,7 @@ from dossiers.core.free_text import refuse_personal_data
 from dossiers.core.permissions import STAFF_ROLES, Action, Actor, authorize
 from dossiers.core.schema import dossier, form, staff, staff_handover, staff_role
 from dossiers.core.vocabulary import FormStatus, LedgerAction
+from dossiers.workflows import approval_chains
 from dossiers.workflows.results import Result
 
 
@@ -37,6 +38,8 @@ class Left(Result):
     open_forms: int
     open_clocks: int
     roles_revoked: list[str]
+    #: Waiting approval gates that had asked the leaver, asked anew of others (Art. 19).
+    approvals_reassigned: int = 0
 
 
 def add(conn: Connection, acting_user: str | None, username: str, department_code: str,
@@ -120,7 +123,9 @@ def leave(conn: Connection, actor: Actor, username: str, handover_to: str, *,
     conn.execute(insert(staff_handover).values(
         staff_id=leaver, paper_volumes=list(paper_volumes), documents=list(documents),
         storage_devices=list(storage_devices), recorded_by=actor.staff_id, recorded_at=at))
-    summary = Left(username, handover_to, len(dossiers), len(forms), len(handed), sorted(revoked))
+    reassigned = approval_chains.reassign(conn, username)  # after the account is inactive
+    summary = Left(username, handover_to, len(dossiers), len(forms), len(handed), sorted(revoked),
+                   len(reassigned))
     ledger.append(conn, ledger.Entry(
         actor=actor.username, action=LedgerAction.STAFF_LEAVE, subject_type="staff", subject_id=username,
         details={**summary.as_dict(), "dossier_nos": sorted(n for n in dossiers if n),
