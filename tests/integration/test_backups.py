@@ -451,3 +451,20 @@ def test_a_drill_opens_documents_with_the_restored_key_ring(
         assert opened == 0 and len(problems) == min(5, summary["documents"]), problems
     finally:
         drill.drop_database(target)
+
+
+def test_a_drill_slower_than_the_rto_target_fails(company, cli, database_url: str, vault: Path,
+                                                 documents, tmp_path: Path, monkeypatch) -> None:
+    """Arts. 4, 18 (restore quickly): the policy's RTO target is a pass mark of every drill."""
+    summary = full.run_backup(database_url, "li.archive", documents)
+    rules = tmp_path / "policy.toml"
+    rules.write_text("[rules]\nbackup_rto_target_minutes = 0\n")
+    monkeypatch.setenv("DOSSIER_POLICY_FILE", str(rules))
+    drilled = cli("backup", "drill", "--as", "li.archive")
+    assert drilled.status == 1, drilled.stdout
+    assert "over the RTO target of 0 minutes (Arts. 4, 18)" in drilled.stderr
+    with db.transaction() as conn:
+        status, ok, problems = conn.execute(text(
+            "SELECT b.status, d.ok, d.problems FROM backup b JOIN backup_drill d ON d.backup_id = b.id "
+            "WHERE b.id = :i"), {"i": summary["backup_id"]}).one()
+    assert status != "verified" and ok is False and "RTO target" in problems[0]

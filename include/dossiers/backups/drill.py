@@ -185,6 +185,16 @@ def drill_offsite(url: str, who: Actor | str | None, backup_id: str | None = Non
         shutil.rmtree(work, ignore_errors=True)
 
 
+def rto_problems(rto_seconds: float) -> list[str]:
+    """A restore slower than the policy's RTO target fails the drill (Arts. 4, 18: restore
+    quickly after a failure or loss): the copy may be fine, the recovery is not."""
+    minutes = policy.policy().backup_rto_target_minutes
+    if rto_seconds <= minutes * 60:
+        return []
+    return [f"the restore took {rto_seconds:.1f} s, over the RTO target of {minutes} minutes "
+            f"({policy.Policy.article('backup_rto_target_minutes')})"]
+
+
 def drill(url: str, who: Actor | str | None, backup_id: str, *,
           source: DrillSource = DrillSource.VAULT, folder: Path | None = None,
           keyring_folder: Path | None = None, key: BackupKey | None = None) -> dict[str, Any]:
@@ -217,7 +227,7 @@ def drill(url: str, who: Actor | str | None, backup_id: str, *,
                                    keyring=keyring_folder if keyring_folder.exists() else None,
                                    reapply_destructions=False)
         rto = time.monotonic() - started
-        problems += restored.problems
+        problems += restored.problems + rto_problems(rto)
         details["restored"] = restored.as_dict()
         if not keyring_folder.exists():
             problems.append(f"key-ring backup {row['keyring_backup_id']} is missing from "
