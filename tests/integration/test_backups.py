@@ -468,3 +468,46 @@ def test_a_drill_slower_than_the_rto_target_fails(company, cli, database_url: st
             "SELECT b.status, d.ok, d.problems FROM backup b JOIN backup_drill d ON d.backup_id = b.id "
             "WHERE b.id = :i"), {"i": summary["backup_id"]}).one()
     assert status != "verified" and ok is False and "RTO target" in problems[0]
+
+
+def test_a_restore_when_the_system_of_record_is_lost_is_authorized_by_the_copy(
+        dossiers, cli, database_url: str, vault: Path, documents, tmp_path: Path,
+        monkeypatch) -> None:
+    """Arts. 14, 18 (recover quickly after a loss): with the dossier database gone, nobody
+    could restore if the permission check needed it; the restored copy's staff register
+    decides instead, a refusal leaves nothing behind, and the copy's ledger says how."""
+    from dossiers.backups import drill
+    from dossiers.core import ledger
+
+    summary = full.run_backup(database_url, "li.archive", documents)
+    target = drill.scratch_database(database_url)
+    restored_documents = tmp_path / "restored-documents"
+    restore_args = ("backup", "restore", summary["location"], "--into", target,
+                    "--keyring", summary["keyring_location"],
+                    "--documents-into", str(restored_documents))
+    try:
+        # while the system of record answers, the flag is refused and nothing is written
+        alive = cli(*restore_args, "--system-of-record-lost", "--as", "li.archive")
+        assert alive.status == 1 and "system of record answers" in alive.stderr, alive.stderr
+        monkeypatch.setenv("DOSSIER_DATABASE_URL", f"{database_url}_gone")  # no such database
+        lost = cli(*restore_args, "--as", "li.archive")
+        assert lost.status == 2 and "--system-of-record-lost" in lost.stderr, lost.stderr
+        refused = cli(*restore_args, "--system-of-record-lost", "--as", "zhao.market")
+        assert refused.status == 1 and "zhao.market may not backup.run" in refused.stderr, refused.stderr
+        with _admin(target) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname NOT IN "
+                                "('pg_catalog', 'information_schema')").fetchone() == (0,)
+        assert not restored_documents.exists()
+
+        done = cli(*restore_args, "--system-of-record-lost", "--as", "li.archive")
+        assert done.status == 0, done.stderr
+        assert done.json()["rows"] == summary["rows"] and done.json()["documents"] == 4
+        with db.transaction(db.get_engine(target, app_role=False)) as conn:
+            actor, action, details = conn.execute(text(
+                "SELECT actor, action, details FROM ledger_entry ORDER BY seq DESC LIMIT 1")).one()
+            assert ledger.verify(conn).ok
+        db.dispose(target)
+        assert (actor, action) == ("li.archive", "backup.restore")
+        assert details["system_of_record"].startswith("lost") and details["ok"] is True
+    finally:
+        drill.drop_database(target)

@@ -33,6 +33,7 @@ from dossiers.backups.tools import libpq_env, libpq_url, pg_tool
 from dossiers.core import db, ledger
 from dossiers.core.errors import CannotRun, DossierError, Refused
 from dossiers.core.objects import ObjectStore
+from dossiers.core.permissions import Action
 from dossiers.core.vocabulary import LedgerAction
 
 
@@ -201,16 +202,67 @@ def restore(folder: Path, into_url: str, *, key: BackupKey | None = None,
     return result
 
 
-def _record(into_url: str, actor: str, result: Restored) -> None:
+def _record(into_url: str, actor: str, result: Restored, **more: Any) -> None:
     """The restored copy's own ledger says where it came from (Art. 18; every change)."""
     engine = db.get_engine(into_url, app_role=False)
     try:
         with engine.begin() as conn:
             ledger.append(conn, ledger.Entry(
                 actor, LedgerAction.BACKUP_RESTORE, "backup", result.backup_id,
-                details=result.ledger_details()))
+                details={**result.ledger_details(), **more}))
     finally:
         db.dispose(into_url)
+
+
+#: What the restored copy's ledger says of a restore the copy itself authorized.
+SYSTEM_OF_RECORD_LOST = "lost: authorized by the restored copy's staff register"
+
+
+def restore_lost(folder: Path, into_url: str, username: str, *, documents_into: Path | None = None,
+                 keyring: Path | None = None) -> Restored:
+    """Disaster recovery (Arts. 14, 18: recover quickly after a loss): the system of record
+    is gone, so it cannot say who may restore. Whoever holds the backup key restores into an
+    empty database; then the restored copy, the staff register as it stood at the backup,
+    authorizes ``username`` (the same permission check, ``backup.run``). Refused, everything
+    restored is removed again (the database emptied, the documents folder deleted) before the
+    refusal is raised; allowed, the copy's ledger records the restore as one done without the
+    system of record. The caller makes sure it is really unreachable."""
+    from dossiers.core import directory
+    from dossiers.core.permissions import authorize
+
+    if documents_into is not None and documents_into.exists() and any(documents_into.iterdir()):
+        raise Refused("restore the documents into a new, empty folder when the system of record "
+                      "is lost (a refused restore removes it again)", record="restore target",
+                      field="documents-into")
+    from dossiers.backups.documents import local_store
+
+    store = local_store(documents_into) if documents_into is not None else None
+    result = restore(folder, into_url, documents_into=store, keyring=keyring)
+    try:
+        with db.transaction(db.get_engine(into_url, app_role=False)) as conn:
+            authorize(conn, directory.load_actor(conn, username), Action.BACKUP_RUN,
+                      subject=f"backup restore of {result.backup_id} (system of record lost)")
+    except DossierError:
+        db.dispose(into_url)
+        _empty(into_url)
+        if documents_into is not None:
+            shutil.rmtree(documents_into, ignore_errors=True)
+        raise
+    db.dispose(into_url)
+    _record(into_url, username, result, system_of_record=SYSTEM_OF_RECORD_LOST)
+    return result
+
+
+def _empty(into_url: str) -> None:
+    """Drop everything a restore put into ``into_url`` (it was empty before, see
+    :func:`_target_is_empty`): every schema but PostgreSQL's own, and a new empty ``public``."""
+    with psycopg.connect(libpq_url(db.normalise_url(into_url)), autocommit=True) as conn:
+        schemas = [n for (n,) in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', "
+            "'information_schema') AND nspname NOT LIKE 'pg_%'")]
+        for name in schemas:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+        conn.execute("CREATE SCHEMA public")
 
 
 def compare(conn: psycopg.Connection[Any], body: dict[str, Any], result: Restored,

@@ -15,6 +15,7 @@ from dossiers.backups import catalogue, drill, full, offsite, restore, verify
 from dossiers.backups.documents import local_store, source_store
 from dossiers.cli.shared import Group, command, noun, print_json
 from dossiers.core import db, directory
+from dossiers.core.errors import CannotRun, Refused, Unreachable
 from dossiers.core.permissions import Action, authorize
 
 
@@ -40,12 +41,27 @@ def cmd_backup_verify(args: argparse.Namespace) -> int:
 def cmd_backup_restore(args: argparse.Namespace) -> int:
     """Authorized in the system of record before anything is opened or written; the restore
     is then in both ledgers: the restored copy's (its chain continues) and the system of
-    record's (Art. 18; every change in the ledger)."""
-    with db.transaction() as conn:
-        actor = directory.load_actor(conn, args.acting_user)
-        authorize(conn, actor, Action.BACKUP_RUN, subject="backup restore")
-    documents = local_store(Path(args.documents_into)) if args.documents_into else None
+    record's (Art. 18; every change in the ledger). With ``--system-of-record-lost`` (only
+    while it does not answer) the restored copy authorizes instead (``restore_lost``)."""
     keyring = Path(args.keyring) if args.keyring else None
+    try:
+        with db.transaction() as conn:
+            actor = directory.load_actor(conn, args.acting_user)
+            if not args.system_of_record_lost:
+                authorize(conn, actor, Action.BACKUP_RUN, subject="backup restore")
+    except Unreachable as lost:
+        if not args.system_of_record_lost:
+            raise CannotRun(f"{lost}; if it is lost, restore with --system-of-record-lost: the "
+                            "restored copy then authorizes you as it stood at the backup") from None
+        result = restore.restore_lost(
+            Path(args.file), args.into, args.acting_user, keyring=keyring,
+            documents_into=Path(args.documents_into) if args.documents_into else None)
+        print_json(result.as_dict())
+        return 0 if result.ok else 1
+    if args.system_of_record_lost:
+        raise Refused("the system of record answers: restore without --system-of-record-lost "
+                      "(authorized there)", record="backup restore", field="system-of-record-lost")
+    documents = local_store(Path(args.documents_into)) if args.documents_into else None
     result = restore.restore(Path(args.file), args.into, documents_into=documents,
                              keyring=keyring, recorded_by=actor.username)
     with db.transaction() as conn:
@@ -96,6 +112,9 @@ def register(nouns: Group) -> None:
                       help="the backup's key-ring backup (without it no personal data opens)")
     back.add_argument("--documents-into", metavar="DIR",
                       help="restore the documents into this folder")
+    back.add_argument("--system-of-record-lost", action="store_true",
+                      help="disaster recovery: the dossier database is gone (refused while it "
+                           "answers); the restored copy's staff register authorizes --as")
     exercise = command(backup, "drill", cmd_backup_drill,
                        "restore a backup into a scratch database and document store and check "
                        "it against its manifest, the ledger anchor and the key ring")

@@ -32,7 +32,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from dossiers.core import embedded
 from dossiers.core.config import PROJECT_ROOT, settings
-from dossiers.core.errors import CannotRun
+from dossiers.core.errors import CannotRun, Unreachable
 
 APP_ROLE = "dossier_app"
 MIGRATIONS = Path(os.environ.get("DOSSIER_MIGRATIONS_DIR") or PROJECT_ROOT / "sql" / "migrations")
@@ -120,9 +120,9 @@ def dispose(url: str | None = None) -> None:
 _REACHED: set[tuple[str, bool]] = set()
 
 
-def _unreachable(url: str, exc: OperationalError) -> CannotRun:
+def _unreachable(url: str, exc: OperationalError) -> Unreachable:
     reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
-    return CannotRun(f"cannot connect to the dossier database at {describe(url)}: {reason}")
+    return Unreachable(f"cannot connect to the dossier database at {describe(url)}: {reason}")
 
 
 def get_engine(url: str | None = None, *, app_role: bool = True) -> Engine:

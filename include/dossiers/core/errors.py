@@ -40,3 +40,7 @@ class CannotRun(DossierError):
     """No database, no key file, an unreadable file: nothing was done."""
 
     exit_status = 2
+
+
+class Unreachable(CannotRun):
+    """The dossier database does not answer (down, lost, or the URL names none)."""
