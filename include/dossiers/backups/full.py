@@ -9,8 +9,8 @@ One run, in order (each step's failure leaves nothing that claims success):
 2. a REPEATABLE READ snapshot is exported; in it the key ring's rows go to their own small
    sealed backup (a separate vault), and ``pg_dump --snapshot -Fc`` dumps everything else
    (the key ring's tables with no rows) through zstd into a sealed file;
-3. in the same snapshot every table's row count and content hash, and the ledger head, are
-   taken for the manifest;
+3. in the same snapshot every table's row count and content hash are taken for the
+   manifest on connections of their own while ``pg_dump`` runs (then the ledger head);
 4. the document store's objects are copied through the ObjectStore protocol;
 5. the manifest (MAC'd) is written last; then the catalogue rows and the ledger entries.
 """
@@ -155,13 +155,17 @@ def run_backup(url: str, who: Actor | str | None, store: ObjectStore | None, *,
                 place.mkdir(parents=True, mode=0o700)
             keyring_body, keyring_manifest, keyring_size = _keyring_backup(
                 snap, keyring_folder, key, keyring_id, started)
-            t0 = time.monotonic()
-            database = _dump(snap, url, folder / DATABASE_FILE, key, backup_id)
-            database["seconds"] = round(time.monotonic() - t0, 3)
-            t0 = time.monotonic()
-            digests = snapshot.table_digests(snap.conn, exclude=(snapshot.KEYRING_SCHEMA,))
+            # The manifest's digests are taken in the same snapshot while pg_dump streams it
+            # (two readers of one view: the manifest still describes exactly the dump).
+            with snapshot.TableHasher.in_snapshot(
+                    snap, url, exclude=(snapshot.KEYRING_SCHEMA,)) as hashing:
+                t0 = time.monotonic()
+                database = _dump(snap, url, folder / DATABASE_FILE, key, backup_id)
+                database["seconds"] = round(time.monotonic() - t0, 3)
+                t0 = time.monotonic()
+                digests = hashing.result()
+                waited = round(time.monotonic() - t0, 3)
             head = snapshot.ledger_head(snap.conn)
-            hashing_seconds = round(time.monotonic() - t0, 3)
             snap.conn.rollback()  # the snapshot is no longer needed: documents are next
             t0 = time.monotonic()
             inventory = bundle.Inventory()
@@ -184,7 +188,8 @@ def run_backup(url: str, who: Actor | str | None, store: ObjectStore | None, *,
                              "why": "data keys are never in a data backup (Arts. 17, 18)"},
                 "keyring_backup": {"backup_id": keyring_id, "manifest_sha256": keyring_manifest},
                 "documents": documents, "ledger_head": head,
-                "timings": {"hashing_seconds": hashing_seconds,
+                "timings": {"hashing_seconds": round(hashing.seconds, 3),
+                            "hashing_waited_seconds": waited,
                             "total_seconds": round(time.monotonic() - started, 3)},
             }
             manifest_sha = manifest.write(folder, body, key)  # LAST: now the backup exists

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,11 @@ from dossiers.core.vocabulary import LedgerAction
 LOCK_MODE = "COMPLIANCE"
 SSE = "AES256"
 PART = 8 << 20
+#: Chunk of the read-back stream.
+READ_BACK_CHUNK = 8 << 20
+#: A GetObjectRetention answer longer than this is not a retention (see
+#: :func:`_retention_answers_only`).
+RETENTION_ANSWER_MAX = 64 << 10
 
 
 def offsite_location() -> str:
@@ -67,26 +74,33 @@ def _sha256(path: Path) -> str:
 
 
 def ship_file(client: Any, bucket: str, key: str, path: Path, until: datetime) -> dict[str, Any]:
-    """Upload, lock, read the lock back, read the object back; returns what was checked."""
+    """Upload, lock, read the lock back, read the object back; returns what was checked.
+
+    The file is read twice locally and once back from S3, never held whole: boto3's managed
+    upload (the same transfer settings as a plain ``upload_file``) while a thread hashes the
+    file, then the object streamed back and hashed.
+    """
     from boto3.s3.transfer import TransferConfig
     from botocore.exceptions import BotoCoreError, ClientError
 
-    local = _sha256(path)
-    try:
-        client.upload_file(str(path), bucket, key, ExtraArgs={
-            "ServerSideEncryption": SSE, "ObjectLockMode": LOCK_MODE,
-            "ObjectLockRetainUntilDate": until, "Metadata": {"sha256": local}},
-            Config=TransferConfig(multipart_threshold=PART, multipart_chunksize=PART))
-        client.put_object_retention(Bucket=bucket, Key=key, Retention={
-            "Mode": LOCK_MODE, "RetainUntilDate": until})
-        head = client.head_object(Bucket=bucket, Key=key)
-        retention, read_back = read_retention(client, bucket, key, head)
-        digest = hashlib.sha256()
-        body = client.get_object(Bucket=bucket, Key=key)["Body"]
-        for chunk in body.iter_chunks(1 << 20):
-            digest.update(chunk)
-    except (BotoCoreError, ClientError) as exc:
-        raise _failed(client, f"shipping {path.name}", exc) from None
+    with ThreadPoolExecutor(1, thread_name_prefix="offsite-local-hash") as hasher:
+        local_hash = hasher.submit(_sha256, path)  # hashlib releases the GIL: runs alongside
+        try:
+            client.upload_file(str(path), bucket, key, ExtraArgs={
+                "ServerSideEncryption": SSE, "ObjectLockMode": LOCK_MODE,
+                "ObjectLockRetainUntilDate": until},
+                Config=TransferConfig(multipart_threshold=PART, multipart_chunksize=PART))
+            client.put_object_retention(Bucket=bucket, Key=key, Retention={
+                "Mode": LOCK_MODE, "RetainUntilDate": until})
+            head = client.head_object(Bucket=bucket, Key=key)
+            retention, read_back = read_retention(client, bucket, key, head)
+            digest = hashlib.sha256()
+            body = client.get_object(Bucket=bucket, Key=key)["Body"]
+            for chunk in body.iter_chunks(READ_BACK_CHUNK):
+                digest.update(chunk)
+        except (BotoCoreError, ClientError) as exc:
+            raise _failed(client, f"shipping {path.name}", exc) from None
+        local = local_hash.result()
     retained = retention["RetainUntilDate"]
     if retention.get("Mode") != LOCK_MODE or retained is None or \
             retained < until.replace(microsecond=0):
@@ -101,21 +115,75 @@ def ship_file(client: Any, bucket: str, key: str, path: Path, until: datetime) -
             "read_back": read_back}
 
 
+class _Answer:
+    """A short response body for :func:`_retention_answers_only` (what botocore reads)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+def _retention_answers_only(client: Any) -> None:
+    """Make ``GetObjectRetention`` on ``client`` read a retention, never an object's bytes.
+
+    An endpoint that does not implement the call may answer it as a plain GET (moto 5.2's
+    server sends the whole object with a 500): botocore would read all of it and parse it
+    as an XML error, once per retry (measured: 36 s for a 200 MiB object, four times the
+    upload). A retention is a few hundred bytes of XML; a longer answer is dropped unread
+    and reported as ``NotImplemented``, so :func:`read_retention` reads the object's lock
+    from ``HeadObject`` instead.
+    """
+    from botocore.awsrequest import AWSResponse
+
+    session = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    if session is None:  # another botocore: leave the call as it is
+        return
+
+    def before_send(request: Any, **_: Any) -> Any:
+        response = session.send(request)
+        length = response.headers.get("Content-Length")
+        if (length is not None and int(length) <= RETENTION_ANSWER_MAX) or (
+                length is None and "xml" in response.headers.get("Content-Type", "")):
+            return response
+        response.raw.close()  # unread: the connection is not reused
+        return AWSResponse(request.url, 501, {"Content-Type": "application/xml"}, _Answer(
+            b"<Error><Code>NotImplemented</Code><Message>GetObjectRetention answered with "
+            b"an object's bytes</Message></Error>"))
+
+    client.meta.events.register("before-send.s3.GetObjectRetention", before_send,
+                                unique_id="dossier-retention-answers-only")
+
+
+#: Endpoints seen answering GetObjectRetention with something else than a retention: their
+#: objects' retention is read from HeadObject without asking again (per process).
+_NO_RETENTION_CALL: set[str] = set()
+
+
 def read_retention(client: Any, bucket: str, key: str,
                    head: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The object's retention as S3 reports it: ``GetObjectRetention``; where the endpoint
     does not answer that call (moto 5.2's server returns the object's bytes to it), the
     lock fields of ``HeadObject``, which report the same retention. Either way it is read
-    back from S3, never taken from what was sent."""
+    back from S3, never taken from what was sent.
+
+    An endpoint that did not answer is remembered: the call costs such an endpoint the
+    work of sending the whole object (seconds for a large one), so :func:`ship` reads the
+    small key-ring backup's objects first."""
     from botocore.exceptions import ClientError
 
-    try:
-        return client.get_object_retention(Bucket=bucket, Key=key)["Retention"], \
-            "get_object_retention"
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("500", "InternalError",
-                                                             "NotImplemented"):
-            raise
+    endpoint = endpoint_of(client)
+    if endpoint not in _NO_RETENTION_CALL:
+        _retention_answers_only(client)
+        try:
+            return client.get_object_retention(Bucket=bucket, Key=key)["Retention"], \
+                "get_object_retention"
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("500", "InternalError",
+                                                                 "NotImplemented"):
+                raise
+        _NO_RETENTION_CALL.add(endpoint)
     return ({"Mode": head.get("ObjectLockMode"),
              "RetainUntilDate": head.get("ObjectLockRetainUntilDate")},
             "head_object (GetObjectRetention not answered by this endpoint)")
@@ -151,12 +219,12 @@ def ship(url: str, who: Actor | str | None, backup_id: str | None = None, *,
     until = (now + timedelta(days=int(rules.backup_offsite_lock_days))).replace(microsecond=0)
     keyring_until = (now + timedelta(days=int(rules.keyring_backup_keep_days))).replace(microsecond=0)
     client = s3_client()
-    shipped = _ship_folder(client, bucket, f"{prefix}/full".strip("/"), Path(row["location"]),
-                           until)
     keyring_shipped: list[dict[str, Any]] = []
-    if keyring_row is not None:
+    if keyring_row is not None:  # first: its small objects find out how retention reads back
         keyring_shipped = _ship_folder(client, bucket, f"{prefix}/keyring".strip("/"),
                                        Path(keyring_row["location"]), keyring_until)
+    shipped = _ship_folder(client, bucket, f"{prefix}/full".strip("/"), Path(row["location"]),
+                           until)
     uri = f"s3://{bucket}/{prefix + '/' if prefix else ''}full/{backup_id}"
     with db.transaction(engine) as conn:
         conn.execute(backup.update().where(backup.c.id == backup_id).values(

@@ -36,6 +36,9 @@ from dossiers.core.objects import ObjectStore
 from dossiers.core.permissions import Action
 from dossiers.core.vocabulary import LedgerAction
 
+#: Tables hashed at once when comparing a restored copy with its manifest (2 cores).
+COMPARE_WORKERS = 2
+
 
 class BackupCorrupt(Refused):
     """A backup that does not open whole: nothing was restored from it (Art. 18)."""
@@ -188,7 +191,8 @@ def restore(folder: Path, into_url: str, *, key: BackupKey | None = None,
                 result.documents += 1
         result.seconds["documents"] = round(time.monotonic() - started, 3)
         # 3. Compare with the manifest.
-        compare(target, body, result, keyring_body)
+        compare(target, body, result, keyring_body, url=db.normalise_url(into_url),
+                server_major=target_major)
         result.seconds["total"] = round(time.monotonic() - started, 3)
     finally:
         target.close()
@@ -266,10 +270,14 @@ def _empty(into_url: str) -> None:
 
 
 def compare(conn: psycopg.Connection[Any], body: dict[str, Any], result: Restored,
-            keyring_body: dict[str, Any] | None) -> None:
-    """Every table's rows and hash against the manifest; problems named per table."""
+            keyring_body: dict[str, Any] | None, *, url: str, server_major: int) -> None:
+    """Every table's rows and hash against the manifest; problems named per table.
+
+    The restored copy is idle: its tables are hashed two at a time (both cores)."""
     expected: dict[str, Any] = body["tables"]
-    found = snapshot.table_digests(conn, exclude=(snapshot.KEYRING_SCHEMA,))
+    with snapshot.TableHasher(conn, url, server_major, exclude=(snapshot.KEYRING_SCHEMA,),
+                              workers=COMPARE_WORKERS) as hashing:
+        found = hashing.result()
     for name in sorted(set(expected) | set(found)):
         want, got = expected.get(name), found.get(name)
         if want is None:
