@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -39,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server() -> Iterator[str]:
     """Base URL (no database) of a PostgreSQL server the tests may create databases on.
 
     ``DOSSIER_TEST_EMBEDDED=1`` forces the embedded server, as on a machine without one.
@@ -48,10 +49,16 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if base:
         yield base
         return
-    root = tmp_path_factory.mktemp("embedded-pg")
-    server = embedded.ensure_running(root)
-    yield f"postgresql+psycopg://postgres@127.0.0.1:{server.port}"
-    embedded.stop(root)
+    # Not under pytest's basetemp: every pytest session started on the machine (as the same
+    # user) resets /tmp/pytest-of-USER to 0700, and the server, run as its own system user
+    # when the tests run as root, would lose its data folder mid-run (PANIC on pg_control).
+    root = Path(tempfile.mkdtemp(prefix="dossier-test-pg-"))
+    try:
+        server = embedded.ensure_running(root)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{server.port}"
+    finally:
+        embedded.stop(root)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _admin(base: str) -> psycopg.Connection:

@@ -236,7 +236,9 @@ def test_backup_drill_and_restore_give_an_identical_copy(
     assert report["decrypted_sample"] >= 2 and report["documents"] == 4
     assert report["ledger"]["anchor"]["points_compared"] >= 1
     assert report["rto_seconds"] > 0 and report["rpo_seconds"] > 0
-    assert report["amcheck"] == "pg_amcheck --heapallindexed"  # the machine's server has it
+    # pg_amcheck where the server has amcheck (the machine's); the embedded one ships none
+    assert report["amcheck"] == ("pg_amcheck --heapallindexed" if drill.amcheck_available(database_url)
+                                 else drill.AMCHECK_SKIPPED)
     with db.transaction() as conn:
         status = conn.execute(text("SELECT status FROM backup WHERE id = :i"),
                               {"i": summary["backup_id"]}).scalar_one()
