@@ -9,25 +9,27 @@ Refused rows write nothing. A refused file writes nothing at all.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Container, Generator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import ARRAY, Connection, Text, any_, bindparam, func, select, text
 
-from dossiers.calendar.clocks import due_after, open_rows
+from dossiers.calendar.clocks import Opened, due_after, open_rows
 from dossiers.calendar.workdays import default_calendar
 from dossiers.core import clock, db, ledger
 from dossiers.core.crypto import Field, KeyRing, seal
 from dossiers.core.db import copy_rows
 from dossiers.core.directory import department_heads, load_actor
 from dossiers.core.permissions import Action, Actor, authorize
-from dossiers.core.policy import policy
+from dossiers.core.policy import Policy, policy
 from dossiers.core.progress import Progress, no_progress
 from dossiers.core.schema import dossier, form, staff
 from dossiers.core.vocabulary import DossierStatus, LedgerAction
@@ -40,6 +42,7 @@ from dossiers.intake.submitter import SubmitterCheck
 INTAKE_LOCK = 0x696E74616B65
 PENDING = ("submitted", "reviewed")
 PERSONAL_PLACE = "personal"
+T = TypeVar("T")
 
 
 def zh_key(client_name_zh: str) -> str:
@@ -83,28 +86,34 @@ def prepare(valid: ValidForm) -> Prepared:
         valid.authorisation_ref, valid.collection_channel, valid.collected_on)
 
 
+Due = Callable[[date, str], Opened]
+
+
 def creation_clocks(dossier_id: uuid.UUID, signed_on: date | None, submitted_at: datetime,
-                    liaison_id: int) -> list[tuple[Any, ...]]:
+                    liaison_id: int, *, rules: Policy | None = None,
+                    due: Due = due_after) -> list[tuple[Any, ...]]:
     """Art. 8 clocks of an active client's form, on its future dossier.
 
     A client signed since the policy took effect is new: its information is due 3 wd after
     the contract (met now, on time or not) and its dossier created and filed 5 wd after
     submission. One signed before is a legacy client, back-filled within 1 month of the
-    policy taking effect.
+    policy taking effect. An import passes the policy it read once and a memoised ``due``
+    (reading the policy per row cost more than the COPY of the forms).
     """
     if signed_on is None:
         return []
+    rules = rules or policy()
     subject = ("dossier", str(dossier_id))
-    effective = policy().policy_effective_on
+    effective = rules.policy_effective_on
     if signed_on < effective:
-        due = due_after(effective, "legacy_backfill_months")
-        return [("legacy_backfill", *subject, policy().article("legacy_backfill_months"),
-                 liaison_id, effective, due.due, due.provisional, None)]
-    collected = due_after(signed_on, "new_client_collection_wd")
-    created = due_after(clock.local_date(submitted_at), "new_client_creation_wd")
-    return [("new_client_collection", *subject, policy().article("new_client_collection_wd"),
+        back = due(effective, "legacy_backfill_months")
+        return [("legacy_backfill", *subject, rules.article("legacy_backfill_months"),
+                 liaison_id, effective, back.due, back.provisional, None)]
+    collected = due(signed_on, "new_client_collection_wd")
+    created = due(clock.local_date(submitted_at), "new_client_creation_wd")
+    return [("new_client_collection", *subject, rules.article("new_client_collection_wd"),
              liaison_id, signed_on, collected.due, collected.provisional, submitted_at),
-            ("new_client_creation", *subject, policy().article("new_client_creation_wd"),
+            ("new_client_creation", *subject, rules.article("new_client_creation_wd"),
              None, clock.local_date(submitted_at), created.due, created.provisional, None)]  # CS's duty
 
 
@@ -138,34 +147,51 @@ def import_file(path: Path, *, acting_user: str | None, today: date | None = Non
 def import_forms(form_file: FormFile, name: str, *, acting_user: str | None,
                  today: date | None = None, keyring: KeyRing | None = None,
                  progress: Progress = no_progress) -> dict[str, Any]:
-    """Import the rows of a form file already read (``name`` for the report and the ledger)."""
+    """Import the rows of a form file already read (``name`` for the report and the ledger).
+
+    A pipeline, in one transaction: worker processes validate the file chunk by chunk while
+    this process refuses, seals and stores the chunks already validated, in file order (the
+    server's COPY work runs beside the validation of the next chunks). The intake lock is
+    taken before the first chunk, so the duplicates of every chunk are decided under it;
+    anything raised rolls back the whole import.
+    """
     today = today or clock.today()
     keyring = keyring or KeyRing()
     report = ImportReport(file=name, warnings=list(form_file.warnings))
+    total = len(form_file.rows)
     with db.transaction() as conn:
         actor = load_actor(conn, acting_user)
         authorize(conn, actor, Action.FORM_SUBMIT, subject=f"file {name}")
         liaisons = _active_liaisons(conn)
-        checked = validate_rows(form_file.rows, set(liaisons), today, progress)
-        checked = _refuse_others(SubmitterCheck(conn, actor, f"file {name}"), actor, checked)
-        checked = _refuse_unauthorised(conn, checked, today)
+        submitter = SubmitterCheck(conn, actor, f"file {name}")
         # Duplicates are decided under the lock, so two imports never accept one client.
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INTAKE_LOCK})
-        valid = _refuse_duplicates(conn, checked, report)
-        progress(STORE_STEP, 0, len(valid))
-        _store(conn, keyring, actor, name, valid, liaisons, today, report)
-        progress(STORE_STEP, len(valid), len(valid))
+        store = _Store(conn, keyring, actor, name, liaisons, today, report)
+        handled = 0
+        progress(STORE_STEP, 0, total)
+        # closing(): an error while storing stops the workers at once, not when collected.
+        with closing(checked_chunks(form_file.rows, set(liaisons), today, progress)) as chunks:
+            for checked in chunks:
+                checked = _refuse_others(submitter, actor, checked)
+                checked = _refuse_unauthorised(conn, checked, today)
+                store.write(store.refuse_duplicates(checked))
+                handled += len(checked)
+                progress(STORE_STEP, handled, total)
     report.rejected.sort(key=lambda e: (e["row"], e["field"]))
     return report.as_dict()
 
 
 Checked = tuple[int, Prepared | None, list[RowError]]
+Rows = list[tuple[int, dict[str, object]]]
 #: Below this many rows, validating in this process is quicker than starting workers.
 PARALLEL_FROM_ROWS = 5_000
+#: Rows a worker validates at a time: small enough that storing starts early and the last
+#: chunk stored after validation ends is short, large enough that a chunk's round trip and
+#: its COPY statements cost little per row.
+CHUNK_ROWS = 2_500
 
 
-def _validate_chunk(rows: list[tuple[int, dict[str, object]]], liaisons: set[str],
-                    today: date) -> list[Checked]:
+def _validate_chunk(rows: Rows, liaisons: set[str], today: date) -> list[Checked]:
     checked: list[Checked] = []
     for row, raw in rows:
         valid, errors = validate_row(row, raw, known_liaisons=liaisons, today=today)
@@ -173,33 +199,50 @@ def _validate_chunk(rows: list[tuple[int, dict[str, object]]], liaisons: set[str
     return checked
 
 
-def validate_rows(rows: list[tuple[int, dict[str, object]]], liaisons: set[str],
-                  today: date, progress: Progress = no_progress) -> list[Checked]:
-    """Validate and prepare every row; large files are spread over the machine's cores.
+ChunkCheck = Callable[[Rows, set[str], date], list[T]]
+
+
+def checked_chunks(rows: Rows, liaisons: set[str], today: date,
+                   progress: Progress = no_progress,
+                   check: ChunkCheck[Any] = _validate_chunk) -> Generator[list[Any]]:
+    """Validate and prepare every row (``check``, by chunk); large files are spread over
+    the machine's cores. Yields each chunk's results in file order as soon as it is done,
+    while the workers go on with the next chunks.
 
     Worker processes exchange rows through pipes only (nothing written to disk). Progress
-    is reported per chunk, as the chunks come back in order.
+    is reported per chunk. Closing the generator early (an error while storing) cancels the
+    chunks not yet started.
     """
     workers = min(os.cpu_count() or 1, 8)
-    checked: list[Checked] = []
+    done = 0
     progress(CHECK_STEP, 0, len(rows))
     if len(rows) < PARALLEL_FROM_ROWS or workers < 2:
         for i in range(0, len(rows), PROGRESS_ROWS):
-            checked.extend(_validate_chunk(rows[i:i + PROGRESS_ROWS], liaisons, today))
-            progress(CHECK_STEP, len(checked), len(rows))
-        return checked
+            chunk = check(rows[i:i + PROGRESS_ROWS], liaisons, today)
+            done += len(chunk)
+            progress(CHECK_STEP, done, len(rows))
+            yield chunk
+        return
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    size = -(-len(rows) // (workers * 4))
-    chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
-    with ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) as pool:
-        done = pool.map(_validate_chunk, chunks, [liaisons] * len(chunks),
-                        [today] * len(chunks))
-        for chunk in done:
-            checked.extend(chunk)
-            progress(CHECK_STEP, len(checked), len(rows))
-    return checked
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("forkserver"))
+    try:
+        futures = [pool.submit(check, rows[i:i + CHUNK_ROWS], liaisons, today)
+                   for i in range(0, len(rows), CHUNK_ROWS)]
+        for future in futures:
+            chunk = future.result()
+            done += len(chunk)
+            progress(CHECK_STEP, done, len(rows))
+            yield chunk
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def validate_rows(rows: Rows, liaisons: set[str], today: date,
+                  progress: Progress = no_progress) -> list[Checked]:
+    """Every row validated and prepared, in file order (:func:`checked_chunks`)."""
+    return [c for chunk in checked_chunks(rows, liaisons, today, progress) for c in chunk]
 
 
 def _refuse_others(check: SubmitterCheck, actor: Actor, checked: list[Checked]) -> list[Checked]:
@@ -236,40 +279,10 @@ def _active_liaisons(conn: Connection) -> dict[str, int]:
     return {r.username: r.id for r in rows}
 
 
-def _refuse_duplicates(conn: Connection, checked: Iterable[Checked],
-                       report: ImportReport) -> list[Prepared]:
-    """Refuse rows whose client already has a dossier, a pending form, or an earlier row."""
-    rows = list(checked)
-    en_keys = {p.name_key for _, p, _ in rows if p}
-    zh_keys = {p.zh_key for _, p, _ in rows if p}
-    existing = _existing_claims(conn, en_keys, zh_keys)
-    seen: dict[tuple[str, str], int] = {}
-    accepted = []
-    for row, prepared, errors in rows:
-        for e in errors:
-            report.rejected.append(e.as_dict())
-        if prepared is None:
-            continue
-        duplicate = None
-        for kind, key in (("client_name_en", prepared.name_key),
-                          ("client_name_zh", prepared.zh_key)):
-            what = existing.get((kind, key)) or (
-                f"row {seen[(kind, key)]} of this file" if (kind, key) in seen else None)
-            if what and duplicate is None:
-                duplicate = RowError(row, kind, "duplicate", f"{kind} duplicates {what}")
-        for kind, key in (("client_name_en", prepared.name_key),
-                          ("client_name_zh", prepared.zh_key)):
-            seen.setdefault((kind, key), row)
-        if duplicate:
-            report.rejected.append(duplicate.as_dict())
-        else:
-            accepted.append(prepared)
-    return accepted
-
-
-def _existing_claims(conn: Connection, en_keys: set[str],
-                     zh_keys: set[str]) -> dict[tuple[str, str], str]:
-    """(field, name key) -> what already claims that client: a pending form or a dossier."""
+def _existing_claims(conn: Connection, en_keys: set[str], zh_keys: set[str],
+                     ours: Container[str] = ()) -> dict[tuple[str, str], str]:
+    """(field, name key) -> what already claims that client: a pending form or a dossier;
+    not the pending forms in ``ours`` (written by the import asking, earlier in its file)."""
     claims: dict[tuple[str, str], str] = {}
     if not en_keys and not zh_keys:
         return claims
@@ -289,6 +302,8 @@ def _existing_claims(conn: Connection, en_keys: set[str],
     ).all()
     for kind, rows in (("pending form", pending), ("dossier", dossiers)):
         for r in rows:
+            if kind == "pending form" and r.label in ours:
+                continue
             if r.name_en_key in en_keys:
                 claims[("client_name_en", r.name_en_key)] = f"{kind} {r.label}"
             if r.name_zh_key in zh_keys:
@@ -302,43 +317,93 @@ FORM_COLUMNS = ("id", "kind", "status", "dossier_id", "client_name_zh", "client_
                 "personal_enc")
 
 
-def _store(conn: Connection, keyring: KeyRing, actor: Actor, file_name: str,
-           accepted: list[Prepared], liaisons: dict[str, int], today: date,
-           report: ImportReport) -> None:
-    """Write the accepted forms, their data keys, clocks and ledger entries (bulk COPY)."""
-    if not accepted:
-        return
-    ids = [(uuid.uuid4(), uuid.uuid4()) for _ in accepted]  # (form id, future dossier id)
-    keys = keyring.create_keys(conn, [dossier_id for _, dossier_id in ids])
-    review = default_calendar().add(today, policy().form_review_wd)  # Art. 11(2)
-    article = policy().article("form_review_wd")
-    heads = department_heads(conn)
-    submitted_at = clock.on(today)
-    forms, started, entries = [], [], []
-    for (form_id, dossier_id), form_row in zip(ids, accepted, strict=True):
-        sealed = seal(keys[dossier_id], form_row.personal_json,
-                      personal_field(form_id).aad(dossier_id))
-        forms.append((
-            form_id, "collection", "submitted", dossier_id, form_row.client_name_zh,
-            form_row.client_name_en, form_row.name_key, form_row.zh_key,
-            form_row.client_type, form_row.stage, form_row.department, liaisons[form_row.liaison],
-            actor.staff_id, submitted_at, file_name, form_row.row, form_row.payload_json, sealed,
-        ))
-        started.append(("form_review", "form", str(form_id), article,
-                       heads.get(form_row.department), today, review.date, review.provisional,
-                       None))
-        started.extend(creation_clocks(dossier_id, form_row.contract_signed_on, submitted_at,
-                                      liaisons[form_row.liaison]))
-        entries.append(ledger.Entry(
-            actor=actor.username, action=LedgerAction.FORM_SUBMIT, subject_type="form",
-            subject_id=str(form_id),
-            details={"file": file_name, "row": form_row.row, "client_type": form_row.client_type,
-                     "stage": form_row.stage, "department": form_row.department,
-                     "liaison": form_row.liaison, "review_due": review.date.isoformat(),
-                     "collection_channel": form_row.collection_channel,
-                     "review_due_provisional": review.provisional},
-        ))
-        report.accepted.append({"row": form_row.row, "form_id": str(form_id)})
-    copy_rows(conn, form, FORM_COLUMNS, forms)
-    open_rows(conn, started)
-    ledger.append_many(conn, entries)
+class _Store:
+    """One import's writes, chunk by chunk in file order, in the caller's transaction: the
+    duplicate decisions (remembering the rows already accepted) and the forms, their data
+    keys, clocks and ledger entries (bulk COPY). What is the same for every form (the review
+    due date, the heads, the policy, the due dates by start date) is read once."""
+
+    def __init__(self, conn: Connection, keyring: KeyRing, actor: Actor, file_name: str,
+                 liaisons: dict[str, int], today: date, report: ImportReport) -> None:
+        self.conn, self.keyring, self.actor, self.file_name = conn, keyring, actor, file_name
+        self.liaisons, self.today, self.report = liaisons, today, report
+        self.rules = policy()
+        self.review = default_calendar().add(today, self.rules.form_review_wd)  # Art. 11(2)
+        self.article = self.rules.article("form_review_wd")
+        self.heads = department_heads(conn)
+        self.submitted_at = clock.on(today)
+        self.due: Due = functools.cache(due_after)
+        #: (field, name key) -> the row of this file that first named it.
+        self.seen: dict[tuple[str, str], int] = {}
+        #: The forms this import wrote: not claims "before" it (the earlier row is named).
+        self.ours: set[str] = set()
+
+    def refuse_duplicates(self, checked: list[Checked]) -> list[Prepared]:
+        """Refuse rows whose client already has a dossier, a pending form, or an earlier row."""
+        en_keys = {p.name_key for _, p, _ in checked if p}
+        zh_keys = {p.zh_key for _, p, _ in checked if p}
+        existing = _existing_claims(self.conn, en_keys, zh_keys, self.ours)
+        seen, accepted = self.seen, []
+        for row, prepared, errors in checked:
+            for e in errors:
+                self.report.rejected.append(e.as_dict())
+            if prepared is None:
+                continue
+            duplicate = None
+            for kind, key in (("client_name_en", prepared.name_key),
+                              ("client_name_zh", prepared.zh_key)):
+                what = existing.get((kind, key)) or (
+                    f"row {seen[(kind, key)]} of this file" if (kind, key) in seen else None)
+                if what and duplicate is None:
+                    duplicate = RowError(row, kind, "duplicate", f"{kind} duplicates {what}")
+            for kind, key in (("client_name_en", prepared.name_key),
+                              ("client_name_zh", prepared.zh_key)):
+                seen.setdefault((kind, key), row)
+            if duplicate:
+                self.report.rejected.append(duplicate.as_dict())
+            else:
+                accepted.append(prepared)
+        return accepted
+
+    def write(self, accepted: list[Prepared]) -> None:
+        """Write the accepted forms, their data keys, clocks and ledger entries (bulk COPY)."""
+        if not accepted:
+            return
+        conn, actor, file_name, liaisons, review = (
+            self.conn, self.actor, self.file_name, self.liaisons, self.review)
+        ids = [(uuid.uuid4(), uuid.uuid4()) for _ in accepted]  # (form id, future dossier id)
+        keys = self.keyring.create_keys(conn, [dossier_id for _, dossier_id in ids])
+        submitted_at, review_due = self.submitted_at, review.date.isoformat()
+        forms, started, entries = [], [], []
+        for (form_id, dossier_id), form_row in zip(ids, accepted, strict=True):
+            sealed = seal(keys[dossier_id], form_row.personal_json,
+                          personal_field(form_id).aad(dossier_id))
+            liaison_id = liaisons[form_row.liaison]
+            forms.append((
+                form_id, "collection", "submitted", dossier_id, form_row.client_name_zh,
+                form_row.client_name_en, form_row.name_key, form_row.zh_key,
+                form_row.client_type, form_row.stage, form_row.department, liaison_id,
+                actor.staff_id, submitted_at, file_name, form_row.row, form_row.payload_json,
+                sealed,
+            ))
+            started.append(("form_review", "form", str(form_id), self.article,
+                           self.heads.get(form_row.department), self.today, review.date,
+                           review.provisional, None))
+            started.extend(creation_clocks(dossier_id, form_row.contract_signed_on,
+                                           submitted_at, liaison_id, rules=self.rules,
+                                           due=self.due))
+            entries.append(ledger.Entry(
+                actor=actor.username, action=LedgerAction.FORM_SUBMIT, subject_type="form",
+                subject_id=str(form_id),
+                details={"file": file_name, "row": form_row.row,
+                         "client_type": form_row.client_type, "stage": form_row.stage,
+                         "department": form_row.department, "liaison": form_row.liaison,
+                         "review_due": review_due,
+                         "collection_channel": form_row.collection_channel,
+                         "review_due_provisional": review.provisional},
+            ))
+            self.ours.add(str(form_id))
+            self.report.accepted.append({"row": form_row.row, "form_id": str(form_id)})
+        copy_rows(conn, form, FORM_COLUMNS, forms)
+        open_rows(conn, started)
+        ledger.append_many(conn, entries)
