@@ -247,3 +247,14 @@ def test_heads_file_for_their_department_and_the_cs_head_for_any(cli, company, t
     with db.transaction() as conn:
         assert conn.execute(text("SELECT count(*) FROM access_log WHERE actor = 'chen.cs'")
                             ).scalar() == 0
+
+
+def test_same_client_in_two_chunks_names_the_earlier_row(cli, company, tmp_path) -> None:
+    """A file stored chunk by chunk: a client repeated in a later chunk is named as the
+    duplicate of the earlier row, not of the pending form that row has just become."""
+    rows = [_row(n, contact_email="", contact_name="X") for n in range(1_200)]
+    rows.append(_row(9_999, client_name_en="Client 5 GmbH"))
+    report = cli("import", str(_write(tmp_path / "f.csv", rows)), "--as", "wang.market").json()
+    assert len(report["accepted"]) == 1_200
+    assert report["rejected"] == [{"row": 1_202, "field": "client_name_en", "code": "duplicate",
+                                   "message": "client_name_en duplicates row 7 of this file"}]

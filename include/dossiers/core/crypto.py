@@ -24,9 +24,11 @@ import os
 import sys
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -135,6 +137,14 @@ class Field:
         return f"{dossier_id}/{self.table}.{self.column}/{self.record}".encode()
 
 
+class WrappedKey(NamedTuple):
+    """A new data key, its wrapped form (what is stored) and when it was made."""
+
+    key: bytes
+    wrapped: bytes
+    made: datetime
+
+
 class KeyRing:
     """Data keys per dossier: created, unwrapped (cached in memory), destroyed."""
 
@@ -152,14 +162,27 @@ class KeyRing:
 
     def create_keys(self, conn: Connection, dossier_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
         """Make a fresh random data key for each dossier (one COPY for all); return them."""
-        keys = {dossier_id: AESGCM.generate_key(bit_length=256) for dossier_id in dossier_ids}
+        keys = self.make_keys(dossier_ids)
+        self.store_keys(conn, keys)
+        return {dossier_id: k.key for dossier_id, k in keys.items()}
+
+    def make_keys(self, dossier_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, WrappedKey]:
+        """Fresh random data keys, wrapped, not stored yet (:meth:`store_keys`): an import
+        makes and uses them while the server is still storing the previous chunk."""
         made = clock.now()
-        copy_rows(conn, data_key, ("dossier_id", "master_key_id", "wrapped_key", "created_at"), (
-            (dossier_id, self.master.key_id, self.master.wrap(key, str(dossier_id)), made)
-            for dossier_id, key in keys.items()))
-        for dossier_id, key in list(keys.items())[-self._cache_size:]:
-            self._remember(dossier_id, key)
+        keys = {}
+        for dossier_id in dossier_ids:
+            key = AESGCM.generate_key(bit_length=256)
+            keys[dossier_id] = WrappedKey(key, self.master.wrap(key, str(dossier_id)), made)
         return keys
+
+    def store_keys(self, conn: Connection, keys: Mapping[uuid.UUID, WrappedKey]) -> None:
+        """Store keys from :meth:`make_keys` (one COPY); a key made but never stored seals
+        nothing that is kept."""
+        copy_rows(conn, data_key, ("dossier_id", "master_key_id", "wrapped_key", "created_at"), (
+            (dossier_id, self.master.key_id, k.wrapped, k.made) for dossier_id, k in keys.items()))
+        for dossier_id, k in list(keys.items())[-self._cache_size:]:
+            self._remember(dossier_id, k.key)
 
     def key_for(self, conn: Connection, dossier_id: uuid.UUID) -> bytes:
         key = self._cache.get(dossier_id)

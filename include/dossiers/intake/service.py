@@ -1,7 +1,9 @@
 """Submitting collection forms (Art. 11 step 1; ``collection-form.md``).
 
-The whole file is validated first. In one transaction, under an intake lock (so two
-imports cannot both accept the same client), every accepted row becomes a submitted
+The file is read whole first (a refused file writes nothing). In one transaction, under
+an intake lock (so two imports cannot both accept the same client), its rows are
+validated chunk by chunk on worker processes while the chunks already validated are
+stored (:func:`import_forms`), and every accepted row becomes a submitted
 form awaiting its department head's review (Art. 11 step 2), with its personal data
 sealed under the future dossier's own data key, a review clock (2 wd) and a ledger entry.
 Refused rows write nothing. A refused file writes nothing at all.
@@ -14,6 +16,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Container, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -25,7 +28,7 @@ from sqlalchemy import ARRAY, Connection, Text, any_, bindparam, func, select, t
 from dossiers.calendar.clocks import Opened, due_after, open_rows
 from dossiers.calendar.workdays import default_calendar
 from dossiers.core import clock, db, ledger
-from dossiers.core.crypto import Field, KeyRing, seal
+from dossiers.core.crypto import Field, KeyRing, WrappedKey, seal
 from dossiers.core.db import copy_rows
 from dossiers.core.directory import department_heads, load_actor
 from dossiers.core.permissions import Action, Actor, authorize
@@ -169,14 +172,24 @@ def import_forms(form_file: FormFile, name: str, *, acting_user: str | None,
         store = _Store(conn, keyring, actor, name, liaisons, today, report)
         handled = 0
         progress(STORE_STEP, 0, total)
-        # closing(): an error while storing stops the workers at once, not when collected.
-        with closing(checked_chunks(form_file.rows, set(liaisons), today, progress)) as chunks:
+        # closing(): an error stops the workers at once, not when the generator is collected.
+        # The writer thread runs one chunk's COPY statements at a time while this thread seals
+        # the next chunk; the connection is only used here while the writer is idle, and
+        # leaving the block waits for it, so nothing is written after a rollback begins.
+        with (closing(checked_chunks(form_file.rows, set(liaisons), today, progress)) as chunks,
+              ThreadPoolExecutor(1, thread_name_prefix="intake-writer") as writer):
+            written: Future[None] | None = None
             for checked in chunks:
+                made = store.make(checked)
+                if written is not None:
+                    written.result()  # the previous chunk's error, if any, is raised here
                 checked = _refuse_others(submitter, actor, checked)
                 checked = _refuse_unauthorised(conn, checked, today)
-                store.write(store.refuse_duplicates(checked))
+                written = writer.submit(store.write, store.refuse_duplicates(checked, made), made)
                 handled += len(checked)
                 progress(STORE_STEP, handled, total)
+            if written is not None:
+                written.result()
     report.rejected.sort(key=lambda e: (e["row"], e["field"]))
     return report.as_dict()
 
@@ -338,8 +351,9 @@ class _Store:
         #: The forms this import wrote: not claims "before" it (the earlier row is named).
         self.ours: set[str] = set()
 
-    def refuse_duplicates(self, checked: list[Checked]) -> list[Prepared]:
-        """Refuse rows whose client already has a dossier, a pending form, or an earlier row."""
+    def refuse_duplicates(self, checked: list[Checked], made: dict[int, _Made]) -> list[Prepared]:
+        """Refuse rows whose client already has a dossier, a pending form, or an earlier row;
+        the rows accepted go into the report (their form ids are made by :meth:`make`)."""
         en_keys = {p.name_key for _, p, _ in checked if p}
         zh_keys = {p.zh_key for _, p, _ in checked if p}
         existing = _existing_claims(self.conn, en_keys, zh_keys, self.ours)
@@ -362,48 +376,70 @@ class _Store:
             if duplicate:
                 self.report.rejected.append(duplicate.as_dict())
             else:
+                form_id = str(made[row].form_id)
+                self.ours.add(form_id)
+                self.report.accepted.append({"row": row, "form_id": form_id})
                 accepted.append(prepared)
         return accepted
 
-    def write(self, accepted: list[Prepared]) -> None:
-        """Write the accepted forms, their data keys, clocks and ledger entries (bulk COPY)."""
+    def make(self, checked: list[Checked]) -> dict[int, _Made]:
+        """Every valid row of a chunk made ready to store, by row: ids, a new data key, the
+        sealed personal data, clocks and ledger entry. Pure computation (no statement), so
+        it runs while the writer stores the previous chunk; what a refusal then drops was
+        only ever in memory (its data key is never stored)."""
+        valid = [p for _, p, _ in checked if p is not None]
+        ids = [(uuid.uuid4(), uuid.uuid4()) for _ in valid]  # (form id, future dossier id)
+        keys = self.keyring.make_keys(dossier_id for _, dossier_id in ids)
+        actor, file_name, liaisons, review = self.actor, self.file_name, self.liaisons, self.review
+        submitted_at, review_due = self.submitted_at, review.date.isoformat()
+        made: dict[int, _Made] = {}
+        for (form_id, dossier_id), form_row in zip(ids, valid, strict=True):
+            key = keys[dossier_id]
+            sealed = seal(key.key, form_row.personal_json, personal_field(form_id).aad(dossier_id))
+            liaison_id = liaisons[form_row.liaison]
+            clocks = [("form_review", "form", str(form_id), self.article,
+                       self.heads.get(form_row.department), self.today, review.date,
+                       review.provisional, None)]
+            clocks.extend(creation_clocks(dossier_id, form_row.contract_signed_on,
+                                          submitted_at, liaison_id, rules=self.rules,
+                                          due=self.due))
+            made[form_row.row] = _Made(
+                form_id, dossier_id, key,
+                (form_id, "collection", "submitted", dossier_id, form_row.client_name_zh,
+                 form_row.client_name_en, form_row.name_key, form_row.zh_key,
+                 form_row.client_type, form_row.stage, form_row.department, liaison_id,
+                 actor.staff_id, submitted_at, file_name, form_row.row, form_row.payload_json,
+                 sealed),
+                clocks,
+                ledger.Entry(
+                    actor=actor.username, action=LedgerAction.FORM_SUBMIT, subject_type="form",
+                    subject_id=str(form_id),
+                    details={"file": file_name, "row": form_row.row,
+                             "client_type": form_row.client_type, "stage": form_row.stage,
+                             "department": form_row.department, "liaison": form_row.liaison,
+                             "review_due": review_due,
+                             "collection_channel": form_row.collection_channel,
+                             "review_due_provisional": review.provisional}))
+        return made
+
+    def write(self, accepted: list[Prepared], made: dict[int, _Made]) -> None:
+        """Store the accepted forms, their data keys, clocks and ledger entries (bulk COPY,
+        in this order), from :meth:`make`; called on the writer thread."""
         if not accepted:
             return
-        conn, actor, file_name, liaisons, review = (
-            self.conn, self.actor, self.file_name, self.liaisons, self.review)
-        ids = [(uuid.uuid4(), uuid.uuid4()) for _ in accepted]  # (form id, future dossier id)
-        keys = self.keyring.create_keys(conn, [dossier_id for _, dossier_id in ids])
-        submitted_at, review_due = self.submitted_at, review.date.isoformat()
-        forms, started, entries = [], [], []
-        for (form_id, dossier_id), form_row in zip(ids, accepted, strict=True):
-            sealed = seal(keys[dossier_id], form_row.personal_json,
-                          personal_field(form_id).aad(dossier_id))
-            liaison_id = liaisons[form_row.liaison]
-            forms.append((
-                form_id, "collection", "submitted", dossier_id, form_row.client_name_zh,
-                form_row.client_name_en, form_row.name_key, form_row.zh_key,
-                form_row.client_type, form_row.stage, form_row.department, liaison_id,
-                actor.staff_id, submitted_at, file_name, form_row.row, form_row.payload_json,
-                sealed,
-            ))
-            started.append(("form_review", "form", str(form_id), self.article,
-                           self.heads.get(form_row.department), self.today, review.date,
-                           review.provisional, None))
-            started.extend(creation_clocks(dossier_id, form_row.contract_signed_on,
-                                           submitted_at, liaison_id, rules=self.rules,
-                                           due=self.due))
-            entries.append(ledger.Entry(
-                actor=actor.username, action=LedgerAction.FORM_SUBMIT, subject_type="form",
-                subject_id=str(form_id),
-                details={"file": file_name, "row": form_row.row,
-                         "client_type": form_row.client_type, "stage": form_row.stage,
-                         "department": form_row.department, "liaison": form_row.liaison,
-                         "review_due": review_due,
-                         "collection_channel": form_row.collection_channel,
-                         "review_due_provisional": review.provisional},
-            ))
-            self.ours.add(str(form_id))
-            self.report.accepted.append({"row": form_row.row, "form_id": str(form_id)})
-        copy_rows(conn, form, FORM_COLUMNS, forms)
-        open_rows(conn, started)
-        ledger.append_many(conn, entries)
+        chosen = [made[p.row] for p in accepted]
+        self.keyring.store_keys(self.conn, {m.dossier_id: m.key for m in chosen})
+        copy_rows(self.conn, form, FORM_COLUMNS, (m.form for m in chosen))
+        open_rows(self.conn, (c for m in chosen for c in m.clocks))
+        ledger.append_many(self.conn, (m.entry for m in chosen))
+
+
+class _Made(NamedTuple):
+    """One valid row ready to store (:meth:`_Store.make`)."""
+
+    form_id: uuid.UUID
+    dossier_id: uuid.UUID
+    key: WrappedKey
+    form: tuple[Any, ...]
+    clocks: list[tuple[Any, ...]]
+    entry: ledger.Entry
