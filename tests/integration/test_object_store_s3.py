@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from dossiers.core import objects
 from dossiers.core.errors import CannotRun, NotFound
 from dossiers.core.objects import PART_SIZE, S3ObjectStore, document_store, object_store
 from dossiers.core.segments import SEGMENT_SIZE, open_stream, seal_stream
@@ -42,6 +43,21 @@ def test_a_sealed_document_of_many_segments_and_parts_comes_back_whole(
     assert s3.head_object(Bucket=bucket, Key="documents/3f/3fa9c0")["ContentLength"] == written
     back = b"".join(open_stream(store.get("3f/3fa9c0"), KEY, b"doc-1"))
     assert back == plain
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_an_object_beyond_one_puts_limit_goes_as_a_multipart_upload(
+        s3_bucket: tuple[Any, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    s3, bucket = s3_bucket
+    monkeypatch.setattr(objects, "SINGLE_PUT_UP_TO", 2 * PART_SIZE)
+    store = object_store(f"s3://{bucket}/documents")
+    plain = os.urandom(2 * PART_SIZE + 3 * SEGMENT_SIZE + 12345)
+
+    written = store.put("mp", seal_stream(_pieces(plain), KEY, b"doc-mp"))
+
+    head = s3.head_object(Bucket=bucket, Key="documents/mp")
+    assert head["ContentLength"] == written and head["ETag"].endswith('-3"')  # three parts
+    assert b"".join(open_stream(store.get("mp"), KEY, b"doc-mp")) == plain
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 

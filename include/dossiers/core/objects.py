@@ -7,8 +7,9 @@ file. Content moves as iterables of chunks, so memory stays bounded whatever the
 ``put`` is all-or-nothing: a reader never sees half an object, and a put interrupted
 halfway leaves no object under its key. The local store writes beside the final name and
 renames; the S3 store (``s3://bucket/prefix``, through the Airflow amazon provider's
-connection ``dossier_s3``, :mod:`dossiers.core.s3`) relies on S3's own atomic PUT and
-multipart completion, and aborts the multipart upload on any failure.
+connection ``dossier_s3``, :mod:`dossiers.core.s3`) relies on S3's own atomic PUT (an object
+larger than one part is spooled to a temporary file, already unlinked, and sent from there),
+and beyond one PUT's limit on multipart completion, aborting the upload on any failure.
 
 :func:`document_store` is the configured store of documents (``DOSSIER_DOCUMENT_STORE``).
 """
@@ -23,12 +24,12 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import urlparse
 
 from dossiers.core.config import settings
 from dossiers.core.errors import CannotRun, NotFound
-from dossiers.core.pipeline import Behind, rechunk
+from dossiers.core.pipeline import Behind
 from dossiers.core.s3 import S3_CONN_ID, endpoint_of, s3_client
 
 #: The size of the chunks ``get`` yields.
@@ -200,19 +201,13 @@ class LocalObjectStore:
 PART_SIZE = 8 << 20
 #: Parts in flight at once: memory stays below (PARTS_IN_FLIGHT + 1) × PART_SIZE.
 PARTS_IN_FLIGHT = 2
-
-
-def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """The chunks regrouped into parts of exactly ``size`` bytes; the last one may be shorter
-    but is never empty, except for an empty object (one part is always yielded).
-
-    The regrouping is :func:`dossiers.core.pipeline.rechunk` (one copy of each byte at most);
-    the chunks must not change after they are passed (``bytes`` do not)."""
-    yielded = False
-    for part in rechunk(chunks, size):  # its trailing empty piece only for an empty object
-        if part or not yielded:
-            yield part
-            yielded = True
+#: The largest object sent as one PUT (S3's own limit for one PUT; a document is at most
+#: ``document_max_bytes``, 2 GiB, so every document is). One PUT from a spool file instead
+#: of a multipart upload of the stream: measured on moto's server (issue 11), completing a
+#: multipart upload joins and stores every part again, which made a 1 GiB add ~3x a plain
+#: ``put_object``; one PUT is also what S3 Object Lock's headers and a bucket's default
+#: retention apply to whole (shared/facts.md: moto drops them on multipart uploads).
+SINGLE_PUT_UP_TO = 5 << 30
 
 
 def _s3_errors() -> tuple[type[BaseException], ...]:
@@ -250,9 +245,9 @@ class S3ObjectStore:
         _check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def _cannot_run(self, doing: str, exc: BaseException) -> CannotRun:
+    def _cannot_run(self, doing: str, exc: BaseException, code: str | None = None) -> CannotRun:
         """S3 unreachable or refusing: one clear line; the caller's work is retry-safe."""
-        code = _error_code(exc)
+        code = code or _error_code(exc)
         if code in ("NoSuchBucket",):
             reason = f"the bucket {self.bucket} does not exist"
         elif code:
@@ -269,25 +264,58 @@ class S3ObjectStore:
                         record="object store")
 
     def put(self, key: str, chunks: Iterable[bytes]) -> int:
+        """One PUT, atomic by itself, for an object of any size up to :data:`SINGLE_PUT_UP_TO`:
+        held in memory when it fits in one part, else written to a spool file first (on a
+        thread, beside the sealing) and sent from there; a multipart upload read from the
+        spool beyond that."""
         full = self._key(key)
-        parts = _parts(chunks, PART_SIZE)
-        head = [next(parts)]
-        second = next(parts, None)
-        if second is None:  # fits in one part: one PUT, atomic by itself
-            try:
-                self.client().put_object(Bucket=self.bucket, Key=full, Body=head[0])
-            except _s3_errors() as exc:
-                raise self._cannot_run(f"writing {key}", exc) from None
-            return len(head[0])
-        head.append(second)
-        del second  # held only by ``head`` until uploaded: memory stays bounded
+        source = iter(chunks)
+        held: list[bytes] = []
+        size = 0
+        for chunk in source:
+            held.append(chunk if isinstance(chunk, bytes) else bytes(chunk))
+            size += len(chunk)
+            if size > PART_SIZE:
+                break
+        else:  # fits in one part
+            self._put_object(key, full, b"".join(held))
+            return size
+        self._reachable(key)  # S3 down or no bucket: said before the whole upload is read
+        with tempfile.TemporaryFile(prefix="dossier-object-") as spool:
+            with Behind(spool.write, depth=WRITE_DEPTH, name="object-spool") as writer:
+                for chunk in held:
+                    writer.feed(chunk)
+                held.clear()  # the spool holds them: memory stays bounded
+                for chunk in source:
+                    writer.feed(chunk if isinstance(chunk, bytes) else bytes(chunk))
+                    size += len(chunk)
+            spool.flush()
+            spool.seek(0)
+            if size <= SINGLE_PUT_UP_TO:
+                self._put_object(key, full, spool, size)
+                return size
+            return self._multipart(key, full, iter(lambda: spool.read(PART_SIZE), b""))
 
-        def remaining() -> Iterator[bytes]:
-            while head:
-                yield head.pop(0)
-            yield from parts
+    def _put_object(self, key: str, full: str, body: bytes | IO[bytes],
+                    size: int | None = None) -> None:
+        extra = {} if size is None else {"ContentLength": size}
+        try:
+            self.client().put_object(Bucket=self.bucket, Key=full, Body=body, **extra)
+        except _s3_errors() as exc:
+            raise self._cannot_run(f"writing {key}", exc) from None
 
-        return self._multipart(key, full, remaining())
+    def _reachable(self, key: str) -> None:
+        """Raise the one-line error when S3 cannot be reached or the bucket is missing. A
+        store whose credentials may write objects but not read the bucket (403) is let
+        through: its PUT says what is wrong, if anything is."""
+        try:
+            self.client().head_bucket(Bucket=self.bucket)
+        except _s3_errors() as exc:
+            code = _error_code(exc)
+            if code in ("403", "AccessDenied"):
+                return
+            raise self._cannot_run(f"writing {key}", exc, "NoSuchBucket" if code in (
+                "404", "NotFound") else code) from None
 
     def _multipart(self, key: str, full: str, parts: Iterator[bytes]) -> int:
         """A multipart upload completed whole, or aborted: never a partial object, never a
