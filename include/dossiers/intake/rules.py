@@ -314,8 +314,12 @@ class ValidForm:
         its title and preference.
         """
         result: dict[str, object] = {}
+        values = self.__dict__  # every field is there (_from_values); read for each row
         for name in _FIELD_NAMES if personal else _NON_PERSONAL_FIELD_NAMES:
-            value = getattr(self, name)
+            value = values[name]
+            if value is None or type(value) is str:  # most fields: nothing to convert
+                result[name] = value
+                continue
             if isinstance(value, date):
                 value = value.isoformat()
             elif isinstance(value, Decimal):
