@@ -169,12 +169,14 @@ class KeyRing:
     def make_keys(self, dossier_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, WrappedKey]:
         """Fresh random data keys, wrapped, not stored yet (:meth:`store_keys`): an import
         makes and uses them while the server is still storing the previous chunk."""
+        return self.wrap_keys({dossier_id: new_data_key() for dossier_id in dossier_ids})
+
+    def wrap_keys(self, keys: Mapping[uuid.UUID, bytes]) -> dict[uuid.UUID, WrappedKey]:
+        """Data keys made by :func:`new_data_key` elsewhere (an import's worker processes),
+        wrapped by the master key here, ready for :meth:`store_keys`."""
         made = clock.now()
-        keys = {}
-        for dossier_id in dossier_ids:
-            key = AESGCM.generate_key(bit_length=256)
-            keys[dossier_id] = WrappedKey(key, self.master.wrap(key, str(dossier_id)), made)
-        return keys
+        return {dossier_id: WrappedKey(key, self.master.wrap(key, str(dossier_id)), made)
+                for dossier_id, key in keys.items()}
 
     def store_keys(self, conn: Connection, keys: Mapping[uuid.UUID, WrappedKey]) -> None:
         """Store keys from :meth:`make_keys` (one COPY); a key made but never stored seals
@@ -254,6 +256,11 @@ class KeyRing:
     def blind_index(self, conn: Connection, kind: str, value: str) -> bytes:
         """A keyed hash for exact matching of a normalised value (never reversible)."""
         return hmac.new(self.index_key(conn), f"{kind}:{value}".encode(), hashlib.sha256).digest()[:16]
+
+
+def new_data_key() -> bytes:
+    """A fresh random data key (AES-256-GCM) for one dossier."""
+    return AESGCM.generate_key(bit_length=256)
 
 
 def seal(key: bytes, value: str, aad: bytes) -> bytes:

@@ -28,7 +28,7 @@ from sqlalchemy import ARRAY, Connection, Text, any_, bindparam, func, select, t
 from dossiers.calendar.clocks import Opened, due_after, open_rows
 from dossiers.calendar.workdays import default_calendar
 from dossiers.core import clock, db, ledger
-from dossiers.core.crypto import Field, KeyRing, WrappedKey, seal
+from dossiers.core.crypto import Field, KeyRing, WrappedKey, new_data_key, seal
 from dossiers.core.db import copy_rows
 from dossiers.core.directory import department_heads, load_actor
 from dossiers.core.permissions import Action, Actor, authorize
@@ -58,11 +58,17 @@ def personal_field(form_id: uuid.UUID) -> Field:
 
 
 class Prepared(NamedTuple):
-    """A valid row made ready for storage: what the form table needs, its non-personal
-    payload and its personal fields as JSON (held in memory only until :func:`_store`
-    seals it; never written in clear). Plain strings: cheap to return from a worker."""
+    """A valid row made ready for storage: the ids of its form and future dossier, what the
+    form table needs, its non-personal payload and its personal fields sealed under a new
+    data key of that dossier (the key itself is kept only in memory until the keyring wraps
+    and stores it). Made in the worker that validated the row, so the importing process
+    neither seals nor handles the personal data in clear; plain values, cheap to return."""
 
     row: int
+    form_id: uuid.UUID
+    dossier_id: uuid.UUID
+    data_key: bytes
+    personal_enc: bytes
     client_name_zh: str
     client_name_en: str
     name_key: str
@@ -72,7 +78,6 @@ class Prepared(NamedTuple):
     department: str
     liaison: str
     payload_json: str
-    personal_json: str
     contract_signed_on: date | None
     authorisation_ref: str
     collection_channel: str
@@ -80,11 +85,15 @@ class Prepared(NamedTuple):
 
 
 def prepare(valid: ValidForm) -> Prepared:
+    form_id, dossier_id = uuid.uuid4(), uuid.uuid4()
+    data_key = new_data_key()
+    sealed = seal(data_key, json.dumps(valid.personal_fields(), ensure_ascii=False),
+                  personal_field(form_id).aad(dossier_id))
     return Prepared(
-        valid.row, valid.client_name_zh, valid.client_name_en, valid.name_key,
-        zh_key(valid.client_name_zh), valid.client_type, valid.stage, valid.department,
-        valid.liaison, json.dumps(valid.as_dict(personal=False), ensure_ascii=False),
-        json.dumps(valid.personal_fields(), ensure_ascii=False),
+        valid.row, form_id, dossier_id, data_key, sealed, valid.client_name_zh,
+        valid.client_name_en, valid.name_key, zh_key(valid.client_name_zh), valid.client_type,
+        valid.stage, valid.department, valid.liaison,
+        json.dumps(valid.as_dict(personal=False), ensure_ascii=False),
         valid.contract_signed_on if valid.stage == "active" else None,
         valid.authorisation_ref, valid.collection_channel, valid.collected_on)
 
@@ -383,19 +392,19 @@ class _Store:
         return accepted
 
     def make(self, checked: list[Checked]) -> dict[int, _Made]:
-        """Every valid row of a chunk made ready to store, by row: ids, a new data key, the
-        sealed personal data, clocks and ledger entry. Pure computation (no statement), so
-        it runs while the writer stores the previous chunk; what a refusal then drops was
-        only ever in memory (its data key is never stored)."""
+        """Every valid row of a chunk made ready to store, by row: its data key (made and
+        used by the worker) wrapped by the master key, the form row, clocks and ledger
+        entry. Pure computation (no statement), so it runs while the writer stores the
+        previous chunk; what a refusal then drops was only ever in memory (its data key is
+        never stored)."""
         valid = [p for _, p, _ in checked if p is not None]
-        ids = [(uuid.uuid4(), uuid.uuid4()) for _ in valid]  # (form id, future dossier id)
-        keys = self.keyring.make_keys(dossier_id for _, dossier_id in ids)
+        keys = self.keyring.wrap_keys({p.dossier_id: p.data_key for p in valid})
         actor, file_name, liaisons, review = self.actor, self.file_name, self.liaisons, self.review
         submitted_at, review_due = self.submitted_at, review.date.isoformat()
         made: dict[int, _Made] = {}
-        for (form_id, dossier_id), form_row in zip(ids, valid, strict=True):
+        for form_row in valid:
+            form_id, dossier_id, sealed = form_row.form_id, form_row.dossier_id, form_row.personal_enc
             key = keys[dossier_id]
-            sealed = seal(key.key, form_row.personal_json, personal_field(form_id).aad(dossier_id))
             liaison_id = liaisons[form_row.liaison]
             clocks = [("form_review", "form", str(form_id), self.article,
                        self.heads.get(form_row.department), self.today, review.date,
