@@ -15,7 +15,7 @@ import functools
 import json
 import os
 import uuid
-from collections.abc import Callable, Container, Generator
+from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -182,19 +182,27 @@ def import_forms(form_file: FormFile, name: str, *, acting_user: str | None,
         handled = 0
         progress(STORE_STEP, 0, total)
         # closing(): an error stops the workers at once, not when the generator is collected.
-        # The writer thread runs one chunk's COPY statements at a time while this thread seals
-        # the next chunk; the connection is only used here while the writer is idle, and
-        # leaving the block waits for it, so nothing is written after a rollback begins.
-        with (closing(checked_chunks(form_file.rows, set(liaisons), today, progress)) as chunks,
+        # The writer thread runs one chunk's COPY statements at a time on the transaction's
+        # connection while this thread makes the next chunk ready and reads, on a second
+        # connection, the authorisations and earlier claims it names: committed rows, read
+        # under the intake lock this transaction holds (so no other import adds a claim),
+        # and the forms this import has written are named by their rows (``seen``).
+        # Leaving the block waits for the writer, so nothing is written after a rollback.
+        with (conn.engine.connect() as reader,
+              closing(checked_chunks(form_file.rows, set(liaisons), today, progress)) as chunks,
               ThreadPoolExecutor(1, thread_name_prefix="intake-writer") as writer):
             written: Future[None] | None = None
             for checked in chunks:
                 made = store.make(checked)
+                checked = _refuse_others(submitter, actor, checked)  # logs on its own connection
+                checked = _refuse_unauthorised(reader, checked, today)
+                claims = _existing_claims(reader, {p.name_key for _, p, _ in checked if p},
+                                          {p.zh_key for _, p, _ in checked if p})
+                reader.rollback()  # ends the read transaction the statements began
                 if written is not None:
                     written.result()  # the previous chunk's error, if any, is raised here
-                checked = _refuse_others(submitter, actor, checked)
-                checked = _refuse_unauthorised(conn, checked, today)
-                written = writer.submit(store.write, store.refuse_duplicates(checked, made), made)
+                written = writer.submit(store.write, store.refuse_duplicates(checked, made, claims),
+                                        made)
                 handled += len(checked)
                 progress(STORE_STEP, handled, total)
             if written is not None:
@@ -301,10 +309,9 @@ def _active_liaisons(conn: Connection) -> dict[str, int]:
     return {r.username: r.id for r in rows}
 
 
-def _existing_claims(conn: Connection, en_keys: set[str], zh_keys: set[str],
-                     ours: Container[str] = ()) -> dict[tuple[str, str], str]:
-    """(field, name key) -> what already claims that client: a pending form or a dossier;
-    not the pending forms in ``ours`` (written by the import asking, earlier in its file)."""
+def _existing_claims(conn: Connection, en_keys: set[str],
+                     zh_keys: set[str]) -> dict[tuple[str, str], str]:
+    """(field, name key) -> what already claims that client: a pending form or a dossier."""
     claims: dict[tuple[str, str], str] = {}
     if not en_keys and not zh_keys:
         return claims
@@ -324,8 +331,6 @@ def _existing_claims(conn: Connection, en_keys: set[str], zh_keys: set[str],
     ).all()
     for kind, rows in (("pending form", pending), ("dossier", dossiers)):
         for r in rows:
-            if kind == "pending form" and r.label in ours:
-                continue
             if r.name_en_key in en_keys:
                 claims[("client_name_en", r.name_en_key)] = f"{kind} {r.label}"
             if r.name_zh_key in zh_keys:
@@ -357,15 +362,12 @@ class _Store:
         self.due: Due = functools.cache(due_after)
         #: (field, name key) -> the row of this file that first named it.
         self.seen: dict[tuple[str, str], int] = {}
-        #: The forms this import wrote: not claims "before" it (the earlier row is named).
-        self.ours: set[str] = set()
 
-    def refuse_duplicates(self, checked: list[Checked], made: dict[int, _Made]) -> list[Prepared]:
-        """Refuse rows whose client already has a dossier, a pending form, or an earlier row;
-        the rows accepted go into the report (their form ids are made by :meth:`make`)."""
-        en_keys = {p.name_key for _, p, _ in checked if p}
-        zh_keys = {p.zh_key for _, p, _ in checked if p}
-        existing = _existing_claims(self.conn, en_keys, zh_keys, self.ours)
+    def refuse_duplicates(self, checked: list[Checked], made: dict[int, _Made],
+                          existing: dict[tuple[str, str], str]) -> list[Prepared]:
+        """Refuse rows whose client already has a dossier or a pending form (``existing``,
+        :func:`_existing_claims`), or an earlier row; the rows accepted go into the report
+        (their form ids are made by the workers)."""
         seen, accepted = self.seen, []
         for row, prepared, errors in checked:
             for e in errors:
@@ -386,7 +388,6 @@ class _Store:
                 self.report.rejected.append(duplicate.as_dict())
             else:
                 form_id = str(made[row].form_id)
-                self.ours.add(form_id)
                 self.report.accepted.append({"row": row, "form_id": form_id})
                 accepted.append(prepared)
         return accepted
