@@ -4,10 +4,10 @@ One company is built (:mod:`dossierdata`) and every figure is measured on it, ea
 hand-written SQL baseline from the same run and database:
 
 - the full GX completeness validation beside one SQL statement computing the same
-  per-dossier failures (target <= 2x);
+  per-dossier failures (target <= 1.25x);
 - the monthly owner check end to end, as its DAG task runs it (GX, findings, mail to every
   liaison through a real SMTP server on loopback, Data Docs published) beside the same SQL
-  pass (target <= 2x);
+  pass (target <= 1.5x);
 - the quarterly sample draw beside a stratified sample drawn by one SQL statement, and the
   sampling audit as a whole (stated);
 - the monthly KPI scorecard beside one SQL statement computing the same counts.
@@ -25,7 +25,10 @@ import dossierdata
 from harness import Context, Result, Stopwatch, libpq_url
 from sqlalchemy import text
 
-TARGET = 2.0  # GX and the owner check: at most twice the hand-written SQL pass
+# Issue 16: GX at most 1.25x the hand-written SQL pass, the owner check at most 1.5x (issue 4
+# asked for 2x of both).
+GX_TARGET = 1.25
+OWNER_CHECK_TARGET = 1.5
 AS_OF = date(2026, 11, 2)  # the first working day of November 2026: the owner check's run
 MONTH = (datetime(2026, 10, 1), datetime(2026, 11, 2))  # its data interval (Shanghai)
 QUARTER_START = date(2026, 10, 1)
@@ -65,7 +68,7 @@ def _completeness(ctx: Context, url: str, notes: dict[str, Any]) -> list[Result]
     return [Result(
         bench="duties", metric=f"GX completeness, {notes['dossiers']:,} dossiers", value=gx_sw.seconds,
         unit="s", baseline_label="one hand-written SQL pass, same failures", baseline=sql_sw.seconds,
-        target=f"<= {TARGET:.0f}x", ok=gx_sw.seconds <= TARGET * sql_sw.seconds,
+        target=f"<= {GX_TARGET}x", ok=gx_sw.seconds <= GX_TARGET * sql_sw.seconds,
         checks={"GX and SQL find the same (dossier, check) failures": gx.failures == sql.failures,
                 "every check evaluated on the same dossiers": gx.evaluated == sql.evaluated,
                 "some dossiers fail, most pass": 0 < failing < notes["dossiers"] / 2},
@@ -90,6 +93,9 @@ def _owner_check(ctx: Context, url: str, start: datetime, end: datetime, sql_sec
     with MailCatcher(ctx.tmp / "owner-check-mail") as catcher:
         os.environ.update(airflow_env(url))
         os.environ.update(catcher.airflow_connection())
+        # A worker runs the task in a process that has loaded Airflow's SDK already;
+        # importing it here (2-7 s) is no part of the duty.
+        import airflow.sdk  # noqa: F401
         try:
             with Stopwatch() as sw, profiled(ctx, "owner_check"):
                 summary = tasks.owner_check(start, end)
@@ -107,7 +113,8 @@ def _owner_check(ctx: Context, url: str, start: datetime, end: datetime, sql_sec
     return Result(
         bench="duties", metric=f"owner check end to end, {notes['dossiers']:,} dossiers",
         value=sw.seconds, unit="s", baseline_label="one hand-written SQL pass, same failures",
-        baseline=sql_seconds, target=f"<= {TARGET:.0f}x", ok=sw.seconds <= TARGET * sql_seconds,
+        baseline=sql_seconds, target=f"<= {OWNER_CHECK_TARGET}x",
+        ok=sw.seconds <= OWNER_CHECK_TARGET * sql_seconds,
         checks={"every completeness failure of an open dossier is a finding":
                     summary["gaps"] == findings >= notes["failures"],
                 "one e-mail per liaison notified": mails == summary["liaisons_notified"] > 0,

@@ -41,14 +41,22 @@ MAIL_KIND = "monthly_check"
 
 
 def stale_gaps(conn: Connection, as_of: date) -> list[Gap]:
-    """Active clients with no communication record for ``stale_communication_months``."""
+    """Active clients with no communication record for ``stale_communication_months``.
+
+    An anti-join on the communications since then (PostgreSQL hashes only those, on both
+    cores), and the newest communication read only for the dossiers it finds: not the
+    newest of every dossier over all 5 M communications at a million dossiers, which took
+    twice as long (issue 16)."""
     since = datetime.combine(add_months(as_of, -policy().stale_communication_months), time(),
                              SHANGHAI)
-    last = (select(communication.c.dossier_id, func.max(communication.c.occurred_at).label("at"))
-            .group_by(communication.c.dossier_id).subquery())
-    rows = conn.execute(select(dossier.c.id, last.c.at).outerjoin(last, last.c.dossier_id == dossier.c.id)
+    recent = (select(communication.c.id)
+              .where(communication.c.dossier_id == dossier.c.id,
+                     communication.c.occurred_at >= since))
+    last = (select(func.max(communication.c.occurred_at))
+            .where(communication.c.dossier_id == dossier.c.id).scalar_subquery())
+    rows = conn.execute(select(dossier.c.id, last.label("at"))
                         .where(dossier.c.stage == Stage.ACTIVE, dossier.c.status == DossierStatus.OPEN,
-                               (last.c.at.is_(None)) | (last.c.at < since))).all()
+                               ~recent.exists())).all()
     return [Gap(r.id, "stale.communication", policy().article("stale_communication_months"),
                 "communication", "warning",
                 f"no communication record since {r.at.date().isoformat() if r.at else 'creation'}")

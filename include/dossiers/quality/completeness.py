@@ -49,8 +49,13 @@ BATCH_DEFINITION = "all_dossiers"
 SUITE = "dossier_completeness"
 CHECKPOINT = "dossier_completeness"
 DOCS_SITE = "local_site"
-#: Failing dossiers GX returns per check (a run that finds more refuses to under-report).
-MAX_FAILING_ROWS = 1_000_000
+#: The columns GX names a failing row by: the dossier, and its stage (GX's index query leaves
+#: the check's ``row_condition`` out, so :func:`fetch_failing_rows` applies it by the stage).
+ROW_COLUMNS = (*INDEX_COLUMNS, "stage")
+#: GX's session keeps the rows' temporary table in its own memory up to this size (about
+#: 380 MB at a million dossiers), not in 8 MB of buffers over files: every one of GX's
+#: metric queries and :func:`fetch_failing_rows` scans that table.
+GX_TEMP_BUFFERS = "1GB"
 #: GX 1.x severities: an ``error`` check fails as critical.
 GX_SEVERITY = {"error": "critical", "warning": "warning"}
 
@@ -119,7 +124,8 @@ def configure_datasource(context: Any) -> Any:
     rows query (at a million dossiers ~3x the hand-written pass instead of ~1.35x: see
     BENCHMARKS.md)."""
     return context.data_sources.add_or_update_postgres(
-        DATASOURCE, connection_string="${" + GX_URL_VARIABLE + "}", create_temp_table=True)
+        DATASOURCE, connection_string="${" + GX_URL_VARIABLE + "}", create_temp_table=True,
+        kwargs={"connect_args": {"options": f"-c temp_buffers={GX_TEMP_BUFFERS}"}})
 
 
 def configure_batch_definition(datasource: Any) -> Any:
@@ -172,21 +178,65 @@ def configure_suite(context: Any, checks: Sequence[Check]) -> Any:
 
 
 def configure_checkpoint(context: Any, batch_definition: Any, suite: Any) -> Any:
-    """One validation of the suite over the batch; every failing row is returned with the
-    dossier's id, number and liaison. Data Docs are built after it, from the trimmed
-    result (:func:`keep_trimmed`), not by a checkpoint action."""
+    """One validation of the suite over the batch. Per check GX returns its counts, a sample
+    of :data:`DOCS_ROWS` failing rows (for Data Docs) and its own query for every failing
+    row (``unexpected_index_query``), which :func:`fetch_failing_rows` runs. Data Docs are
+    built after it (:func:`keep_trimmed`), not by a checkpoint action.
+
+    Not ``COMPLETE``: GX would build every failing row into its result four times over (as
+    dicts, then a deep copy and JSON for its store), 237,486 rows at a million dossiers;
+    that Python work, not the SQL, was most of GX's time beyond the rows query (see
+    BENCHMARKS.md, issue 16)."""
     import great_expectations as gx
 
     validation = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=SUITE, data=batch_definition, suite=suite))
     return context.checkpoints.add_or_update(gx.Checkpoint(
         name=CHECKPOINT, validation_definitions=[validation], actions=[],
-        result_format={"result_format": "COMPLETE",
-                       "unexpected_index_column_names": list(INDEX_COLUMNS),
-                       # On SQL, GX LIMITs the failing rows to this even with COMPLETE
-                       # (default 20): without it a check with 21 failing dossiers loses one.
-                       "partial_unexpected_count": MAX_FAILING_ROWS,
-                       "return_unexpected_index_query": False}))
+        result_format={"result_format": "SUMMARY",
+                       "unexpected_index_column_names": list(ROW_COLUMNS),
+                       "partial_unexpected_count": DOCS_ROWS,
+                       "return_unexpected_index_query": True}))
+
+
+class FailingRow(NamedTuple):
+    """One row GX's index query returns: the index columns, then the checked value."""
+
+    dossier_id: Any
+    dossier_no: str
+    liaison_id: int
+    stage: str
+    value: Any
+
+
+def fetch_failing_rows(datasource: Any, outcome: Any,
+                       checks: Sequence[Check]) -> dict[str, list[FailingRow]]:
+    """Every failing row of every check: GX's ``unexpected_index_query`` of the check (its
+    own translation of the expectation into SQL), restricted to the check's stages, run on
+    GX's connection, whose session holds the batch's temporary table.
+
+    Must run before :func:`_close`. :func:`_collect` refuses the rows unless they are as
+    many as GX counted (``unexpected_count``), so a query that GX built differently from
+    its count (another row condition, another NULL rule) cannot under- or over-report."""
+    from sqlalchemy import text as sql_text
+
+    by_id = {c.id: c for c in checks}
+    engine = datasource.get_execution_engine()
+    rows: dict[str, list[FailingRow]] = {}
+    for validation in outcome.run_results.values():
+        for result in validation.results:
+            check = by_id[result.expectation_config.meta["check_id"]]
+            query = (result.result or {}).get("unexpected_index_query")
+            if not isinstance(query, str) or _raised(result) is not None:
+                continue  # _collect names the check that could not run
+            # Stages are vocabulary words (registry.validate), safe as literals; a colon in
+            # GX's literals must not be read as a bind parameter.
+            stages = ", ".join(f"'{stage}'" for stage in check.stages)
+            statement = (f"SELECT * FROM ({query.strip().rstrip(';')}) AS failing "
+                         f"WHERE failing.stage IN ({stages})").replace(":", "\\:")
+            rows[check.id] = [FailingRow(*r) for r in
+                              engine.execute_query(sql_text(statement)).fetchall()]
+    return rows
 
 
 def keep_trimmed(context: Any, outcome: Any, *, data_docs: bool) -> None:
@@ -356,9 +406,12 @@ def run_completeness(database_url: str | None = None, *, context_dir: Path | Non
             started = time.perf_counter()
             outcome = checkpoint.run()
             seconds["validate"] = time.perf_counter() - started
+            started = time.perf_counter()
+            rows = fetch_failing_rows(datasource, outcome, checks)
+            seconds["failing_rows"] = time.perf_counter() - started
         finally:
             _close(datasource)
-        failures, counts, evaluated = _collect(outcome, checks)
+        failures, counts, evaluated = _collect(outcome, checks, rows)
         started = time.perf_counter()
         keep_trimmed(context, outcome, data_docs=data_docs)
         seconds["keep_and_docs" if data_docs else "keep"] = time.perf_counter() - started
@@ -368,10 +421,12 @@ def run_completeness(database_url: str | None = None, *, context_dir: Path | Non
         data_docs=_docs_index(context) if data_docs else None, seconds=seconds)
 
 
-def _collect(outcome: Any, checks: Sequence[Check]) -> tuple[list[Failure], dict[str, int],
-                                                            dict[str, int]]:
+def _collect(outcome: Any, checks: Sequence[Check], failing: dict[str, list[FailingRow]]
+             ) -> tuple[list[Failure], dict[str, int], dict[str, int]]:
     """Every failing (dossier, check) of the run, and per check how many failed and how many
-    dossiers it applied to; refuses a result GX could not evaluate or cut short."""
+    dossiers it applied to; refuses a result GX could not evaluate, and failing rows that
+    are not as many as GX counted. Puts the kept sample into each GX result
+    (:func:`_sample`)."""
     by_id = {c.id: c for c in checks}
     failures: list[Failure] = []
     counts: dict[str, int] = {c.id: 0 for c in checks}
@@ -382,15 +437,36 @@ def _collect(outcome: Any, checks: Sequence[Check]) -> tuple[list[Failure], dict
             error = _raised(result)
             if error is not None:
                 raise CannotRun(f"completeness check {check.id!r} could not run: {error}")
-            rows = result.result.get("unexpected_index_list") or []
-            if len(rows) != result.result.get("unexpected_count", 0):
-                raise CannotRun(f"completeness check {check.id!r}: GX returned "
-                                f"{len(rows)} of {result.result['unexpected_count']} failing rows")
+            rows = failing.get(check.id)
+            expected = result.result.get("unexpected_count", 0)
+            if rows is None or len(rows) != expected:
+                raise CannotRun(f"completeness check {check.id!r}: GX counted {expected} "
+                                f"failing rows, its query returned "
+                                f"{'none' if rows is None else len(rows)}")
             counts[check.id] = len(rows)
             evaluated[check.id] = result.result.get("element_count", 0)
-            failures.extend(_failure(row["dossier_id"], row["dossier_no"], row["liaison_id"], check)
-                            for row in rows)
+            failures.extend(_failure(r.dossier_id, r.dossier_no, r.liaison_id, check)
+                            for r in rows)
+            _sample(result.result, rows, check.expectation.column)
     return failures, counts, evaluated
+
+
+def _sample(result: dict[str, Any], rows: list[FailingRow], column: str) -> None:
+    """The GX result as it is kept and shown in Data Docs: the first :data:`DOCS_ROWS`
+    failing rows (as GX's ``COMPLETE`` lists, cut), and the most common failing values
+    counted over all of them, as GX counts them."""
+    result.pop("unexpected_index_query", None)  # names GX's temporary table, gone by now
+    sample = rows[:DOCS_ROWS]
+    result["unexpected_list"] = result["partial_unexpected_list"] = [r.value for r in sample]
+    result["unexpected_index_list"] = result["partial_unexpected_index_list"] = [
+        {**dict(zip(ROW_COLUMNS, r[:len(ROW_COLUMNS)], strict=True)), column: r.value}
+        for r in sample]
+    try:
+        common = Counter(r.value for r in rows).most_common(DOCS_ROWS)
+        result["partial_unexpected_counts"] = [
+            {"value": value, "count": n} for value, n in sorted(common, key=lambda i: (-i[1], i[0]))]
+    except TypeError:  # values that do not order (None beside numbers): GX's order, unsorted
+        result["partial_unexpected_counts"] = [{"value": v, "count": n} for v, n in common]
 
 
 def _failure(dossier_id: Any, dossier_no: str, liaison_id: int, check: Check) -> Failure:
