@@ -26,14 +26,15 @@ from psycopg import sql
 from sqlalchemy import make_url
 
 from dossiers.backups import bundle, manifest, snapshot, verify
+from dossiers.backups.documents import local_store
 from dossiers.backups.files import open_file
 from dossiers.backups.full import DATABASE_FILE, KEYRING_FILE, context
 from dossiers.backups.settings import BackupKey
 from dossiers.backups.tools import libpq_env, libpq_url, pg_tool
-from dossiers.core import db, ledger
+from dossiers.core import db, directory, ledger
 from dossiers.core.errors import CannotRun, DossierError, Refused
 from dossiers.core.objects import ObjectStore
-from dossiers.core.permissions import Action
+from dossiers.core.permissions import Action, authorize
 from dossiers.core.vocabulary import LedgerAction
 
 #: Tables hashed at once when comparing a restored copy with its manifest (2 cores).
@@ -231,15 +232,10 @@ def restore_lost(folder: Path, into_url: str, username: str, *, documents_into: 
     restored is removed again (the database emptied, the documents folder deleted) before the
     refusal is raised; allowed, the copy's ledger records the restore as one done without the
     system of record. The caller makes sure it is really unreachable."""
-    from dossiers.core import directory
-    from dossiers.core.permissions import authorize
-
     if documents_into is not None and documents_into.exists() and any(documents_into.iterdir()):
         raise Refused("restore the documents into a new, empty folder when the system of record "
                       "is lost (a refused restore removes it again)", record="restore target",
                       field="documents-into")
-    from dossiers.backups.documents import local_store
-
     store = local_store(documents_into) if documents_into is not None else None
     result = restore(folder, into_url, documents_into=store, keyring=keyring)
     try:
