@@ -146,10 +146,14 @@ def test_sampling_audit_is_reproducible_and_rechecks_its_findings(cli, database_
         conn.execute(text("UPDATE paper_volume SET label_dossier_no = rtrim(label_dossier_no, '*') "
                           "WHERE dossier_id <> :left"), {"left": left})
         q1 = sampling_audit.sampling_audit(conn, date(2027, 1, 1), [], date(2027, 4, 1), seed=2)
-    assert q1["recheck"] == {"rechecked": len(items), "resolved": len(items) - 1, "persisting": 1}
+    assert q1["recheck"]["rechecked"] == q4["findings"]  # every open item of the quarter
+    assert dict(_rows("SELECT status, count(*) FROM finding WHERE period = '2026-Q4' "
+                      "AND check_id = 'paper.label_number' GROUP BY status")) == {
+        "resolved": len(items) - 1, "persisting": 1}
     assert _rows("SELECT f.dossier_id, f.status, f.rechecked_in FROM finding f JOIN clock c "
                  "ON c.kind = 'rectification' AND c.subject_id = f.id::text "
-                 "WHERE f.period = '2026-Q4' AND c.met_at IS NULL") == [(left, "persisting", "2027-Q1")]
+                 "WHERE f.period = '2026-Q4' AND f.check_id = 'paper.label_number' "
+                 "AND c.met_at IS NULL") == [(left, "persisting", "2027-Q1")]
 
 
 def test_a_contact_shared_with_another_clients_dossier_is_a_truthfulness_signal(
