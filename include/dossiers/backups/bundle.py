@@ -53,7 +53,7 @@ def pack(store: ObjectStore, inventory: Inventory) -> Iterator[bytes]:
 
 
 class _Reader:
-    def __init__(self, chunks: Iterable[bytes]):
+    def __init__(self, chunks: Iterable[bytes | bytearray]):
         self._chunks = iter(chunks)
         self._buffer = bytearray()
 
@@ -85,7 +85,7 @@ class _Reader:
         return next(self._chunks, None) is None
 
 
-def unpack(chunks: Iterable[bytes]) -> Iterator[tuple[str, int, Iterator[bytes]]]:
+def unpack(chunks: Iterable[bytes | bytearray]) -> Iterator[tuple[str, int, Iterator[bytes]]]:
     """Each object as ``(key, size, its bytes)``; the bytes must be consumed (or skipped by
     the next step of the iteration) before the next object is read."""
     reader = _Reader(chunks)

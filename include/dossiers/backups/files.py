@@ -47,7 +47,7 @@ def compress(chunks: Iterable[bytes]) -> Iterator[bytes]:
     yield compressor.flush()
 
 
-def decompress(chunks: Iterable[bytes]) -> Iterator[bytes]:
+def decompress(chunks: Iterable[bytes | bytearray]) -> Iterator[bytes]:
     decompressor = zstandard.ZstdDecompressor().decompressobj()
     for chunk in chunks:
         if out := decompressor.decompress(chunk):
@@ -71,7 +71,7 @@ def hashing(chunks: Iterable[bytes], digest: hashlib._Hash,
         yield chunk
 
 
-def write_atomically(path: Path, chunks: Iterable[bytes],
+def write_atomically(path: Path, chunks: Iterable[bytes | bytearray],
                      succeeded: Callable[[], None] = lambda: None) -> Written:
     """Write ``chunks`` to ``path`` whole or not at all; ``succeeded`` is called after the
     last chunk and before the rename, and may raise to refuse the file."""
@@ -115,7 +115,7 @@ def seal_file(path: Path, plain: Iterable[bytes], key: bytes, context: bytes, *,
 
 
 def open_file(path: Path, key: bytes, context: bytes, *, compressed: bool = True,
-              file_digest: hashlib._Hash | None = None) -> Iterator[bytes]:
+              file_digest: hashlib._Hash | None = None) -> Iterator[bytes | bytearray]:
     """The plaintext of a sealed file, one verified segment at a time (raises
     :class:`~dossiers.core.segments.Tampered` naming the file)."""
     raw = read_file(path)

@@ -77,8 +77,10 @@ class ObjectStore(Protocol):
     #: Where the store is, for messages and manifests (a folder, ``s3://bucket/prefix``).
     location: str
 
-    def put(self, key: str, chunks: Iterable[bytes]) -> int:
-        """Write the object whole (replacing any under ``key``); return its size in bytes."""
+    def put(self, key: str, chunks: Iterable[bytes | bytearray]) -> int:
+        """Write the object whole (replacing any under ``key``); return its size in bytes.
+        The chunks (``bytes``, or buffers such as the sealed segments' ``bytearray``) must
+        not change once passed: they are written on another thread, uncopied."""
 
     def get(self, key: str) -> Iterator[bytes]:
         """The object's bytes in chunks; :class:`NotFound` when there is none."""
@@ -121,7 +123,7 @@ class LocalObjectStore:
     def _path(self, key: str) -> Path:
         return self.root / _check_key(key)
 
-    def put(self, key: str, chunks: Iterable[bytes]) -> int:
+    def put(self, key: str, chunks: Iterable[bytes | bytearray]) -> int:
         path = self._path(key)
         try:
             new_folder = not path.parent.is_dir()
@@ -138,8 +140,8 @@ class LocalObjectStore:
                 flusher = _Flusher(out.fileno())
                 try:
                     with Behind(out.write, depth=WRITE_DEPTH, name="object-write") as writer:
-                        for chunk in chunks:
-                            writer.feed(chunk if isinstance(chunk, bytes) else bytes(chunk))
+                        for chunk in chunks:  # never changed once passed: no copy
+                            writer.feed(chunk)
                             size += len(chunk)
                             flusher.written(size)
                     out.flush()
@@ -263,17 +265,17 @@ class S3ObjectStore:
         return NotFound(f"object {key} is missing from the store {self.location}",
                         record="object store")
 
-    def put(self, key: str, chunks: Iterable[bytes]) -> int:
+    def put(self, key: str, chunks: Iterable[bytes | bytearray]) -> int:
         """One PUT, atomic by itself, for an object of any size up to :data:`SINGLE_PUT_UP_TO`:
         held in memory when it fits in one part, else written to a spool file first (on a
         thread, beside the sealing) and sent from there; a multipart upload read from the
         spool beyond that."""
         full = self._key(key)
         source = iter(chunks)
-        held: list[bytes] = []
+        held: list[bytes | bytearray] = []
         size = 0
         for chunk in source:
-            held.append(chunk if isinstance(chunk, bytes) else bytes(chunk))
+            held.append(chunk)
             size += len(chunk)
             if size > PART_SIZE:
                 break
@@ -287,7 +289,7 @@ class S3ObjectStore:
                     writer.feed(chunk)
                 held.clear()  # the spool holds them: memory stays bounded
                 for chunk in source:
-                    writer.feed(chunk if isinstance(chunk, bytes) else bytes(chunk))
+                    writer.feed(chunk)
                     size += len(chunk)
             spool.flush()
             spool.seek(0)

@@ -1,14 +1,18 @@
 """Overlapping the stages of a stream on threads, with memory bounded (documents, Art. 18).
 
 A document streams through stages that each touch every byte: reading, the keyed hash of
-the plaintext (keyed BLAKE3; HMAC-SHA256 before), AES-GCM, writing. ``blake3``, ``hmac``,
-``cryptography``'s AES-GCM and file I/O all release the GIL while they work on a large
-buffer (checked: each overlaps AES-GCM on another thread), so stages on
-separate threads run on separate cores; one after the other on one thread they add up
-(issue 11 measured a 1 GiB add at the sum of its stages).
+the plaintext (keyed BLAKE3; HMAC-SHA256 before), AES-GCM, writing. ``blake3``, ``hashlib``,
+file I/O and ``cryptography``'s ``Cipher`` contexts (``update_into``) release the GIL while
+they work on a large buffer, so stages on separate threads run on separate cores; one after
+the other on one thread they add up (issue 11 measured a 1 GiB add at the sum of its
+stages). ``cryptography``'s one-shot ``AESGCM.encrypt``/``decrypt`` do *not* release it
+(measured: a thread looping in pure Python stood still for the whole of a 256 MiB call), so
+:mod:`dossiers.core.segments` uses the ``Cipher`` contexts.
 
 * :class:`Behind` runs a consumer (the hash, a file's writes) on its own thread: items go to
   it in order through a queue of at most ``depth`` items.
+* :func:`in_order` runs independent calls (sealing or opening segments) on a small pool
+  and yields their results in order, a few ahead.
 * :func:`ahead` runs a producer (reading and opening a sealed stream) on its own thread and
   yields its items in order, at most ``depth`` of them made before they are asked for.
 
@@ -29,7 +33,9 @@ import ctypes
 import queue
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Generic, TypeVar
 
@@ -187,30 +193,46 @@ def ahead(items: Iterable[T], *, depth: int = 2, name: str = "ahead") -> Iterato
         thread.join()
 
 
-def rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """The chunks regrouped into pieces of exactly ``size`` bytes (the last may be shorter).
+def in_order(tasks: Iterable[Callable[[], T]], *, threads: int = 2, depth: int = 4,
+             name: str = "in-order") -> Iterator[T]:
+    """The results of ``tasks`` (calls without arguments), in order, up to ``depth`` of them
+    computed at once on ``threads`` threads (the calls must release the GIL to gain from it:
+    AES-GCM through ``Cipher.update_into``, hashing, file I/O).
 
-    A chunk that already is one whole piece passes through uncopied; otherwise each piece
-    is joined once from views of the chunks it spans (no buffer to grow and shift: a 1 GiB
-    document read in 1 MiB chunks into segments of 1 MiB + tag was copied three times,
-    issue 11). The chunks must not change after they are passed (``bytes`` do not)."""
-    pending: list[bytes | memoryview] = []
-    held = 0
-    for chunk in chunks:
-        if not chunk:
-            continue
-        if not pending and len(chunk) == size:
-            yield bytes(chunk)  # no copy when it is bytes already
-            continue
-        view = memoryview(chunk)
-        while held + len(view) >= size:
-            need = size - held
-            pending.append(view[:need])
-            yield b"".join(pending)
-            pending.clear()
-            held = 0
-            view = view[need:]
-        if len(view):
-            pending.append(view)
-            held += len(view)
-    yield b"".join(pending)
+    A single task runs on the caller's thread (no pool for a small stream). A task's error is
+    raised in its place, after the results of the tasks before it; so is an error of
+    ``tasks`` itself (of the iterator making them). Closing this generator early cancels
+    what has not started and waits for what has.
+    """
+    source = iter(tasks)
+    failure: Exception | None = None
+
+    def pull() -> Callable[[], T] | None:
+        nonlocal failure
+        if failure is not None:
+            return None
+        try:
+            return next(source, None)
+        except Exception as exc:  # raised after the results before it
+            failure = exc
+            return None
+
+    first = pull()
+    second = None if first is None else pull()
+    if first is not None and second is None:
+        yield first()
+    elif first is not None and second is not None:
+        pending: deque[Future[T]] = deque()
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+        try:
+            pending.extend((pool.submit(first), pool.submit(second)))
+            while pending:
+                while len(pending) < depth and (task := pull()) is not None:
+                    pending.append(pool.submit(task))
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+    if failure is not None:
+        raise failure

@@ -94,10 +94,11 @@ class Download:
     name: str
     size: int
     media_type: str
-    chunks: Iterator[bytes]
+    #: Each a segment's plaintext in a buffer of its own (``bytearray``), verified.
+    chunks: Iterator[bytes | bytearray]
 
 
-def content(row: Any, key: bytes, objects: store.Store) -> Iterator[bytes]:
+def content(row: Any, key: bytes, objects: store.Store) -> Iterator[bytes | bytearray]:
     """The plaintext of a stored document, verified segment by segment; a missing object, one
     of the wrong size, or one that does not open raises :class:`Tampered`."""
     record = f"document {row.id}"
