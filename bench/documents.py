@@ -167,6 +167,28 @@ def _worker(op: str, spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _profiled_worker(op: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """:func:`_worker` under cProfile (``--profile``): the stats saved to ``spec["profile"]``
+    and the top of them printed to stderr (the worker's stdout carries its result)."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        return _worker(op, spec)
+    finally:
+        profiler.disable()
+        profiler.dump_stats(spec["profile"])
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out).strip_dirs()
+        stats.sort_stats("tottime").print_stats(30)
+        stats.sort_stats("cumulative").print_stats(30)
+        print(f"--- profile of worker {op} (saved to {spec['profile']}) ---\n{out.getvalue()}",
+              file=sys.stderr)
+
+
 def run_worker(op: str, **spec: Any) -> dict[str, Any]:
     """Run :func:`_worker` in a fresh process (after an ``os.sync``, so no earlier step's
     dirty pages are written during this one)."""
@@ -175,6 +197,8 @@ def run_worker(op: str, **spec: Any) -> dict[str, Any]:
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"worker {op} failed: {done.stderr.strip()[-2000:]}")
+    if "profile" in spec:
+        print(done.stderr, file=sys.stderr)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -385,7 +409,11 @@ def _small_documents(ctx: Context, folder: Path, who: dict[str, str], layer: boo
         write_pdf_like(small / f"minutes-{i:05d}.pdf", size)
     copied = run_worker("plain-copy-many", folder=str(small), output=str(folder / "small-copy"))
     print(f"  adding {n:,} documents", file=sys.stderr)
-    added = run_worker("add-many", store=str(folder / "small-store"), folder=str(small), **who)
+    profile = {"profile": str(ctx.results_dir / "documents-add-many.prof")} if ctx.profile else {}
+    if profile:
+        ctx.results_dir.mkdir(parents=True, exist_ok=True)
+    added = run_worker("add-many", store=str(folder / "small-store"), folder=str(small), **who,
+                       **profile)
     recorded = n + 2
     if layer:
         from sqlalchemy import text
@@ -405,4 +433,5 @@ def _small_documents(ctx: Context, folder: Path, who: dict[str, str], layer: boo
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["worker"]:
-    print(json.dumps(_worker(sys.argv[2], json.loads(sys.argv[3]))))
+    _spec = json.loads(sys.argv[3])
+    print(json.dumps((_profiled_worker if "profile" in _spec else _worker)(sys.argv[2], _spec)))
