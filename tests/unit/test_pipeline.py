@@ -4,11 +4,11 @@ they belong, nothing left running."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from dossiers.core.pipeline import Behind, ahead
+from dossiers.core.pipeline import Behind, ahead, in_order
 
 
 def test_behind_consumes_every_item_in_order() -> None:
@@ -66,4 +66,47 @@ def test_ahead_stopped_early_closes_the_producer_and_its_thread() -> None:
     assert [next(stream) for _ in range(3)] == [0, 1, 2]
     stream.close()
     assert closed.is_set()
+    assert threading.active_count() == before
+
+
+def test_behind_consumes_a_short_stream_on_the_callers_thread() -> None:
+    threads: list[str] = []
+
+    def consume(item: int) -> None:
+        threads.append(threading.current_thread().name)
+
+    with Behind(consume, depth=4) as b:
+        for i in range(3):
+            b.feed(i)
+    assert threads == [threading.current_thread().name] * 3
+
+
+def task(i: int) -> Callable[[], int]:
+    def run() -> int:
+        if i == 7:
+            raise LookupError("segment 7 does not open")
+        return i * i
+    return run
+
+
+def test_in_order_keeps_the_order_and_raises_an_error_in_its_place() -> None:
+    got: list[int] = []
+    with pytest.raises(LookupError, match="segment 7"):
+        for value in in_order((task(i) for i in range(20)), threads=2, depth=4):
+            got.append(value)
+    assert got == [i * i for i in range(7)]
+
+
+def test_in_order_raises_the_sources_error_after_the_results_before_it() -> None:
+    def tasks() -> Iterator[Callable[[], int]]:
+        for i in range(5):
+            yield task(i)
+        raise ValueError("the upload is over the limit")
+
+    got: list[int] = []
+    before = threading.active_count()
+    with pytest.raises(ValueError, match="over the limit"):
+        for value in in_order(tasks(), threads=2, depth=3):
+            got.append(value)
+    assert got == [0, 1, 4, 9, 16]
     assert threading.active_count() == before

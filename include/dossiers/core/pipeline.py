@@ -89,16 +89,23 @@ class Behind(Generic[T]):
     :meth:`finish` waits for the last item and raises the consumer's error, if any; leaving
     the ``with`` block on an error abandons what is still queued. After the consumer's first
     error the items still fed are dropped (and :meth:`feed` raises that error).
+
+    The thread starts only once more than ``depth`` items have been fed: a stream of a few
+    items (a small document's one chunk, or its header and one segment) is consumed on the
+    caller's thread by :meth:`finish`, with no thread started and joined for it (issue 11:
+    two of them a small document, under load, were a tenth of its add).
     """
 
     def __init__(self, consume: Callable[[T], object], *, depth: int = 4,
                  name: str = "behind") -> None:
         self._consume = consume
+        self._depth = depth
+        self._name = name
+        self._held: list[T] = []
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._abandoned = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
 
     def _run(self) -> None:
         while True:
@@ -114,10 +121,24 @@ class Behind(Generic[T]):
     def feed(self, item: T) -> None:
         if self._error is not None:
             raise self._error
+        if self._thread is None:
+            self._held.append(item)
+            if len(self._held) > self._depth:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+                held, self._held = self._held, []
+                for waiting in held:
+                    self._queue.put(waiting)
+            return
         self._queue.put(item)
 
     def finish(self) -> None:
         """Wait until every item fed has been consumed; raise the consumer's error."""
+        if self._thread is None:
+            held, self._held = self._held, []
+            for item in held:
+                self._consume(item)
+            return
         self._queue.put(_END)
         self._thread.join()
         if self._error is not None:
@@ -125,6 +146,9 @@ class Behind(Generic[T]):
 
     def abandon(self) -> None:
         """Drop what is queued and stop the thread (the caller is failing anyway)."""
+        self._held.clear()
+        if self._thread is None:
+            return
         self._abandoned.set()
         self._queue.put(_END)
         self._thread.join()
