@@ -8,6 +8,15 @@ put_object_retention and read back with get_object_retention** for every object 
 server drops the lock headers of multipart uploads, and real S3 is not trusted blindly
 either — and every object is downloaded again and hash-checked. The manifest goes last.
 
+A file larger than :data:`SEGMENT` (the database file) goes up as a sequence of segment
+objects with opaque keys (``<backup>/segments/<random>``), each with the same encryption and
+retention, and a small index object (``<file>`` + :data:`INDEX_SUFFIX`) listing them in
+order with their sizes and SHA-256. The segments are pipelined: while the next segments
+upload, the one just uploaded is locked, its retention and bytes read back and its hash
+compared with the one computed locally — so the read-back costs about one segment's GET
+after the upload instead of a GET of the whole file. :func:`fetch` reassembles the file
+from the index and names every segment missing, altered or out of place.
+
 The key ring's backup goes to its own prefix (``<prefix>/keyring/``) locked only for
 ``keyring_backup_keep_days``, shorter than ``destruction_complete_days``: a destroyed data
 key leaves the off-site copies too (crypto-shredding, Art. 17).
@@ -19,7 +28,10 @@ catalogue marks the backup off-site only after every object was read back.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import tempfile
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -29,7 +41,7 @@ from urllib.parse import urlparse
 
 from dossiers.backups import catalogue, manifest
 from dossiers.core import clock, db, directory, ledger, policy
-from dossiers.core.errors import CannotRun, NotFound
+from dossiers.core.errors import CannotRun, NotFound, Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.s3 import endpoint_of, s3_client
 from dossiers.core.schema import backup
@@ -38,6 +50,13 @@ from dossiers.core.vocabulary import LedgerAction
 LOCK_MODE = "COMPLIANCE"
 SSE = "AES256"
 PART = 8 << 20
+#: A file larger than this goes off-site as segments of this size (a multiple of PART):
+#: its read-back overlaps the upload of the next segments (measured: see BENCHMARKS.md).
+SEGMENT = 64 << 20
+#: Suffix of the index object listing a segmented file's segments.
+INDEX_SUFFIX = ".offsite-segments.json"
+#: Sub-prefix of a backup's segment objects (their own names are random).
+SEGMENTS = "segments"
 #: Chunk of the read-back stream.
 READ_BACK_CHUNK = 8 << 20
 #: A GetObjectRetention answer longer than this is not a retention (see
@@ -73,34 +92,36 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def ship_file(client: Any, bucket: str, key: str, path: Path, until: datetime) -> dict[str, Any]:
-    """Upload, lock, read the lock back, read the object back; returns what was checked.
-
-    The file is read twice locally and once back from S3, never held whole: boto3's managed
-    upload (the same transfer settings as a plain ``upload_file``) while a thread hashes the
-    file, then the object streamed back and hashed.
-    """
+def _transfer_config(submissions: int | None = None) -> Any:
+    """The managed transfer's settings: ``upload_file``'s own defaults (10 threads) with
+    PART-sized parts, as the benchmark's baseline uses; ``submissions`` bounds the
+    transfers prepared at once (s3transfer's ``max_submission_concurrency``)."""
     from boto3.s3.transfer import TransferConfig
-    from botocore.exceptions import BotoCoreError, ClientError
 
-    with ThreadPoolExecutor(1, thread_name_prefix="offsite-local-hash") as hasher:
-        local_hash = hasher.submit(_sha256, path)  # hashlib releases the GIL: runs alongside
-        try:
-            client.upload_file(str(path), bucket, key, ExtraArgs={
-                "ServerSideEncryption": SSE, "ObjectLockMode": LOCK_MODE,
-                "ObjectLockRetainUntilDate": until},
-                Config=TransferConfig(multipart_threshold=PART, multipart_chunksize=PART))
-            client.put_object_retention(Bucket=bucket, Key=key, Retention={
-                "Mode": LOCK_MODE, "RetainUntilDate": until})
-            head = client.head_object(Bucket=bucket, Key=key)
-            retention, read_back = read_retention(client, bucket, key, head)
-            digest = hashlib.sha256()
-            body = client.get_object(Bucket=bucket, Key=key)["Body"]
-            for chunk in body.iter_chunks(READ_BACK_CHUNK):
-                digest.update(chunk)
-        except (BotoCoreError, ClientError) as exc:
-            raise _failed(client, f"shipping {path.name}", exc) from None
-        local = local_hash.result()
+    config = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART)
+    if submissions is not None:
+        config.max_submission_concurrency = submissions
+    return config
+
+
+def _extra_args(until: datetime) -> dict[str, Any]:
+    return {"ServerSideEncryption": SSE, "ObjectLockMode": LOCK_MODE,
+            "ObjectLockRetainUntilDate": until}
+
+
+def _read_back(client: Any, bucket: str, key: str, until: datetime, local: Any,
+               size: int, name: str) -> dict[str, Any]:
+    """Lock the uploaded object, read its lock and its bytes back, compare with ``local``
+    (a future of the local SHA-256) and ``size``; returns what was checked."""
+    client.put_object_retention(Bucket=bucket, Key=key, Retention={
+        "Mode": LOCK_MODE, "RetainUntilDate": until})
+    head = client.head_object(Bucket=bucket, Key=key)
+    retention, read_back = read_retention(client, bucket, key, head)
+    digest = hashlib.sha256()
+    body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    for chunk in body.iter_chunks(READ_BACK_CHUNK):
+        digest.update(chunk)
+    local_hex = local.result()
     retained = retention["RetainUntilDate"]
     if retention.get("Mode") != LOCK_MODE or retained is None or \
             retained < until.replace(microsecond=0):
@@ -108,11 +129,135 @@ def ship_file(client: Any, bucket: str, key: str, path: Path, until: datetime) -
                         f"until {until.isoformat()}: the bucket needs Object Lock")
     if head.get("ServerSideEncryption") != SSE:
         raise CannotRun(f"off-site copy: {key} is not encrypted at rest ({SSE})")
-    if digest.hexdigest() != local or head["ContentLength"] != path.stat().st_size:
-        raise CannotRun(f"off-site copy: {key} read back differs from {path}")
-    return {"key": key, "size": head["ContentLength"], "sha256": local,
+    if digest.hexdigest() != local_hex or head["ContentLength"] != size:
+        raise CannotRun(f"off-site copy: {key} read back differs from {name}")
+    return {"key": key, "size": head["ContentLength"], "sha256": local_hex,
             "retain_until": retained.isoformat(), "mode": retention["Mode"],
             "read_back": read_back}
+
+
+def ship_file(client: Any, bucket: str, key: str, path: Path, until: datetime) -> dict[str, Any]:
+    """Upload, lock, read the lock back, read the object back; returns what was checked.
+
+    The file is read twice locally and once back from S3, never held whole: boto3's managed
+    upload (the same transfer settings as a plain ``upload_file``) while a thread hashes the
+    file, then the object streamed back and hashed. A file larger than :data:`SEGMENT` goes
+    as segments (:func:`_ship_segments`).
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    size = path.stat().st_size
+    if size > SEGMENT:
+        return _ship_segments(client, bucket, key, path, until, size)
+    with ThreadPoolExecutor(1, thread_name_prefix="offsite-local-hash") as hasher:
+        local_hash = hasher.submit(_sha256, path)  # hashlib releases the GIL: runs alongside
+        try:
+            client.upload_file(str(path), bucket, key, ExtraArgs=_extra_args(until),
+                               Config=_transfer_config())
+            return _read_back(client, bucket, key, until, local_hash, size, str(path))
+        except (BotoCoreError, ClientError) as exc:
+            raise _failed(client, f"shipping {path.name}", exc) from None
+
+
+class _Slice:
+    """Bytes ``[start, start + size)`` of a file as a seekable file object of their own
+    (what boto3's managed upload takes); never reads outside them."""
+
+    def __init__(self, path: Path, start: int, size: int) -> None:
+        self._file = path.open("rb")
+        self._start, self._size, self._pos = start, size, 0
+        self._file.seek(start)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = max(0, min(self._size, base + offset))
+        self._file.seek(self._start + self._pos)
+        return self._pos
+
+    def read(self, amount: int | None = -1) -> bytes:
+        left = self._size - self._pos
+        data = self._file.read(left if amount is None or amount < 0 else min(amount, left))
+        self._pos += len(data)
+        return data
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _ranges(size: int, segment: int) -> list[tuple[int, int]]:
+    return [(start, min(segment, size - start)) for start in range(0, size, segment)]
+
+
+def _ship_segments(client: Any, bucket: str, key: str, path: Path, until: datetime,
+                   size: int) -> dict[str, Any]:
+    """Ship ``path`` as segment objects, pipelined, then the index listing them.
+
+    Every segment is handed to one transfer manager with ``upload_file``'s settings (10
+    threads, PART-sized parts) and a single submission thread, so its parts go up in the
+    file's order and segment k is complete while k + 1 uploads; the main thread meanwhile
+    locks segment k and reads its retention and bytes back (:func:`_read_back`) against the
+    hash a local thread computed. Memory stays bounded: the manager holds at most
+    ``max_in_memory_upload_chunks`` (10) parts read ahead. The index goes last, shipped
+    and read back like any small object; only then does the file count as shipped.
+    """
+    from boto3.s3.transfer import create_transfer_manager
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    folder = key.rsplit("/", 1)[0]
+    ranges = _ranges(size, SEGMENT)
+    keys = [f"{folder}/{SEGMENTS}/{uuid.uuid4().hex}" for _ in ranges]
+    whole = hashlib.sha256()
+
+    def local_hash(start: int, length: int) -> str:  # in order, on one thread
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            handle.seek(start)
+            left = length
+            while left and (chunk := handle.read(min(1 << 20, left))):
+                digest.update(chunk)
+                whole.update(chunk)
+                left -= len(chunk)
+        return digest.hexdigest()
+
+    segments: list[dict[str, Any]] = []
+    slices = [_Slice(path, start, length) for start, length in ranges]
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="offsite-local-hash") as hasher:
+            local = [hasher.submit(local_hash, start, length) for start, length in ranges]
+            try:
+                with create_transfer_manager(
+                        client, _transfer_config(submissions=1)) as manager:
+                    uploads = [manager.upload(piece, bucket, k, extra_args=_extra_args(until))
+                               for piece, k in zip(slices, keys, strict=True)]
+                    for n, (upload, (_, length)) in enumerate(zip(uploads, ranges,
+                                                                   strict=True)):
+                        upload.result()
+                        slices[n].close()
+                        segments.append({"n": n + 1, **_read_back(
+                            client, bucket, keys[n], until, local[n], length,
+                            f"{path} segment {n + 1}")})
+            except (BotoCoreError, ClientError) as exc:
+                raise _failed(client, f"shipping {path.name}", exc) from None
+    finally:
+        for piece in slices:
+            piece.close()
+    index = {"file": path.name, "size": size, "sha256": whole.hexdigest(),
+             "segments": [{k: s[k] for k in ("n", "key", "size", "sha256")} for s in segments]}
+    with tempfile.TemporaryDirectory(prefix="dossier-offsite-") as scratch:
+        index_path = Path(scratch) / (path.name + INDEX_SUFFIX)
+        index_path.write_text(json.dumps(index, indent=1))
+        shipped = ship_file(client, bucket, key + INDEX_SUFFIX, index_path, until)
+    return {**shipped, "file": path.name, "size": size, "sha256": index["sha256"],
+            "segments": segments}
 
 
 class _Answer:
@@ -233,26 +378,94 @@ def ship(url: str, who: Actor | str | None, backup_id: str | None = None, *,
             actor.username, LedgerAction.BACKUP_OFFSITE, "backup", backup_id,
             details={"uri": uri, "objects": len(shipped) + len(keyring_shipped),
                      "retain_until": until.isoformat(), "mode": LOCK_MODE,
-                     "keyring_retain_until": keyring_until.isoformat()}))
+                     "keyring_retain_until": keyring_until.isoformat(),
+                     "segments": {o["file"]: [[g["key"], g["size"], g["sha256"]]
+                                              for g in o["segments"]]
+                                  for o in shipped if "segments" in o}}))
     return {"backup_id": backup_id, "uri": uri, "objects": shipped, "keyring": keyring_shipped,
             "retain_until": until.isoformat(), "keyring_retain_until": keyring_until.isoformat()}
 
 
+class OffsiteCopyDamaged(Refused):
+    """The off-site copy read back does not match its own listing (Art. 18): a segment
+    missing, altered or out of place. Not retried: the copy itself is wrong."""
+
+
+def _fetch_segmented(client: Any, bucket: str, index_key: str, folder: Path) -> list[str]:
+    """Reassemble the file an index object lists into ``folder``; returns the problems,
+    one per segment missing, altered or out of place (each named), or with the whole."""
+    from botocore.exceptions import ClientError
+
+    index = json.loads(client.get_object(Bucket=bucket, Key=index_key)["Body"].read())
+    listed = index["segments"]
+    name = str(index["file"])
+    if "/" in name or name.startswith("."):
+        return [f"{index_key} names no file of a backup ({name!r})"]
+    by_hash = {s["sha256"]: s["n"] for s in listed}
+    problems: list[str] = []
+    whole = hashlib.sha256()
+    total = len(listed)
+    with (folder / name).open("wb") as out:
+        for position, segment in enumerate(listed, start=1):
+            what = f"{name}: segment {position} of {total} ({segment['key']})"
+            if segment["n"] != position:
+                problems.append(f"{what} is listed out of order (as {segment['n']})")
+            try:
+                body = client.get_object(Bucket=bucket, Key=segment["key"])["Body"]
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+                    raise
+                problems.append(f"{what} is missing off-site")
+                continue
+            digest, size = hashlib.sha256(), 0
+            for chunk in body.iter_chunks(READ_BACK_CHUNK):
+                digest.update(chunk)
+                whole.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+            found = digest.hexdigest()
+            if found == segment["sha256"] and size == segment["size"]:
+                continue
+            if found in by_hash:
+                problems.append(f"{what} holds segment {by_hash[found]}'s bytes: out of order")
+            else:
+                problems.append(f"{what} was altered: {size} bytes, SHA-256 {found[:16]}…, "
+                                f"listed {segment['size']} bytes, {segment['sha256'][:16]}…")
+    if not problems and (whole.hexdigest() != index["sha256"]
+                         or (folder / name).stat().st_size != index["size"]):
+        problems.append(f"{name}: the reassembled file differs from its listing")
+    return problems
+
+
 def fetch(uri: str, into: Path) -> Path:
-    """Download the off-site backup folder at ``uri`` into ``into``; returns its folder."""
+    """Download the off-site backup folder at ``uri`` into ``into``; returns its folder.
+
+    A segmented file is reassembled from its index (:func:`_fetch_segmented`); a segment
+    missing, altered or out of place raises :class:`OffsiteCopyDamaged` naming each one.
+    Segments no index lists (left by an interrupted, retried shipment: locked, so never
+    deleted) are not read."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, prefix = _split(uri)
     client = s3_client()
     folder = into / prefix.rsplit("/", 1)[-1]
     folder.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
     try:
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
         for page in pages:
             for item in page.get("Contents", []):
-                client.download_file(bucket, item["Key"], str(folder / item["Key"].rsplit("/", 1)[-1]))
+                name = item["Key"][len(prefix) + 1:]
+                if "/" in name:  # a segment: read through its index
+                    continue
+                if name.endswith(INDEX_SUFFIX):
+                    problems += _fetch_segmented(client, bucket, item["Key"], folder)
+                else:
+                    client.download_file(bucket, item["Key"], str(folder / name))
     except (BotoCoreError, ClientError) as exc:
         raise _failed(client, f"reading {uri}", exc) from None
+    if problems:
+        raise OffsiteCopyDamaged("; ".join(problems), record=uri)
     if not any(folder.iterdir()):
         raise NotFound(f"nothing off-site at {uri}", record="backup")
     return folder
