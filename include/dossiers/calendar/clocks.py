@@ -17,11 +17,15 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Connection,
     Insert,
     ScalarSelect,
+    Text,
     Update,
+    any_,
+    bindparam,
     insert,
     literal,
     or_,
@@ -30,7 +34,7 @@ from sqlalchemy import (
 )
 
 from dossiers.calendar.workdays import Deadline, default_calendar
-from dossiers.core.db import among, copy_rows
+from dossiers.core.db import Statement, among, copy_rows, insert_sql, sql_text
 from dossiers.core.policy import policy
 from dossiers.core.schema import clock
 
@@ -83,6 +87,24 @@ def open_clock_statement(kind: str, subject_type: str, subject_id: str, rule: st
         provisional=opened.provisional, met_at=met_at), opened
 
 
+#: :func:`open_clock_sql`'s INSERT, compiled once.
+_OPEN_SQL = insert_sql(clock, ("kind", "subject_type", "subject_id", "article", "owner_id",
+                               "started_on", "due_on", "provisional", "met_at"))
+
+
+def open_clock_sql(kind: str, subject_type: str, subject_id: str, rule: str, *,
+                   owner_id: int | None, start: date,
+                   met_at: datetime | None = None) -> tuple[Statement, Opened]:
+    """:func:`open_clock`'s INSERT as pre-built SQL text and its parameters, with the due
+    date, for a hot path that runs it with others in one round trip
+    (:func:`dossiers.core.db.run_together`)."""
+    opened = due_after(start, rule)
+    return (_OPEN_SQL, {
+        "kind": kind, "subject_type": subject_type, "subject_id": subject_id,
+        "article": policy().article(rule), "owner_id": owner_id, "started_on": start,
+        "due_on": opened.due, "provisional": opened.provisional, "met_at": met_at}), opened
+
+
 def open_clocks(conn: Connection, kind: str, subject_type: str,
                 subjects: Sequence[tuple[str, int | None]], rule: str, *, start: date) -> Opened:
     """Start one clock of ``kind`` per ``(subject_id, owner_id)``, all from ``start`` and so
@@ -117,6 +139,24 @@ def close_clock_statement(kind: str | tuple[str, ...], subject_type: str,
         clock.c.kind.in_(kinds), clock.c.subject_type == subject_type,
         clock.c.subject_id == among(subjects, text=True), clock.c.met_at.is_(None),
     ).values(met_at=at)
+
+
+#: :func:`close_clock_sql`'s UPDATE, compiled once (the kinds and subjects bound as arrays).
+_CLOSE_SQL = sql_text(update(clock).where(
+    clock.c.kind == any_(bindparam("kinds", type_=ARRAY(Text()))),
+    clock.c.subject_type == bindparam("subject_type", type_=clock.c.subject_type.type),
+    clock.c.subject_id == any_(bindparam("subjects", type_=ARRAY(Text()))),
+    clock.c.met_at.is_(None),
+).values(met_at=bindparam("at", type_=clock.c.met_at.type)))
+
+
+def close_clock_sql(kind: str | tuple[str, ...], subject_type: str, subjects: Sequence[str],
+                    at: datetime) -> Statement:
+    """:func:`close_clock`'s UPDATE as pre-built SQL text and its parameters, for a hot
+    path that runs it with others in one round trip (:func:`dossiers.core.db.run_together`)."""
+    kinds = [kind] if isinstance(kind, str) else list(kind)
+    return _CLOSE_SQL, {"kinds": kinds, "subject_type": subject_type,
+                        "subjects": list(subjects), "at": at}
 
 
 def open_until(conn: Connection, kind: str, subject_type: str, subject_id: str, *, article: str,

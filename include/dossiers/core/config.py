@@ -56,17 +56,28 @@ class Settings:
     ledger_anchor: Path
 
 
+def database_url_setting() -> str | None:
+    """:attr:`Settings.database_url` alone, read now: what every unit of work reads (the
+    whole of :func:`settings` is a few dozen look-ups and paths, issue 16)."""
+    return os.environ.get("DOSSIER_DATABASE_URL") or None
+
+
+def policy_file_setting() -> Path | None:
+    """:attr:`Settings.policy_file` alone, read now (every deadline counted reads it)."""
+    policy_file = os.environ.get("DOSSIER_POLICY_FILE")
+    return Path(policy_file) if policy_file else None
+
+
 def settings() -> Settings:
     """Read the settings from the environment now (never cached: tests change it)."""
-    policy_file = os.environ.get("DOSSIER_POLICY_FILE")
     return Settings(
-        database_url=os.environ.get("DOSSIER_DATABASE_URL") or None,
+        database_url=database_url_setting(),
         master_key_file=Path(
             os.environ.get("DOSSIER_MASTER_KEY_FILE") or home() / "master.key"
         ),
         kms_key_id=os.environ.get("DOSSIER_KMS_KEY_ID") or None,
         acting_user=os.environ.get("DOSSIER_USER") or None,
-        policy_file=Path(policy_file) if policy_file else None,
+        policy_file=policy_file_setting(),
         staff_mail_domain=os.environ.get("DOSSIER_STAFF_MAIL_DOMAIN") or "staff.example.com",
         compliance_recipients=_addresses("DOSSIER_COMPLIANCE_TO", "compliance@staff.example.com"),
         management_recipients=_addresses("DOSSIER_MANAGEMENT_TO", "management@staff.example.com"),

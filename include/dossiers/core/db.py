@@ -8,9 +8,11 @@ migrations run as the connecting (owner) role.
 
 from __future__ import annotations
 
+import functools
 import os
+import select
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,10 +30,12 @@ from sqlalchemy import (
     literal,
     make_url,
 )
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.sql import ClauseElement
 
 from dossiers.core import embedded
-from dossiers.core.config import PROJECT_ROOT, settings
+from dossiers.core.config import PROJECT_ROOT, database_url_setting
 from dossiers.core.errors import CannotRun, Unreachable
 
 APP_ROLE = "dossier_app"
@@ -40,7 +44,7 @@ MIGRATIONS = Path(os.environ.get("DOSSIER_MIGRATIONS_DIR") or PROJECT_ROOT / "sq
 
 def database_url() -> str:
     """The configured database URL, or the embedded server's (started if needed)."""
-    url = settings().database_url
+    url = database_url_setting()
     if url is None:
         return normalise_url(embedded.ensure_running().url)
     return checked_url(url, "DOSSIER_DATABASE_URL")
@@ -54,6 +58,7 @@ def normalise_url(url: str) -> str:
     return url
 
 
+@functools.lru_cache(maxsize=64)  # every unit of work checks the configured URL (issue 16)
 def checked_url(url: str, source: str = "the dossier database URL") -> str:
     """``url`` normalised, or :class:`CannotRun` naming ``source`` and what is wrong with it.
 
@@ -95,6 +100,9 @@ def _engine(url: str, app_role: bool) -> Engine:
     if (url, app_role) in _ENGINES:
         return _ENGINES[(url, app_role)]
     engine = create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=8)
+    # The pool still tests every connection it hands out, but without a round trip while
+    # the connection's socket is quiet (issue 16): see :func:`_quiet_or_ping`.
+    engine.dialect.do_ping = _quiet_or_ping(engine.dialect.do_ping)  # type: ignore[method-assign,assignment]
     _ENGINES[(url, app_role)] = engine
     if app_role:
         @event.listens_for(engine, "connect")
@@ -103,6 +111,32 @@ def _engine(url: str, app_role: bool) -> Engine:
                 cur.execute(f"SET ROLE {APP_ROLE}")
             dbapi_conn.commit()
     return engine
+
+
+def _quiet_or_ping(ping: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """The pool's liveness test of a connection it is about to hand out: no round trip when
+    the connection is idle, open, and nothing has arrived on its socket since it was last
+    used; the full ping (``ping``, a query) otherwise.
+
+    A backend that goes away (a server restarted or stopped, ``pg_terminate_backend``, a
+    crash) sends its FATAL message and closes the socket, which makes the socket readable:
+    the full ping then fails, and the pool replaces the connection before the unit of work
+    sees it, as before. Anything else on an idle connection's socket (a notice) also costs
+    the full ping, never a wrong answer. What a quiet socket cannot tell is a peer that
+    vanished without closing (a network cut): the unit of work then fails with the usual
+    "cannot connect"/operational error and the pool replaces the connection for the next.
+    """
+    from psycopg.pq import ConnStatus, TransactionStatus
+
+    def quiet_or_ping(dbapi_connection: Any) -> bool:
+        pgconn = dbapi_connection.pgconn
+        if (pgconn.status == ConnStatus.OK
+                and pgconn.transaction_status == TransactionStatus.IDLE
+                and not select.select([pgconn.socket], [], [], 0)[0]):
+            return True
+        return ping(dbapi_connection)
+
+    return quiet_or_ping
 
 
 def dispose(url: str | None = None) -> None:
@@ -160,6 +194,61 @@ def copy_rows(conn: Connection, table: Table, columns: Sequence[str],
     with cursor, cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
+
+
+#: The driver's dialect, to compile hot statements to SQL text once (:func:`sql_text`).
+DRIVER_DIALECT = psycopg_dialect.dialect()
+
+
+def sql_text(statement: ClauseElement) -> str:
+    """A statement compiled once to the driver's SQL text (``%(name)s`` placeholders, with
+    the columns' casts), for :func:`run_together`: a hot path builds no statement objects
+    and computes no cache keys per call (issue 16)."""
+    return str(statement.compile(dialect=DRIVER_DIALECT))
+
+
+def insert_sql(table: Table, columns: Sequence[str]) -> str:
+    """One row's INSERT into ``table`` as SQL text, each column bound as ``%(column)s``."""
+    from sqlalchemy import bindparam, insert
+
+    return sql_text(insert(table).inline().values(
+        {c: bindparam(c, type_=table.c[c].type) for c in columns}))
+
+
+#: A pre-built statement and its parameters.
+Statement = tuple[str, Mapping[str, Any] | Sequence[Any]]
+
+
+def run_together(conn: Connection, statements: Sequence[Statement]) -> list[list[Any] | None]:
+    """Run pre-built statements in order in the caller's transaction, in ONE round trip
+    (the driver's pipeline mode; each statement prepared on the server once per
+    connection); each one's rows (named tuples), or None for a statement returning none.
+
+    Each statement still runs on its own, with its own snapshot (READ COMMITTED), in order:
+    a later statement sees what an earlier one did and what others committed meanwhile
+    (the ledger reads its head after its lock is held). The first failing statement
+    aborts the rest and raises the same SQLAlchemy error as :meth:`Connection.execute`.
+    """
+    import psycopg
+    from psycopg.rows import namedtuple_row
+
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    cursors = []
+    try:
+        with raw.pipeline():
+            for sql, params in statements:
+                cursor = raw.cursor(row_factory=namedtuple_row)
+                cursor.execute(sql, params, prepare=True)
+                cursors.append(cursor)
+        return [cursor.fetchall() if cursor.description is not None else None
+                for cursor in cursors]
+    except psycopg.Error as exc:
+        raise DBAPIError.instance("; ".join(sql for sql, _ in statements), None, exc,
+                                  psycopg.Error) from exc
+    finally:
+        for cursor in cursors:
+            cursor.close()
 
 
 def alembic_config(url: str):  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, text
 
 from dossiers.core import clock
-from dossiers.core.db import copy_rows
+from dossiers.core.db import Statement, copy_rows, run_together
 from dossiers.core.errors import CannotRun
 from dossiers.core.progress import Progress, no_progress
 from dossiers.core.schema import LEDGER_DERIVED, LEDGER_TIMESTAMP_SQL, ledger_entry
@@ -100,8 +100,36 @@ def _insert(conn: Connection, rows: Sequence[tuple[str, bytes, bytes]]) -> None:
                        [value for row in rows for value in row])
 
 
+#: :func:`append_after`'s lock and head read: two prepared statements at the end of the
+#: step's pipeline, the head read only once the lock is held (its own snapshot).
+LOCK_SQL = f"SELECT pg_advisory_xact_lock({LOCK_KEY})"
+HEAD_SQL = "SELECT seq, entry_hash FROM ledger_entry ORDER BY seq DESC LIMIT 1"
+
+
+def append_after(conn: Connection, statements: Sequence[Statement],
+                 entries_of: Callable[[list[Any]], Iterable[Entry]]) -> tuple[list[Any], int]:
+    """A step's own statements, then the append lock and the head read, in one round trip
+    (:func:`dossiers.core.db.run_together`); then the entries ``entries_of`` makes from the
+    statements' results, appended as :func:`append_many` does. Returns those results and
+    the last seq.
+
+    The lock is taken after the step's writes, as when the step calls :func:`append` last,
+    and the head is read by a later statement than the lock's, so it is read under the lock
+    (a writer that committed while this one queued is seen; the chain never forks).
+    """
+    *results, _, head = run_together(conn, [*statements, (LOCK_SQL, ()), (HEAD_SQL, ())])
+    top = head[0] if head else None
+    seq, prev = (top.seq, bytes(top.entry_hash)) if top else (0, GENESIS)
+    return results, _append_rows(conn, seq, prev, entries_of(results))
+
+
 def append_many(conn: Connection, entries: Iterable[Entry]) -> int:
     seq, prev = _locked_head(conn)
+    return _append_rows(conn, seq, prev, entries)
+
+
+def _append_rows(conn: Connection, seq: int, prev: bytes, entries: Iterable[Entry]) -> int:
+    """Chain and insert ``entries`` after the head ``(seq, prev)``, read under the lock."""
     # When it was recorded (dossiers.core.clock), even for an act back-dated to another day.
     at = clock.now().astimezone(UTC).isoformat(timespec="microseconds")
     rows = []

@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from dossiers.core.config import settings
+from dossiers.core.config import policy_file_setting
 from dossiers.core.errors import CannotRun
 from dossiers.core.vocabulary import Department, DocumentType
 
@@ -159,4 +159,4 @@ def _policy_for(path: Path | None) -> Policy:
 
 def policy() -> Policy:
     """The policy in force (defaults, or overridden by ``DOSSIER_POLICY_FILE``)."""
-    return _policy_for(settings().policy_file)
+    return _policy_for(policy_file_setting())

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Text, func, insert, literal, select, update
+from sqlalchemy import Connection, Text, bindparam, func, literal_column, select, update
 
 from dossiers.calendar import clocks
-from dossiers.calendar.clocks import close_clock, close_clock_statement, open_clock_statement
+from dossiers.calendar.clocks import close_clock_sql, open_clock_sql
 from dossiers.core import clock, ledger, numbering, paging
 from dossiers.core.crypto import Field, KeyRing
+from dossiers.core.db import Statement, insert_sql, run_together, sql_text
 from dossiers.core.errors import NotFound, Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import (
@@ -32,6 +33,7 @@ from dossiers.core.schema import (
     contact,
     contract,
     cooperation,
+    data_key,
     document,
     dossier,
     dossier_market,
@@ -120,18 +122,66 @@ REVIEW = decisions.review(
                                "reviewed_at", "rejection_reason"))
 
 
+# The hot statements of the three steps, compiled to SQL text once (issue 16): each step
+# runs them through dossiers.core.db.run_together, its writes and the ledger's lock and
+# head read in one round trip (ledger.append_after). The checks are the same functions.
+_FORM_LOCKED = decisions.locked_sql(form)
+#: The form with its data key, for the form's personal fields (the form is locked, not the key).
+_FORM_WITH_KEY = decisions.locked_sql(
+    form, data_key.c.wrapped_key,
+    of_join=form.outerjoin(data_key, data_key.c.dossier_id == form.c.dossier_id))
+_FORM_CREATED = sql_text(update(form).where(form.c.id == bindparam("_key", type_=form.c.id.type))
+                         .values(status=bindparam("status", type_=form.c.status.type)))
+_DOSSIER_LOCKED = decisions.locked_sql(dossier)
+_DOSSIER_FILED = sql_text(
+    update(dossier).where(dossier.c.id == bindparam("_key", type_=dossier.c.id.type))
+    .values(filed_at=bindparam("at", type_=dossier.c.filed_at.type),
+            updated_at=bindparam("at", type_=dossier.c.updated_at.type)))
+_DOSSIER_ROW = insert_sql(dossier, (
+    "id", "dossier_no", "client_name_zh", "client_name_en", "name_en_key", "name_zh_key",
+    "client_type", "stage", "origin", "liaison_id", "department", "form_id",
+    "authorisation_ref", "collected_on", "created_at", "created_by", "updated_at",
+    "terminated_on"))
+_MARKET_ROW = insert_sql(dossier_market, ("dossier_id", "country", "ordinal"))
+_BASIC_ROW = insert_sql(basic_info, ("dossier_id", *BASIC))
+_CONTACT_ROW = insert_sql(contact, ("dossier_id", "ordinal", "title", "preference", "name_enc",
+                                    "email_enc", "phone_enc", "email_bidx", "phone_bidx"))
+_MARKET_INFO_ROW = insert_sql(market_info, ("dossier_id", *MARKET))
+_COOPERATION_ROW = insert_sql(cooperation, ("dossier_id", "started_on"))
+_CONTRACT_ROW = insert_sql(contract, ("dossier_id", "contract_no", "signed_on", "service_scope",
+                                      "period_start", "period_end", "fee_range_enc"))
+_NEEDS_ROW = insert_sql(needs, ("dossier_id", "marketing_goals", *NEEDS))
+_OTHER_ROW = insert_sql(other_info, ("dossier_id", "other_partners", "honours", "dependence",
+                                     "credit_rating_enc"))
+_DOCUMENT_ROW = insert_sql(document, ("dossier_id", "document_type", "year", "file_name",
+                                      "category", "confirmed_on", "filed_at", "filed_by"))
+#: Paper volumes stand in the same order as the electronic dossiers (Art. 15): the next
+#: position on the shelf, counted by the insert itself.
+_VOLUME_COLUMNS = ("dossier_id", "volume_no", "label_dossier_no", "label_client_name",
+                   "label_filed_on", "cabinet", "shelf")
+_VOLUME_ROW = sql_text(
+    paper_volume.insert().from_select(
+        [*_VOLUME_COLUMNS, "position"],
+        select(*(bindparam(c, type_=paper_volume.c[c].type) for c in _VOLUME_COLUMNS),
+               func.coalesce(func.max(paper_volume.c.position), literal_column("0"))
+               + literal_column("1"))
+        .where(paper_volume.c.cabinet == bindparam("cabinet", type_=paper_volume.c.cabinet.type),
+               paper_volume.c.shelf == bindparam("shelf", type_=paper_volume.c.shelf.type)))
+    .returning(paper_volume.c.position))
+
+
 def review_form(conn: Connection, actor: Actor, form_id: uuid.UUID, *, approve: bool,
                 reason: str | None = None, at: datetime | None = None) -> Reviewed:
     """Art. 11(2): the department head of the form's department approves or rejects it."""
     at = at or _now()
     decision = decisions.Decision(approve, reason)
-    decisions.take(conn, actor, REVIEW, form_id, decision)
-    outcome = decisions.record(conn, actor, REVIEW, decision, form_id, at=at)
-    close_clock(conn, "form_review", "form", str(form_id), at)
-    ledger.append(conn, ledger.Entry(
-        actor=actor.username, action=outcome.entry_action, subject_type="form",
-        subject_id=str(form_id), details={"reason": reason} if reason else {},
-    ))
+    request = decisions.pending_sql(conn, REVIEW, form_id, _FORM_LOCKED)
+    decisions.check(conn, actor, REVIEW, decision, request)
+    outcome, recorded = decisions.record_sql(actor, REVIEW, decision, form_id, at=at)
+    ledger.append_after(conn, [recorded, close_clock_sql("form_review", "form", [str(form_id)], at)],
+                        lambda _: [ledger.Entry(
+                            actor=actor.username, action=outcome.entry_action, subject_type="form",
+                            subject_id=str(form_id), details={"reason": reason} if reason else {})])
     return Reviewed(str(form_id), FormStatus(outcome.status))
 
 
@@ -139,66 +189,63 @@ def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uu
                    at: datetime | None = None) -> Created:
     """Art. 11(3)-(4): the archivist creates the electronic dossier and numbers it."""
     at = at or _now()
-    row = _form(conn, form_id)
+    row = decisions.pending_sql(conn, REVIEW, form_id, _FORM_WITH_KEY)
     authorize(conn, actor, Action.DOSSIER_CREATE, subject=f"form {form_id}")
     if row.status != FormStatus.REVIEWED:
         raise Refused(f"is {row.status}: a dossier is created only from a form its "
                       "department head has reviewed (Art. 11)", record=f"form {form_id}")
     p: dict[str, Any] = row.payload
-    personal = json.loads(keyring.open(conn, row.dossier_id, personal_field(form_id),
-                                       row.personal_enc) or "{}")
     dossier_id = row.dossier_id
-    number = numbering.allocate(conn, at.year, row.client_type, dossier_id, at=at)
+    if row.wrapped_key is not None:  # read with the form; a missing one is refused on use
+        keyring.key_from(dossier_id, row.wrapped_key)
+    personal = json.loads(keyring.open(conn, dossier_id, personal_field(form_id),
+                                       row.personal_enc) or "{}")
+    number, number_row = numbering.reserve(conn, at.year, row.client_type, dossier_id, at=at)
     origin = Origin.POTENTIAL if row.stage == Stage.POTENTIAL else Origin.NEW
-    # The dossier, its Art. 10 dimensions, their sources (Art. 9), the form's new status and
-    # the filing clock (Art. 11(5)) go in as ONE statement (the others as data-modifying
-    # CTEs; foreign keys are checked at its end): one round trip instead of a dozen.
-    steps = _dimension_inserts(conn, keyring, dossier_id, p, personal)
+    # The number's row, the dossier, its Art. 10 dimensions, their sources (Art. 9), the
+    # form's new status and the filing clock (Art. 11(5)), then the ledger's lock and head:
+    # one round trip (each a statement of its own, the dossier's row first).
+    steps: list[Statement] = [number_row, (_DOSSIER_ROW, {
+        "id": dossier_id, "dossier_no": number, "client_name_zh": row.client_name_zh,
+        "client_name_en": row.client_name_en, "name_en_key": row.name_en_key,
+        "name_zh_key": row.name_zh_key, "client_type": row.client_type, "stage": row.stage,
+        "origin": str(origin), "liaison_id": row.liaison_id, "department": row.department,
+        "form_id": form_id, "authorisation_ref": p["authorisation_ref"],
+        "collected_on": p["collected_on"], "created_at": at, "created_by": actor.staff_id,
+        "updated_at": at, "terminated_on": p.get("terminated_on")})]
+    steps += _dimension_rows(conn, keyring, dossier_id, p, personal)
     if p.get("collection_channel"):  # Art. 9 (forms submitted before it was asked have none)
-        steps += sources.recording(dossier_id, sources.form_dimensions(p, personal),
-                                   p["collection_channel"], p["authorisation_ref"], at,
-                                   form_id=form_id)
-    steps.append(update(form).where(form.c.id == form_id).values(status=FormStatus.CREATED))
-    opening, filing = open_clock_statement(
+        steps += sources.recording_sql(dossier_id, sources.form_dimensions(p, personal),
+                                       p["collection_channel"], p["authorisation_ref"], at,
+                                       form_id=form_id)
+    steps.append((_FORM_CREATED, {"_key": form_id, "status": str(FormStatus.CREATED)}))
+    opening, filing = open_clock_sql(
         "filing", "dossier", str(dossier_id), "creation_filing_wd", owner_id=actor.staff_id,
         start=clock.local_date(at))  # Art. 11(5)
     steps.append(opening)
-    conn.execute(insert(dossier).values(
-        id=dossier_id, dossier_no=number, client_name_zh=row.client_name_zh,
-        client_name_en=row.client_name_en, name_en_key=row.name_en_key,
-        name_zh_key=row.name_zh_key, client_type=row.client_type, stage=row.stage,
-        origin=origin, liaison_id=row.liaison_id, department=row.department, form_id=form_id,
-        authorisation_ref=p["authorisation_ref"], collected_on=p["collected_on"],
-        created_at=at, created_by=actor.staff_id, updated_at=at,
-        terminated_on=p.get("terminated_on"),
-    ).add_cte(*(step.cte(f"step_{i}") for i, step in enumerate(steps))))
-    ledger.append(conn, ledger.Entry(
+    ledger.append_after(conn, steps, lambda _: [ledger.Entry(
         actor=actor.username, action=LedgerAction.DOSSIER_CREATE, subject_type="dossier",
         subject_id=str(dossier_id), dossier_no=number,
         details={"form_id": str(form_id), "client_type": row.client_type, "stage": row.stage,
                  "filing_due": filing.due.isoformat()},
-    ))
+    )])
     return Created(str(dossier_id), number, filing.due.isoformat(), filing.provisional)
 
 
-def _dimension_inserts(conn: Connection, keyring: KeyRing, dossier_id: uuid.UUID,
-                       p: dict[str, Any], personal: dict[str, str]) -> list[Any]:
-    """The Art. 10 dimensions from the form, as INSERT statements run with the dossier's;
+def _dimension_rows(conn: Connection, keyring: KeyRing, dossier_id: uuid.UUID,
+                    p: dict[str, Any], personal: dict[str, str]) -> list[Statement]:
+    """The Art. 10 dimensions from the form, as single-row INSERTs run with the dossier's;
     personal fields re-sealed in their new place."""
     def seal(table: str, column: str, record: str, value: str | None) -> bytes | None:
         return keyring.seal(conn, dossier_id, Field(table, column, record), value)
 
-    # One single-row INSERT per row: a multi-row VALUES is not in SQLAlchemy's statement
-    # cache (its key holds the values), and compiling it each time costs more than the rows.
-    steps: list[Any] = [insert(dossier_market).values(dossier_id=dossier_id, country=c, ordinal=i)
-                        for i, c in enumerate(p["target_markets"])]
-    steps.append(insert(basic_info).values(dossier_id=dossier_id,
-                                           **{k: p.get(k) for k in BASIC}))
-    contacts = []
+    steps: list[Statement] = [(_MARKET_ROW, {"dossier_id": dossier_id, "country": c, "ordinal": i})
+                              for i, c in enumerate(p["target_markets"])]
+    steps.append((_BASIC_ROW, {"dossier_id": dossier_id, **{k: p.get(k) for k in BASIC}}))
     for i, c in enumerate(p.get("contacts", [])):
         prefix = "contact_" if i == 0 else f"contacts[{i}]."
         email, phone = personal.get(prefix + "email"), personal.get(prefix + "phone")
-        contacts.append({
+        steps.append((_CONTACT_ROW, {
             "dossier_id": dossier_id, "ordinal": i, "title": c.get("title"),
             "preference": c.get("preference"),
             "name_enc": seal("contact", "name", str(i), personal.get(prefix + "name")),
@@ -206,29 +253,27 @@ def _dimension_inserts(conn: Connection, keyring: KeyRing, dossier_id: uuid.UUID
             "phone_enc": seal("contact", "phone", str(i), phone),
             "email_bidx": keyring.blind_index(conn, "email", email.casefold()) if email else None,
             "phone_bidx": keyring.blind_index(conn, "phone", phone) if phone else None,
-        })
-    steps += [insert(contact).values(row) for row in contacts]
-    steps.append(insert(market_info).values(dossier_id=dossier_id,
-                                            **{k: p.get(k) for k in MARKET}))
-    steps.append(insert(cooperation).values(dossier_id=dossier_id,
-                                            started_on=p.get("contract_signed_on")))
+        }))
+    steps.append((_MARKET_INFO_ROW, {"dossier_id": dossier_id, **{k: p.get(k) for k in MARKET}}))
+    steps.append((_COOPERATION_ROW, {"dossier_id": dossier_id,
+                                     "started_on": p.get("contract_signed_on")}))
     if p.get("contract_no"):
-        steps.append(insert(contract).values(
-            dossier_id=dossier_id, contract_no=p["contract_no"],
-            signed_on=p["contract_signed_on"], service_scope=p.get("service_scope"),
-            period_start=p.get("period_start"), period_end=p.get("period_end"),
-            fee_range_enc=seal("contract", "fee_range", p["contract_no"],
-                               personal.get("fee_range")),
-        ))
-    steps.append(insert(needs).values(dossier_id=dossier_id,
-                                      marketing_goals=p.get("marketing_goals") or [],
-                                      **{k: p.get(k) for k in NEEDS}))
-    steps.append(insert(other_info).values(
-        dossier_id=dossier_id, other_partners=p.get("other_partners"),
-        honours=p.get("honours"), dependence=p.get("dependence"),
-        credit_rating_enc=seal("other_info", "credit_rating", str(dossier_id),
-                               personal.get("credit_rating")),
-    ))
+        steps.append((_CONTRACT_ROW, {
+            "dossier_id": dossier_id, "contract_no": p["contract_no"],
+            "signed_on": p["contract_signed_on"], "service_scope": p.get("service_scope"),
+            "period_start": p.get("period_start"), "period_end": p.get("period_end"),
+            "fee_range_enc": seal("contract", "fee_range", p["contract_no"],
+                                  personal.get("fee_range")),
+        }))
+    steps.append((_NEEDS_ROW, {"dossier_id": dossier_id,
+                               "marketing_goals": p.get("marketing_goals") or [],
+                               **{k: p.get(k) for k in NEEDS}}))
+    steps.append((_OTHER_ROW, {
+        "dossier_id": dossier_id, "other_partners": p.get("other_partners"),
+        "honours": p.get("honours"), "dependence": p.get("dependence"),
+        "credit_rating_enc": seal("other_info", "credit_rating", str(dossier_id),
+                                  personal.get("credit_rating")),
+    }))
     return steps
 
 
@@ -241,43 +286,38 @@ def file_dossier(conn: Connection, actor: Actor, dossier_id: uuid.UUID, *, cabin
                  shelf: int, at: datetime | None = None) -> Filed:
     """Art. 11(5), 15: file the electronic dossier and register its paper volume."""
     at = at or _now()
-    row = conn.execute(select(dossier).where(dossier.c.id == dossier_id).with_for_update()).first()
-    if row is None:
+    [rows] = run_together(conn, [(_DOSSIER_LOCKED, {"_key": dossier_id})])
+    if not rows:
         raise NotFound("no such dossier", record=f"dossier {dossier_id}")
+    row = rows[0]
     authorize(conn, actor, Action.DOSSIER_FILE, subject=f"dossier {row.dossier_no}")
     if row.filed_at is not None:
         raise Refused("is already filed", record=f"dossier {row.dossier_no}")
     name = document_file_name(row.client_name_zh, "採集表", at.year)
-    # The electronic document, the dossier's filing time and its clocks stopped (Art. 8:
-    # filing completes a new client's creation and a legacy client's back-fill) go in as
-    # data-modifying CTEs of the paper volume's INSERT: one round trip, not four.
-    steps = [
-        insert(document).values(
-            dossier_id=dossier_id, document_type="採集表", year=at.year, file_name=name,
-            category=f"{row.client_type}/{row.stage}", confirmed_on=clock.local_date(row.created_at),
-            filed_at=at, filed_by=actor.staff_id),
-        update(dossier).where(dossier.c.id == dossier_id).values(filed_at=at, updated_at=at),
-        close_clock_statement(("filing", "new_client_creation", "legacy_backfill"), "dossier",
-                              [str(dossier_id)], at),
+    # The electronic document, the dossier's filing time, its clocks stopped (Art. 8:
+    # filing completes a new client's creation and a legacy client's back-fill) and the
+    # paper volume, then the ledger's lock and head: one round trip.
+    steps: list[Statement] = [
+        (_DOCUMENT_ROW, {
+            "dossier_id": dossier_id, "document_type": "採集表", "year": at.year,
+            "file_name": name, "category": f"{row.client_type}/{row.stage}",
+            "confirmed_on": clock.local_date(row.created_at), "filed_at": at,
+            "filed_by": actor.staff_id}),
+        (_DOSSIER_FILED, {"_key": dossier_id, "at": at}),
+        close_clock_sql(("filing", "new_client_creation", "legacy_backfill"), "dossier",
+                        [str(dossier_id)], at),
+        (_VOLUME_ROW, {"dossier_id": dossier_id, "volume_no": 1,
+                       "label_dossier_no": row.dossier_no, "label_client_name": row.client_name_zh,
+                       "label_filed_on": clock.local_date(at), "cabinet": cabinet,
+                       "shelf": shelf}),
     ]
-    # Paper volumes stand in the same order as the electronic dossiers (Art. 15): the next
-    # position on the shelf, counted by the insert itself.
-    volume = {"dossier_id": dossier_id, "volume_no": 1, "label_dossier_no": row.dossier_no,
-              "label_client_name": row.client_name_zh, "label_filed_on": clock.local_date(at),
-              "cabinet": cabinet, "shelf": shelf}
-    position = conn.execute(insert(paper_volume).from_select(
-        [*volume, "position"],
-        select(*(literal(v, paper_volume.c[k].type) for k, v in volume.items()),
-               func.coalesce(func.max(paper_volume.c.position), 0) + 1)
-        .where(paper_volume.c.cabinet == cabinet, paper_volume.c.shelf == shelf),
-    ).returning(paper_volume.c.position)
-        .add_cte(*(step.cte(f"step_{i}") for i, step in enumerate(steps)))).scalar_one()
-    ledger.append(conn, ledger.Entry(
+    results, _ = ledger.append_after(conn, steps, lambda results: [ledger.Entry(
         actor=actor.username, action=LedgerAction.DOSSIER_FILE, subject_type="dossier",
         subject_id=str(dossier_id), dossier_no=row.dossier_no,
-        details={"cabinet": cabinet, "shelf": shelf, "position": position, "document": name},
-    ))
-    return Filed(row.dossier_no, cabinet, shelf, position)
+        details={"cabinet": cabinet, "shelf": shelf, "position": results[-1][0].position,
+                 "document": name},
+    )])
+    return Filed(row.dossier_no, cabinet, shelf, results[-1][0].position)
 
 
 def list_forms(conn: Connection, actor: Actor, status: str = FormStatus.SUBMITTED, *,

@@ -24,10 +24,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, select, update
+from sqlalchemy import Connection, Select, Table, bindparam, select, update
 
+from dossiers.core.db import Statement, run_together, sql_text
 from dossiers.core.errors import NotFound, Refused
 from dossiers.core.free_text import refuse_personal_data
 from dossiers.core.permissions import Action, Actor, authorize
@@ -189,6 +191,13 @@ def take(conn: Connection, actor: Actor, rules: Rules, key: object, decision: De
 def record(conn: Connection, actor: Actor, rules: Rules, decision: Decision, key: object, *,
            at: datetime | None = None, also: Mapping[str, Any] | None = None) -> Outcome:
     """Set the outcome's status, decider, time and reason on the request (and ``also``)."""
+    outcome, values = _recorded(actor, rules, decision, at, also)
+    conn.execute(update(rules.table).where(rules.table.c.id == key).values(values))
+    return outcome
+
+
+def _recorded(actor: Actor, rules: Rules, decision: Decision, at: datetime | None,
+              also: Mapping[str, Any] | None) -> tuple[Outcome, dict[str, Any]]:
     outcome = rules.outcome(decision)
     values: dict[str, Any] = {rules.status_column: outcome.status, outcome.by: actor.staff_id}
     if outcome.at is not None:
@@ -196,5 +205,38 @@ def record(conn: Connection, actor: Actor, rules: Rules, decision: Decision, key
     if outcome.reason is not None:
         values[outcome.reason] = decision.reason
     values.update(also or {})
-    conn.execute(update(rules.table).where(rules.table.c.id == key).values(values))
-    return outcome
+    return outcome, values
+
+
+def record_sql(actor: Actor, rules: Rules, decision: Decision, key: object, *,
+               at: datetime | None = None) -> tuple[Outcome, Statement]:
+    """:func:`record`'s UPDATE as pre-built SQL text and its parameters, for a hot path that
+    runs it with others in one round trip (:func:`dossiers.core.db.run_together`)."""
+    outcome, values = _recorded(actor, rules, decision, at, None)
+    return outcome, (_update_sql(rules.table, tuple(values)), {**values, "_key": key})
+
+
+@cache
+def _update_sql(table: Table, columns: tuple[str, ...]) -> str:
+    return sql_text(update(table).where(table.c.id == bindparam("_key", type_=table.c.id.type))
+                    .values({c: bindparam(c, type_=table.c[c].type) for c in columns}))
+
+
+def locked_sql(table: Table, *also: Any, of_join: Any = None) -> str:
+    """The SELECT … FOR UPDATE of :func:`pending` (one request by ``%(_key)s``) as SQL text,
+    compiled once by the caller: ``also`` are more columns, from ``of_join`` (a join of the
+    table; only the table's row is locked)."""
+    query = select(table, *also)
+    if of_join is not None:
+        query = query.select_from(of_join)
+    return sql_text(query.where(table.c.id == bindparam("_key", type_=table.c.id.type))
+                    .with_for_update(of=table if of_join is not None else None))
+
+
+def pending_sql(conn: Connection, rules: Rules, key: object, sql: str) -> Any:
+    """:func:`pending` with the pre-built ``sql`` (:func:`locked_sql`): the request, locked,
+    as a named tuple; :class:`NotFound` when there is none, in the same words."""
+    [rows] = run_together(conn, [(sql, {"_key": key})])
+    if not rows:
+        raise NotFound(rules.missing, record=rules.record_of(key))
+    return rows[0]

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Insert, insert
 
+from dossiers.core.db import Statement, insert_sql
 from dossiers.core.schema import dossier_source
 from dossiers.core.vocabulary import QueryScope
 
@@ -64,6 +65,20 @@ def recording(dossier_id: uuid.UUID, dimensions: Iterable[str], channel: str,
     """:func:`record`'s rows as single-row INSERTs, for a caller that runs them with others
     in one statement (a multi-row VALUES would not be in SQLAlchemy's statement cache)."""
     return [insert(dossier_source).values(row) for row in _rows(
+        dossier_id, dimensions, channel, authorisation_ref, at, form_id, change_id)]
+
+
+_SOURCE_SQL = insert_sql(dossier_source, ("dossier_id", "dimension", "channel", "authorisation_ref",
+                                          "form_id", "change_id", "recorded_at"))
+
+
+def recording_sql(dossier_id: uuid.UUID, dimensions: Iterable[str], channel: str,
+                  authorisation_ref: str | None, at: datetime, *,
+                  form_id: uuid.UUID | None = None,
+                  change_id: uuid.UUID | None = None) -> list[Statement]:
+    """:func:`record`'s rows as pre-built single-row INSERTs and their parameters, for a hot
+    path that runs them with others in one round trip (:func:`dossiers.core.db.run_together`)."""
+    return [(_SOURCE_SQL, row) for row in _rows(
         dossier_id, dimensions, channel, authorisation_ref, at, form_id, change_id)]
 
 

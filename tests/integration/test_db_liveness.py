@@ -1,0 +1,66 @@
+"""The pool's liveness test (issue 16): no round trip for a quiet connection, and a backend
+that went away (server restarted, ``pg_terminate_backend``) never reaches a unit of work."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from dossiers.core import db
+
+pytestmark = pytest.mark.integration
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _terminate(url: str, *pids: int) -> None:
+    """End backends as a restart does (FATAL, socket closed); waits until each is gone."""
+    with psycopg.connect(_libpq(url), autocommit=True) as admin:
+        for pid in pids:
+            row = admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,)).fetchone()
+            assert row == (True,), f"backend {pid} was not terminated"
+
+
+def _pid(conn: Any) -> int:
+    return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def test_terminated_pooled_connections_are_replaced_before_the_next_unit_of_work(
+        database_url: str) -> None:
+    # Three connections in the pool, as a busy API worker keeps them.
+    with ExitStack() as stack:
+        conns = [stack.enter_context(db.transaction()) for _ in range(3)]
+        before = {_pid(c) for c in conns}
+    assert len(before) == 3
+    _terminate(database_url, *before)
+    # Each of the next units of work gets a live connection, none of the terminated ones.
+    with ExitStack() as stack:
+        conns = [stack.enter_context(db.transaction()) for _ in range(3)]
+        after = {_pid(c) for c in conns}
+        assert [c.execute(text("SELECT 1")).scalar_one() for c in conns] == [1, 1, 1]
+    assert after.isdisjoint(before)
+
+
+def test_a_quiet_connection_costs_no_ping_and_a_terminated_one_is_pinged(
+        database_url: str) -> None:
+    pinged: list[Any] = []
+
+    def ping(connection: Any) -> bool:
+        pinged.append(connection)
+        return True
+
+    check = db._quiet_or_ping(ping)
+    with psycopg.connect(_libpq(database_url)) as raw:
+        raw.execute("SELECT 1")
+        raw.rollback()
+        assert check(raw) is True
+        assert pinged == []  # idle, nothing on the socket: no round trip
+        _terminate(database_url, raw.info.backend_pid)
+        check(raw)
+        assert pinged == [raw]  # the FATAL message and the closed socket: the full ping
