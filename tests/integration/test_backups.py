@@ -347,6 +347,111 @@ def test_a_flipped_byte_is_caught_before_a_restore_writes_a_row(
         drill.drop_database(target)
 
 
+def test_rows_reordered_inside_the_dump_are_named_by_table(
+        company, cli, database_url: str, vault: Path, tmp_path: Path) -> None:
+    """The manifest's digests are the dump's own rows (each table's COPY text as pg_dump
+    wrote it): someone holding the backup key who re-seals the database file with one
+    table's rows reordered, and re-MACs the manifest's file hashes, is still caught by
+    ``verify`` naming the table, and a restore writes nothing (Art. 18)."""
+    from dossiers.backups import drill, dumpdir
+    from dossiers.backups.files import open_file, seal_file
+
+    summary = full.run_backup(database_url, None, None)
+    folder, key = Path(summary["location"]), BackupKey.from_file(create=False)
+    body = manifest.read(folder, key)
+    part = full.context(summary["backup_id"], "database")
+    unpacked = tmp_path / "unpacked"
+    unpacked.mkdir()
+    dumpdir.unpack(open_file(folder / full.DATABASE_FILE, key.key, part), unpacked)
+    staff = unpacked / body["tables"]["public.staff"]["file"]
+    rows, terminator = staff.read_bytes().split(b"\\.\n", 1)
+    lines = rows.splitlines(keepends=True)
+    assert len(lines) == body["tables"]["public.staff"]["rows"] == 7
+    staff.write_bytes(b"".join(reversed(lines)) + b"\\.\n" + terminator)  # same rows, reordered
+    written, plain_sha, plain_size = seal_file(folder / full.DATABASE_FILE,
+                                               dumpdir.pack(unpacked, {}), key.key, part)
+    body["database"].update({**written.as_dict(), "dump_sha256": plain_sha,
+                             "dump_size": plain_size})
+    manifest.write(folder, body, key)
+
+    checked = cli("backup", "verify", str(folder))
+    assert checked.status == 1, checked.stdout
+    assert checked.json()["problems"] == [
+        f"{full.DATABASE_FILE}: table public.staff: its rows in "
+        f"{body['tables']['public.staff']['file']} differ from the manifest's hash"]
+    target = drill.scratch_database(database_url)
+    try:
+        restored = cli("backup", "restore", str(folder), "--into", target)
+        assert restored.status == 1 and "table public.staff" in restored.stderr, restored.stderr
+        assert "nothing was restored" in restored.stderr
+        with _admin(target) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                                ).fetchone() == (0,)
+    finally:
+        drill.drop_database(target)
+
+
+def test_the_manifest_holds_the_dumps_own_rows_and_the_restored_copy_hashes_the_same(
+        dossiers, database_url: str, vault: Path) -> None:
+    """One pass: each table's digest is its ``.dat`` in the dump; the restored copy, hashed
+    as ``COPY … TO STDOUT`` in physical order, gives every table's digest back (updated rows
+    out of key order, TOASTed values, the ledger with its trigger-filled columns)."""
+    from dossiers.backups import drill, restore, snapshot
+
+    with _admin(database_url) as conn:  # a row out of key order, its new value TOASTed
+        conn.execute("UPDATE staff SET confidentiality_ref = (SELECT string_agg(md5(i::text), "
+                     "'') FROM generate_series(1, 5000) i) WHERE username = 'li.archive'")
+    summary = full.run_backup(database_url, None, None)
+    body = manifest.read(Path(summary["location"]), BackupKey.from_file(create=False))
+    assert body["database"]["digest"] == snapshot.DUMP_ORDER
+    assert body["tables"]["public.ledger_entry"]["rows"] > 0
+    assert all(t["rows"] == 0 or t["file"].endswith(".dat") for t in body["tables"].values())
+    target = drill.scratch_database(database_url)
+    try:
+        restored = restore.restore(Path(summary["location"]), target, reapply_destructions=False)
+        assert restored.ok, restored.problems
+        assert restored.tables == len(body["tables"]) and restored.rows == summary["rows"]
+    finally:
+        drill.drop_database(target)
+
+
+def test_a_backup_in_the_older_custom_format_still_verifies_and_restores(
+        company, cli, database_url: str, vault: Path) -> None:
+    """Backups taken before the directory format (one ``pg_dump -Fc`` archive, digests
+    ordered by primary key; the manifest's ``database`` without ``digest``) still verify
+    and restore, compared table by table in their own order."""
+    from dossiers.backups import drill, restore, snapshot
+    from dossiers.backups.files import seal_file
+    from dossiers.backups.tools import libpq_env, pg_tool
+
+    summary = full.run_backup(database_url, None, None)
+    folder, key = Path(summary["location"]), BackupKey.from_file(create=False)
+    body = manifest.read(folder, key)
+    archive = subprocess.run(
+        [pg_tool("pg_dump", body["server_major"]), "--format=custom", "--compress=0",
+         f"--exclude-table-data={snapshot.KEYRING_SCHEMA}.*", "--no-password"],
+        capture_output=True, env=libpq_env(database_url), check=True).stdout
+    written, plain_sha, plain_size = seal_file(
+        folder / full.DATABASE_FILE, [archive], key.key,
+        full.context(summary["backup_id"], "database"))
+    with _admin(database_url) as conn:
+        ordered = snapshot.table_digests(conn, exclude=(snapshot.KEYRING_SCHEMA,))
+    body["database"] = {**written.as_dict(), "dump_sha256": plain_sha, "dump_size": plain_size,
+                        "format": full.CUSTOM_FORMAT}
+    body["tables"] = {name: d.as_dict() for name, d in ordered.items()}
+    manifest.write(folder, body, key)
+
+    checked = cli("backup", "verify", str(folder))
+    assert checked.status == 0 and checked.json()["checked"]["database"] is True, checked.stdout
+    target = drill.scratch_database(database_url)
+    try:
+        restored = restore.restore(folder, target, reapply_destructions=False)
+        assert restored.ok, restored.problems
+        assert restored.rows == sum(d.rows for d in ordered.values()) > 0
+    finally:
+        drill.drop_database(target)
+
+
 @pytest.fixture
 def locked_bucket(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
     """A bucket with Object Lock on moto's server, the connection ``dossier_s3`` pointing at

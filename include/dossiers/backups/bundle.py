@@ -38,8 +38,7 @@ def pack(store: ObjectStore, inventory: Inventory) -> Iterator[bytes]:
     yield MAGIC
     for key in sorted(store.keys()):
         size = store.size(key)
-        encoded = key.encode()
-        yield _KEY_LEN.pack(len(encoded)) + encoded + _SIZE.pack(size)
+        yield frame(key, size)
         digest, copied = hashlib.sha256(), 0
         for chunk in store.get(key):
             digest.update(chunk)
@@ -49,7 +48,7 @@ def pack(store: ObjectStore, inventory: Inventory) -> Iterator[bytes]:
             raise CannotRun(f"document object {key} changed while it was copied "
                             f"({size} bytes listed, {copied} read); run the backup again")
         inventory.objects[key] = {"size": size, "sha256": digest.hexdigest()}
-    yield _KEY_LEN.pack(0)
+    yield END
 
 
 class _Reader:
@@ -85,11 +84,23 @@ class _Reader:
         return next(self._chunks, None) is None
 
 
-def unpack(chunks: Iterable[bytes | bytearray]) -> Iterator[tuple[str, int, Iterator[bytes]]]:
+def frame(key: str, size: int) -> bytes:
+    """What precedes an object's bytes in the stream."""
+    encoded = key.encode()
+    return _KEY_LEN.pack(len(encoded)) + encoded + _SIZE.pack(size)
+
+
+#: What ends the stream.
+END = _KEY_LEN.pack(0)
+
+
+def unpack(chunks: Iterable[bytes | bytearray], magic: bytes = MAGIC
+           ) -> Iterator[tuple[str, int, Iterator[bytes]]]:
     """Each object as ``(key, size, its bytes)``; the bytes must be consumed (or skipped by
-    the next step of the iteration) before the next object is read."""
+    the next step of the iteration) before the next object is read. ``magic``: the stream's
+    own (the same framing also packs a ``pg_dump`` directory, :mod:`.dumpdir`)."""
     reader = _Reader(chunks)
-    if reader.read_exactly(len(MAGIC)) != MAGIC:
+    if reader.read_exactly(len(magic)) != magic:
         raise CannotRun("not a document stream of this format")
     while True:
         (length,) = _KEY_LEN.unpack(reader.read_exactly(_KEY_LEN.size))

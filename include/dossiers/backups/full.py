@@ -7,30 +7,35 @@ One run, in order (each step's failure leaves nothing that claims success):
    lock taken, before anything is written; rows of runs that died are marked failed and
    their partial folders removed;
 2. a REPEATABLE READ snapshot is exported; in it the key ring's rows go to their own small
-   sealed backup (a separate vault), and ``pg_dump --snapshot -Fc`` dumps everything else
-   (the key ring's tables with no rows) through zstd into a sealed file;
-3. in the same snapshot every table's row count and content hash are taken for the
-   manifest on connections of their own while ``pg_dump`` runs (then the ledger head);
+   sealed backup (a separate vault), and ``pg_dump --snapshot --format=directory`` dumps
+   everything else (the key ring's tables with no rows) into scratch inside the backup's
+   folder, packed through zstd into a sealed file (the scratch removed at once);
+3. every table's row count and content hash for the manifest are those of its rows in the
+   dump, taken as they are packed (then the ledger head, in the same snapshot);
 4. the document store's objects are copied through the ObjectStore protocol;
 5. the manifest (MAC'd) is written last; then the catalogue rows and the ledger entries.
 """
 
 from __future__ import annotations
 
+import queue
+import re
 import secrets
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Generator, Iterator
 from datetime import UTC
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from psycopg import sql
 
-from dossiers.backups import bundle, catalogue, manifest, snapshot
-from dossiers.backups.files import CHUNK, seal_file
+from dossiers.backups import bundle, catalogue, dumpdir, manifest, snapshot
+from dossiers.backups.files import seal_file
 from dossiers.backups.settings import BackupKey, keyring_vault_root, vault_root
 from dossiers.backups.tools import libpq_env, pg_tool
 from dossiers.core import clock, db, directory
@@ -40,6 +45,14 @@ from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.vocabulary import BackupKind
 
 DATABASE_FILE = "database.dump.zst.sealed"
+#: What the database file holds (the manifest's ``database.format``; older backups:
+#: :data:`CUSTOM_FORMAT`, one ``pg_dump`` custom-format archive, table digests ordered).
+DUMP_FORMAT = "pg_dump directory, packed, zstd, sealed (AES-256-GCM segments)"
+CUSTOM_FORMAT = "pg_dump custom, then zstd, then sealed (AES-256-GCM segments)"
+#: ``pg_dump --jobs`` (two cores: two tables read at once).
+DUMP_JOBS = 2
+#: zstd's own threads while packing.
+PACK_THREADS = 2
 DOCUMENTS_FILE = "documents.sealed"
 KEYRING_FILE = "keyring.copy.zst.sealed"
 
@@ -59,39 +72,92 @@ def _actor(conn: Any, who: Actor | str | None) -> Actor:
     return who if isinstance(who, Actor) else directory.load_actor(conn, who)
 
 
-def _stream(handle: IO[bytes]) -> Iterator[bytes]:
-    while chunk := handle.read(CHUNK):
-        yield chunk
+#: ``pg_dump --verbose`` in parallel mode, when a worker has written a table's file whole.
+_FINISHED = re.compile(r"finished item (\d+) TABLE DATA ")
 
 
-def _dump(snap: snapshot.Snapshot, url: str, path: Path, key: BackupKey,
-          backup_id: str) -> dict[str, Any]:
-    """``pg_dump --snapshot`` of everything but the key ring's rows, zstd, sealed."""
-    args = [pg_tool("pg_dump", snap.server_major), "--format=custom", "--compress=0",
-            f"--snapshot={snap.snapshot_id}", f"--exclude-table-data={snapshot.KEYRING_SCHEMA}.*",
-            "--no-password"]
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors, env=libpq_env(url))
-        assert proc.stdout is not None
+def _dumping(args: list[str], env: dict[str, str]) -> Generator[str, None, None]:
+    """Run ``pg_dump`` (directory format, ``--verbose``); yield each table's file name as
+    soon as a worker reports it written whole, and raise :class:`CannotRun` after the last
+    one when ``pg_dump`` failed. ``pg_dump`` is killed if the consumer stops early."""
+    proc = subprocess.Popen([*args, "--verbose"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env)
+    assert proc.stderr is not None
+    finished: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+    said: deque[str] = deque(maxlen=20)
 
-        def exited_cleanly() -> None:
-            if proc.wait() != 0:
-                errors.seek(0)
-                said = errors.read().decode(errors="replace").strip().splitlines()
-                raise CannotRun(f"pg_dump failed ({proc.returncode}): "
-                                f"{said[-1] if said else 'no message'}")
+    def watch() -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            if (match := _FINISHED.search(line)) is not None:
+                finished.put(f"{match.group(1)}.dat")
+            else:
+                said.append(line)
+        finished.put(None)
 
-        try:
-            written, plain_sha, plain_size = seal_file(
-                path, _stream(proc.stdout), key.key, context(backup_id, "database"),
-                succeeded=exited_cleanly)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            proc.stdout.close()
-    return {**written.as_dict(), "dump_sha256": plain_sha, "dump_size": plain_size,
-            "format": "pg_dump custom, then zstd, then sealed (AES-256-GCM segments)"}
+    watcher = threading.Thread(target=watch, name="pg_dump-progress", daemon=True)
+    watcher.start()
+    try:
+        while (name := finished.get()) is not None:
+            yield name
+        if proc.wait() != 0:
+            errors = [line for line in said if "error" in line] or list(said)
+            raise CannotRun(f"pg_dump failed ({proc.returncode}): "
+                            f"{errors[-1] if errors else 'no message'}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        watcher.join()
+        proc.stderr.close()
+
+
+def _dump(snap: snapshot.Snapshot, url: str, folder: Path, key: BackupKey,
+          backup_id: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """``pg_dump --format=directory --snapshot`` of everything but the key ring's rows into
+    a scratch folder inside the backup's own (removed at the end, whatever happens), packed
+    while it runs (each table's file as soon as it is written whole), zstd, sealed, every
+    file hashed as it is packed: the tables' digests for the manifest are the dump's own
+    rows (:mod:`.dumpdir`). Returns the manifest's ``database`` and ``tables`` (every
+    table's digest, and its file in the dump when it has rows)."""
+    names = {oid: f"{s}.{t}" for oid, s, t, _ in
+             snapshot.relations(snap.conn, exclude=(snapshot.KEYRING_SCHEMA,))}
+    scratch = Path(tempfile.mkdtemp(prefix=".dump-", dir=folder))
+    out = scratch / "dump"
+    args = [pg_tool("pg_dump", snap.server_major), "--format=directory", "--compress=0",
+            f"--jobs={DUMP_JOBS}", f"--snapshot={snap.snapshot_id}",
+            f"--exclude-table-data={snapshot.KEYRING_SCHEMA}.*", "--no-password",
+            f"--file={out}"]
+    # PGTZ: timestamps in the COPY text (and so the digests) do not depend on the server's
+    # or this machine's time zone; a restored copy is hashed in UTC too.
+    finished = _dumping(args, {**libpq_env(url), "PGTZ": "UTC"})  # starts when first read
+    t0 = time.monotonic()
+    try:
+        found: dict[str, dumpdir.FileDigest] = {}
+        # toc.dat is written last: it is in the folder once pg_dump has exited
+        tables_of: dict[str, str] = {}
+
+        def files_in_order() -> Iterator[str]:
+            yield from finished
+            tables_of.update(dumpdir.table_files(
+                pg_tool("pg_restore", snap.server_major), out, names))
+
+        written, plain_sha, plain_size = seal_file(
+            folder / DATABASE_FILE, dumpdir.pack(out, found, files_in_order()), key.key,
+            context(backup_id, "database"), threads=PACK_THREADS)
+    finally:
+        finished.close()  # pg_dump killed if it still runs (the seal failed)
+        shutil.rmtree(scratch, ignore_errors=True)
+    table_file = {name: f for f, name in tables_of.items()}
+    tables = {name: {**found[table_file[name]].result().as_dict(), "file": table_file[name]}
+              if name in table_file else snapshot.EMPTY.as_dict()
+              for name in sorted(names.values())}
+    database = {**written.as_dict(), "dump_sha256": plain_sha, "dump_size": plain_size,
+                "format": DUMP_FORMAT, "digest": snapshot.DUMP_ORDER, "jobs": DUMP_JOBS,
+                "files": {f: d.as_dict() for f, d in sorted(found.items()) if f not in tables_of},
+                "seconds": round(time.monotonic() - t0, 3)}
+    return database, tables
 
 
 def _keyring_rows(snap: snapshot.Snapshot) -> Iterator[bytes]:
@@ -155,16 +221,8 @@ def run_backup(url: str, who: Actor | str | None, store: ObjectStore | None, *,
                 place.mkdir(parents=True, mode=0o700)
             keyring_body, keyring_manifest, keyring_size = _keyring_backup(
                 snap, keyring_folder, key, keyring_id, started)
-            # The manifest's digests are taken in the same snapshot while pg_dump streams it
-            # (two readers of one view: the manifest still describes exactly the dump).
-            with snapshot.TableHasher.in_snapshot(
-                    snap, url, exclude=(snapshot.KEYRING_SCHEMA,)) as hashing:
-                t0 = time.monotonic()
-                database = _dump(snap, url, folder / DATABASE_FILE, key, backup_id)
-                database["seconds"] = round(time.monotonic() - t0, 3)
-                t0 = time.monotonic()
-                digests = hashing.result()
-                waited = round(time.monotonic() - t0, 3)
+            # The manifest's digests are the dump's own rows, hashed as they are packed.
+            database, tables = _dump(snap, url, folder, key, backup_id)
             head = snapshot.ledger_head(snap.conn)
             snap.conn.rollback()  # the snapshot is no longer needed: documents are next
             t0 = time.monotonic()
@@ -183,13 +241,12 @@ def run_backup(url: str, who: Actor | str | None, store: ObjectStore | None, *,
                 "server_major": snap.server_major, "backup_role": snap.role,
                 "snapshot_id": snap.snapshot_id, "snapshot_at": snap.taken_at.isoformat(),
                 "database": database,
-                "tables": {name: d.as_dict() for name, d in digests.items()},
+                "tables": tables,
                 "excluded": {"schema": snapshot.KEYRING_SCHEMA,
                              "why": "data keys are never in a data backup (Arts. 17, 18)"},
                 "keyring_backup": {"backup_id": keyring_id, "manifest_sha256": keyring_manifest},
                 "documents": documents, "ledger_head": head,
-                "timings": {"hashing_seconds": round(hashing.seconds, 3),
-                            "hashing_waited_seconds": waited,
+                "timings": {"dump_pack_seal_seconds": database["seconds"],
                             "total_seconds": round(time.monotonic() - started, 3)},
             }
             manifest_sha = manifest.write(folder, body, key)  # LAST: now the backup exists
@@ -213,12 +270,12 @@ def run_backup(url: str, who: Actor | str | None, store: ObjectStore | None, *,
                 conn, actor, backup_id, kind=BackupKind.FULL, snapshot_at=snap.taken_at,
                 size=size, manifest_sha256=manifest_sha, ledger_seq=head["seq"],
                 keyring_backup_id=keyring_id,
-                details={"tables": len(digests), "rows": sum(d.rows for d in digests.values()),
+                details={"tables": len(tables), "rows": sum(t["rows"] for t in tables.values()),
                          "documents": len(documents["objects"]), "ledger_seq": head["seq"],
                          "keyring_backup_id": keyring_id})
     return {"backup_id": backup_id, "location": str(folder), "keyring_backup_id": keyring_id,
             "keyring_location": str(keyring_folder), "size_bytes": size,
-            "snapshot_at": snap.taken_at.isoformat(), "tables": len(digests),
-            "rows": sum(d.rows for d in digests.values()),
+            "snapshot_at": snap.taken_at.isoformat(), "tables": len(tables),
+            "rows": sum(t["rows"] for t in tables.values()),
             "documents": len(documents["objects"]), "ledger_head": head,
             "manifest_sha256": manifest_sha, "seconds": round(time.monotonic() - started, 3)}

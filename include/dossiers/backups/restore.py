@@ -1,7 +1,8 @@
 """Restoring a backup (``dossier backup restore``, and every drill; Art. 18).
 
 Nothing is written to the target until the whole backup has opened: the dump is decrypted
-and decompressed into a private scratch file and its hash compared with the manifest, the
+and decompressed into a private scratch folder, its hash and every table's rows and hash
+in it compared with the manifest (older backups: one scratch file, its hash), the
 document stream is read through once and every object hashed, the key ring's backup (when
 given) likewise. Only then does ``pg_restore`` run into the target (which must be empty),
 the key ring's rows go in, the documents are put, and every table's rows and hash are
@@ -25,9 +26,9 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import make_url
 
-from dossiers.backups import bundle, manifest, snapshot, verify
+from dossiers.backups import bundle, dumpdir, manifest, snapshot, verify
 from dossiers.backups.documents import local_store
-from dossiers.backups.files import open_file
+from dossiers.backups.files import hashing, open_file
 from dossiers.backups.full import DATABASE_FILE, KEYRING_FILE, context
 from dossiers.backups.settings import BackupKey
 from dossiers.backups.tools import libpq_env, libpq_url, pg_tool
@@ -100,6 +101,28 @@ def _decrypt_to(path: Path, out: Path, key: BackupKey, backup_id: str, part: str
                             "nothing was restored", record=f"backup {backup_id}")
 
 
+def _unpack_to(path: Path, out: Path, key: BackupKey, backup_id: str,
+               body: dict[str, Any]) -> None:
+    """A packed directory dump, opened into ``out``: every file hashed as it is written,
+    and every table's rows and hash checked against the manifest before anything is
+    restored."""
+    digest = hashlib.sha256()
+    try:
+        found = dumpdir.unpack(hashing(open_file(path, key.key, context(backup_id, "database")),
+                                       digest), out)
+    except DossierError as exc:
+        raise BackupCorrupt(f"{path.name}: {exc}; nothing was restored",
+                            record=f"backup {backup_id}") from None
+    except OSError as exc:
+        raise CannotRun(f"scratch space {out.parent}: {exc.strerror or exc}") from None
+    if digest.hexdigest() != body["database"]["dump_sha256"]:
+        raise BackupCorrupt(f"{path.name}: its content differs from the manifest's hash; "
+                            "nothing was restored", record=f"backup {backup_id}")
+    if problems := dumpdir.check(body, found, path.name):
+        raise BackupCorrupt(f"{problems[0]}; nothing was restored",
+                            record=f"backup {backup_id}")
+
+
 def _target_is_empty(conn: psycopg.Connection[Any], into: str) -> None:
     row = conn.execute(
         "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -140,9 +163,15 @@ def restore(folder: Path, into_url: str, *, key: BackupKey | None = None,
         _target_is_empty(target, into)
         target_major = int(str(target.execute("SHOW server_version_num").fetchone()[0])) // 10000  # type: ignore[index]
         # 1. Every byte opens before anything is written.
-        dump = work / "database.dump"
-        _decrypt_to(folder / DATABASE_FILE, dump, key, backup_id, "database",
-                    body["database"]["dump_sha256"])
+        dump_order = body["database"].get("digest") == snapshot.DUMP_ORDER
+        if dump_order:  # a pg_dump directory, each table checked against the manifest
+            dump = work / "dump"
+            dump.mkdir()
+            _unpack_to(folder / DATABASE_FILE, dump, key, backup_id, body)
+        else:  # older backups: one custom-format archive
+            dump = work / "database.dump"
+            _decrypt_to(folder / DATABASE_FILE, dump, key, backup_id, "database",
+                        body["database"]["dump_sha256"])
         documents = body["documents"]
         if documents.get("file") and documents_into is not None:
             problems: list[str] = []
@@ -176,7 +205,10 @@ def restore(folder: Path, into_url: str, *, key: BackupKey | None = None,
         if ran.returncode != 0:
             said = ran.stderr.strip().splitlines()
             raise CannotRun(f"pg_restore into {into} failed: {said[-1] if said else ran.returncode}")
-        dump.unlink()
+        if dump_order:
+            shutil.rmtree(dump)
+        else:
+            dump.unlink()
         if keyring_copy is not None:
             with target.cursor() as cur, cur.copy(sql.SQL("COPY {}.{} FROM STDIN").format(
                     sql.Identifier(snapshot.KEYRING_SCHEMA), sql.Identifier("data_key"))) as copy:
@@ -193,7 +225,7 @@ def restore(folder: Path, into_url: str, *, key: BackupKey | None = None,
         result.seconds["documents"] = round(time.monotonic() - started, 3)
         # 3. Compare with the manifest.
         compare(target, body, result, keyring_body, url=db.normalise_url(into_url),
-                server_major=target_major)
+                server_major=target_major, dump_order=dump_order)
         result.seconds["total"] = round(time.monotonic() - started, 3)
     finally:
         target.close()
@@ -266,14 +298,17 @@ def _empty(into_url: str) -> None:
 
 
 def compare(conn: psycopg.Connection[Any], body: dict[str, Any], result: Restored,
-            keyring_body: dict[str, Any] | None, *, url: str, server_major: int) -> None:
+            keyring_body: dict[str, Any] | None, *, url: str, server_major: int,
+            dump_order: bool = False) -> None:
     """Every table's rows and hash against the manifest; problems named per table.
 
-    The restored copy is idle: its tables are hashed two at a time (both cores)."""
+    ``dump_order``: the manifest's digests are of the rows in the dump's order (a table
+    restored by one COPY keeps it), else ordered by primary key (older backups). The
+    restored copy is idle: its tables are hashed two at a time (both cores)."""
     expected: dict[str, Any] = body["tables"]
     with snapshot.TableHasher(conn, url, server_major, exclude=(snapshot.KEYRING_SCHEMA,),
-                              workers=COMPARE_WORKERS) as hashing:
-        found = hashing.result()
+                              workers=COMPARE_WORKERS, dump_order=dump_order) as hasher:
+        found = hasher.result()
     for name in sorted(set(expected) | set(found)):
         want, got = expected.get(name), found.get(name)
         if want is None:

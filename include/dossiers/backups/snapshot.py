@@ -2,14 +2,22 @@
 
 :func:`exported_snapshot` opens a REPEATABLE READ, read-only transaction and exports its
 snapshot (``pg_export_snapshot()``); while it stays open, ``pg_dump --snapshot`` dumps
-exactly what this transaction sees, and :class:`TableHasher` hashes every table in the
-same view (on sessions that import the snapshot, while ``pg_dump`` runs). So the manifest's
-row counts and hashes describe the dump itself, however busy the database is meanwhile.
+exactly what this transaction sees (the key ring's own backup is read in the same
+transaction), however busy the database is meanwhile.
 
-A table's digest is the SHA-256 of ``COPY (SELECT * … ORDER BY <primary key>) TO STDOUT``:
-the same rows give the same bytes in the source and in a restored copy (text columns of the
-key are ordered ``COLLATE "C"``, so another cluster's collation does not reorder them), and
-it is computed streaming, never the whole table in memory. Its row count is its line count.
+A table's digest is the SHA-256 of its rows as ``COPY … TO STDOUT`` text, and its row
+count that text's line count, computed streaming (never the whole table in memory), in one
+of two orders (the manifest says which: ``database.digest``):
+
+* :data:`DUMP_ORDER` (backups since the directory format): the rows in the order
+  ``pg_dump`` wrote them — the table's own ``.dat`` file in the dump, hashed as it is packed
+  (:mod:`dossiers.backups.dumpdir`), so the manifest hashes exactly the data the backup
+  stores and the server serialises every row once. A restored table is loaded by one
+  ``COPY`` into a new heap, so a plain ``COPY schema.table TO STDOUT`` of it (sequential
+  scan from block 0: ``synchronize_seqscans`` off) gives the same bytes.
+* ordered (older backups): ``COPY (SELECT * … ORDER BY <primary key>) TO STDOUT``; text
+  columns of the key ordered ``COLLATE "C"``, so another cluster's collation does not
+  reorder them. Still used for the key ring's own backup.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +57,15 @@ class Snapshot:
     role: str
 
 
+#: ``database.digest`` of a manifest whose table digests hash the dump's own COPY text.
+DUMP_ORDER = "dump-order COPY text sha256"
+#: The session settings ``pg_dump`` writes its COPY text under, and a restored copy is
+#: hashed under (``TimeZone`` pinned: ``pg_dump`` runs with ``PGTZ=UTC``).
+DUMP_SETTINGS = ("SET synchronize_seqscans = off", "SET TimeZone = 'UTC'",
+                 "SET DateStyle = 'ISO'", "SET IntervalStyle = 'postgres'",
+                 "SET extra_float_digits = 3", "SET search_path = ''")
+
+
 @dataclass(frozen=True)
 class TableDigest:
     rows: int
@@ -56,6 +73,38 @@ class TableDigest:
 
     def as_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "sha256": self.sha256}
+
+
+class Digesting:
+    """A table's digest, fed chunk by chunk: the one place COPY text is hashed and counted."""
+
+    def __init__(self) -> None:
+        self._sha, self._rows = hashlib.sha256(), 0
+
+    def update(self, chunk: bytes | bytearray | memoryview, end: int | None = None) -> None:
+        """Hash ``chunk`` (its first ``end`` bytes when given)."""
+        if not isinstance(chunk, bytes):
+            chunk = bytes(chunk)
+        if end is None:
+            self._sha.update(chunk)
+            self._rows += chunk.count(b"\n")
+        else:
+            self._sha.update(memoryview(chunk)[:end])
+            self._rows += chunk.count(b"\n", 0, end)
+
+    def result(self) -> TableDigest:
+        return TableDigest(self._rows, self._sha.hexdigest())
+
+
+def digest_of(chunks: Iterable[bytes | bytearray | memoryview]) -> TableDigest:
+    digesting = Digesting()
+    for chunk in chunks:
+        digesting.update(chunk)
+    return digesting.result()
+
+
+#: The digest of a table with no rows.
+EMPTY = digest_of(())
 
 
 def check_backup_role(conn: psycopg.Connection[Any]) -> str:
@@ -110,16 +159,24 @@ def exported_snapshot(url: str) -> Iterator[Snapshot]:
         conn.close()  # ends the transaction and releases the lock
 
 
+def relations(conn: psycopg.Connection[Any], *, schemas: tuple[str, ...] | None = None,
+              exclude: tuple[str, ...] = ()) -> list[tuple[int, str, str, str]]:
+    """Every ordinary and partitioned table as ``(oid, schema, name, relkind)``, in name
+    order."""
+    rows = conn.execute(
+        "SELECT c.oid::bigint, n.nspname, c.relname, c.relkind::text FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' "
+        "ORDER BY 2, 3").fetchall()
+    return [(int(o), s, t, k) for o, s, t, k in rows
+            if (schemas is None or s in schemas) and s not in exclude]
+
+
 def tables(conn: psycopg.Connection[Any], *, schemas: tuple[str, ...] | None = None,
            exclude: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """Every ordinary table as ``(schema, name)``, in name order."""
-    rows = conn.execute(
-        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-        "AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' "
-        "ORDER BY 1, 2").fetchall()
-    return [(s, t) for s, t in rows
-            if (schemas is None or s in schemas) and s not in exclude]
+    return [(s, t) for _, s, t, _ in relations(conn, schemas=schemas, exclude=exclude)]
 
 
 def _order_by(conn: psycopg.Connection[Any], schema: str, table: str) -> sql.Composable:
@@ -144,12 +201,9 @@ def _copy_query(conn: psycopg.Connection[Any], schema: str, table: str) -> sql.C
 
 
 def table_digest(conn: psycopg.Connection[Any], schema: str, table: str) -> TableDigest:
-    digest, rows = hashlib.sha256(), 0
+    """The ordered digest, read on ``conn`` (row by row: for small tables)."""
     with conn.cursor() as cur, cur.copy(_copy_query(conn, schema, table)) as copy:
-        for data in copy:
-            digest.update(data)
-            rows += bytes(data).count(b"\n")
-    return TableDigest(rows, digest.hexdigest())
+        return digest_of(copy)
 
 
 def table_digests(conn: psycopg.Connection[Any], *, schemas: tuple[str, ...] | None = None,
@@ -160,28 +214,31 @@ def table_digests(conn: psycopg.Connection[Any], *, schemas: tuple[str, ...] | N
 
 
 class TableHasher:
-    """Every table's digest, read on connections of their own (in the exported snapshot
-    when given one) while the caller does something else — during a backup, ``pg_dump``
-    streaming the same snapshot.
+    """Every table's digest, read on sessions of their own while the caller waits or does
+    something else: a restored copy compared with its manifest.
 
-    The same digest as :func:`table_digest` — SHA-256 of the ordered ``COPY`` text, its line
-    count — so a backup's manifest and its restored copy compare; but each table is read by
-    ``psql`` (one session per table; ``SET TRANSACTION SNAPSHOT`` first when in a snapshot)
-    and hashed in 1 MiB chunks, not row by row in Python: psycopg hands a ``COPY`` over one
-    row at a time, which cost more than the server's own work and held the interpreter the
-    dump's sealing needs. ``workers`` tables are read at once. Memory stays bounded (one
-    chunk per table being read).
+    ``dump_order``: the :data:`DUMP_ORDER` digest (``COPY schema.table TO STDOUT`` under
+    :data:`DUMP_SETTINGS`; a partitioned table has no rows of its own: :data:`EMPTY`);
+    otherwise the ordered one, as :func:`table_digest`. Each table is read by ``psql`` and
+    hashed in 1 MiB chunks, not row by row in Python (psycopg hands a ``COPY`` over one row
+    at a time, which cost more than the server's own work). ``workers`` tables are read at
+    once. Memory stays bounded (one chunk per table being read).
     """
 
     def __init__(self, conn: psycopg.Connection[Any], url: str, server_major: int, *,
-                 snapshot_id: str | None = None, exclude: tuple[str, ...] = (),
-                 workers: int = 1) -> None:
-        self._queries = [(f"{s}.{t}", _copy_query(conn, s, t).as_string(conn))
-                         for s, t in tables(conn, exclude=exclude)]
-        opening = ["-c", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"]
-        if snapshot_id is not None:
-            opening += ["-c", f"SET TRANSACTION SNAPSHOT '{snapshot_id}'"]
-        self._opening = opening
+                 exclude: tuple[str, ...] = (), workers: int = 1,
+                 dump_order: bool = False) -> None:
+        self._names = [f"{s}.{t}" for _, s, t, _ in relations(conn, exclude=exclude)]
+        self._queries: list[tuple[str, str]] = []
+        for _, s, t, kind in relations(conn, exclude=exclude):
+            if not dump_order:
+                self._queries.append((f"{s}.{t}", _copy_query(conn, s, t).as_string(conn)))
+            elif kind != "p":
+                self._queries.append((f"{s}.{t}", sql.SQL("COPY {}.{} TO STDOUT").format(
+                    sql.Identifier(s), sql.Identifier(t)).as_string(conn)))
+        self._opening = [arg for setting in (DUMP_SETTINGS if dump_order else ())
+                         for arg in ("-c", setting)]
+        self._opening += ["-c", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"]
         self._psql = pg_tool("psql", server_major)
         self._env = libpq_env(url)
         self._workers = max(1, workers)
@@ -192,12 +249,6 @@ class TableHasher:
         self._error: BaseException | None = None
         self.seconds = 0.0
         self._thread = threading.Thread(target=self._run, name="table-digests", daemon=True)
-
-    @classmethod
-    def in_snapshot(cls, snap: Snapshot, url: str, *,
-                    exclude: tuple[str, ...] = ()) -> TableHasher:
-        return cls(snap.conn, url, snap.server_major, snapshot_id=snap.snapshot_id,
-                   exclude=exclude)
 
     def __enter__(self) -> TableHasher:
         self._thread.start()
@@ -216,7 +267,7 @@ class TableHasher:
         self._thread.join()
         if self._error is not None:
             raise self._error
-        return {name: self._digests[name] for name, _ in self._queries}
+        return {name: self._digests.get(name, EMPTY) for name in self._names}
 
     def _run(self) -> None:
         started = time.monotonic()
@@ -234,7 +285,7 @@ class TableHasher:
     def _digest(self, item: tuple[str, str]) -> TableDigest:
         name, query = item
         if self._stopping.is_set():
-            raise CannotRun("table digests stopped: the backup did not finish")
+            raise CannotRun("table digests stopped before every table was hashed")
         args = [self._psql, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
                 *self._opening, "-c", query, "-c", "COMMIT"]
         with tempfile.TemporaryFile() as errors:
@@ -244,12 +295,9 @@ class TableHasher:
                 if self._stopping.is_set():
                     proc.kill()
             assert proc.stdout is not None
-            digest, rows = hashlib.sha256(), 0
             try:
                 with proc.stdout:
-                    while chunk := proc.stdout.read(1 << 20):
-                        digest.update(chunk)
-                        rows += chunk.count(b"\n")
+                    digest = digest_of(iter(lambda: proc.stdout.read(1 << 20), b""))  # type: ignore[union-attr]
                 returncode = proc.wait()
             finally:
                 with self._lock:
@@ -259,7 +307,7 @@ class TableHasher:
                 said = errors.read().decode(errors="replace").strip().splitlines()
                 raise CannotRun(f"hashing {name} failed ({returncode}): "
                                 f"{said[-1] if said else 'no message'}")
-        return TableDigest(rows, digest.hexdigest())
+        return digest
 
 
 def ledger_head(conn: psycopg.Connection[Any]) -> dict[str, Any]:

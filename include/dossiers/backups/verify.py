@@ -2,7 +2,8 @@
 
 The manifest's MAC first; then every file: its size and SHA-256 as the manifest records
 them, every sealed segment opened (a flipped byte anywhere fails its segment's tag), the
-database dump decompressed and hashed, every document object hashed. Each problem names the
+database dump decompressed and hashed (and, in a directory dump, every table's rows in it
+against the manifest's rows and hash), every document object hashed. Each problem names the
 file and what is wrong; the first problem of a file ends that file's check.
 """
 
@@ -13,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dossiers.backups import bundle, manifest
-from dossiers.backups.files import open_file
+from dossiers.backups import bundle, dumpdir, manifest, snapshot
+from dossiers.backups.files import hashing, open_file
 from dossiers.backups.full import DATABASE_FILE, DOCUMENTS_FILE, KEYRING_FILE, context
 from dossiers.backups.settings import BackupKey
 from dossiers.core.errors import DossierError
@@ -94,7 +95,11 @@ def verify_backup(path: Path, key: BackupKey | None = None) -> Verification:
         result.checked["keyring_rows"] = body["tables"].get("keyring.data_key", {}).get("rows")
         return result
     database = body["database"]
-    if (path_ := _file(folder, database, result.problems)) is not None:
+    if database.get("digest") == snapshot.DUMP_ORDER:
+        if (path_ := _file(folder, database, result.problems)) is not None:
+            result.checked["database"] = check_dump(path_, body, key, backup_id,
+                                                    result.problems)
+    elif (path_ := _file(folder, database, result.problems)) is not None:
         plain = _whole(path_, database, key, backup_id, "database", compressed=True,
                        problems=result.problems)
         if plain is not None and plain.hexdigest() != database["dump_sha256"]:
@@ -107,6 +112,27 @@ def verify_backup(path: Path, key: BackupKey | None = None) -> Verification:
                                                           result.problems)
     result.checked["tables"] = len(body["tables"])
     return result
+
+
+def check_dump(path: Path, body: dict[str, Any], key: BackupKey, backup_id: str,
+               problems: list[str]) -> bool:
+    """A packed directory dump: every segment opened, the file's and the dump's hashes, and
+    every table's rows and hash in the dump against the manifest (named per table)."""
+    file_digest, plain = hashlib.sha256(), hashlib.sha256()
+    try:
+        found = dumpdir.unpack(hashing(open_file(path, key.key, context(backup_id, "database"),
+                                                 file_digest=file_digest), plain))
+    except DossierError as exc:
+        problems.append(f"{path.name}: {exc}")
+        return False
+    if file_digest.hexdigest() != body["database"]["sha256"]:
+        problems.append(f"{path.name}: its SHA-256 differs from the manifest's")
+        return False
+    if plain.hexdigest() != body["database"]["dump_sha256"]:
+        problems.append(f"{DATABASE_FILE}: the dump inside differs from the manifest's hash")
+    found_problems = dumpdir.check(body, found, path.name)
+    problems += found_problems
+    return not found_problems and plain.hexdigest() == body["database"]["dump_sha256"]
 
 
 def check_documents(path: Path, documents: dict[str, Any], key: BackupKey, backup_id: str,
