@@ -99,7 +99,8 @@ def pack(folder: Path, found: dict[str, FileDigest], finished: Iterable[str] = (
     yield bundle.END
 
 
-def unpack(chunks: Iterable[bytes], into: Path | None = None) -> dict[str, FileDigest]:
+def unpack(chunks: Iterable[bytes | bytearray], into: Path | None = None
+           ) -> dict[str, FileDigest]:
     """Every file of a packed dump, hashed (and written into ``into`` when given)."""
     found: dict[str, FileDigest] = {}
     for name, _, body in bundle.unpack(chunks, MAGIC):

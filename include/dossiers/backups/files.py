@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import zstandard
 
@@ -64,8 +65,11 @@ def read_file(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def hashing(chunks: Iterable[bytes], digest: hashlib._Hash,
-            counter: list[int] | None = None) -> Iterator[bytes]:
+_Chunk = TypeVar("_Chunk", bound=bytes | bytearray)
+
+
+def hashing(chunks: Iterable[_Chunk], digest: hashlib._Hash,
+            counter: list[int] | None = None) -> Iterator[_Chunk]:
     for chunk in chunks:
         digest.update(chunk)
         if counter is not None:
