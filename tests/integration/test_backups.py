@@ -547,6 +547,7 @@ def test_a_large_backup_goes_off_site_in_segments_and_is_restored_from_them(
     """A file larger than the segment size goes up as locked, encrypted segment objects
     (each read back) listed by an index; the drill from the off-site copy reassembles it."""
     from dossiers.backups import drill, offsite
+    from dossiers.backups.errors import DrillFailed
     from dossiers.core import ledger
     from dossiers.core.config import settings
 
@@ -583,6 +584,17 @@ def test_a_large_backup_goes_off_site_in_segments_and_is_restored_from_them(
         assert _sha256_of(fetched / path.name) == _sha256_of(path), path.name
     from_offsite = drill.drill_offsite(database_url, None)
     assert from_offsite["ok"] and from_offsite["rows"] == summary["rows"]
+
+    damaged = segmented[0]["segments"][1]["key"]  # the drill from a damaged copy fails, named
+    s3.put_object(Bucket=bucket, Key=damaged, Body=b"not the segment")
+    with pytest.raises(DrillFailed) as failed:
+        drill.drill_offsite(database_url, None)
+    assert f"segment 2 of {len(segmented[0]['segments'])} ({damaged}) was altered" in str(
+        failed.value)
+    with db.transaction() as conn:
+        drills = conn.execute(text("SELECT source, ok FROM backup_drill ORDER BY id")).all()
+    assert [tuple(d) for d in drills] == [("vault", True), ("offsite", True),
+                                          ("offsite", False)]
 
 
 def test_a_missing_altered_or_swapped_segment_is_named(locked_bucket, tmp_path: Path,

@@ -28,7 +28,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 from sqlalchemy import make_url, text
@@ -174,15 +174,32 @@ def drill_offsite(url: str, who: Actor | str | None, backup_id: str | None = Non
     if row is None or not row["offsite_uri"]:
         raise NotFound("this backup has no off-site copy", record=f"backup {backup_id}")
     work = Path(tempfile.mkdtemp(prefix="dossier-offsite-"))
+    started_at = clock.now()
     try:
-        folder = offsite.fetch(row["offsite_uri"], work / "full")
-        keyring_folder = offsite.fetch(offsite.keyring_uri(row["offsite_uri"],
-                                                           str(row["keyring_backup_id"])),
-                                       work / "keyring")
+        try:
+            folder = offsite.fetch(row["offsite_uri"], work / "full")
+            keyring_folder = offsite.fetch(offsite.keyring_uri(row["offsite_uri"],
+                                                               str(row["keyring_backup_id"])),
+                                           work / "keyring")
+        except offsite.OffsiteCopyDamaged as exc:  # Art. 18: the copy itself fails the drill
+            _record_failed(url, who, backup_id, started_at, [str(exc)])
         return drill(url, who, backup_id, source=DrillSource.OFFSITE, folder=folder,
                      keyring_folder=keyring_folder)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _record_failed(url: str, who: Actor | str | None, backup_id: str, started_at: Any,
+                   problems: list[str]) -> NoReturn:
+    """Record an off-site drill that could not read its copy back whole, then raise."""
+    with db.transaction(db.get_engine(url)) as conn:
+        actor = who if isinstance(who, Actor) else directory.load_actor(conn, who)
+        authorize(conn, actor, Action.BACKUP_RUN, subject=f"backup {backup_id}")
+        catalogue.record_drill(conn, actor, backup_id, source=DrillSource.OFFSITE,
+                               started_at=started_at, ok=False, rto_seconds=None,
+                               rpo_seconds=None, problems=problems,
+                               details={"fetched": "off-site copy damaged"})
+    raise DrillFailed(backup_id, problems)
 
 
 def rto_problems(rto_seconds: float) -> list[str]:
