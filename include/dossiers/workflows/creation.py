@@ -30,13 +30,11 @@ from dossiers.core.errors import NotFound, Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import (
     basic_info,
-    contact,
     contract,
     cooperation,
     data_key,
     document,
     dossier,
-    dossier_market,
     form,
     market_info,
     needs,
@@ -142,10 +140,22 @@ _DOSSIER_ROW = insert_sql(dossier, (
     "client_type", "stage", "origin", "liaison_id", "department", "form_id",
     "authorisation_ref", "collected_on", "created_at", "created_by", "updated_at",
     "terminated_on"))
-_MARKET_ROW = insert_sql(dossier_market, ("dossier_id", "country", "ordinal"))
+#: The target markets and the key contacts, each table's rows in one statement (the values
+#: bound as arrays, the ordinal their place in the form).
+_MARKET_ROWS = (
+    "INSERT INTO dossier_market (dossier_id, country, ordinal) "
+    "SELECT %(dossier_id)s::UUID, c, (n - 1)::SMALLINT "
+    "FROM unnest(%(countries)s::VARCHAR[]) WITH ORDINALITY AS t(c, n) ORDER BY n")
+_CONTACT_COLUMNS = ("title", "preference", "name_enc", "email_enc", "phone_enc", "email_bidx",
+                    "phone_bidx")
+_CONTACT_ROWS = (
+    f"INSERT INTO contact (dossier_id, ordinal, {', '.join(_CONTACT_COLUMNS)}) "
+    f"SELECT %(dossier_id)s::UUID, (n - 1)::SMALLINT, {', '.join(_CONTACT_COLUMNS)} "
+    "FROM unnest(%(title)s::TEXT[], %(preference)s::VARCHAR[], %(name_enc)s::BYTEA[], "
+    "%(email_enc)s::BYTEA[], %(phone_enc)s::BYTEA[], %(email_bidx)s::BYTEA[], "
+    f"%(phone_bidx)s::BYTEA[]) WITH ORDINALITY AS t({', '.join(_CONTACT_COLUMNS)}, n) "
+    "ORDER BY n")
 _BASIC_ROW = insert_sql(basic_info, ("dossier_id", *BASIC))
-_CONTACT_ROW = insert_sql(contact, ("dossier_id", "ordinal", "title", "preference", "name_enc",
-                                    "email_enc", "phone_enc", "email_bidx", "phone_bidx"))
 _MARKET_INFO_ROW = insert_sql(market_info, ("dossier_id", *MARKET))
 _COOPERATION_ROW = insert_sql(cooperation, ("dossier_id", "started_on"))
 _CONTRACT_ROW = insert_sql(contract, ("dossier_id", "contract_no", "signed_on", "service_scope",
@@ -215,9 +225,9 @@ def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uu
         "updated_at": at, "terminated_on": p.get("terminated_on")})]
     steps += _dimension_rows(conn, keyring, dossier_id, p, personal)
     if p.get("collection_channel"):  # Art. 9 (forms submitted before it was asked have none)
-        steps += sources.recording_sql(dossier_id, sources.form_dimensions(p, personal),
-                                       p["collection_channel"], p["authorisation_ref"], at,
-                                       form_id=form_id)
+        steps.append(sources.recording_sql(dossier_id, sources.form_dimensions(p, personal),
+                                           p["collection_channel"], p["authorisation_ref"], at,
+                                           form_id=form_id))
     steps.append((_FORM_CREATED, {"_key": form_id, "status": str(FormStatus.CREATED)}))
     opening, filing = open_clock_sql(
         "filing", "dossier", str(dossier_id), "creation_filing_wd", owner_id=actor.staff_id,
@@ -234,26 +244,31 @@ def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uu
 
 def _dimension_rows(conn: Connection, keyring: KeyRing, dossier_id: uuid.UUID,
                     p: dict[str, Any], personal: dict[str, str]) -> list[Statement]:
-    """The Art. 10 dimensions from the form, as single-row INSERTs run with the dossier's;
+    """The Art. 10 dimensions from the form, as INSERTs run with the dossier's (one per table);
     personal fields re-sealed in their new place."""
     def seal(table: str, column: str, record: str, value: str | None) -> bytes | None:
         return keyring.seal(conn, dossier_id, Field(table, column, record), value)
 
-    steps: list[Statement] = [(_MARKET_ROW, {"dossier_id": dossier_id, "country": c, "ordinal": i})
-                              for i, c in enumerate(p["target_markets"])]
+    steps: list[Statement] = []
+    if p["target_markets"]:
+        steps.append((_MARKET_ROWS, {"dossier_id": dossier_id,
+                                     "countries": list(p["target_markets"])}))
     steps.append((_BASIC_ROW, {"dossier_id": dossier_id, **{k: p.get(k) for k in BASIC}}))
+    contacts: dict[str, list[Any]] = {c: [] for c in _CONTACT_COLUMNS}
     for i, c in enumerate(p.get("contacts", [])):
         prefix = "contact_" if i == 0 else f"contacts[{i}]."
         email, phone = personal.get(prefix + "email"), personal.get(prefix + "phone")
-        steps.append((_CONTACT_ROW, {
-            "dossier_id": dossier_id, "ordinal": i, "title": c.get("title"),
-            "preference": c.get("preference"),
-            "name_enc": seal("contact", "name", str(i), personal.get(prefix + "name")),
-            "email_enc": seal("contact", "email", str(i), email),
-            "phone_enc": seal("contact", "phone", str(i), phone),
-            "email_bidx": keyring.blind_index(conn, "email", email.casefold()) if email else None,
-            "phone_bidx": keyring.blind_index(conn, "phone", phone) if phone else None,
-        }))
+        for column, value in (
+                ("title", c.get("title")), ("preference", c.get("preference")),
+                ("name_enc", seal("contact", "name", str(i), personal.get(prefix + "name"))),
+                ("email_enc", seal("contact", "email", str(i), email)),
+                ("phone_enc", seal("contact", "phone", str(i), phone)),
+                ("email_bidx",
+                 keyring.blind_index(conn, "email", email.casefold()) if email else None),
+                ("phone_bidx", keyring.blind_index(conn, "phone", phone) if phone else None)):
+            contacts[column].append(value)
+    if contacts["title"]:
+        steps.append((_CONTACT_ROWS, {"dossier_id": dossier_id, **contacts}))
     steps.append((_MARKET_INFO_ROW, {"dossier_id": dossier_id, **{k: p.get(k) for k in MARKET}}))
     steps.append((_COOPERATION_ROW, {"dossier_id": dossier_id,
                                      "started_on": p.get("contract_signed_on")}))
