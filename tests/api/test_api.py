@@ -447,3 +447,35 @@ def test_the_api_scopes_are_the_schemas() -> None:
     from dossiers.core.schema import QUERY_SCOPES
 
     assert set(get_args(Scope)) == set(QUERY_SCOPES)
+
+
+# --- pooled connections --------------------------------------------------------------------------
+
+def test_reads_go_on_after_the_server_ends_every_pooled_connection(
+        client: Any, company: Any, as_user: Any, database_url: str) -> None:
+    """The pool pings a connection only when its socket is not quiet (``db._quiet_or_ping``,
+    no ``SELECT 1`` round trip before every unit of work): after the server has ended every
+    connection to the database (``pg_terminate_backend``, what a restart does to them), the
+    next read, write and health check answer as before, and every read is logged."""
+    import psycopg
+
+    from dossiers.core.db import normalise_url
+
+    number = _created_dossier(client, as_user)
+    archivist = as_user("li.archive")
+    assert client.get(_path(number), headers=archivist).status_code == 200
+    libpq = normalise_url(database_url).replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(libpq, autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()
+    assert ended is not None and ended[0] >= 1  # the API's pooled connections, now gone
+
+    shown = client.get(_path(number), headers=archivist)
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["dossier_no"] == number
+    assert client.post(_path(number) + "/file", json={"cabinet": "電商", "shelf": 1},
+                       headers=archivist).status_code == 200
+    assert client.get("/health").json() == {"status": "ok", "database": "ok"}
+    assert _rows("SELECT actor, allowed FROM access_log WHERE action = 'dossier.read'") == [
+        ("li.archive", True), ("li.archive", True)]

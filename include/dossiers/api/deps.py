@@ -42,7 +42,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dossiers.core import db, directory
-from dossiers.core.config import settings
+from dossiers.core.config import Settings, settings
 from dossiers.core.crypto import KeyRing, MasterKey, master_key_from_settings
 from dossiers.core.errors import CannotRun, NotFound, PermissionDenied, Refused
 from dossiers.core.permissions import Actor, log_refusal
@@ -50,6 +50,8 @@ from dossiers.intake.reader import FileRefused
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
+_UNREAD: Any = object()  # load_actor: the staff row is still to be read
 
 #: ``access_log`` action of a refused API call by someone who is not staff.
 API_ACCESS = "api.access"
@@ -143,9 +145,9 @@ _SETUP = threading.Lock()  # engines and master keys are made once, by one threa
 _ENGINES: dict[str | None, Engine] = {}
 
 
-def engine() -> Engine:
+def engine(config: Settings | None = None) -> Engine:
     """The dossier database's engine, checked to answer once per database (not per request)."""
-    key = settings().database_url
+    key = (config or settings()).database_url
     found = _ENGINES.get(key)
     if found is None:
         with _SETUP:
@@ -154,12 +156,15 @@ def engine() -> Engine:
     return found
 
 
-def load_actor(conn: Connection, username: str) -> Actor:
-    """The staff member behind an Airflow username; 403 (logged) when there is none."""
+def load_actor(conn: Connection, username: str, row: Any = _UNREAD) -> Actor:
+    """The staff member behind an Airflow username; 403 (logged) when there is none.
+    ``row``: their row of ``directory.ACTOR`` if already read (``None``: not staff)."""
     if not username.strip():  # directory.load_actor would return the system actor
         raise ApiError(403, "user: no username")
     try:
-        return directory.load_actor(conn, username)
+        if row is _UNREAD:
+            return directory.load_actor(conn, username)
+        return directory.actor_from(username, row)
     except NotFound:
         reason = "authenticated by Airflow but not a staff member of the dossier system"
         log_refusal(conn, username, API_ACCESS, f"user {username}", reason)
@@ -178,6 +183,18 @@ def require_staff(username: str) -> Actor:
 StaffUser = Annotated[str, Depends(airflow_username)]
 
 
+def run_fetched(username: str, fetch: Callable[[db.Autocommit], tuple[Any, R]],
+                work: Callable[[db.Autocommit, Actor, R, Settings], T]) -> T:
+    """The hot path's unit of work (issue 16): on a pooled connection in autocommit,
+    ``fetch(unit)`` reads the caller's ``directory.ACTOR`` row and what the work needs in one
+    round trip; then ``work(unit, actor, fetched, settings)``, whose statements commit as they
+    run (a read's log row). 403 (logged) if not staff. ``settings()`` is read once."""
+    config = settings()
+    with DB_SLOTS, db.autocommit(engine(config)) as unit:
+        actor_row, fetched = fetch(unit)
+        return work(unit, load_actor(unit.conn, username, actor_row), fetched, config)
+
+
 def run(username: str, work: Callable[[Connection, Actor], T]) -> T:
     """``work(conn, actor)`` in one transaction as the staff member (as the CLI's ``_acting``):
     committed whole when it returns, rolled back whole when it raises; 403 if not staff."""
@@ -188,10 +205,10 @@ def run(username: str, work: Callable[[Connection, Actor], T]) -> T:
 _MASTERS: dict[tuple[str | None, str], MasterKey] = {}
 
 
-def keyring() -> KeyRing:
+def keyring(config: Settings | None = None) -> KeyRing:
     """A fresh key ring per request (data keys are never cached across requests, so a
     crypto-shredded dossier is unreadable at once); the master key is loaded once."""
-    s = settings()
+    s = config or settings()
     where = (s.kms_key_id, str(s.master_key_file))
     if where not in _MASTERS:
         with _SETUP:

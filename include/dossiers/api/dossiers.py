@@ -12,13 +12,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
 from fastapi import Path as FastPath
 from pydantic import BaseModel, ConfigDict, Field
 
-from dossiers.api.deps import ERRORS, StaffUser, keyring, run
+from dossiers.api.deps import ERRORS, StaffUser, keyring, run, run_fetched
 from dossiers.api.fields import DossierNo, Reason, Scope, Stage, one_line
-from dossiers.workflows import access, creation, filing_delays, lifecycle
+from dossiers.core import clock
+from dossiers.workflows import access, creation, dossier_view, filing_delays, lifecycle
 
 router = APIRouter(prefix="/dossiers", tags=["dossiers"], responses=ERRORS)
 
@@ -181,11 +182,20 @@ def create_dossier(body: Create, user: StaffUser) -> Created:
         conn, keyring(), actor, body.form_id)), from_attributes=True)
 
 
-@router.get("/{dossier_no}", response_model_exclude_unset=True,
+@router.get("/{dossier_no}", response_model=DossierView, response_model_exclude_unset=True,
             summary="Read a dossier (logged; masked outside the reader's grant)")
-def read_dossier(dossier_no: DossierNo, user: StaffUser) -> DossierView:
-    return DossierView.model_validate(run(user, lambda conn, actor: lifecycle.read(
-        conn, keyring(), actor, dossier_no)))
+def read_dossier(dossier_no: DossierNo, user: StaffUser) -> Response:
+    """Two round trips to the database (issue 16): the reader's staff row and the dossier
+    with the reader's grants together, then the read's ``access_log`` row, committed before
+    anything is answered. The answer is the ``DossierView`` validated once and serialised
+    here (FastAPI would validate it a second time)."""
+    view = run_fetched(
+        user,
+        lambda unit: dossier_view.fetch_with_reader(unit, user, dossier_no, clock.today()),
+        lambda unit, actor, row, config: lifecycle.read_fetched(
+            unit, keyring(config), actor, dossier_no, row))
+    return Response(DossierView.model_validate(view).model_dump_json(exclude_unset=True),
+                    media_type="application/json")
 
 
 @router.post("/{dossier_no}/file", summary="File the dossier and shelve its paper volume")

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     ARRAY,
     UUID,
@@ -184,6 +186,90 @@ def transaction(engine: Engine | None = None) -> Iterator[Connection]:
         raise _unreachable(engine.url.render_as_string(hide_password=False), exc) from None
     with connection, connection.begin():
         yield connection
+
+
+# --- the hot path's own round trips (issue 16) -------------------------------------------------
+
+class DriverStatement:
+    """A SQLAlchemy statement compiled once into the SQL and parameters psycopg takes.
+
+    SQLAlchemy's ``execute`` reads each statement's result before the next is sent, so it
+    cannot pipeline. The few hot paths that send several statements in one round trip run
+    them through :class:`Autocommit` on the driver connection itself, with the statements
+    still built by SQLAlchemy (the same tables, columns and types).
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._compiled: tuple[str, dict[str, Any]] | None = None
+
+    def bind(self, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The SQL and its parameters: the statement's own constants, then ``params``."""
+        if self._compiled is None:
+            compiled = self.statement.compile(dialect=DRIVER_DIALECT)
+            self._compiled = (str(compiled), dict(compiled.params))
+        sql, constants = self._compiled
+        return sql, {**constants, **params}
+
+
+class Autocommit:
+    """A pooled connection whose statements commit on their own, each when its round trip
+    ends (see :func:`autocommit`). ``conn`` is the SQLAlchemy connection it came from (a
+    refusal is logged through its engine, in a transaction of its own, as everywhere)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.driver: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
+
+    def first_rows(self, *calls: tuple[DriverStatement, Mapping[str, Any]]) -> list[Any]:
+        """Each statement's first row (attributes by column name) or ``None``, the statements
+        sent together and answered in one round trip (psycopg's pipeline mode)."""
+        with self._as_sqlalchemy_errors():
+            with self.driver.pipeline():
+                cursors = [self.driver.cursor(row_factory=namedtuple_row).execute(*s.bind(p))
+                           for s, p in calls]
+            return [c.fetchone() for c in cursors]
+
+    def execute(self, statement: DriverStatement, params: Mapping[str, Any]) -> None:
+        """One statement, committed (and flushed to the WAL) when this returns."""
+        with self._as_sqlalchemy_errors():
+            self.driver.execute(*statement.bind(params))
+
+    @contextmanager
+    def _as_sqlalchemy_errors(self) -> Iterator[None]:
+        """Driver errors as SQLAlchemy's (the API answers those: 503, 409, 422); a broken
+        connection is dropped from the pool."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            lost = self.driver.closed or self.driver.broken
+            if lost:
+                self.conn.invalidate()
+            raise DBAPIError.instance(None, None, exc, psycopg.Error, connection_invalidated=lost,
+                                      dialect=self.conn.dialect) from exc
+
+
+@contextmanager
+def autocommit(engine: Engine | None = None) -> Iterator[Autocommit]:
+    """A pooled connection in autocommit mode: no ``BEGIN``/``COMMIT`` round trips; each
+    statement, or each pipeline of statements, is its own transaction, committed durably
+    (``synchronous_commit`` as configured) before the call that sent it returns."""
+    engine = engine or get_engine()
+    try:
+        connection = engine.connect()
+    except OperationalError as exc:
+        raise _unreachable(engine.url.render_as_string(hide_password=False), exc) from None
+    with connection:
+        unit = Autocommit(connection)
+        unit.driver.autocommit = True
+        try:
+            yield unit
+        finally:
+            if not (unit.driver.closed or unit.driver.broken):
+                try:
+                    unit.driver.autocommit = False  # as the pool hands it to everyone else
+                except psycopg.Error:
+                    connection.invalidate()
 
 
 def copy_rows(conn: Connection, table: Table, columns: Sequence[str],

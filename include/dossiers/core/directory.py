@@ -7,6 +7,8 @@ workflow ``dossiers.workflows.staff``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection, bindparam, func, select
 
 from dossiers.core.errors import NotFound
@@ -21,7 +23,7 @@ DEPARTMENTS = tuple(d.value for d in Department)
 
 #: The staff member and their roles in one statement: every API request and CLI command
 #: starts with it (issue 16).
-_ACTOR = select(
+ACTOR = select(
     staff.c.id, staff.c.department, staff.c.active, staff.c.confidentiality_signed_on,
     select(func.array_agg(staff_role.c.role)).where(staff_role.c.staff_id == staff.c.id)
     .scalar_subquery().label("roles"),
@@ -32,7 +34,11 @@ def load_actor(conn: Connection, username: str | None) -> Actor:
     """The acting staff member, or the system actor when no user is named."""
     if not username:
         return Actor.system()
-    row = conn.execute(_ACTOR, {"username": username}).first()
+    return actor_from(username, conn.execute(ACTOR, {"username": username}).first())
+
+
+def actor_from(username: str, row: Any) -> Actor:
+    """The actor of :data:`ACTOR`'s row for ``username`` (``None``: not a staff member)."""
     if row is None:
         raise NotFound("no such staff member (see `dossier staff add`)", record=f"user {shown(username)}")
     return Actor(username=username, roles=frozenset(Role(r) for r in row.roles or ()),

@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from dossiers.core import clock
+from dossiers.core import clock, db, directory
 from dossiers.core.crypto import Field, KeyRing, open_sealed
 from dossiers.core.schema import (
     basic_info,
@@ -142,9 +142,12 @@ def _many(table: Table, columns: Sequence[Column[Any]],
                        Text)).where(table.c.dossier_id == dossier.c.id).scalar_subquery()
 
 
-def _statement() -> Select[Any]:
-    """The whole dossier by number, with the grants of ``:reader`` valid on ``:today``."""
+def _statement(reader: Any = None) -> Select[Any]:
+    """The whole dossier by number, with the grants of ``reader`` (by default the staff id
+    ``:reader``) valid on ``:today``."""
     d = dossier.c
+    if reader is None:
+        reader = bindparam("reader")
     return select(
         d.id, d.dossier_no, d.client_name_zh, d.client_name_en, d.client_type, d.stage, d.status,
         d.liaison_id, d.department, d.created_at, d.filed_at, d.terminated_on,
@@ -156,7 +159,7 @@ def _statement() -> Select[Any]:
         # Art. 16: the scopes of the reader's approved, unexpired grants (NULL: none).
         select(cast(func.json_agg(query_grant.c.scope), Text)).where(
             query_grant.c.dossier_id == d.id,
-            query_grant.c.requester_id == bindparam("reader"),
+            query_grant.c.requester_id == reader,
             query_grant.c.status == GrantStatus.APPROVED.value,
             query_grant.c.expires_on >= bindparam("today", type_=Date),
         ).scalar_subquery().label("grants"),
@@ -178,6 +181,12 @@ def _statement() -> Select[Any]:
 #: Built once: SQLAlchemy then finds its compiled form in its cache on every read.
 STATEMENT = _statement()
 
+#: The same, with the grants of the staff member whose username is ``:reader_name``: it
+#: needs no staff id, so it goes out with the reader's own row (:func:`fetch_with_reader`).
+BY_READER_NAME = db.DriverStatement(_statement(
+    select(staff.c.id).where(staff.c.username == bindparam("reader_name")).scalar_subquery()))
+_ACTOR = db.DriverStatement(directory.ACTOR)
+
 
 def fetch(conn: Connection, dossier_no: str, reader: int | None = None,
           today: date | None = None) -> Row[Any] | None:
@@ -186,6 +195,16 @@ def fetch(conn: Connection, dossier_no: str, reader: int | None = None,
     ``None`` if there is no such number."""
     return conn.execute(STATEMENT, {"dossier_no": dossier_no, "reader": reader,
                                     "today": today or clock.today()}).first()
+
+
+def fetch_with_reader(unit: db.Autocommit, username: str, dossier_no: str,
+                      today: date) -> tuple[Any, Any]:
+    """The reader's staff row (:data:`dossiers.core.directory.ACTOR`, ``None`` if not staff)
+    and :func:`fetch`'s row for them, both in one round trip: the API's read (issue 16)."""
+    reader, row = unit.first_rows(
+        (_ACTOR, {"username": username}),
+        (BY_READER_NAME, {"dossier_no": dossier_no, "reader_name": username, "today": today}))
+    return reader, row
 
 
 def granted_scope(row: Row[Any]) -> set[str] | None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, update
 
-from dossiers.core import clock, ledger
+from dossiers.core import clock, db, ledger
 from dossiers.core.crypto import KeyRing
 from dossiers.core.errors import NotFound, Refused
 from dossiers.core.free_text import refuse_personal_data
@@ -99,6 +100,29 @@ def read(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str) -> D
     fails was shown to nobody. A refusal is logged in a transaction of its own.
     """
     row = dossier_view.fetch(conn, dossier_no, actor.staff_id, clock.today())
+    shown, logged = _shown(conn, keyring, actor, dossier_no, row)
+    conn.execute(_LOG_READ, logged)
+    return shown
+
+
+def read_fetched(unit: db.Autocommit, keyring: KeyRing, actor: Actor, dossier_no: str,
+                 row: Any) -> DossierView:
+    """:func:`read` of a row already fetched for ``actor``
+    (:func:`dossier_view.fetch_with_reader`), on a connection in autocommit: the same
+    permission check and view, and the read's ``access_log`` row is committed, durably, by
+    its own statement before the view is returned (one round trip, no BEGIN or COMMIT of
+    their own: issue 16). So here too a shown read is a logged one. A refusal is logged by
+    :func:`authorize` as everywhere.
+    """
+    shown, logged = _shown(unit.conn, keyring, actor, dossier_no, row)
+    unit.execute(_LOG_READ_DRIVER, logged)
+    return shown
+
+
+def _shown(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str,
+           row: Any) -> tuple[DossierView, dict[str, Any]]:
+    """The view ``actor`` may see of ``row``, and the parameters of its ``access_log`` row;
+    :class:`NotFound`, or :class:`PermissionDenied` (logged), when they may see nothing."""
     record = f"dossier {dossier_no}"
     if row is None or row.status == DossierStatus.DESTROYED:
         raise NotFound("no such dossier", record=record)
@@ -113,15 +137,15 @@ def read(conn: Connection, keyring: KeyRing, actor: Actor, dossier_no: str) -> D
                          "(Art. 16): request one with `dossier queries request`")
     assert scope is not None
     shown = dossier_view.build(keyring, row, scope)
-    conn.execute(_LOG_READ, {"at": clock.now(), "actor": actor.username, "subject": record,
-                             "reason": json.dumps({"scope": sorted(scope)})})
-    return shown
+    return shown, {"at": clock.now(), "actor": actor.username, "subject": record,
+                   "reason": json.dumps({"scope": sorted(scope)})}
 
 
 #: Built once (SQLAlchemy then reuses its compiled form): an allowed read of a dossier.
 _LOG_READ = insert(access_log).values(
     at=bindparam("at"), actor=bindparam("actor"), action=Action.DOSSIER_READ.value,
     subject=bindparam("subject"), allowed=True, reason=bindparam("reason"))
+_LOG_READ_DRIVER = db.DriverStatement(_LOG_READ)
 
 
 def keep_terminated(conn: Connection, actor: Actor, dossier_no: str, *, reason: str,
