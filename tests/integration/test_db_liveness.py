@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DataError, OperationalError
 
 from dossiers.core import db
 
@@ -64,3 +65,58 @@ def test_a_quiet_connection_costs_no_ping_and_a_terminated_one_is_pinged(
         _terminate(database_url, raw.info.backend_pid)
         check(raw)
         assert pinged == [raw]  # the FATAL message and the closed socket: the full ping
+
+
+# --- the one pipeline runner (issue 16): errors name their statement, a broken connection
+# --- is dropped, in a transaction (the creation steps) as in autocommit (the API's read)
+
+_ONE = db.DriverStatement("SELECT 1 AS one")
+_BY_ZERO = db.DriverStatement("SELECT 1 / 0 AS never")
+_TWO = db.DriverStatement("SELECT 2 AS two")
+
+
+def test_run_together_answers_each_statement_and_names_only_the_one_that_failed(
+        database_url: str) -> None:
+    with db.transaction() as conn:
+        ones, twos = db.run_together(conn, [(_ONE, {}), (_TWO, {})])
+        assert ones is not None and ones[0].one == 1
+        assert twos is not None and twos[0].two == 2
+    with pytest.raises(DataError) as raised, db.transaction() as conn:
+        db.run_together(conn, [(_ONE, {}), (_BY_ZERO, {}), (_TWO, {})])
+    assert raised.value.statement == _BY_ZERO.sql  # not all three joined
+    assert isinstance(raised.value.orig, psycopg.errors.DivisionByZero)
+    assert not raised.value.connection_invalidated
+
+
+def test_a_statement_with_constants_keeps_them() -> None:
+    from sqlalchemy import bindparam, literal, select
+
+    statement = db.DriverStatement(select(literal(7).label("seven"), bindparam("x")))
+    sql, params = statement.bind({"x": 1})
+    assert "%(param_1)s" in sql and params == {"param_1": 7, "x": 1}
+
+
+def test_a_connection_broken_under_run_together_is_invalidated_in_a_transaction(
+        database_url: str) -> None:
+    with pytest.raises(OperationalError) as raised, db.transaction() as conn:
+        _terminate(database_url, _pid(conn))
+        try:
+            db.run_together(conn, [(_ONE, {})])
+        finally:
+            assert conn.invalidated  # never handed out again
+    assert raised.value.connection_invalidated
+    with db.transaction() as conn:  # the next unit of work is served by a live one
+        assert db.run_together(conn, [(_ONE, {})])[0] is not None
+
+
+def test_a_connection_broken_under_run_together_is_invalidated_in_autocommit(
+        database_url: str) -> None:
+    with pytest.raises(OperationalError) as raised, db.autocommit() as unit:
+        _terminate(database_url, unit.driver.info.backend_pid)
+        try:
+            db.run_together(unit.conn, [(_ONE, {}), (_TWO, {})])
+        finally:
+            assert unit.conn.invalidated  # never handed out again
+    assert raised.value.connection_invalidated
+    with db.autocommit() as unit:
+        assert db.run_together(unit.conn, [(_ONE, {})])[0] is not None

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 
 from dossiers.calendar.workdays import Deadline, default_calendar
-from dossiers.core.db import Statement, among, copy_rows, insert_sql, sql_text
+from dossiers.core.db import DriverStatement, Statement, among, copy_rows, insert_sql
 from dossiers.core.policy import policy
 from dossiers.core.schema import clock
 
@@ -142,7 +142,7 @@ def close_clock_statement(kind: str | tuple[str, ...], subject_type: str,
 
 
 #: :func:`close_clock_sql`'s UPDATE, compiled once (the kinds and subjects bound as arrays).
-_CLOSE_SQL = sql_text(update(clock).where(
+_CLOSE_SQL = DriverStatement(update(clock).where(
     clock.c.kind == any_(bindparam("kinds", type_=ARRAY(Text()))),
     clock.c.subject_type == bindparam("subject_type", type_=clock.c.subject_type.type),
     clock.c.subject_id == any_(bindparam("subjects", type_=ARRAY(Text()))),

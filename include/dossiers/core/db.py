@@ -33,7 +33,7 @@ from sqlalchemy import (
     make_url,
 )
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, StatementError
 from sqlalchemy.sql import ClauseElement
 
 from dossiers.core import embedded
@@ -190,63 +190,127 @@ def transaction(engine: Engine | None = None) -> Iterator[Connection]:
 
 # --- the hot path's own round trips (issue 16) -------------------------------------------------
 
-class DriverStatement:
-    """A SQLAlchemy statement compiled once into the SQL and parameters psycopg takes.
+#: The driver's dialect, to compile hot statements to the driver's SQL once (:class:`DriverStatement`).
+DRIVER_DIALECT = psycopg_dialect.dialect()
 
-    SQLAlchemy's ``execute`` reads each statement's result before the next is sent, so it
-    cannot pipeline. The few hot paths that send several statements in one round trip run
-    them through :class:`Autocommit` on the driver connection itself, with the statements
-    still built by SQLAlchemy (the same tables, columns and types).
+
+#: A statement's parameters: by name (``%(name)s``), or by position (``%s``).
+Parameters = Mapping[str, Any] | Sequence[Any]
+
+
+class DriverStatement:
+    """A statement compiled once into the SQL text and constant parameters psycopg takes:
+    the one compile-once form of every statement :func:`run_together` sends (issue 16).
+
+    ``statement`` is a SQLAlchemy statement (the same tables, columns and types as
+    everywhere; its ``%(name)s`` placeholders with the columns' casts, and the constants it
+    was built with, e.g. ``allowed=True``, kept), or SQL text written for the driver (no
+    constants). It is compiled on first use, so importing a module that defines one costs
+    nothing; a hot path then builds no statement objects and computes no cache keys per call.
     """
 
-    def __init__(self, statement: Any) -> None:
-        self.statement = statement
-        self._compiled: tuple[str, dict[str, Any]] | None = None
+    __slots__ = ("_compiled", "statement")
 
-    def bind(self, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    def __init__(self, statement: ClauseElement | str) -> None:
+        self.statement = statement
+        self._compiled: tuple[str, dict[str, Any]] | None = (
+            (statement, {}) if isinstance(statement, str) else None)
+
+    @property
+    def sql(self) -> str:
+        """The statement's SQL text (as sent, and as named by an error)."""
+        return self._compile()[0]
+
+    def bind(self, params: Parameters) -> tuple[str, Parameters]:
         """The SQL and its parameters: the statement's own constants, then ``params``."""
+        sql, constants = self._compile()
+        if not constants:
+            return sql, params
+        assert isinstance(params, Mapping), "a statement with constants takes named parameters"
+        return sql, {**constants, **params}
+
+    def _compile(self) -> tuple[str, dict[str, Any]]:
         if self._compiled is None:
+            assert not isinstance(self.statement, str)
             compiled = self.statement.compile(dialect=DRIVER_DIALECT)
             self._compiled = (str(compiled), dict(compiled.params))
-        sql, constants = self._compiled
-        return sql, {**constants, **params}
+        return self._compiled
+
+    def __repr__(self) -> str:
+        return f"DriverStatement({self.sql!r})"
+
+
+def insert_sql(table: Table, columns: Sequence[str]) -> DriverStatement:
+    """One row's INSERT into ``table``, each column bound as ``%(column)s``."""
+    from sqlalchemy import bindparam, insert
+
+    return DriverStatement(insert(table).inline().values(
+        {c: bindparam(c, type_=table.c[c].type) for c in columns}))
+
+
+#: A statement and its parameters, as :func:`run_together` takes them.
+Statement = tuple[DriverStatement, Parameters]
+
+
+def run_together(conn: Connection, statements: Sequence[Statement]) -> list[list[Any] | None]:
+    """Run statements in order on ``conn``, in ONE round trip (the driver's pipeline mode;
+    each statement prepared on the server once per connection); each one's rows (named
+    tuples, attributes by column name), or None for a statement returning none. The one
+    runner of every hot path that sends statements together (issue 16): a step's writes
+    with the ledger's lock and head in the caller's transaction, and the API's dossier read
+    on a connection in autocommit (:func:`autocommit`), where they commit together when
+    the round trip ends.
+
+    Each statement still runs on its own, with its own snapshot (READ COMMITTED), in order:
+    a later statement sees what an earlier one did and what others committed meanwhile
+    (the ledger reads its head after its lock is held). The first failing statement
+    aborts the rest and raises the SQLAlchemy error :meth:`Connection.execute` raises
+    (IntegrityError, OperationalError, ...), naming that statement alone; a connection
+    the failure broke (a server gone, ``pg_terminate_backend``) is invalidated, so the pool
+    never hands it out again.
+    """
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    cursors: list[psycopg.Cursor[Any]] = []
+    try:
+        with raw.pipeline():
+            for statement, params in statements:
+                cursor = raw.cursor(row_factory=namedtuple_row)
+                cursors.append(cursor)
+                cursor.execute(*statement.bind(params), prepare=True)
+        return [cursor.fetchall() if cursor.description is not None else None
+                for cursor in cursors]
+    except psycopg.Error as exc:
+        raise _pipeline_error(conn, raw, exc, statements, cursors) from exc
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _pipeline_error(conn: Connection, raw: psycopg.Connection[Any], exc: psycopg.Error,
+                    statements: Sequence[Statement],
+                    cursors: Sequence[psycopg.Cursor[Any]]) -> StatementError:
+    """``exc`` as SQLAlchemy's error (the API answers those: 503, 409, 422), naming the
+    statement that failed: the first whose cursor got no result back (the ones before it
+    did; the ones after it were aborted). A broken connection is dropped from the pool."""
+    failed = next((i for i, c in enumerate(cursors) if c.pgresult is None), len(cursors) - 1)
+    sql = statements[failed][0].sql if 0 <= failed < len(statements) else None
+    lost = raw.closed or raw.broken
+    if lost:
+        conn.invalidate()
+    return DBAPIError.instance(sql, None, exc, psycopg.Error, connection_invalidated=lost,
+                               dialect=conn.dialect)
 
 
 class Autocommit:
-    """A pooled connection whose statements commit on their own, each when its round trip
-    ends (see :func:`autocommit`). ``conn`` is the SQLAlchemy connection it came from (a
-    refusal is logged through its engine, in a transaction of its own, as everywhere)."""
+    """A pooled connection whose statements commit on their own, each round trip of
+    :func:`run_together` when it ends (see :func:`autocommit`). ``conn`` is the SQLAlchemy
+    connection it came from (a refusal is logged through its engine, in a transaction of
+    its own, as everywhere)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.driver: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
-
-    def first_rows(self, *calls: tuple[DriverStatement, Mapping[str, Any]]) -> list[Any]:
-        """Each statement's first row (attributes by column name) or ``None``, the statements
-        sent together and answered in one round trip (psycopg's pipeline mode)."""
-        with self._as_sqlalchemy_errors():
-            with self.driver.pipeline():
-                cursors = [self.driver.cursor(row_factory=namedtuple_row).execute(*s.bind(p))
-                           for s, p in calls]
-            return [c.fetchone() for c in cursors]
-
-    def execute(self, statement: DriverStatement, params: Mapping[str, Any]) -> None:
-        """One statement, committed (and flushed to the WAL) when this returns."""
-        with self._as_sqlalchemy_errors():
-            self.driver.execute(*statement.bind(params))
-
-    @contextmanager
-    def _as_sqlalchemy_errors(self) -> Iterator[None]:
-        """Driver errors as SQLAlchemy's (the API answers those: 503, 409, 422); a broken
-        connection is dropped from the pool."""
-        try:
-            yield
-        except psycopg.Error as exc:
-            lost = self.driver.closed or self.driver.broken
-            if lost:
-                self.conn.invalidate()
-            raise DBAPIError.instance(None, None, exc, psycopg.Error, connection_invalidated=lost,
-                                      dialect=self.conn.dialect) from exc
 
 
 @contextmanager
@@ -280,61 +344,6 @@ def copy_rows(conn: Connection, table: Table, columns: Sequence[str],
     with cursor, cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-
-
-#: The driver's dialect, to compile hot statements to SQL text once (:func:`sql_text`).
-DRIVER_DIALECT = psycopg_dialect.dialect()
-
-
-def sql_text(statement: ClauseElement) -> str:
-    """A statement compiled once to the driver's SQL text (``%(name)s`` placeholders, with
-    the columns' casts), for :func:`run_together`: a hot path builds no statement objects
-    and computes no cache keys per call (issue 16)."""
-    return str(statement.compile(dialect=DRIVER_DIALECT))
-
-
-def insert_sql(table: Table, columns: Sequence[str]) -> str:
-    """One row's INSERT into ``table`` as SQL text, each column bound as ``%(column)s``."""
-    from sqlalchemy import bindparam, insert
-
-    return sql_text(insert(table).inline().values(
-        {c: bindparam(c, type_=table.c[c].type) for c in columns}))
-
-
-#: A pre-built statement and its parameters.
-Statement = tuple[str, Mapping[str, Any] | Sequence[Any]]
-
-
-def run_together(conn: Connection, statements: Sequence[Statement]) -> list[list[Any] | None]:
-    """Run pre-built statements in order in the caller's transaction, in ONE round trip
-    (the driver's pipeline mode; each statement prepared on the server once per
-    connection); each one's rows (named tuples), or None for a statement returning none.
-
-    Each statement still runs on its own, with its own snapshot (READ COMMITTED), in order:
-    a later statement sees what an earlier one did and what others committed meanwhile
-    (the ledger reads its head after its lock is held). The first failing statement
-    aborts the rest and raises the same SQLAlchemy error as :meth:`Connection.execute`.
-    """
-    import psycopg
-    from psycopg.rows import namedtuple_row
-
-    raw = conn.connection.driver_connection
-    assert isinstance(raw, psycopg.Connection)
-    cursors = []
-    try:
-        with raw.pipeline():
-            for sql, params in statements:
-                cursor = raw.cursor(row_factory=namedtuple_row)
-                cursor.execute(sql, params, prepare=True)
-                cursors.append(cursor)
-        return [cursor.fetchall() if cursor.description is not None else None
-                for cursor in cursors]
-    except psycopg.Error as exc:
-        raise DBAPIError.instance("; ".join(sql for sql, _ in statements), None, exc,
-                                  psycopg.Error) from exc
-    finally:
-        for cursor in cursors:
-            cursor.close()
 
 
 def alembic_config(url: str):  # type: ignore[no-untyped-def]

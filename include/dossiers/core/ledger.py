@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, text
 
 from dossiers.core import clock
-from dossiers.core.db import Statement, copy_rows, run_together
+from dossiers.core.db import DriverStatement, Statement, copy_rows, run_together
 from dossiers.core.errors import CannotRun
 from dossiers.core.progress import Progress, no_progress
 from dossiers.core.schema import LEDGER_DERIVED, LEDGER_TIMESTAMP_SQL, ledger_entry
@@ -102,8 +102,8 @@ def _insert(conn: Connection, rows: Sequence[tuple[str, bytes, bytes]]) -> None:
 
 #: :func:`append_after`'s lock and head read: two prepared statements at the end of the
 #: step's pipeline, the head read only once the lock is held (its own snapshot).
-LOCK_SQL = f"SELECT pg_advisory_xact_lock({LOCK_KEY})"
-HEAD_SQL = "SELECT seq, entry_hash FROM ledger_entry ORDER BY seq DESC LIMIT 1"
+LOCK_SQL = DriverStatement(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
+HEAD_SQL = DriverStatement("SELECT seq, entry_hash FROM ledger_entry ORDER BY seq DESC LIMIT 1")
 
 
 def append_after(conn: Connection, statements: Sequence[Statement],

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from dossiers.core import clock
-from dossiers.core.db import Statement, insert_sql, run_together
+from dossiers.core.db import DriverStatement, Statement, insert_sql, run_together
 from dossiers.core.errors import Refused
 from dossiers.core.policy import policy
 from dossiers.core.schema import dossier_number
@@ -32,10 +32,11 @@ def format_number(year: int, type_code: str, serial: int) -> str:
 
 
 #: The counter's upsert: the row lock queues concurrent creators of one year and type.
-_NEXT_SERIAL = ("INSERT INTO dossier_number_counter (year, type_code, last_serial) "
-                "VALUES (%(year)s, %(type)s, 1) ON CONFLICT (year, type_code) "
-                "DO UPDATE SET last_serial = dossier_number_counter.last_serial + 1 "
-                "RETURNING last_serial")
+_NEXT_SERIAL = DriverStatement(
+    "INSERT INTO dossier_number_counter (year, type_code, last_serial) "
+    "VALUES (%(year)s, %(type)s, 1) ON CONFLICT (year, type_code) "
+    "DO UPDATE SET last_serial = dossier_number_counter.last_serial + 1 "
+    "RETURNING last_serial")
 _NUMBER_ROW = insert_sql(dossier_number, ("dossier_no", "year", "type_code", "serial",
                                           "dossier_id", "assigned_at"))
 

@@ -25,7 +25,7 @@ from dossiers.calendar import clocks
 from dossiers.calendar.clocks import close_clock_sql, open_clock_sql
 from dossiers.core import clock, ledger, numbering, paging
 from dossiers.core.crypto import Field, KeyRing
-from dossiers.core.db import Statement, insert_sql, run_together, sql_text
+from dossiers.core.db import DriverStatement, Statement, insert_sql, run_together
 from dossiers.core.errors import NotFound, Refused
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.schema import (
@@ -120,7 +120,7 @@ REVIEW = decisions.review(
                                "reviewed_at", "rejection_reason"))
 
 
-# The hot statements of the three steps, compiled to SQL text once (issue 16): each step
+# The hot statements of the three steps, compiled once (issue 16): each step
 # runs them through dossiers.core.db.run_together, its writes and the ledger's lock and
 # head read in one round trip (ledger.append_after). The checks are the same functions.
 _FORM_LOCKED = decisions.locked_sql(form)
@@ -128,10 +128,10 @@ _FORM_LOCKED = decisions.locked_sql(form)
 _FORM_WITH_KEY = decisions.locked_sql(
     form, data_key.c.wrapped_key,
     of_join=form.outerjoin(data_key, data_key.c.dossier_id == form.c.dossier_id))
-_FORM_CREATED = sql_text(update(form).where(form.c.id == bindparam("_key", type_=form.c.id.type))
+_FORM_CREATED = DriverStatement(update(form).where(form.c.id == bindparam("_key", type_=form.c.id.type))
                          .values(status=bindparam("status", type_=form.c.status.type)))
 _DOSSIER_LOCKED = decisions.locked_sql(dossier)
-_DOSSIER_FILED = sql_text(
+_DOSSIER_FILED = DriverStatement(
     update(dossier).where(dossier.c.id == bindparam("_key", type_=dossier.c.id.type))
     .values(filed_at=bindparam("at", type_=dossier.c.filed_at.type),
             updated_at=bindparam("at", type_=dossier.c.updated_at.type)))
@@ -142,13 +142,13 @@ _DOSSIER_ROW = insert_sql(dossier, (
     "terminated_on"))
 #: The target markets and the key contacts, each table's rows in one statement (the values
 #: bound as arrays, the ordinal their place in the form).
-_MARKET_ROWS = (
+_MARKET_ROWS = DriverStatement(
     "INSERT INTO dossier_market (dossier_id, country, ordinal) "
     "SELECT %(dossier_id)s::UUID, c, (n - 1)::SMALLINT "
     "FROM unnest(%(countries)s::VARCHAR[]) WITH ORDINALITY AS t(c, n) ORDER BY n")
 _CONTACT_COLUMNS = ("title", "preference", "name_enc", "email_enc", "phone_enc", "email_bidx",
                     "phone_bidx")
-_CONTACT_ROWS = (
+_CONTACT_ROWS = DriverStatement(
     f"INSERT INTO contact (dossier_id, ordinal, {', '.join(_CONTACT_COLUMNS)}) "
     f"SELECT %(dossier_id)s::UUID, (n - 1)::SMALLINT, {', '.join(_CONTACT_COLUMNS)} "
     "FROM unnest(%(title)s::TEXT[], %(preference)s::VARCHAR[], %(name_enc)s::BYTEA[], "
@@ -169,7 +169,7 @@ _DOCUMENT_ROW = insert_sql(document, ("dossier_id", "document_type", "year", "fi
 #: position on the shelf, counted by the insert itself.
 _VOLUME_COLUMNS = ("dossier_id", "volume_no", "label_dossier_no", "label_client_name",
                    "label_filed_on", "cabinet", "shelf")
-_VOLUME_ROW = sql_text(
+_VOLUME_ROW = DriverStatement(
     paper_volume.insert().from_select(
         [*_VOLUME_COLUMNS, "position"],
         select(*(bindparam(c, type_=paper_volume.c[c].type) for c in _VOLUME_COLUMNS),

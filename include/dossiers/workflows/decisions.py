@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, Table, bindparam, select, update
 
-from dossiers.core.db import Statement, run_together, sql_text
+from dossiers.core.db import DriverStatement, Statement, run_together
 from dossiers.core.errors import NotFound, Refused
 from dossiers.core.free_text import refuse_personal_data
 from dossiers.core.permissions import Action, Actor, authorize
@@ -217,23 +217,23 @@ def record_sql(actor: Actor, rules: Rules, decision: Decision, key: object, *,
 
 
 @cache
-def _update_sql(table: Table, columns: tuple[str, ...]) -> str:
-    return sql_text(update(table).where(table.c.id == bindparam("_key", type_=table.c.id.type))
+def _update_sql(table: Table, columns: tuple[str, ...]) -> DriverStatement:
+    return DriverStatement(update(table).where(table.c.id == bindparam("_key", type_=table.c.id.type))
                     .values({c: bindparam(c, type_=table.c[c].type) for c in columns}))
 
 
-def locked_sql(table: Table, *also: Any, of_join: Any = None) -> str:
+def locked_sql(table: Table, *also: Any, of_join: Any = None) -> DriverStatement:
     """The SELECT … FOR UPDATE of :func:`pending` (one request by ``%(_key)s``) as SQL text,
     compiled once by the caller: ``also`` are more columns, from ``of_join`` (a join of the
     table; only the table's row is locked)."""
     query = select(table, *also)
     if of_join is not None:
         query = query.select_from(of_join)
-    return sql_text(query.where(table.c.id == bindparam("_key", type_=table.c.id.type))
+    return DriverStatement(query.where(table.c.id == bindparam("_key", type_=table.c.id.type))
                     .with_for_update(of=table if of_join is not None else None))
 
 
-def pending_sql(conn: Connection, rules: Rules, key: object, sql: str) -> Any:
+def pending_sql(conn: Connection, rules: Rules, key: object, sql: DriverStatement) -> Any:
     """:func:`pending` with the pre-built ``sql`` (:func:`locked_sql`): the request, locked,
     as a named tuple; :class:`NotFound` when there is none, in the same words."""
     [rows] = run_together(conn, [(sql, {"_key": key})])

@@ -201,10 +201,10 @@ def fetch_with_reader(unit: db.Autocommit, username: str, dossier_no: str,
                       today: date) -> tuple[Any, Any]:
     """The reader's staff row (:data:`dossiers.core.directory.ACTOR`, ``None`` if not staff)
     and :func:`fetch`'s row for them, both in one round trip: the API's read (issue 16)."""
-    reader, row = unit.first_rows(
+    readers, rows = db.run_together(unit.conn, [
         (_ACTOR, {"username": username}),
-        (BY_READER_NAME, {"dossier_no": dossier_no, "reader_name": username, "today": today}))
-    return reader, row
+        (BY_READER_NAME, {"dossier_no": dossier_no, "reader_name": username, "today": today})])
+    return (readers[0] if readers else None), (rows[0] if rows else None)
 
 
 def granted_scope(row: Row[Any]) -> set[str] | None:

@@ -115,7 +115,7 @@ def read_fetched(unit: db.Autocommit, keyring: KeyRing, actor: Actor, dossier_no
     :func:`authorize` as everywhere.
     """
     shown, logged = _shown(unit.conn, keyring, actor, dossier_no, row)
-    unit.execute(_LOG_READ_DRIVER, logged)
+    db.run_together(unit.conn, [(_LOG_READ_DRIVER, logged)])
     return shown
 
 

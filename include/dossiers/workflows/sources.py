@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Insert, insert
 
-from dossiers.core.db import Statement
+from dossiers.core.db import DriverStatement, Statement
 from dossiers.core.schema import dossier_source
 from dossiers.core.vocabulary import QueryScope
 
@@ -69,7 +69,7 @@ def recording(dossier_id: uuid.UUID, dimensions: Iterable[str], channel: str,
 
 
 #: :func:`recording_sql`'s rows, one per dimension, in one pre-built statement.
-_SOURCES_SQL = (
+_SOURCES_SQL = DriverStatement(
     "INSERT INTO dossier_source (dossier_id, dimension, channel, authorisation_ref, form_id, "
     "change_id, recorded_at) SELECT %(dossier_id)s::UUID, d, %(channel)s::VARCHAR, "
     "%(authorisation_ref)s::VARCHAR, %(form_id)s::UUID, %(change_id)s::UUID, "
