@@ -120,3 +120,27 @@ def test_a_connection_broken_under_run_together_is_invalidated_in_autocommit(
     assert raised.value.connection_invalidated
     with db.autocommit() as unit:
         assert db.run_together(unit.conn, [(_ONE, {})])[0] is not None
+
+
+_XID = db.DriverStatement("SELECT pg_current_xact_id()::text AS xid")
+
+
+def test_run_together_begins_the_transaction_in_its_own_round_trip(database_url: str) -> None:
+    # The BEGIN goes as the pipeline's first statement (no round trip of its own); the
+    # transaction is psycopg's all the same: later statements, SQLAlchemy's too, are in it,
+    # and it ends as psycopg ends it.
+    with db.transaction() as conn:
+        raw = conn.connection.driver_connection
+        assert isinstance(raw, psycopg.Connection)
+        [first] = db.run_together(conn, [(_XID, {})])
+        assert raw.autocommit is False
+        assert raw.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        [second] = db.run_together(conn, [(_XID, {})])
+        third = conn.execute(text("SELECT pg_current_xact_id()::text")).scalar_one()
+        assert first is not None and second is not None
+        assert first[0].xid == second[0].xid == third
+    with pytest.raises(DataError), db.transaction() as conn:
+        raw = conn.connection.driver_connection
+        db.run_together(conn, [(_BY_ZERO, {})])  # the BEGIN went, the statement failed
+    assert raw.autocommit is False
+    assert raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # rolled back

@@ -271,3 +271,49 @@ def test_an_unreadable_anchor_is_exit_2_in_one_line(database_url: str, tmp_path)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr == f"dossier: ledger anchor {anchor}: not a ledger anchor (JSON with seq, " \
                          "entry_hash and checkpoints)\n"
+
+
+# --- an entry chained by the server in the step's own round trip (issue 16) -----------------
+
+def _server_chained(i: int, details: dict[str, object]) -> int:
+    with db.transaction() as conn:
+        _, seq = ledger.append_with(conn, [], ledger.Entry(
+            "archivist1", "dossier.create", "dossier", f"s{i}", f"海外-2026-外貿-{i:03d}",
+            details))
+    return seq
+
+
+def test_an_entry_chained_by_the_server_is_the_one_python_would_chain(database_url: str) -> None:
+    # The first entry chains from genesis; the body's own text may hold what the seq looks like.
+    tricky = {"seq": 0, "note": ',"seq":0,', "名": "客戶 \u2028 \\ \""}
+    assert _server_chained(1, tricky) == 1
+    _append(2)
+    assert _server_chained(4, {"i": 4}) == 4
+    with db.transaction() as conn:
+        result = ledger.verify(conn)
+        rows = conn.execute(text("SELECT seq, body, prev_hash, entry_hash, details FROM ledger_entry "
+                                 "ORDER BY seq")).all()
+    assert result.ok and result.entries_checked == 4
+    first = json.loads(rows[0].body)
+    assert first["seq"] == 1 and first["details"] == tricky and rows[0].details == tricky
+    assert rows[0].body == ledger.canonical(first)  # canonical, as Python writes it
+    assert bytes(rows[0].prev_hash) == ledger.GENESIS
+    assert bytes(rows[0].entry_hash) == ledger.chain(ledger.GENESIS, rows[0].body)
+    assert bytes(rows[3].entry_hash) == ledger.chain(bytes(rows[2].entry_hash), rows[3].body)
+
+
+def test_server_and_python_chained_writers_never_fork_the_chain(database_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def write(k: int) -> None:
+        for i in range(10):
+            if k % 2:
+                _server_chained(100 * k + i, {"k": k})
+            else:
+                _append(1)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, range(8)))
+    with db.transaction() as conn:
+        result = ledger.verify(conn)
+    assert result.ok and result.entries_checked == 80

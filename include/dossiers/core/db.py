@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     ARRAY,
@@ -221,7 +222,7 @@ class DriverStatement:
         """The statement's SQL text (as sent, and as named by an error)."""
         return self._compile()[0]
 
-    def bind(self, params: Parameters) -> tuple[str, Parameters]:
+    def bind(self, params: Parameters | None) -> tuple[str, Parameters | None]:
         """The SQL and its parameters: the statement's own constants, then ``params``."""
         sql, constants = self._compile()
         if not constants:
@@ -251,6 +252,8 @@ def insert_sql(table: Table, columns: Sequence[str]) -> DriverStatement:
 #: A statement and its parameters, as :func:`run_together` takes them.
 Statement = tuple[DriverStatement, Parameters]
 
+_BEGIN = DriverStatement("BEGIN")
+
 
 def run_together(conn: Connection, statements: Sequence[Statement]) -> list[list[Any] | None]:
     """Run statements in order on ``conn``, in ONE round trip (the driver's pipeline mode;
@@ -271,24 +274,36 @@ def run_together(conn: Connection, statements: Sequence[Statement]) -> list[list
     """
     raw = conn.connection.driver_connection
     assert isinstance(raw, psycopg.Connection)
+    # The first statement of a transaction: psycopg would send its BEGIN and wait for the
+    # answer (a round trip of its own, even in pipeline mode); it goes as the pipeline's
+    # first statement instead, the connection in autocommit only while the pipeline is
+    # sent, so psycopg adds none. The server is then in the transaction BEGIN opened, which
+    # psycopg sees and ends (COMMIT, ROLLBACK) as its own.
+    begin = not raw.autocommit and raw.pgconn.transaction_status == TransactionStatus.IDLE
+    sent = [(_BEGIN, None), *statements] if begin else list(statements)
     cursors: list[psycopg.Cursor[Any]] = []
     try:
+        if begin:
+            raw.autocommit = True
         with raw.pipeline():
-            for statement, params in statements:
+            for statement, params in sent:
                 cursor = raw.cursor(row_factory=namedtuple_row)
                 cursors.append(cursor)
-                cursor.execute(*statement.bind(params), prepare=True)
+                cursor.execute(*statement.bind(params), prepare=statement is not _BEGIN)
         return [cursor.fetchall() if cursor.description is not None else None
-                for cursor in cursors]
+                for cursor in cursors[1 if begin else 0:]]
     except psycopg.Error as exc:
-        raise _pipeline_error(conn, raw, exc, statements, cursors) from exc
+        raise _pipeline_error(conn, raw, exc, sent, cursors) from exc
     finally:
+        if begin:
+            # psycopg's own setter refuses inside a transaction; this restores what it was.
+            raw._autocommit = False
         for cursor in cursors:
             cursor.close()
 
 
 def _pipeline_error(conn: Connection, raw: psycopg.Connection[Any], exc: psycopg.Error,
-                    statements: Sequence[Statement],
+                    statements: Sequence[tuple[DriverStatement, Parameters | None]],
                     cursors: Sequence[psycopg.Cursor[Any]]) -> StatementError:
     """``exc`` as SQLAlchemy's error (the API answers those: 503, 409, 422), naming the
     statement that failed: the first whose cursor got no result back (the ones before it

@@ -123,6 +123,67 @@ def append_after(conn: Connection, statements: Sequence[Statement],
     return results, _append_rows(conn, seq, prev, entries_of(results))
 
 
+#: :func:`append_with`'s INSERT: the entry chained by the server, after the head it reads
+#: (its own statement, so its own snapshot: read once the lock is held). The body is the
+#: one :func:`canonical` makes, its seq spliced in (``%(before)s`` ends with ``"seq":``),
+#: and ``entry_hash = sha256(prev_hash || body)`` over the body's UTF-8, as :func:`chain`.
+CHAINED_INSERT_SQL = DriverStatement(
+    "INSERT INTO ledger_entry (body, prev_hash, entry_hash) "
+    "SELECT e.body, e.prev, sha256(e.prev || convert_to(e.body, 'UTF8')) FROM ("
+    "SELECT %(before)s::text || (coalesce(h.seq, 0) + 1)::text || %(after)s::text AS body, "
+    "coalesce(h.entry_hash, %(genesis)s::bytea) AS prev "
+    "FROM (VALUES (1)) AS one (x) LEFT JOIN LATERAL ("
+    "SELECT seq, entry_hash FROM ledger_entry ORDER BY seq DESC LIMIT 1) AS h ON true) AS e "
+    "RETURNING seq")
+
+
+def append_with(conn: Connection, statements: Sequence[Statement],
+                entry: Entry) -> tuple[list[Any], int]:
+    """A step's own statements, then the append lock, then ``entry`` chained and inserted
+    by the server: all in one round trip (:func:`dossiers.core.db.run_together`), for a
+    step whose entry does not depend on its statements' results (issue 16). Returns those
+    results and the entry's seq.
+
+    The same chain as :func:`append`: the body is :func:`canonical`'s, with the seq the
+    head's plus one, and the hashes are ``sha256(prev_hash || body)`` (:func:`verify`
+    re-hashes them in Python). The lock is taken after the step's writes, and the INSERT,
+    a later statement than the lock's, reads the head under it (the chain never forks).
+    """
+    before, after = _around_seq(entry, _recorded_at())
+    *results, _, inserted = run_together(conn, [
+        *statements, (LOCK_SQL, ()),
+        (CHAINED_INSERT_SQL, {"before": before, "after": after, "genesis": GENESIS})])
+    assert inserted is not None
+    return results, int(inserted[0].seq)
+
+
+def _recorded_at() -> str:
+    """When an entry is recorded (:mod:`dossiers.core.clock`), even for an act back-dated
+    to another day: UTC, to the microsecond."""
+    return clock.now().astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _body(seq: int, at: str, e: Entry) -> str:
+    return canonical({
+        "seq": seq, "recorded_at": at, "actor": e.actor, "action": e.action,
+        "subject_type": e.subject_type, "subject_id": e.subject_id,
+        "dossier_no": e.dossier_no, "details": dict(e.details or {}),
+    })
+
+
+#: Where the seq stands in a canonical body: after ``recorded_at``, before ``subject_id``
+#: (keys sorted); the last such text, as only string values, escaped, follow it.
+_SEQ_OF_ZERO = ',"seq":0,'
+
+
+def _around_seq(e: Entry, at: str) -> tuple[str, str]:
+    """The canonical body of ``e`` before and after its seq's digits: the body of seq N is
+    ``before + str(N) + after``."""
+    body = _body(0, at, e)
+    cut = body.rindex(_SEQ_OF_ZERO) + len(_SEQ_OF_ZERO) - 2
+    return body[:cut], body[cut + 1:]
+
+
 def append_many(conn: Connection, entries: Iterable[Entry]) -> int:
     seq, prev = _locked_head(conn)
     return _append_rows(conn, seq, prev, entries)
@@ -130,16 +191,11 @@ def append_many(conn: Connection, entries: Iterable[Entry]) -> int:
 
 def _append_rows(conn: Connection, seq: int, prev: bytes, entries: Iterable[Entry]) -> int:
     """Chain and insert ``entries`` after the head ``(seq, prev)``, read under the lock."""
-    # When it was recorded (dossiers.core.clock), even for an act back-dated to another day.
-    at = clock.now().astimezone(UTC).isoformat(timespec="microseconds")
+    at = _recorded_at()
     rows = []
     for e in entries:
         seq += 1
-        body = canonical({
-            "seq": seq, "recorded_at": at, "actor": e.actor, "action": e.action,
-            "subject_type": e.subject_type, "subject_id": e.subject_id,
-            "dossier_no": e.dossier_no, "details": dict(e.details or {}),
-        })
+        body = _body(seq, at, e)
         digest = chain(prev, body)
         rows.append((body, prev, digest))
         prev = digest

@@ -41,6 +41,17 @@ _NUMBER_ROW = insert_sql(dossier_number, ("dossier_no", "year", "type_code", "se
                                           "dossier_id", "assigned_at"))
 
 
+#: :func:`reserve_for_form`'s upsert: the counter of the form's own client type, moved on
+#: only while the form is in ``%(status)s`` and its type is a known one.
+_NEXT_SERIAL_OF_FORM = DriverStatement(
+    "INSERT INTO dossier_number_counter (year, type_code, last_serial) "
+    "SELECT %(year)s, client_type, 1 FROM form "
+    "WHERE id = %(form_id)s AND status = %(status)s AND client_type = ANY(%(types)s) "
+    "ON CONFLICT (year, type_code) "
+    "DO UPDATE SET last_serial = dossier_number_counter.last_serial + 1 "
+    "RETURNING last_serial")
+
+
 def allocate(conn: Connection, year: int, type_code: str, dossier_id: uuid.UUID, *,
              at: datetime | None = None) -> str:
     """Assign the next number of ``year`` and ``type_code`` to a dossier, in ``conn``'s
@@ -55,10 +66,32 @@ def reserve(conn: Connection, year: int, type_code: str, dossier_id: uuid.UUID, 
     """:func:`allocate` for a hot path: the counter is moved on now (its row locked until
     the transaction ends); the number is returned with the INSERT of its row, which the
     caller runs in the same transaction, with its own statements in one round trip."""
-    if type_code not in TYPE_CODES:
-        raise Refused(f"unknown client type code {type_code!r}", field="client_type")
+    check_type(type_code)
     [counter] = run_together(conn, [(_NEXT_SERIAL, {"year": year, "type": type_code})])
     serial: int = counter[0].last_serial if counter else 0  # the upsert returns one row
+    return reserved(year, type_code, serial, dossier_id, at=at)
+
+
+def check_type(type_code: str) -> None:
+    """:class:`Refused` unless ``type_code`` is one of the four client type codes."""
+    if type_code not in TYPE_CODES:
+        raise Refused(f"unknown client type code {type_code!r}", field="client_type")
+
+
+def reserve_for_form(year: int, form_id: uuid.UUID, status: str) -> Statement:
+    """:func:`reserve`'s counter upsert for the client type of form ``form_id``, for a hot
+    path that sends it with the form's own locked read, in one round trip (issue 16). The
+    counter moves on only if the form is in ``status`` and of a known type (else it returns
+    no row); the caller checks the form as before, :func:`check_type` included, and then
+    builds the number with :func:`reserved`. A step refused after the counter moved is
+    rolled back whole, the increment with it, so no serial is skipped."""
+    return _NEXT_SERIAL_OF_FORM, {"year": year, "form_id": form_id, "status": status,
+                                  "types": list(TYPE_CODES)}
+
+
+def reserved(year: int, type_code: str, serial: int, dossier_id: uuid.UUID, *,
+             at: datetime | None = None) -> tuple[str, Statement]:
+    """The number of ``serial``, and the INSERT of its row (run in the same transaction)."""
     number = format_number(year, type_code, serial)
     return number, (_NUMBER_ROW, {"dossier_no": number, "year": year, "type_code": type_code,
                                   "serial": serial, "dossier_id": dossier_id,

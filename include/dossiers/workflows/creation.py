@@ -121,8 +121,10 @@ REVIEW = decisions.review(
 
 
 # The hot statements of the three steps, compiled once (issue 16): each step
-# runs them through dossiers.core.db.run_together, its writes and the ledger's lock and
-# head read in one round trip (ledger.append_after). The checks are the same functions.
+# runs them through dossiers.core.db.run_together, its writes, the ledger's lock and its
+# entry in one round trip (ledger.append_with; filing's entry names the shelf position its
+# INSERT returns, so its entry goes in a round trip of its own: ledger.append_after). The
+# checks are the same functions.
 _FORM_LOCKED = decisions.locked_sql(form)
 #: The form with its data key, for the form's personal fields (the form is locked, not the key).
 _FORM_WITH_KEY = decisions.locked_sql(
@@ -188,10 +190,10 @@ def review_form(conn: Connection, actor: Actor, form_id: uuid.UUID, *, approve: 
     request = decisions.pending_sql(conn, REVIEW, form_id, _FORM_LOCKED)
     decisions.check(conn, actor, REVIEW, decision, request)
     outcome, recorded = decisions.record_sql(actor, REVIEW, decision, form_id, at=at)
-    ledger.append_after(conn, [recorded, close_clock_sql("form_review", "form", [str(form_id)], at)],
-                        lambda _: [ledger.Entry(
-                            actor=actor.username, action=outcome.entry_action, subject_type="form",
-                            subject_id=str(form_id), details={"reason": reason} if reason else {})])
+    ledger.append_with(conn, [recorded, close_clock_sql("form_review", "form", [str(form_id)], at)],
+                       ledger.Entry(actor=actor.username, action=outcome.entry_action,
+                                    subject_type="form", subject_id=str(form_id),
+                                    details={"reason": reason} if reason else {}))
     return Reviewed(str(form_id), FormStatus(outcome.status))
 
 
@@ -199,7 +201,12 @@ def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uu
                    at: datetime | None = None) -> Created:
     """Art. 11(3)-(4): the archivist creates the electronic dossier and numbers it."""
     at = at or _now()
-    row = decisions.pending_sql(conn, REVIEW, form_id, _FORM_WITH_KEY)
+    # The form, locked, with the next serial of its client type (Art. 11(4)): one round trip.
+    # The counter moves on only for a reviewed form of a known type, and a refusal below
+    # rolls the step back whole, its increment with it (numbering.reserve_for_form).
+    row, [counter] = decisions.pending_with(
+        conn, REVIEW, form_id, _FORM_WITH_KEY,
+        [numbering.reserve_for_form(at.year, form_id, str(FormStatus.REVIEWED))])
     authorize(conn, actor, Action.DOSSIER_CREATE, subject=f"form {form_id}")
     if row.status != FormStatus.REVIEWED:
         raise Refused(f"is {row.status}: a dossier is created only from a form its "
@@ -210,10 +217,13 @@ def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uu
         keyring.key_from(dossier_id, row.wrapped_key)
     personal = json.loads(keyring.open(conn, dossier_id, personal_field(form_id),
                                        row.personal_enc) or "{}")
-    number, number_row = numbering.reserve(conn, at.year, row.client_type, dossier_id, at=at)
+    numbering.check_type(row.client_type)
+    assert counter, "a reviewed form of a known type moves its counter on"
+    number, number_row = numbering.reserved(at.year, row.client_type, counter[0].last_serial,
+                                            dossier_id, at=at)
     origin = Origin.POTENTIAL if row.stage == Stage.POTENTIAL else Origin.NEW
     # The number's row, the dossier, its Art. 10 dimensions, their sources (Art. 9), the
-    # form's new status and the filing clock (Art. 11(5)), then the ledger's lock and head:
+    # form's new status and the filing clock (Art. 11(5)), then the ledger's lock and entry:
     # one round trip (each a statement of its own, the dossier's row first).
     steps: list[Statement] = [number_row, (_DOSSIER_ROW, {
         "id": dossier_id, "dossier_no": number, "client_name_zh": row.client_name_zh,
@@ -233,12 +243,12 @@ def create_dossier(conn: Connection, keyring: KeyRing, actor: Actor, form_id: uu
         "filing", "dossier", str(dossier_id), "creation_filing_wd", owner_id=actor.staff_id,
         start=clock.local_date(at))  # Art. 11(5)
     steps.append(opening)
-    ledger.append_after(conn, steps, lambda _: [ledger.Entry(
+    ledger.append_with(conn, steps, ledger.Entry(
         actor=actor.username, action=LedgerAction.DOSSIER_CREATE, subject_type="dossier",
         subject_id=str(dossier_id), dossier_no=number,
         details={"form_id": str(form_id), "client_type": row.client_type, "stage": row.stage,
                  "filing_due": filing.due.isoformat()},
-    )])
+    ))
     return Created(str(dossier_id), number, filing.due.isoformat(), filing.provisional)
 
 

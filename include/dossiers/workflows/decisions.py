@@ -236,7 +236,14 @@ def locked_sql(table: Table, *also: Any, of_join: Any = None) -> DriverStatement
 def pending_sql(conn: Connection, rules: Rules, key: object, sql: DriverStatement) -> Any:
     """:func:`pending` with the pre-built ``sql`` (:func:`locked_sql`): the request, locked,
     as a named tuple; :class:`NotFound` when there is none, in the same words."""
-    [rows] = run_together(conn, [(sql, {"_key": key})])
+    return pending_with(conn, rules, key, sql, ())[0]
+
+
+def pending_with(conn: Connection, rules: Rules, key: object, sql: DriverStatement,
+                 also: Sequence[Statement]) -> tuple[Any, list[Any]]:
+    """:func:`pending_sql`, with the statements ``also`` sent after the request's locked
+    read in the same round trip (they see the request locked); their results."""
+    rows, *results = run_together(conn, [(sql, {"_key": key}), *also])
     if not rows:
         raise NotFound(rules.missing, record=rules.record_of(key))
-    return rows[0]
+    return rows[0], results
