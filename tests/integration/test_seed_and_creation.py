@@ -107,3 +107,22 @@ def test_rejection_needs_a_reason_and_goes_back(cli, company, tmp_path) -> None:
     assert _rows("SELECT status, rejection_reason FROM form") == [("rejected", "no contract scan")]
     # A rejected form no longer blocks a corrected resubmission.
     assert _submit(cli, tmp_path, "Beta") != form_id
+
+
+def test_a_refused_creation_moves_no_number_on(cli, company, tmp_path) -> None:
+    # The number's counter moves with the form's locked read (issue 16); a refusal after it
+    # rolls the step back whole, so the next creation still gets serial 001 (Art. 11(4)).
+    form_id = _submit(cli, tmp_path, "Gamma")
+    keyring = KeyRing()
+    with db.transaction() as conn:
+        actors = {u: directory.load_actor(conn, u) for u in company}
+        creation.review_form(conn, actors["zhao.market"], form_id, approve=True)
+    with pytest.raises(PermissionDenied), db.transaction() as conn:
+        creation.create_dossier(conn, keyring, actors["zhao.market"], form_id)
+    assert _rows("SELECT count(*) FROM dossier_number_counter") == [(0,)]
+    with db.transaction() as conn:
+        made = creation.create_dossier(conn, keyring, actors["li.archive"], form_id)
+    assert made["dossier_no"].endswith("-外貿-001")
+    assert _rows("SELECT count(*) FROM dossier_number") == [(1,)]
+    with db.transaction() as conn:
+        assert ledger.verify(conn).ok
