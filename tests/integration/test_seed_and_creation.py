@@ -109,7 +109,7 @@ def test_rejection_needs_a_reason_and_goes_back(cli, company, tmp_path) -> None:
     assert _submit(cli, tmp_path, "Beta") != form_id
 
 
-def test_a_refused_creation_moves_no_number_on(cli, company, tmp_path) -> None:
+def test_a_refused_creation_or_filing_reserves_nothing(cli, company, tmp_path) -> None:
     # The number's counter moves with the form's locked read (issue 16); a refusal after it
     # rolls the step back whole, so the next creation still gets serial 001 (Art. 11(4)).
     form_id = _submit(cli, tmp_path, "Gamma")
@@ -124,5 +124,17 @@ def test_a_refused_creation_moves_no_number_on(cli, company, tmp_path) -> None:
         made = creation.create_dossier(conn, keyring, actors["li.archive"], form_id)
     assert made["dossier_no"].endswith("-外貿-001")
     assert _rows("SELECT count(*) FROM dossier_number") == [(1,)]
+    # So with filing: the paper volume goes in with the dossier's locked read, and a refused
+    # filing registers none; the next one takes the shelf's first position (Art. 15).
+    with pytest.raises(PermissionDenied), db.transaction() as conn:
+        creation.file_dossier(conn, actors["zhao.market"], uuid.UUID(made["dossier_id"]),
+                              cabinet="外貿", shelf=1)
+    assert _rows("SELECT count(*) FROM paper_volume") == [(0,)]
+    with db.transaction() as conn:
+        filed = creation.file_dossier(conn, actors["li.archive"], uuid.UUID(made["dossier_id"]),
+                                      cabinet="外貿", shelf=1)
+    assert filed["position"] == 1
+    assert _rows("SELECT label_dossier_no, label_client_name, position FROM paper_volume") == [
+        (made["dossier_no"], "Gamma中文", 1)]
     with db.transaction() as conn:
         assert ledger.verify(conn).ok

@@ -11,9 +11,10 @@ generated from the body by the database (``schema.LEDGER_DERIVED``), so they say
 hashed: :func:`verify` checks in the catalog that they still are, and compares every entry's
 columns with its body when they are not. Appends take a transaction-scoped advisory lock, so
 concurrent writers queue and the chain never forks (lock and head read in one round trip);
-a few entries go in with one INSERT, a batch with one COPY. A superuser could re-chain the
-whole table, so the head can be anchored outside the database (:func:`anchor`) and
-:func:`verify` checks the anchor too. Never put personal data in ``details``.
+a few entries go in with one INSERT, a batch with one COPY, and a hot step's one entry is
+chained by the server in the same round trip as the step's writes (:func:`append_with`).
+A superuser could re-chain the whole table, so the head can be anchored outside the
+database (:func:`anchor`) and :func:`verify` checks the anchor too. Never put personal data in ``details``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,27 +101,8 @@ def _insert(conn: Connection, rows: Sequence[tuple[str, bytes, bytes]]) -> None:
                        [value for row in rows for value in row])
 
 
-#: :func:`append_after`'s lock and head read: two prepared statements at the end of the
-#: step's pipeline, the head read only once the lock is held (its own snapshot).
+#: :func:`append_with`'s lock, a statement of its own at the end of the step's pipeline.
 LOCK_SQL = DriverStatement(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
-HEAD_SQL = DriverStatement("SELECT seq, entry_hash FROM ledger_entry ORDER BY seq DESC LIMIT 1")
-
-
-def append_after(conn: Connection, statements: Sequence[Statement],
-                 entries_of: Callable[[list[Any]], Iterable[Entry]]) -> tuple[list[Any], int]:
-    """A step's own statements, then the append lock and the head read, in one round trip
-    (:func:`dossiers.core.db.run_together`); then the entries ``entries_of`` makes from the
-    statements' results, appended as :func:`append_many` does. Returns those results and
-    the last seq.
-
-    The lock is taken after the step's writes, as when the step calls :func:`append` last,
-    and the head is read by a later statement than the lock's, so it is read under the lock
-    (a writer that committed while this one queued is seen; the chain never forks).
-    """
-    *results, _, head = run_together(conn, [*statements, (LOCK_SQL, ()), (HEAD_SQL, ())])
-    top = head[0] if head else None
-    seq, prev = (top.seq, bytes(top.entry_hash)) if top else (0, GENESIS)
-    return results, _append_rows(conn, seq, prev, entries_of(results))
 
 
 #: :func:`append_with`'s INSERT: the entry chained by the server, after the head it reads

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Text, bindparam, func, literal_column, select, update
+from sqlalchemy import Connection, Text, bindparam, select, update
 
 from dossiers.calendar import clocks
 from dossiers.calendar.clocks import close_clock_sql, open_clock_sql
@@ -39,7 +39,6 @@ from dossiers.core.schema import (
     market_info,
     needs,
     other_info,
-    paper_volume,
     staff,
 )
 from dossiers.core.vocabulary import FormStatus, LedgerAction, Origin, Stage
@@ -121,10 +120,10 @@ REVIEW = decisions.review(
 
 
 # The hot statements of the three steps, compiled once (issue 16): each step
-# runs them through dossiers.core.db.run_together, its writes, the ledger's lock and its
-# entry in one round trip (ledger.append_with; filing's entry names the shelf position its
-# INSERT returns, so its entry goes in a round trip of its own: ledger.append_after). The
-# checks are the same functions.
+# runs them through dossiers.core.db.run_together: its locked read (with the write that
+# reserves what the step's entry names: the number, the shelf position), then its writes,
+# the ledger's lock and its entry, in one round trip each (ledger.append_with). The checks
+# are the same functions.
 _FORM_LOCKED = decisions.locked_sql(form)
 #: The form with its data key, for the form's personal fields (the form is locked, not the key).
 _FORM_WITH_KEY = decisions.locked_sql(
@@ -168,18 +167,17 @@ _OTHER_ROW = insert_sql(other_info, ("dossier_id", "other_partners", "honours", 
 _DOCUMENT_ROW = insert_sql(document, ("dossier_id", "document_type", "year", "file_name",
                                       "category", "confirmed_on", "filed_at", "filed_by"))
 #: Paper volumes stand in the same order as the electronic dossiers (Art. 15): the next
-#: position on the shelf, counted by the insert itself.
-_VOLUME_COLUMNS = ("dossier_id", "volume_no", "label_dossier_no", "label_client_name",
-                   "label_filed_on", "cabinet", "shelf")
-_VOLUME_ROW = DriverStatement(
-    paper_volume.insert().from_select(
-        [*_VOLUME_COLUMNS, "position"],
-        select(*(bindparam(c, type_=paper_volume.c[c].type) for c in _VOLUME_COLUMNS),
-               func.coalesce(func.max(paper_volume.c.position), literal_column("0"))
-               + literal_column("1"))
-        .where(paper_volume.c.cabinet == bindparam("cabinet", type_=paper_volume.c.cabinet.type),
-               paper_volume.c.shelf == bindparam("shelf", type_=paper_volume.c.shelf.type)))
-    .returning(paper_volume.c.position))
+#: position on the shelf, counted by the insert itself. Sent with the dossier's locked read
+#: (issue 16), so it registers the volume only of a dossier not yet filed, labelled from
+#: its row; a refusal after it (file_dossier's checks) rolls the step back whole.
+_VOLUME_OF_UNFILED = DriverStatement(
+    "INSERT INTO paper_volume (dossier_id, volume_no, label_dossier_no, label_client_name, "
+    "label_filed_on, cabinet, shelf, position) "
+    "SELECT d.id, 1, d.dossier_no, d.client_name_zh, %(filed_on)s::DATE, %(cabinet)s::TEXT, "
+    "%(shelf)s::SMALLINT, (SELECT coalesce(max(v.position), 0) + 1 FROM paper_volume AS v "
+    "WHERE v.cabinet = %(cabinet)s::TEXT AND v.shelf = %(shelf)s::SMALLINT) "
+    "FROM dossier AS d WHERE d.id = %(_key)s::UUID AND d.filed_at IS NULL "
+    "RETURNING position")
 
 
 def review_form(conn: Connection, actor: Actor, form_id: uuid.UUID, *, approve: bool,
@@ -311,17 +309,24 @@ def file_dossier(conn: Connection, actor: Actor, dossier_id: uuid.UUID, *, cabin
                  shelf: int, at: datetime | None = None) -> Filed:
     """Art. 11(5), 15: file the electronic dossier and register its paper volume."""
     at = at or _now()
-    [rows] = run_together(conn, [(_DOSSIER_LOCKED, {"_key": dossier_id})])
+    # The dossier, locked, with its paper volume registered if it is not filed yet: one
+    # round trip; the checks below refuse as before, and a refusal rolls the volume back.
+    rows, volume = run_together(conn, [
+        (_DOSSIER_LOCKED, {"_key": dossier_id}),
+        (_VOLUME_OF_UNFILED, {"_key": dossier_id, "filed_on": clock.local_date(at),
+                              "cabinet": cabinet, "shelf": shelf})])
     if not rows:
         raise NotFound("no such dossier", record=f"dossier {dossier_id}")
     row = rows[0]
     authorize(conn, actor, Action.DOSSIER_FILE, subject=f"dossier {row.dossier_no}")
     if row.filed_at is not None:
         raise Refused("is already filed", record=f"dossier {row.dossier_no}")
+    assert volume, "an unfiled dossier's volume is registered"
+    position: int = volume[0].position
     name = document_file_name(row.client_name_zh, "採集表", at.year)
-    # The electronic document, the dossier's filing time, its clocks stopped (Art. 8:
-    # filing completes a new client's creation and a legacy client's back-fill) and the
-    # paper volume, then the ledger's lock and head: one round trip.
+    # The electronic document, the dossier's filing time and its clocks stopped (Art. 8:
+    # filing completes a new client's creation and a legacy client's back-fill), then the
+    # ledger's lock and entry: one round trip.
     steps: list[Statement] = [
         (_DOCUMENT_ROW, {
             "dossier_id": dossier_id, "document_type": "採集表", "year": at.year,
@@ -331,18 +336,13 @@ def file_dossier(conn: Connection, actor: Actor, dossier_id: uuid.UUID, *, cabin
         (_DOSSIER_FILED, {"_key": dossier_id, "at": at}),
         close_clock_sql(("filing", "new_client_creation", "legacy_backfill"), "dossier",
                         [str(dossier_id)], at),
-        (_VOLUME_ROW, {"dossier_id": dossier_id, "volume_no": 1,
-                       "label_dossier_no": row.dossier_no, "label_client_name": row.client_name_zh,
-                       "label_filed_on": clock.local_date(at), "cabinet": cabinet,
-                       "shelf": shelf}),
     ]
-    results, _ = ledger.append_after(conn, steps, lambda results: [ledger.Entry(
+    ledger.append_with(conn, steps, ledger.Entry(
         actor=actor.username, action=LedgerAction.DOSSIER_FILE, subject_type="dossier",
         subject_id=str(dossier_id), dossier_no=row.dossier_no,
-        details={"cabinet": cabinet, "shelf": shelf, "position": results[-1][0].position,
-                 "document": name},
-    )])
-    return Filed(row.dossier_no, cabinet, shelf, results[-1][0].position)
+        details={"cabinet": cabinet, "shelf": shelf, "position": position, "document": name},
+    ))
+    return Filed(row.dossier_no, cabinet, shelf, position)
 
 
 def list_forms(conn: Connection, actor: Actor, status: str = FormStatus.SUBMITTED, *,
