@@ -124,8 +124,13 @@ class _Flusher:
 
 
 #: The local store's large writes: staging buffers of this size, written with ``O_DIRECT``.
+#: One ``O_DIRECT`` write is in flight at a time (ext4 holds the file's lock through an
+#: extending one), so the larger the write, the more of it the device takes at once.
+#: Measured, the 1 GiB add's core at load 7, three rounds: 16 MiB × 3 buffers 0.82-1.05 s,
+#: 32 MiB × 2 1.16-1.20 s, 16 MiB × 2 1.05-1.49 s (the third buffer absorbs the disk's jitter).
 STAGE_BYTES = 16 << 20
-#: Staging buffers of one object at most (memory: this many × :data:`STAGE_BYTES`).
+#: Staging buffers of one object at most (memory: this many × :data:`STAGE_BYTES`; the
+#: add's process peaks at ~150 MB with them, ~100 MB without).
 STAGES = 3
 #: ``O_DIRECT`` wants the buffer, the file offset and the length aligned to the device's
 #: logical block (512 or 4096 bytes); a page is both.
@@ -246,6 +251,28 @@ class _ObjectWriter:
         self._flusher.join()
 
 
+def _write_chunks(fd: int, chunks: Iterable[bytes | bytearray]) -> int:
+    """Write ``chunks`` into the open, empty file ``fd``; return the bytes written.
+
+    The writes run on a thread of their own, beside whatever makes the chunks (sealing,
+    opening), and go on to the disk from staging buffers on another (:class:`_ObjectWriter`).
+    The chunks must not change once passed. No ``fsync``: durability is the caller's. On
+    an error, what was written stays in the file, for the caller to remove.
+    """
+    out = _ObjectWriter(fd)
+    size = 0
+    try:
+        with Behind(out.write, depth=WRITE_DEPTH, name="object-write") as writer:
+            for chunk in chunks:  # never changed once passed: no copy
+                writer.feed(chunk)
+                size += len(chunk)
+        out.finish()
+    except BaseException:
+        out.abandon()
+        raise
+    return size
+
+
 class ObjectStore(Protocol):
     #: Where the store is, for messages and manifests (a folder, ``s3://bucket/prefix``).
     location: str
@@ -304,21 +331,8 @@ class LocalObjectStore:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
         except OSError as exc:
             raise CannotRun(f"object store {self.root}: {exc.strerror}") from None
-        size = 0
         try:
-            # The writes on a thread of their own, beside whatever makes the chunks
-            # (sealing), then on to the disk from staging buffers on another
-            # (_ObjectWriter), so the one fsync at the end has only the tail left.
-            out = _ObjectWriter(fd)
-            try:
-                with Behind(out.write, depth=WRITE_DEPTH, name="object-write") as writer:
-                    for chunk in chunks:  # never changed once passed: no copy
-                        writer.feed(chunk)
-                        size += len(chunk)
-                out.finish()
-            except BaseException:
-                out.abandon()
-                raise
+            size = _write_chunks(fd, chunks)
             os.fsync(fd)
             os.close(fd)
             fd = -1
