@@ -267,13 +267,16 @@ class _ObjectWriter:
         self._flusher.join()
 
 
-def _write_chunks(fd: int, chunks: Iterable[bytes | bytearray]) -> int:
+def write_chunks(fd: int, chunks: Iterable[bytes | bytearray]) -> int:
     """Write ``chunks`` into the open, empty file ``fd``; return the bytes written.
 
     The writes run on a thread of their own, beside whatever makes the chunks (sealing,
-    opening), and go on to the disk from staging buffers on another (:class:`_ObjectWriter`).
-    The chunks must not change once passed. No ``fsync``: durability is the caller's. On
-    an error, what was written stays in the file, for the caller to remove.
+    opening), and go on to the disk from staging buffers on another (:class:`_ObjectWriter`):
+    the local store's ``put`` (which then fsyncs) and a document saved to a file
+    (:func:`dossiers.documents.reading.save`, measured: 1 GiB opened and written in
+    1.19-1.44 s this way, 2.26-4.95 s through the page cache, same minutes). The chunks
+    must not change once passed. No ``fsync``: durability is the caller's. On an error,
+    what was written stays in the file, for the caller to remove.
     """
     out = _ObjectWriter(fd)
     size = 0
@@ -348,7 +351,7 @@ class LocalObjectStore:
         except OSError as exc:
             raise CannotRun(f"object store {self.root}: {exc.strerror}") from None
         try:
-            size = _write_chunks(fd, chunks)
+            size = write_chunks(fd, chunks)
             os.fsync(fd)
             os.close(fd)
             fd = -1

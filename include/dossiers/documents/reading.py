@@ -25,8 +25,8 @@ from sqlalchemy import Connection, Text, select
 from dossiers.calendar.clocks import column_of
 from dossiers.core.crypto import KeyRing
 from dossiers.core.errors import NotFound, Refused
+from dossiers.core.objects import write_chunks
 from dossiers.core.permissions import Actor
-from dossiers.core.pipeline import ahead
 from dossiers.core.schema import dossier, dossier_file, staff
 from dossiers.core.segments import Tampered, open_stream, sealed_size
 from dossiers.core.vocabulary import DossierStatus
@@ -35,7 +35,7 @@ from dossiers.documents.adding import FILING_CLOCK, SUBJECT
 from dossiers.workflows.access import find
 from dossiers.workflows.results import Result
 
-#: Segments opened ahead of the writes of :func:`save` at most (1 MiB each).
+#: Segments opened ahead of the API download's response at most (1 MiB each).
 OPEN_AHEAD = 4
 
 
@@ -150,10 +150,10 @@ def save(download: Download, output: Path) -> Saved:
     except OSError as exc:
         raise Refused(f"cannot write there: {exc.strerror}", record=f"output {target}") from None
     try:
-        with os.fdopen(fd, "wb") as out:
-            # Reading and opening on a thread of their own, beside the writes (issue 11).
-            for piece in ahead(download.chunks, depth=OPEN_AHEAD, name="document-open"):
-                out.write(piece)
+        try:  # the writes on threads of their own, beside the opening (issue 11)
+            write_chunks(fd, download.chunks)
+        finally:
+            os.close(fd)
         os.replace(partial, target)
     except BaseException:
         Path(partial).unlink(missing_ok=True)
