@@ -173,13 +173,17 @@ class _ObjectWriter:
     aligned block) is written through the page cache after ``O_DIRECT`` is turned off again;
     the ``fsync`` after :meth:`finish` is what makes the whole object durable, as before.
 
-    An object that fits in one buffer (most documents) is written with one ordinary
-    ``pwrite``. Where ``O_DIRECT`` is refused (tmpfs, other file systems), every buffer goes
-    through the page cache, its disk writing started as it grows (:class:`_Flusher`).
+    An object smaller than one buffer (most documents) takes none: its chunks are held
+    (they do not change once passed) and written as they came with ordinary ``pwrite``.
+    Where ``O_DIRECT`` is refused (tmpfs, other file systems), every buffer goes through
+    the page cache, its disk writing started as it grows (:class:`_Flusher`).
     """
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
+        #: The chunks of an object not yet known to fill a stage (None once one is taken).
+        self._held: list[bytes | bytearray] | None = []
+        self._held_bytes = 0
         self._free: queue.Queue[mmap.mmap] = queue.Queue()
         self._made = 0
         self._stage: mmap.mmap | None = None
@@ -229,6 +233,18 @@ class _ObjectWriter:
         self._stage, self._fill, self._offset = None, 0, self._offset + length
 
     def write(self, chunk: bytes | bytearray) -> None:
+        if self._held is not None:  # no stage yet: held until they fill one
+            self._held.append(chunk)
+            self._held_bytes += len(chunk)
+            if self._held_bytes < STAGE_BYTES:
+                return
+            held, self._held = self._held, None
+            for piece in held:
+                self._copy(piece)
+            return
+        self._copy(chunk)
+
+    def _copy(self, chunk: bytes | bytearray) -> None:
         with memoryview(chunk) as view:
             while len(view):
                 if self._stage is None:
@@ -242,6 +258,14 @@ class _ObjectWriter:
 
     def finish(self) -> None:
         """Write what is left and wait for every write (the caller then fsyncs)."""
+        if self._held is not None:  # smaller than one stage: written as it came
+            offset = 0
+            for chunk in self._held:
+                with memoryview(chunk) as view:
+                    _pwrite_all(self._fd, view, offset)
+                offset += len(chunk)
+            self._held = None
+            return
         tail = b""
         if self._stage is not None and self._fill:
             aligned = self._fill - self._fill % DIRECT_ALIGN if self._direct else 0
