@@ -502,7 +502,8 @@ def test_backup_drill_offsite_and_restore_from_offsite(
         assert abs(retention["RetainUntilDate"] - (now + timedelta(days=days))) < timedelta(minutes=5)
         assert head["ServerSideEncryption"] == "AES256"
     assert {o["read_back"] for o in shipped["objects"]} <= {
-        "get_object_retention", "head_object (GetObjectRetention not answered by this endpoint)"}
+        "get_object_retention",
+        "the object's headers (GetObjectRetention not answered by this endpoint)"}
     assert rules.keyring_backup_keep_days < rules.destruction_complete_days
 
     from_offsite = drill.drill_offsite(database_url, None)

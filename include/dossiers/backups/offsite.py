@@ -12,10 +12,17 @@ A file larger than :data:`SEGMENT` (the database file) goes up as a sequence of 
 objects with opaque keys (``<backup>/segments/<random>``), each with the same encryption and
 retention, and a small index object (``<file>`` + :data:`INDEX_SUFFIX`) listing them in
 order with their sizes and SHA-256. The segments are pipelined: while the next segments
-upload, the one just uploaded is locked, its retention and bytes read back and its hash
-compared with the one computed locally — so the read-back costs about one segment's GET
-after the upload instead of a GET of the whole file. :func:`fetch` reassembles the file
-from the index and names every segment missing, altered or out of place.
+upload, each one uploaded is locked, its retention and bytes read back and its hash
+compared with the one computed locally (:data:`READ_BACKS` at once, so the read-back keeps
+up with the upload) — so the read-back costs about one segment's GET after the upload
+instead of a GET of the whole file.
+:func:`fetch` reassembles the file from the index and names every segment missing, altered
+or out of place.
+
+A backup's small objects (the key ring's backup, the manifest, the index) travel beside the
+segments rather than before or after them (:func:`_ship_backup`); the manifest is uploaded
+once every other object of its backup is, and the backup counts as shipped only once every
+object (segment, index, manifest) has been locked and read back.
 
 The key ring's backup goes to its own prefix (``<prefix>/keyring/``) locked only for
 ``keyring_backup_keep_days``, shorter than ``destruction_complete_days``: a destroyed data
@@ -31,9 +38,11 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,6 +66,10 @@ SEGMENT = 64 << 20
 INDEX_SUFFIX = ".offsite-segments.json"
 #: Sub-prefix of a backup's segment objects (their own names are random).
 SEGMENTS = "segments"
+#: Segments read back at once (each a GET and a hash) while the next ones upload: one fell
+#: behind the upload, leaving several segments to read back after it (measured: see
+#: BENCHMARKS.md).
+READ_BACKS = 2
 #: Chunk of the read-back stream.
 READ_BACK_CHUNK = 8 << 20
 #: A GetObjectRetention answer longer than this is not a retention (see
@@ -112,15 +125,19 @@ def _extra_args(until: datetime) -> dict[str, Any]:
 def _read_back(client: Any, bucket: str, key: str, until: datetime, local: Any,
                size: int, name: str) -> dict[str, Any]:
     """Lock the uploaded object, read its lock and its bytes back, compare with ``local``
-    (a future of the local SHA-256) and ``size``; returns what was checked."""
+    (a future of the local SHA-256) and ``size``; returns what was checked.
+
+    The GET that reads the bytes back also answers for the object's encryption, length and
+    (where the endpoint has no GetObjectRetention) lock, as a HEAD would: one round trip
+    fewer per object, the same fields read back from S3."""
     client.put_object_retention(Bucket=bucket, Key=key, Retention={
         "Mode": LOCK_MODE, "RetainUntilDate": until})
-    head = client.head_object(Bucket=bucket, Key=key)
-    retention, read_back = read_retention(client, bucket, key, head)
-    digest = hashlib.sha256()
-    body = client.get_object(Bucket=bucket, Key=key)["Body"]
-    for chunk in body.iter_chunks(READ_BACK_CHUNK):
+    head = client.get_object(Bucket=bucket, Key=key)
+    digest, read = hashlib.sha256(), 0
+    for chunk in head["Body"].iter_chunks(READ_BACK_CHUNK):
         digest.update(chunk)
+        read += len(chunk)
+    retention, read_back = read_retention(client, bucket, key, head)
     local_hex = local.result()
     retained = retention["RetainUntilDate"]
     if retention.get("Mode") != LOCK_MODE or retained is None or \
@@ -129,31 +146,35 @@ def _read_back(client: Any, bucket: str, key: str, until: datetime, local: Any,
                         f"until {until.isoformat()}: the bucket needs Object Lock")
     if head.get("ServerSideEncryption") != SSE:
         raise CannotRun(f"off-site copy: {key} is not encrypted at rest ({SSE})")
-    if digest.hexdigest() != local_hex or head["ContentLength"] != size:
+    if digest.hexdigest() != local_hex or read != size or head["ContentLength"] != size:
         raise CannotRun(f"off-site copy: {key} read back differs from {name}")
     return {"key": key, "size": head["ContentLength"], "sha256": local_hex,
             "retain_until": retained.isoformat(), "mode": retention["Mode"],
             "read_back": read_back}
 
 
-def ship_file(client: Any, bucket: str, key: str, path: Path, until: datetime) -> dict[str, Any]:
+def ship_file(client: Any, bucket: str, key: str, path: Path, until: datetime, *,
+              then: Callable[[], None] | None = None) -> dict[str, Any]:
     """Upload, lock, read the lock back, read the object back; returns what was checked.
 
     The file is read twice locally and once back from S3, never held whole: boto3's managed
     upload (the same transfer settings as a plain ``upload_file``) while a thread hashes the
     file, then the object streamed back and hashed. A file larger than :data:`SEGMENT` goes
-    as segments (:func:`_ship_segments`).
+    as segments (:func:`_ship_segments`). ``then`` is called once every byte of the file is
+    uploaded, before the read-back (what waits for this object's upload starts there).
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
     size = path.stat().st_size
     if size > SEGMENT:
-        return _ship_segments(client, bucket, key, path, until, size)
+        return _ship_segments(client, bucket, key, path, until, size, then=then)
     with ThreadPoolExecutor(1, thread_name_prefix="offsite-local-hash") as hasher:
         local_hash = hasher.submit(_sha256, path)  # hashlib releases the GIL: runs alongside
         try:
             client.upload_file(str(path), bucket, key, ExtraArgs=_extra_args(until),
                                Config=_transfer_config())
+            if then is not None:
+                then()
             return _read_back(client, bucket, key, until, local_hash, size, str(path))
         except (BotoCoreError, ClientError) as exc:
             raise _failed(client, f"shipping {path.name}", exc) from None
@@ -198,16 +219,19 @@ def _ranges(size: int, segment: int) -> list[tuple[int, int]]:
 
 
 def _ship_segments(client: Any, bucket: str, key: str, path: Path, until: datetime,
-                   size: int) -> dict[str, Any]:
-    """Ship ``path`` as segment objects, pipelined, then the index listing them.
+                   size: int, *, then: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Ship ``path`` as segment objects, pipelined, and the index listing them.
 
     Every segment is handed to one transfer manager with ``upload_file``'s settings (10
     threads, PART-sized parts) and a single submission thread, so its parts go up in the
-    file's order and segment k is complete while k + 1 uploads; the main thread meanwhile
-    locks segment k and reads its retention and bytes back (:func:`_read_back`) against the
-    hash a local thread computed. Memory stays bounded: the manager holds at most
-    ``max_in_memory_upload_chunks`` (10) parts read ahead. The index goes last, shipped
-    and read back like any small object; only then does the file count as shipped.
+    file's order and segment k is complete while k + 1 uploads; as each one completes it is
+    locked and its retention and bytes read back (:func:`_read_back`, :data:`READ_BACKS` at
+    once) against the hash a local thread computed. Memory stays bounded: the manager holds
+    at most ``max_in_memory_upload_chunks`` (10) parts read ahead, each read-back one
+    :data:`READ_BACK_CHUNK`. Once every segment is uploaded the index (the segments' keys,
+    sizes and local hashes) is shipped like any small object while the last read-backs
+    run, and ``then`` is called when its bytes are uploaded; the file counts as shipped
+    only once the index and every segment have been read back and match.
     """
     from boto3.s3.transfer import create_transfer_manager
     from botocore.exceptions import BotoCoreError, ClientError
@@ -228,11 +252,12 @@ def _ship_segments(client: Any, bucket: str, key: str, path: Path, until: dateti
                 left -= len(chunk)
         return digest.hexdigest()
 
-    segments: list[dict[str, Any]] = []
     slices = [_Slice(path, start, length) for start, length in ranges]
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="offsite-local-hash") as hasher:
+        with ThreadPoolExecutor(1, thread_name_prefix="offsite-local-hash") as hasher, \
+                ThreadPoolExecutor(READ_BACKS, thread_name_prefix="offsite-read-back") as readers:
             local = [hasher.submit(local_hash, start, length) for start, length in ranges]
+            checks: list[Future[dict[str, Any]]] = []
             try:
                 with create_transfer_manager(
                         client, _transfer_config(submissions=1)) as manager:
@@ -242,22 +267,39 @@ def _ship_segments(client: Any, bucket: str, key: str, path: Path, until: dateti
                                                                    strict=True)):
                         upload.result()
                         slices[n].close()
-                        segments.append({"n": n + 1, **_read_back(
-                            client, bucket, keys[n], until, local[n], length,
-                            f"{path} segment {n + 1}")})
+                        checks.append(readers.submit(
+                            _read_back, client, bucket, keys[n], until, local[n], length,
+                            f"{path} segment {n + 1}"))
+                        _raise_first_failure(checks)
+                listed = [{"n": n + 1, "key": k, "size": length, "sha256": h.result()}
+                          for n, (k, (_, length), h) in enumerate(zip(keys, ranges, local,
+                                                                      strict=True))]
+                index = {"file": path.name, "size": size, "sha256": whole.hexdigest(),
+                         "segments": listed}
+                with tempfile.TemporaryDirectory(prefix="dossier-offsite-") as scratch:
+                    index_path = Path(scratch) / (path.name + INDEX_SUFFIX)
+                    index_path.write_text(json.dumps(index, indent=1))
+                    shipped = ship_file(client, bucket, key + INDEX_SUFFIX, index_path, until,
+                                        then=then)
+                segments = [{"n": n + 1, **check.result()} for n, check in enumerate(checks)]
             except (BotoCoreError, ClientError) as exc:
+                readers.shutdown(cancel_futures=True)
                 raise _failed(client, f"shipping {path.name}", exc) from None
+            except BaseException:
+                readers.shutdown(cancel_futures=True)
+                raise
     finally:
         for piece in slices:
             piece.close()
-    index = {"file": path.name, "size": size, "sha256": whole.hexdigest(),
-             "segments": [{k: s[k] for k in ("n", "key", "size", "sha256")} for s in segments]}
-    with tempfile.TemporaryDirectory(prefix="dossier-offsite-") as scratch:
-        index_path = Path(scratch) / (path.name + INDEX_SUFFIX)
-        index_path.write_text(json.dumps(index, indent=1))
-        shipped = ship_file(client, bucket, key + INDEX_SUFFIX, index_path, until)
     return {**shipped, "file": path.name, "size": size, "sha256": index["sha256"],
             "segments": segments}
+
+
+def _raise_first_failure(checks: list[Future[dict[str, Any]]]) -> None:
+    """Raise the error of a read-back that already failed (the upload stops there)."""
+    for check in checks:
+        if check.done() and check.exception() is not None:
+            check.result()
 
 
 class _Answer:
@@ -278,7 +320,7 @@ def _retention_answers_only(client: Any) -> None:
     as an XML error, once per retry (measured: 36 s for a 200 MiB object, four times the
     upload). A retention is a few hundred bytes of XML; a longer answer is dropped unread
     and reported as ``NotImplemented``, so :func:`read_retention` reads the object's lock
-    from ``HeadObject`` instead.
+    from the object's own headers instead.
     """
     from botocore.awsrequest import AWSResponse
 
@@ -302,47 +344,98 @@ def _retention_answers_only(client: Any) -> None:
 
 
 #: Endpoints seen answering GetObjectRetention with something else than a retention: their
-#: objects' retention is read from HeadObject without asking again (per process).
+#: objects' retention is read from the object's headers without asking again (per process).
 _NO_RETENTION_CALL: set[str] = set()
+#: Endpoints seen answering it with a retention.
+_RETENTION_CALL_ANSWERED: set[str] = set()
+#: Held while an endpoint not yet seen is asked: objects read back at once (segments beside
+#: the key ring's small objects) wait for that first answer instead of each asking.
+_RETENTION_PROBE = threading.Lock()
 
 
 def read_retention(client: Any, bucket: str, key: str,
                    head: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The object's retention as S3 reports it: ``GetObjectRetention``; where the endpoint
     does not answer that call (moto 5.2's server returns the object's bytes to it), the
-    lock fields of ``HeadObject``, which report the same retention. Either way it is read
-    back from S3, never taken from what was sent.
+    lock fields of ``head`` (the object's ``HeadObject`` or ``GetObject`` answer), which
+    report the same retention. Either way it is read back from S3, never taken from what
+    was sent.
 
     An endpoint that did not answer is remembered: the call costs such an endpoint the
-    work of sending the whole object (seconds for a large one), so :func:`ship` reads the
-    small key-ring backup's objects first."""
+    work of sending the whole object (seconds for a large one), so :func:`ship` starts with
+    the small key-ring backup's objects, and objects read back meanwhile wait for the first
+    answer (:data:`_RETENTION_PROBE`)."""
     from botocore.exceptions import ClientError
 
     endpoint = endpoint_of(client)
-    if endpoint not in _NO_RETENTION_CALL:
-        _retention_answers_only(client)
-        try:
-            return client.get_object_retention(Bucket=bucket, Key=key)["Retention"], \
-                "get_object_retention"
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("500", "InternalError",
-                                                                 "NotImplemented"):
-                raise
-        _NO_RETENTION_CALL.add(endpoint)
+    probing = endpoint not in _RETENTION_CALL_ANSWERED
+    with _RETENTION_PROBE if probing else nullcontext():
+        if endpoint not in _NO_RETENTION_CALL:
+            _retention_answers_only(client)
+            try:
+                retention = client.get_object_retention(Bucket=bucket, Key=key)["Retention"]
+                _RETENTION_CALL_ANSWERED.add(endpoint)
+                return retention, "get_object_retention"
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("500", "InternalError",
+                                                                     "NotImplemented"):
+                    raise
+            _NO_RETENTION_CALL.add(endpoint)
     return ({"Mode": head.get("ObjectLockMode"),
              "RetainUntilDate": head.get("ObjectLockRetainUntilDate")},
-            "head_object (GetObjectRetention not answered by this endpoint)")
+            "the object's headers (GetObjectRetention not answered by this endpoint)")
+
+
+def _files(folder: Path) -> list[Path]:
+    """A backup folder's files but its manifest (and hidden scratch), in name order."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name != manifest.MANIFEST
+                  and not p.name.startswith("."))
 
 
 def _ship_folder(client: Any, bucket: str, prefix: str, folder: Path,
                  until: datetime) -> list[dict[str, Any]]:
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != manifest.MANIFEST
-                   and not p.name.startswith("."))
     shipped = [ship_file(client, bucket, f"{prefix}/{folder.name}/{p.name}", p, until)
-               for p in files]
+               for p in _files(folder)]
     shipped.append(ship_file(client, bucket, f"{prefix}/{folder.name}/{manifest.MANIFEST}",
                              folder / manifest.MANIFEST, until))  # last
     return shipped
+
+
+def _ship_backup(client: Any, bucket: str, prefix: str, folder: Path, until: datetime,
+                 keyring: tuple[str, Path, datetime] | None = None,
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Ship a backup folder (and ``keyring``: the key ring's backup's prefix, folder and
+    retention); returns what was checked of each, in file order, the manifests last.
+
+    The large files (over :data:`SEGMENT`) go as segments on this thread; meanwhile one
+    thread ships the small objects — the key ring's backup first (its first object finds
+    out how retention reads back: :func:`read_retention`), then the backup's other small
+    files — and, once every other object of the backup is uploaded (the last large file's
+    index included), the backup's manifest. Every object is locked and read back before
+    this returns.
+    """
+    files = _files(folder)
+    large = [p for p in files if p.stat().st_size > SEGMENT]
+    manifest_job: list[Future[dict[str, Any]]] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="offsite-small") as small:
+        keyring_job = small.submit(_ship_folder, client, bucket, *keyring) if keyring else None
+        jobs = {p: small.submit(ship_file, client, bucket, f"{prefix}/{folder.name}/{p.name}",
+                                p, until) for p in files if p not in large}
+
+        def ship_manifest() -> None:  # on the same thread: after the small files too
+            manifest_job.append(small.submit(
+                ship_file, client, bucket, f"{prefix}/{folder.name}/{manifest.MANIFEST}",
+                folder / manifest.MANIFEST, until))
+
+        segmented = {p: ship_file(client, bucket, f"{prefix}/{folder.name}/{p.name}", p, until,
+                                  then=ship_manifest if p == large[-1] else None)
+                     for p in large}
+        if not large:
+            ship_manifest()
+        shipped = [segmented[p] if p in segmented else jobs[p].result() for p in files]
+        shipped.append(manifest_job[0].result())
+        keyring_shipped = keyring_job.result() if keyring_job is not None else []
+    return shipped, keyring_shipped
 
 
 def ship(url: str, who: Actor | str | None, backup_id: str | None = None, *,
@@ -364,12 +457,10 @@ def ship(url: str, who: Actor | str | None, backup_id: str | None = None, *,
     until = (now + timedelta(days=int(rules.backup_offsite_lock_days))).replace(microsecond=0)
     keyring_until = (now + timedelta(days=int(rules.keyring_backup_keep_days))).replace(microsecond=0)
     client = s3_client()
-    keyring_shipped: list[dict[str, Any]] = []
-    if keyring_row is not None:  # first: its small objects find out how retention reads back
-        keyring_shipped = _ship_folder(client, bucket, f"{prefix}/keyring".strip("/"),
-                                       Path(keyring_row["location"]), keyring_until)
-    shipped = _ship_folder(client, bucket, f"{prefix}/full".strip("/"), Path(row["location"]),
-                           until)
+    keyring = None if keyring_row is None else (
+        f"{prefix}/keyring".strip("/"), Path(keyring_row["location"]), keyring_until)
+    shipped, keyring_shipped = _ship_backup(client, bucket, f"{prefix}/full".strip("/"),
+                                            Path(row["location"]), until, keyring)
     uri = f"s3://{bucket}/{prefix + '/' if prefix else ''}full/{backup_id}"
     with db.transaction(engine) as conn:
         conn.execute(backup.update().where(backup.c.id == backup_id).values(
