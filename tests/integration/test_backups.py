@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -554,11 +555,47 @@ def test_a_large_backup_goes_off_site_in_segments_and_is_restored_from_them(
 
     s3, bucket = locked_bucket
     monkeypatch.setattr(offsite, "SEGMENT", 1 << 20)  # the 3 MiB documents file: 4 segments
+    calls: list[tuple[str, str]] = []  # (operation, key) in the order S3 answered them
+    real_client = offsite.s3_client
+
+    def recording_client() -> Any:
+        client = real_client()
+        def key_of(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            context["recorded_key"] = params["Key"]
+
+        def answered(model: Any, context: dict[str, Any], **_: Any) -> None:
+            calls.append((model.name, context["recorded_key"]))
+
+        def slowly(context: dict[str, Any], **_: Any) -> None:  # the small objects get ahead
+            if "/segments/" in context["recorded_key"]:
+                time.sleep(1)
+
+        for operation in ("PutObject", "CompleteMultipartUpload", "PutObjectRetention",
+                          "GetObject"):
+            client.meta.events.register(f"before-parameter-build.s3.{operation}", key_of)
+            client.meta.events.register(f"after-call.s3.{operation}", answered)
+        client.meta.events.register("before-call.s3.PutObject", slowly)
+        return client
+
+    monkeypatch.setattr(offsite, "s3_client", recording_client)
     with db.transaction() as conn:
         ledger.anchor(conn, settings().ledger_anchor)
     summary = full.run_backup(database_url, None, documents)
     drill.drill(database_url, None, summary["backup_id"])
     shipped = offsite.ship(database_url, None)
+
+    # The small objects travel beside the segments, but the backup's manifest is uploaded
+    # only once every other object of the backup is, and every object (segment, index,
+    # manifest, key ring's) is locked, then read back, before the copy counts as shipped.
+    uploaded = [key for op, key in calls if op in ("PutObject", "CompleteMultipartUpload")]
+    backup_keys = [k for k in uploaded if "/full/" in k]
+    assert backup_keys[-1].endswith("/" + manifest.MANIFEST)
+    every = {o["key"] for o in shipped["objects"] + shipped["keyring"]} | {
+        g["key"] for o in shipped["objects"] for g in o.get("segments", [])}
+    assert every == set(uploaded)
+    for key in every:
+        done = [op for op, k in calls if k == key]
+        assert done.index("PutObjectRetention") < done.index("GetObject"), (key, done)
 
     segmented = [o for o in shipped["objects"] if "segments" in o]
     assert segmented and any(len(o["segments"]) >= 4 for o in segmented)
