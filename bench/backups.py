@@ -15,8 +15,9 @@ run and database:
 - the off-site copy of the backup (:func:`dossiers.backups.offsite.ship`: every file of
   the backup and of its key-ring backup uploaded with SSE and Object Lock, retention applied
   and read back, each object read back and hashed; a file larger than ``offsite.SEGMENT`` as
-  segment objects, each read back while the next ones upload) beside boto3's ``upload_file``
-  of the same files to the same moto S3 server, same part size (target <= 1.2x).
+  segment objects, each read back while the next ones upload, the small objects beside
+  them) beside boto3's ``upload_file`` of the same files to the same moto S3 server, same
+  part size (target <= 1.2x).
 """
 
 from __future__ import annotations
@@ -153,8 +154,9 @@ def _files(folder: Path) -> list[Path]:
 
 
 def _offsite(url: str, summary: dict[str, Any], system: Any, notes: dict[str, Any]) -> Result:
-    """``offsite.ship`` of the backup (its key-ring backup's objects, then the database file
-    and the manifest) beside ``upload_file`` of the same files to the same server."""
+    """``offsite.ship`` of the backup (the database file's segments, its key-ring backup's
+    objects beside them, the index and the manifest last) beside ``upload_file`` of the
+    same files to the same server."""
     import boto3
     from boto3.s3.transfer import TransferConfig
     from documents import moto_server
@@ -196,7 +198,8 @@ def _offsite(url: str, summary: dict[str, Any], system: Any, notes: dict[str, An
                "segments": {o["file"]: len(o["segments"]) for o in objects if "segments" in o},
                "segment_bytes": offsite.SEGMENT,
                "includes": "per object (a file larger than offsite.SEGMENT: per segment, "
-                           "pipelined with the next segments' upload, then its index "
-                           "object): upload, put_object_retention, head_object, the "
-                           "retention read back, get_object and SHA-256 of the object read "
-                           "back; the catalogue row and ledger entry"})
+                           "read back while the next segments upload, then its index "
+                           "object; the small objects beside the segments): upload, "
+                           "put_object_retention, get_object (its headers: encryption, "
+                           "length, lock), the retention read back, SHA-256 of the object "
+                           "read back; the catalogue row and ledger entry"})
