@@ -106,12 +106,13 @@ def _copy_baseline(url: str, path: Path, columns: tuple[str, ...]) -> tuple[floa
     return sw.seconds, int(row[0]) if row else 0
 
 
-def _rules_only(rows: list[tuple[int, dict[str, object]]], liaisons: set[str],
-                today: Any) -> list[int]:
+def _rules_only(rows: list[tuple[int, dict[str, object]]],
+                context: tuple[set[str], Any]) -> list[int]:
     """The collection-form rules alone over a chunk (what a worker of the import runs, less
     the preparation for storage); returns the rows refused, to check that none was."""
     from dossiers.intake.rules import validate_row
 
+    liaisons, today = context
     return [row for row, raw in rows
             if validate_row(row, raw, known_liaisons=liaisons, today=today)[1]]
 
@@ -126,7 +127,7 @@ def _rules_limit(path: Path, liaisons: set[str], today: Any) -> tuple[float, int
     rows = read_form_file(path).rows
     refused = 0
     with Stopwatch() as sw:
-        for chunk in checked_chunks(rows, liaisons, today, check=_rules_only):
+        for chunk in checked_chunks(rows, (liaisons, today), check=_rules_only):
             refused += len(chunk)
     return sw.seconds, len(rows), refused
 

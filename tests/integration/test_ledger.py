@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from dossiers.core import db, ledger
+from dossiers.core.vocabulary import LedgerAction
 
 from helpers import append_entries as _append
 from helpers import as_owner as _psql
@@ -27,6 +28,27 @@ def test_entries_chain_and_verify(database_url: str) -> None:
         rows = conn.execute(text("SELECT actor, action, dossier_no FROM ledger_entry ORDER BY seq")).all()
     assert result.ok and result.entries_checked == 5
     assert rows[0] == ("archivist1", "dossier.create", "海外-2026-電商-001")
+
+
+def test_details_made_elsewhere_chain_as_entries_do(database_url: str) -> None:
+    """``append_details`` (an import's entries, their details made by its workers) writes
+    the bodies ``append_many`` would: canonical JSON, chained, columns generated from them."""
+    _append(2)
+    details = [{"file": 'a\\b\t"c"\n.csv', "row": 1, "liaison": "王"}, {"row": 2, "ok": True}]
+    with db.transaction() as conn:
+        last = ledger.append_details(conn, "wang.market", LedgerAction.FORM_SUBMIT, "form",
+                                     [(f"f{i}", ledger.canonical(d)) for i, d in enumerate(details)])
+        rows = conn.execute(text("SELECT seq, body, actor, action, subject_type, subject_id, "
+                                 "dossier_no, details FROM ledger_entry WHERE seq > 2 "
+                                 "ORDER BY seq")).all()
+        assert ledger.verify(conn).ok
+    assert last == 4 and [r.seq for r in rows] == [3, 4]
+    for i, (r, d) in enumerate(zip(rows, details, strict=True)):
+        body = json.loads(r.body)
+        assert r.body == ledger.canonical(body)  # what append_many spells
+        assert body["details"] == d == r.details and body["seq"] == r.seq
+        assert (r.actor, r.action, r.subject_type, r.subject_id, r.dossier_no) == (
+            "wang.market", "form.submit", "form", f"f{i}", None)
 
 
 def test_application_role_cannot_update_or_delete(database_url: str) -> None:

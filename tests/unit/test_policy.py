@@ -48,3 +48,15 @@ def test_policy_comes_from_the_configured_file(tmp_path: Path, monkeypatch: pyte
     assert policy().form_review_wd == 4
     monkeypatch.delenv("DOSSIER_POLICY_FILE")
     assert policy().form_review_wd == 2
+
+
+def test_a_policy_travels_to_an_import_worker(tmp_path: Path) -> None:
+    """An import hands its policy to its worker processes (pickled), overrides and all."""
+    import pickle
+
+    path = tmp_path / "policy.toml"
+    path.write_text("[rules]\nform_review_wd = 4\n")
+    travelled = pickle.loads(pickle.dumps(Policy(load_overrides(path))))
+    assert travelled.form_review_wd == 4 and travelled.loan_period_wd == 7
+    with pytest.raises(AttributeError):
+        travelled.no_such_rule  # noqa: B018

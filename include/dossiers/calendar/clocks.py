@@ -11,7 +11,8 @@ over and close clocks through these functions, never with their own SQL.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -33,9 +34,9 @@ from sqlalchemy import (
     update,
 )
 
-from dossiers.calendar.workdays import Deadline, default_calendar
-from dossiers.core.db import DriverStatement, Statement, among, copy_rows, insert_sql
-from dossiers.core.policy import policy
+from dossiers.calendar.workdays import Deadline, WorkingDayCalendar, default_calendar
+from dossiers.core.db import DriverStatement, Statement, among, copy_rows, copy_text, insert_sql
+from dossiers.core.policy import Policy, policy
 from dossiers.core.schema import clock
 
 
@@ -55,11 +56,22 @@ def add_months(start: date, n: int) -> date:
 def due_after(start: date, rule: str) -> Opened:
     """The due date of the duty a policy rule sets, counted from ``start``: working days
     for ``*_wd`` rules, calendar months for ``*_months`` rules (clamped to the month's end)."""
-    n = getattr(policy(), rule)
+    return _due(policy(), default_calendar(), start, rule)
+
+
+def _due(rules: Policy, days: WorkingDayCalendar, start: date, rule: str) -> Opened:
+    n = getattr(rules, rule)
     if rule.endswith("_months"):
         return Opened(add_months(start, n), False)
-    deadline = default_calendar().add(start, n)
+    deadline = days.add(start, n)
     return Opened(deadline.date, deadline.provisional)
+
+
+def due_by(rules: Policy, days: WorkingDayCalendar) -> Callable[[date, str], Opened]:
+    """:func:`due_after` under the policy and calendar given, memoised: an import reads
+    them once and hands them to its worker processes, which count every form's due dates
+    with them (the same dates as the importing process would count)."""
+    return functools.cache(functools.partial(_due, rules, days))
 
 
 def open_clock(conn: Connection, kind: str, subject_type: str, subject_id: str, rule: str, *,
@@ -189,6 +201,13 @@ def open_rows(conn: Connection, rows: Iterable[Sequence[Any]]) -> None:
     """Start many clocks at once (one COPY: an intake file opens several per form); each
     row holds the values of :data:`COLUMNS`."""
     copy_rows(conn, clock, COLUMNS, rows)
+
+
+def open_text(conn: Connection, data: str) -> None:
+    """Start many clocks at once from rows already in COPY's text format: each line the
+    values of :data:`COLUMNS` (:func:`dossiers.core.db.copy_line`), made where they were
+    counted (an import's worker processes)."""
+    copy_text(conn, clock, COLUMNS, data)
 
 
 def running(conn: Connection, kind: str, subject_type: str, subject_id: str, *,

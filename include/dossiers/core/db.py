@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import select
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -359,6 +361,53 @@ def copy_rows(conn: Connection, table: Table, columns: Sequence[str],
     with cursor, cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
+
+
+def copy_text(conn: Connection, table: Table, columns: Sequence[str], data: str) -> None:
+    """Bulk-insert rows already in COPY's text format (lines of :func:`copy_line`, made
+    where the values were, such as an import's worker processes) with one COPY and one
+    write, inside the caller's transaction: no per-row call in this process (issue 16)."""
+    if not data:
+        return
+    name = f"{table.schema}.{table.name}" if table.schema else table.name
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor, cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+        copy.write(data)
+
+
+#: What COPY's text format escapes in a value (a backslash, and the delimiters).
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
+#: NULL in COPY's text format.
+NULL = "\\N"
+
+
+def copy_text_value(value: str) -> str:
+    """Text in COPY's text format: backslashes and delimiters escaped."""
+    return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
+
+
+def copy_value(value: Any) -> str:
+    """One value in COPY's text format: ``\\N`` for NULL, text escaped, bytea as hex,
+    dates and times in ISO 8601 (with their offset), booleans as ``t``/``f``."""
+    if value is None:
+        return NULL
+    if isinstance(value, str):
+        return copy_text_value(value)
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "\\\\x" + bytes(value).hex()
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    return str(value)  # int, Decimal, UUID: no character to escape
+
+
+def copy_line(values: Iterable[Any]) -> str:
+    """One row in COPY's text format, ending with its newline (:func:`copy_text`)."""
+    return "\t".join(map(copy_value, values)) + "\n"
 
 
 def alembic_config(url: str):  # type: ignore[no-untyped-def]

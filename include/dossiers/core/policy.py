@@ -114,6 +114,8 @@ class Policy:
         self._values.update(overrides or {})
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # not a rule: e.g. pickle looking for its hooks (unpickled
+            raise AttributeError(name)  # in an import's worker, before _values is set)
         try:
             return self._values[name]
         except KeyError:

@@ -11,7 +11,6 @@ Refused rows write nothing. A refused file writes nothing at all.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import uuid
@@ -23,18 +22,26 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ARRAY, Connection, Text, any_, bindparam, func, select, text
+from sqlalchemy import Connection, select, text
 
-from dossiers.calendar.clocks import Opened, due_after, open_rows
-from dossiers.calendar.workdays import default_calendar
+from dossiers.calendar.clocks import Opened, due_after, due_by, open_text
+from dossiers.calendar.workdays import Deadline, WorkingDayCalendar, default_calendar
 from dossiers.core import clock, db, ledger
 from dossiers.core.crypto import Field, KeyRing, WrappedKey, new_data_key, seal
-from dossiers.core.db import copy_rows
+from dossiers.core.db import (
+    NULL,
+    DriverStatement,
+    copy_line,
+    copy_text,
+    copy_text_value,
+    copy_value,
+    run_together,
+)
 from dossiers.core.directory import department_heads, load_actor
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.policy import Policy, policy
 from dossiers.core.progress import Progress, no_progress
-from dossiers.core.schema import dossier, form, staff
+from dossiers.core.schema import form, staff
 from dossiers.core.vocabulary import DossierStatus, LedgerAction
 from dossiers.intake import authorisation
 from dossiers.intake.reader import FormFile, read_form_file
@@ -57,45 +64,102 @@ def personal_field(form_id: uuid.UUID) -> Field:
     return Field("form", PERSONAL_PLACE, str(form_id))
 
 
+@dataclass(frozen=True)
+class Intake:
+    """What every row of one import is made ready with, read once by the importing process
+    and handed to its worker processes with each chunk: the active liaisons (username ->
+    staff id), the day, the file, the submitter, the moment of submission, the reviewing
+    heads, the review's due date and the policy and calendar the due dates are counted
+    with (so the workers count what the importing process would, whatever their
+    environment)."""
+
+    liaisons: dict[str, int]
+    today: date
+    file_name: str
+    submitted_by: int | None
+    submitted_at: datetime
+    heads: dict[str, int]
+    review: Deadline
+    rules: Policy
+    days: WorkingDayCalendar
+
+    @property
+    def review_article(self) -> str:
+        return self.rules.article("form_review_wd")  # Art. 11(2)
+
+
 class Prepared(NamedTuple):
-    """A valid row made ready for storage: the ids of its form and future dossier, what the
-    form table needs, its non-personal payload and its personal fields sealed under a new
-    data key of that dossier (the key itself is kept only in memory until the keyring wraps
-    and stores it). Made in the worker that validated the row, so the importing process
-    neither seals nor handles the personal data in clear; plain values, cheap to return."""
+    """A valid row made ready for storage, in the worker that validated it: the ids of its
+    form and future dossier, a new data key of that dossier (kept only in memory until the
+    importing process wraps and stores it), what the refusals and duplicate decisions read,
+    and what is stored, already in COPY's text format: the form row (its personal fields
+    sealed under the data key), its clocks, and the details of its ledger entry (canonical
+    JSON). The importing process neither seals nor handles the personal data in clear, and
+    makes nothing per row but the decisions (issue 16); plain strings, cheap to return."""
 
     row: int
-    form_id: uuid.UUID
-    dossier_id: uuid.UUID
+    form_id: str
+    dossier_id: bytes  # uuid.UUID.bytes: a UUID costs ten times as much to pickle
     data_key: bytes
-    personal_enc: bytes
-    client_name_zh: str
-    client_name_en: str
     name_key: str
     zh_key: str
-    client_type: str
-    stage: str
     department: str
     liaison: str
-    payload_json: str
-    contract_signed_on: date | None
     authorisation_ref: str
     collection_channel: str
     collected_on: date
+    form_line: str
+    clock_lines: str
+    ledger_details: str
 
 
-def prepare(valid: ValidForm) -> Prepared:
+class _Spelled:
+    """What every form of an import has in common, in COPY's text format, spelled once
+    per chunk: per row only its own values are spelled (issue 16)."""
+
+    def __init__(self, intake: Intake) -> None:
+        review = intake.review
+        #: submitted_by, submitted_at, source_file (FORM_COLUMNS).
+        self.submitted = "\t".join(map(copy_value, (intake.submitted_by, intake.submitted_at,
+                                                     intake.file_name)))
+        #: The review clock's columns after its owner (clocks.COLUMNS): Art. 11(2).
+        self.review = "\t" + copy_line((intake.today, review.date, review.provisional, None))
+        self.article = copy_value(intake.review_article)
+        self.heads = {department: copy_value(head) for department, head in intake.heads.items()}
+
+
+def prepare(valid: ValidForm, intake: Intake, due: Due, spelled: _Spelled) -> Prepared:
     form_id, dossier_id = uuid.uuid4(), uuid.uuid4()
     data_key = new_data_key()
     sealed = seal(data_key, json.dumps(valid.personal_fields(), ensure_ascii=False),
                   personal_field(form_id).aad(dossier_id))
+    key = zh_key(valid.client_name_zh)
+    liaison_id = intake.liaisons[valid.liaison]
+    review = intake.review
+    esc = copy_text_value
+    payload = json.dumps(valid.as_dict(personal=False), ensure_ascii=False)
+    # One row of FORM_COLUMNS, as copy_line would spell it.
+    form_line = (f"{form_id}\tcollection\tsubmitted\t{dossier_id}\t{esc(valid.client_name_zh)}\t"
+                 f"{esc(valid.client_name_en)}\t{esc(valid.name_key)}\t{esc(key)}\t"
+                 f"{esc(valid.client_type)}\t{esc(valid.stage)}\t{esc(valid.department)}\t"
+                 f"{liaison_id}\t{spelled.submitted}\t{valid.row}\t{esc(payload)}\t"
+                 f"\\\\x{sealed.hex()}\n")
+    clock_lines = (f"form_review\tform\t{form_id}\t{spelled.article}\t"
+                   f"{spelled.heads.get(valid.department, NULL)}{spelled.review}")
+    signed_on = valid.contract_signed_on if valid.stage == "active" else None
+    if signed_on is not None:
+        clock_lines += "".join(map(copy_line, creation_clocks(
+            dossier_id, signed_on, intake.submitted_at, liaison_id, rules=intake.rules,
+            due=due)))
+    details = ledger.canonical({
+        "file": intake.file_name, "row": valid.row, "client_type": valid.client_type,
+        "stage": valid.stage, "department": valid.department, "liaison": valid.liaison,
+        "review_due": review.date.isoformat(), "collection_channel": valid.collection_channel,
+        "review_due_provisional": review.provisional})
     return Prepared(
-        valid.row, form_id, dossier_id, data_key, sealed, valid.client_name_zh,
-        valid.client_name_en, valid.name_key, zh_key(valid.client_name_zh), valid.client_type,
-        valid.stage, valid.department, valid.liaison,
-        json.dumps(valid.as_dict(personal=False), ensure_ascii=False),
-        valid.contract_signed_on if valid.stage == "active" else None,
-        valid.authorisation_ref, valid.collection_channel, valid.collected_on)
+        valid.row, str(form_id), dossier_id.bytes, data_key, valid.name_key, key,
+        valid.department, valid.liaison, valid.authorisation_ref, valid.collection_channel,
+        valid.collected_on, form_line, clock_lines, details)
 
 
 Due = Callable[[date, str], Opened]
@@ -174,11 +238,15 @@ def import_forms(form_file: FormFile, name: str, *, acting_user: str | None,
     with db.transaction() as conn:
         actor = load_actor(conn, acting_user)
         authorize(conn, actor, Action.FORM_SUBMIT, subject=f"file {name}")
-        liaisons = _active_liaisons(conn)
+        rules, days = policy(), default_calendar()
+        submitted_at = clock.on(today)
+        intake = Intake(_active_liaisons(conn), today, name, actor.staff_id, submitted_at,
+                        department_heads(conn), days.add(today, rules.form_review_wd),
+                        rules, days)
         submitter = SubmitterCheck(conn, actor, f"file {name}")
         # Duplicates are decided under the lock, so two imports never accept one client.
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INTAKE_LOCK})
-        store = _Store(conn, keyring, actor, name, liaisons, today, report)
+        store = _Store(conn, keyring, actor, report)
         handled = 0
         progress(STORE_STEP, 0, total)
         # closing(): an error stops the workers at once, not when the generator is collected.
@@ -189,20 +257,18 @@ def import_forms(form_file: FormFile, name: str, *, acting_user: str | None,
         # and the forms this import has written are named by their rows (``seen``).
         # Leaving the block waits for the writer, so nothing is written after a rollback.
         with (conn.engine.connect() as reader,
-              closing(checked_chunks(form_file.rows, set(liaisons), today, progress)) as chunks,
+              closing(checked_chunks(form_file.rows, intake, progress)) as chunks,
               ThreadPoolExecutor(1, thread_name_prefix="intake-writer") as writer):
             written: Future[None] | None = None
             for checked in chunks:
-                made = store.make(checked)
+                keys = store.wrap(checked)
                 checked = _refuse_others(submitter, actor, checked)  # logs on its own connection
-                checked = _refuse_unauthorised(reader, checked, today)
-                claims = _existing_claims(reader, {p.name_key for _, p, _ in checked if p},
-                                          {p.zh_key for _, p, _ in checked if p})
-                reader.rollback()  # ends the read transaction the statements began
+                terms, claims = _read_chunk(reader, [p for _, p, _ in checked if p])
+                checked = _refuse_unauthorised(checked, terms, today)
                 if written is not None:
                     written.result()  # the previous chunk's error, if any, is raised here
-                written = writer.submit(store.write, store.refuse_duplicates(checked, made, claims),
-                                        made)
+                written = writer.submit(store.write, store.refuse_duplicates(checked, claims),
+                                        keys)
                 handled += len(checked)
                 progress(STORE_STEP, handled, total)
             if written is not None:
@@ -221,23 +287,26 @@ PARALLEL_FROM_ROWS = 5_000
 CHUNK_ROWS = 2_500
 
 
-def _validate_chunk(rows: Rows, liaisons: set[str], today: date) -> list[Checked]:
+def _validate_chunk(rows: Rows, intake: Intake) -> list[Checked]:
+    due, spelled = due_by(intake.rules, intake.days), _Spelled(intake)
     checked: list[Checked] = []
     for row, raw in rows:
-        valid, errors = validate_row(row, raw, known_liaisons=liaisons, today=today)
-        checked.append((row, prepare(valid) if valid else None, errors))
+        valid, errors = validate_row(row, raw, known_liaisons=intake.liaisons,
+                                     today=intake.today)
+        checked.append((row, prepare(valid, intake, due, spelled) if valid else None, errors))
     return checked
 
 
-ChunkCheck = Callable[[Rows, set[str], date], list[T]]
+C = TypeVar("C")
+ChunkCheck = Callable[[Rows, C], list[T]]
 
 
-def checked_chunks(rows: Rows, liaisons: set[str], today: date,
-                   progress: Progress = no_progress,
-                   check: ChunkCheck[Any] = _validate_chunk) -> Generator[list[Any]]:
-    """Validate and prepare every row (``check``, by chunk); large files are spread over
-    the machine's cores. Yields each chunk's results in file order as soon as it is done,
-    while the workers go on with the next chunks.
+def checked_chunks(rows: Rows, context: C, progress: Progress = no_progress,
+                   check: ChunkCheck[C, Any] = _validate_chunk) -> Generator[list[Any]]:  # type: ignore[assignment]
+    """Validate and prepare every row (``check`` of a chunk and the ``context`` every chunk
+    is checked with), by chunk; large files are spread over the machine's cores. Yields
+    each chunk's results in file order as soon as it is done, while the workers go on with
+    the next chunks.
 
     Worker processes exchange rows through pipes only (nothing written to disk). Progress
     is reported per chunk. Closing the generator early (an error while storing) cancels the
@@ -248,7 +317,7 @@ def checked_chunks(rows: Rows, liaisons: set[str], today: date,
     progress(CHECK_STEP, 0, len(rows))
     if len(rows) < PARALLEL_FROM_ROWS or workers < 2:
         for i in range(0, len(rows), PROGRESS_ROWS):
-            chunk = check(rows[i:i + PROGRESS_ROWS], liaisons, today)
+            chunk = check(rows[i:i + PROGRESS_ROWS], context)
             done += len(chunk)
             progress(CHECK_STEP, done, len(rows))
             yield chunk
@@ -258,7 +327,7 @@ def checked_chunks(rows: Rows, liaisons: set[str], today: date,
 
     pool = ProcessPoolExecutor(workers, mp_context=get_context("forkserver"))
     try:
-        futures = [pool.submit(check, rows[i:i + CHUNK_ROWS], liaisons, today)
+        futures = [pool.submit(check, rows[i:i + CHUNK_ROWS], context)
                    for i in range(0, len(rows), CHUNK_ROWS)]
         for future in futures:
             chunk = future.result()
@@ -269,10 +338,10 @@ def checked_chunks(rows: Rows, liaisons: set[str], today: date,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def validate_rows(rows: Rows, liaisons: set[str], today: date,
+def validate_rows(rows: Rows, intake: Intake,
                   progress: Progress = no_progress) -> list[Checked]:
     """Every row validated and prepared, in file order (:func:`checked_chunks`)."""
-    return [c for chunk in checked_chunks(rows, liaisons, today, progress) for c in chunk]
+    return [c for chunk in checked_chunks(rows, intake, progress) for c in chunk]
 
 
 def _refuse_others(check: SubmitterCheck, actor: Actor, checked: list[Checked]) -> list[Checked]:
@@ -287,9 +356,10 @@ def _refuse_others(check: SubmitterCheck, actor: Actor, checked: list[Checked]) 
     return out
 
 
-def _refuse_unauthorised(conn: Connection, checked: list[Checked], today: date) -> list[Checked]:
-    """Refuse the valid rows collected outside the client's authorisation (Arts. 9, 19)."""
-    terms = authorisation.on_record(conn, (p.authorisation_ref for _, p, _ in checked if p))
+def _refuse_unauthorised(checked: list[Checked], terms: dict[str, authorisation.Terms],
+                         today: date) -> list[Checked]:
+    """Refuse the valid rows collected outside the client's authorisation (Arts. 9, 19);
+    ``terms`` holds the authorisations on record that the rows name."""
     out: list[Checked] = []
     for row, prepared, errors in checked:
         if prepared is not None:
@@ -309,33 +379,39 @@ def _active_liaisons(conn: Connection) -> dict[str, int]:
     return {r.username: r.id for r in rows}
 
 
-def _existing_claims(conn: Connection, en_keys: set[str],
-                     zh_keys: set[str]) -> dict[tuple[str, str], str]:
-    """(field, name key) -> what already claims that client: a pending form or a dossier."""
+#: What already claims a client, by either name key: the pending forms, and the dossiers
+#: not destroyed. Each key set is one array parameter (a file may hold 100,000 rows, and
+#: PostgreSQL takes 65,535 binds at most); SQL text, built once (issue 16).
+_EITHER_KEY = "(name_en_key = ANY(%(en_keys)s::text[]) OR name_zh_key = ANY(%(zh_keys)s::text[]))"
+PENDING_CLAIMS_SQL = DriverStatement(
+    "SELECT id::text AS label, name_en_key, name_zh_key FROM form "
+    f"WHERE status IN ({', '.join(repr(str(s)) for s in PENDING)}) AND {_EITHER_KEY}")
+DOSSIER_CLAIMS_SQL = DriverStatement(
+    "SELECT coalesce(dossier_no, id::text) AS label, name_en_key, name_zh_key FROM dossier "
+    f"WHERE status <> '{DossierStatus.DESTROYED.value}' AND {_EITHER_KEY}")
+
+
+def _read_chunk(conn: Connection, valid: list[Prepared]
+                ) -> tuple[dict[str, authorisation.Terms], dict[tuple[str, str], str]]:
+    """What a chunk's valid rows name on record, in one round trip: the authorisations
+    (Arts. 9, 19), and what already claims their clients by either name key (a pending
+    form or a dossier), as ``(field, name key) -> "pending form <id>" / "dossier <no>"``."""
+    if not valid:
+        return {}, {}
+    en_keys, zh_keys = {p.name_key for p in valid}, {p.zh_key for p in valid}
+    keys = {"en_keys": sorted(en_keys), "zh_keys": sorted(zh_keys)}
+    with conn.begin():  # a read transaction, ended (committed) once the rows are read
+        on_record, pending, dossiers = run_together(conn, [
+            authorisation.on_record_statement(p.authorisation_ref for p in valid),
+            (PENDING_CLAIMS_SQL, keys), (DOSSIER_CLAIMS_SQL, keys)])
     claims: dict[tuple[str, str], str] = {}
-    if not en_keys and not zh_keys:
-        return claims
-    # Each key set is one array parameter: a file may hold 100,000 rows (65,535 binds max).
-    en = bindparam("en_keys", sorted(en_keys), type_=ARRAY(Text))
-    zh = bindparam("zh_keys", sorted(zh_keys), type_=ARRAY(Text))
-    pending = conn.execute(
-        select(form.c.id.cast(Text).label("label"), form.c.name_en_key, form.c.name_zh_key)
-        .where(form.c.status.in_(PENDING))
-        .where((form.c.name_en_key == any_(en)) | (form.c.name_zh_key == any_(zh)))
-    ).all()
-    dossiers = conn.execute(
-        select(func.coalesce(dossier.c.dossier_no, dossier.c.id.cast(Text)).label("label"),
-               dossier.c.name_en_key, dossier.c.name_zh_key)
-        .where(dossier.c.status != DossierStatus.DESTROYED)
-        .where((dossier.c.name_en_key == any_(en)) | (dossier.c.name_zh_key == any_(zh)))
-    ).all()
-    for kind, rows in (("pending form", pending), ("dossier", dossiers)):
+    for kind, rows in (("pending form", pending or []), ("dossier", dossiers or [])):
         for r in rows:
             if r.name_en_key in en_keys:
                 claims[("client_name_en", r.name_en_key)] = f"{kind} {r.label}"
             if r.name_zh_key in zh_keys:
                 claims[("client_name_zh", r.name_zh_key)] = f"{kind} {r.label}"
-    return claims
+    return authorisation.terms_of(on_record or ()), claims
 
 
 FORM_COLUMNS = ("id", "kind", "status", "dossier_id", "client_name_zh", "client_name_en",
@@ -347,109 +423,59 @@ FORM_COLUMNS = ("id", "kind", "status", "dossier_id", "client_name_zh", "client_
 class _Store:
     """One import's writes, chunk by chunk in file order, in the caller's transaction: the
     duplicate decisions (remembering the rows already accepted) and the forms, their data
-    keys, clocks and ledger entries (bulk COPY). What is the same for every form (the review
-    due date, the heads, the policy, the due dates by start date) is read once."""
+    keys, clocks and ledger entries (bulk COPY of the text the workers made)."""
 
-    def __init__(self, conn: Connection, keyring: KeyRing, actor: Actor, file_name: str,
-                 liaisons: dict[str, int], today: date, report: ImportReport) -> None:
-        self.conn, self.keyring, self.actor, self.file_name = conn, keyring, actor, file_name
-        self.liaisons, self.today, self.report = liaisons, today, report
-        self.rules = policy()
-        self.review = default_calendar().add(today, self.rules.form_review_wd)  # Art. 11(2)
-        self.article = self.rules.article("form_review_wd")
-        self.heads = department_heads(conn)
-        self.submitted_at = clock.on(today)
-        self.due: Due = functools.cache(due_after)
+    def __init__(self, conn: Connection, keyring: KeyRing, actor: Actor,
+                 report: ImportReport) -> None:
+        self.conn, self.keyring, self.actor, self.report = conn, keyring, actor, report
         #: (field, name key) -> the row of this file that first named it.
         self.seen: dict[tuple[str, str], int] = {}
 
-    def refuse_duplicates(self, checked: list[Checked], made: dict[int, _Made],
+    def refuse_duplicates(self, checked: list[Checked],
                           existing: dict[tuple[str, str], str]) -> list[Prepared]:
         """Refuse rows whose client already has a dossier or a pending form (``existing``,
-        :func:`_existing_claims`), or an earlier row; the rows accepted go into the report
+        :func:`_read_chunk`), or an earlier row; the rows accepted go into the report
         (their form ids are made by the workers)."""
         seen, accepted = self.seen, []
+        rejected, report_accepted = self.report.rejected, self.report.accepted
         for row, prepared, errors in checked:
             for e in errors:
-                self.report.rejected.append(e.as_dict())
+                rejected.append(e.as_dict())
             if prepared is None:
                 continue
+            en, zh = ("client_name_en", prepared.name_key), ("client_name_zh", prepared.zh_key)
             duplicate = None
-            for kind, key in (("client_name_en", prepared.name_key),
-                              ("client_name_zh", prepared.zh_key)):
-                what = existing.get((kind, key)) or (
-                    f"row {seen[(kind, key)]} of this file" if (kind, key) in seen else None)
+            for named in (en, zh):
+                what = existing.get(named) or (
+                    f"row {seen[named]} of this file" if named in seen else None)
                 if what and duplicate is None:
+                    kind = named[0]
                     duplicate = RowError(row, kind, "duplicate", f"{kind} duplicates {what}")
-            for kind, key in (("client_name_en", prepared.name_key),
-                              ("client_name_zh", prepared.zh_key)):
-                seen.setdefault((kind, key), row)
+            seen.setdefault(en, row)
+            seen.setdefault(zh, row)
             if duplicate:
-                self.report.rejected.append(duplicate.as_dict())
+                rejected.append(duplicate.as_dict())
             else:
-                form_id = str(made[row].form_id)
-                self.report.accepted.append({"row": row, "form_id": form_id})
+                report_accepted.append({"row": row, "form_id": prepared.form_id})
                 accepted.append(prepared)
         return accepted
 
-    def make(self, checked: list[Checked]) -> dict[int, _Made]:
-        """Every valid row of a chunk made ready to store, by row: its data key (made and
-        used by the worker) wrapped by the master key, the form row, clocks and ledger
-        entry. Pure computation (no statement), so it runs while the writer stores the
-        previous chunk; what a refusal then drops was only ever in memory (its data key is
-        never stored)."""
-        valid = [p for _, p, _ in checked if p is not None]
-        keys = self.keyring.wrap_keys({p.dossier_id: p.data_key for p in valid})
-        actor, file_name, liaisons, review = self.actor, self.file_name, self.liaisons, self.review
-        submitted_at, review_due = self.submitted_at, review.date.isoformat()
-        made: dict[int, _Made] = {}
-        for form_row in valid:
-            form_id, dossier_id, sealed = form_row.form_id, form_row.dossier_id, form_row.personal_enc
-            key = keys[dossier_id]
-            liaison_id = liaisons[form_row.liaison]
-            clocks = [("form_review", "form", str(form_id), self.article,
-                       self.heads.get(form_row.department), self.today, review.date,
-                       review.provisional, None)]
-            clocks.extend(creation_clocks(dossier_id, form_row.contract_signed_on,
-                                          submitted_at, liaison_id, rules=self.rules,
-                                          due=self.due))
-            made[form_row.row] = _Made(
-                form_id, dossier_id, key,
-                (form_id, "collection", "submitted", dossier_id, form_row.client_name_zh,
-                 form_row.client_name_en, form_row.name_key, form_row.zh_key,
-                 form_row.client_type, form_row.stage, form_row.department, liaison_id,
-                 actor.staff_id, submitted_at, file_name, form_row.row, form_row.payload_json,
-                 sealed),
-                clocks,
-                ledger.Entry(
-                    actor=actor.username, action=LedgerAction.FORM_SUBMIT, subject_type="form",
-                    subject_id=str(form_id),
-                    details={"file": file_name, "row": form_row.row,
-                             "client_type": form_row.client_type, "stage": form_row.stage,
-                             "department": form_row.department, "liaison": form_row.liaison,
-                             "review_due": review_due,
-                             "collection_channel": form_row.collection_channel,
-                             "review_due_provisional": review.provisional}))
-        return made
+    def wrap(self, checked: list[Checked]) -> dict[uuid.UUID, WrappedKey]:
+        """The data keys of a chunk's valid rows (made and used by the workers) wrapped by
+        the master key, by dossier id. Runs while the writer stores the previous chunk; a
+        refused row's key is then dropped, never stored."""
+        return self.keyring.wrap_keys({uuid.UUID(bytes=p.dossier_id): p.data_key
+                                       for _, p, _ in checked if p})
 
-    def write(self, accepted: list[Prepared], made: dict[int, _Made]) -> None:
+    def write(self, accepted: list[Prepared], keys: dict[uuid.UUID, WrappedKey]) -> None:
         """Store the accepted forms, their data keys, clocks and ledger entries (bulk COPY,
-        in this order), from :meth:`make`; called on the writer thread."""
+        in this order: one write each of the text the workers made); called on the writer
+        thread."""
         if not accepted:
             return
-        chosen = [made[p.row] for p in accepted]
-        self.keyring.store_keys(self.conn, {m.dossier_id: m.key for m in chosen})
-        copy_rows(self.conn, form, FORM_COLUMNS, (m.form for m in chosen))
-        open_rows(self.conn, (c for m in chosen for c in m.clocks))
-        ledger.append_many(self.conn, (m.entry for m in chosen))
-
-
-class _Made(NamedTuple):
-    """One valid row ready to store (:meth:`_Store.make`)."""
-
-    form_id: uuid.UUID
-    dossier_id: uuid.UUID
-    key: WrappedKey
-    form: tuple[Any, ...]
-    clocks: list[tuple[Any, ...]]
-    entry: ledger.Entry
+        dossier_ids = [uuid.UUID(bytes=p.dossier_id) for p in accepted]
+        self.keyring.store_keys(self.conn, {d: keys[d] for d in dossier_ids})
+        copy_text(self.conn, form, FORM_COLUMNS, "".join([p.form_line for p in accepted]))
+        open_text(self.conn, "".join([p.clock_lines for p in accepted]))
+        ledger.append_details(self.conn, self.actor.username, LedgerAction.FORM_SUBMIT, "form",
+                              [(p.form_id, p.ledger_details) for p in accepted])
