@@ -151,3 +151,18 @@ def test_a_large_put_interrupted_or_failing_on_the_disk_leaves_no_object(
     with pytest.raises(CannotRun, match="writing k: No space left on device"):
         LocalObjectStore(tmp_path).put("k", _pieces(os.urandom(6 * STAGE)))
     assert list(tmp_path.rglob("*")) == []
+
+
+def test_a_large_object_read_and_left_early_stops_its_reading_thread(
+        tmp_path: Path, small_stages: list[bool]) -> None:
+    import threading
+
+    store = LocalObjectStore(tmp_path)
+    data = os.urandom(9 * STAGE + 11)
+    store.put("k", _pieces(data))
+    chunks = store.get("k")
+    first = next(chunks)
+    assert data.startswith(first)
+    chunks.close()  # type: ignore[attr-defined]
+    assert not [t for t in threading.enumerate() if t.name == "object-read"]
+    assert b"".join(store.get("k")) == data
