@@ -17,13 +17,14 @@ run and database:
   and read back, each object read back and hashed; a file larger than ``offsite.SEGMENT`` as
   segment objects, each read back while the next ones upload, the small objects beside
   them) beside boto3's ``upload_file`` of the same files to the same moto S3 server, same
-  part size (target <= 1.2x).
+  part size (target <= 1.2x); the medians of three alternating pairs.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import uuid
@@ -34,6 +35,7 @@ import dossierdata
 from harness import Context, Result, Stopwatch, libpq_url
 
 BACKUP_TARGET, RESTORE_TARGET, OFFSITE_TARGET = 1.25, 1.5, 1.2
+PAIRS = 3  # off-site: upload_file / ship pairs, the figure is their medians
 AS_OF = "2026-11-02"
 
 
@@ -156,7 +158,13 @@ def _files(folder: Path) -> list[Path]:
 def _offsite(url: str, summary: dict[str, Any], system: Any, notes: dict[str, Any]) -> Result:
     """``offsite.ship`` of the backup (the database file's segments, its key-ring backup's
     objects beside them, the index and the manifest last) beside ``upload_file`` of the
-    same files to the same server."""
+    same files to the same server.
+
+    One upload of 700 MiB to moto swings by more than the 1.2x target between two runs on
+    this machine, so the figure is the median of :data:`PAIRS` pairs, each ``upload_file``
+    then ``ship`` back to back (alternating, so a slow spell of the machine falls on both);
+    every pair's two times are printed and kept in the notes.
+    """
     import boto3
     from boto3.s3.transfer import TransferConfig
     from documents import moto_server
@@ -164,6 +172,8 @@ def _offsite(url: str, summary: dict[str, Any], system: Any, notes: dict[str, An
     from dossiers.backups import offsite
 
     files = _files(Path(summary["keyring_location"])) + _files(Path(summary["location"]))
+    uploads: list[float] = []
+    ships: list[float] = []
     with moto_server() as endpoint:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id="test", aws_secret_access_key="test")
@@ -172,29 +182,37 @@ def _offsite(url: str, summary: dict[str, Any], system: Any, notes: dict[str, An
         config = TransferConfig(multipart_threshold=offsite.PART, multipart_chunksize=offsite.PART)
         for path in files:
             s3.upload_file(str(path), bucket, f"warm-up/{path.name}", Config=config)
-        with Stopwatch() as base_sw:
-            for path in files:
-                s3.upload_file(str(path), bucket, f"plain/{path.parent.name}/{path.name}",
-                               Config=config)
-        with Stopwatch() as sw:
-            shipped = offsite.ship(url, system, summary["backup_id"],
-                                   location=f"s3://{bucket}/offsite")
-    print(f"  boto3 upload_file: {base_sw.seconds:.1f} s; ship: {sw.seconds:.1f} s",
-          file=sys.stderr)
+        for pair in range(PAIRS):
+            with Stopwatch() as base_sw:
+                for path in files:
+                    s3.upload_file(str(path), bucket,
+                                   f"plain-{pair}/{path.parent.name}/{path.name}", Config=config)
+            with Stopwatch() as sw:
+                shipped = offsite.ship(url, system, summary["backup_id"],
+                                       location=f"s3://{bucket}/offsite-{pair}")
+            uploads.append(base_sw.seconds)
+            ships.append(sw.seconds)
+            print(f"  pair {pair + 1}/{PAIRS}: boto3 upload_file {base_sw.seconds:.1f} s; "
+                  f"ship {sw.seconds:.1f} s ({sw.seconds / base_sw.seconds:.2f}x)",
+                  file=sys.stderr)
+    base_s, ship_s = statistics.median(uploads), statistics.median(ships)
     objects = shipped["keyring"] + shipped["objects"]
     every = objects + [g for o in objects for g in o.get("segments", [])]
     size = sum(p.stat().st_size for p in files)
     return Result(
         bench="backups", metric=f"off-site copy of the backup ({len(files)} files, "
                                 f"{size / 2**20:.0f} MiB)",
-        value=sw.seconds, unit="s",
-        baseline_label="boto3 upload_file of the same files, same moto server",
-        baseline=base_sw.seconds, target=f"<= {OFFSITE_TARGET}x",
-        ok=sw.seconds <= OFFSITE_TARGET * base_sw.seconds,
+        value=ship_s, unit="s",
+        baseline_label=f"boto3 upload_file of the same files, same moto server "
+                       f"(medians of {PAIRS} alternating pairs)",
+        baseline=base_s, target=f"<= {OFFSITE_TARGET}x",
+        ok=ship_s <= OFFSITE_TARGET * base_s,
         checks={"retention read back from S3 for every object":
                     all(o["mode"] == "COMPLIANCE" for o in every) and len(objects) == len(files),
                 "every object read back and hash-checked": all(o["sha256"] for o in every)},
-        notes={**notes, "bytes": size, "read_back": sorted({o["read_back"] for o in every}),
+        notes={**notes, "bytes": size, "ship_seconds": [round(x, 2) for x in ships],
+               "upload_file_seconds": [round(x, 2) for x in uploads],
+               "read_back": sorted({o["read_back"] for o in every}),
                "segments": {o["file"]: len(o["segments"]) for o in objects if "segments" in o},
                "segment_bytes": offsite.SEGMENT,
                "includes": "per object (a file larger than offsite.SEGMENT: per segment, "
