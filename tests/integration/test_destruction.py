@@ -24,6 +24,7 @@ from sqlalchemy import text
 from dossiers.core import clock, db, directory, ledger
 from dossiers.core.config import SHANGHAI
 from dossiers.core.crypto import Field, KeyRing
+from dossiers.core.embedded import postgres_tool
 from dossiers.core.errors import NotFound, PermissionDenied, Refused
 from dossiers.core.objects import LocalObjectStore
 from dossiers.core.policy import policy
@@ -208,7 +209,9 @@ def test_nobody_decides_two_gates(company: Any, tmp_path: Path) -> None:
 
 
 def _plaintext_found(url: str, needles: list[str]) -> list[str]:
-    dump = subprocess.run(["pg_dump", "--data-only", url.replace("+psycopg", "")],
+    # The embedded PostgreSQL's pg_dump (16): it dumps the machine's server (15) and the
+    # embedded one alike; the pg_dump on PATH refuses a newer server than its own.
+    dump = subprocess.run([postgres_tool("pg_dump"), "--data-only", url.replace("+psycopg", "")],
                           capture_output=True, text=True, check=True).stdout
     return [n for n in needles if n in dump]
 
