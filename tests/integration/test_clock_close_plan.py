@@ -5,9 +5,9 @@ created or filed). Written as ``subject_id = ANY(array)``, PostgreSQL 15 planned
 with the array left out of the index scan whenever the statistics were older than the
 rows: it then filtered every open clock of the kinds named, and each close cost more with
 every dossier (2-5 ms after 4,000; creation's throughput halved between 2,000 and 10,000
-forms). The test reproduces that state (statistics taken on a nearly empty table, then
-thousands of clocks) and reads the plan PostgreSQL makes for the statement the hot paths
-send.
+forms). The test reproduces that state (statistics taken while the table holds only the
+forms' review clocks, then thousands of the creation's and filing's) and reads the plan
+PostgreSQL makes for the statement the hot paths send.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ pytestmark = pytest.mark.integration
 KINDS = ("filing", "new_client_creation", "legacy_backfill")
 
 
-def _index_scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
+def _scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
     found = [plan] if "Index Cond" in plan or plan.get("Node Type") == "Seq Scan" else []
     for child in plan.get("Plans", []):
-        found += _index_scans(child)
+        found += _scans(child)
     return found
 
 
@@ -65,7 +65,7 @@ def test_the_close_of_one_clock_names_its_subject_in_the_index_scan(database_url
         statement, params = clocks.close_clock_sql(KINDS, "dossier", [subject],
                                                    datetime(2026, 3, 3, tzinfo=UTC))
         sql, bound = statement.bind(params)
-        scans = _index_scans(_plan(conn, sql, bound))
+        scans = _scans(_plan(conn, sql, bound))
 
         assert scans, "no scan of the clock table in the plan"
         for scan in scans:
