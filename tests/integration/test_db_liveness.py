@@ -144,3 +144,21 @@ def test_run_together_begins_the_transaction_in_its_own_round_trip(database_url:
         db.run_together(conn, [(_BY_ZERO, {})])  # the BEGIN went, the statement failed
     assert raw.autocommit is False
     assert raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # rolled back
+
+
+def test_the_api_s_busiest_moment_is_served_again_by_the_same_connections(
+        database_url: str) -> None:
+    """An API process runs up to ``UNITS_AT_ONCE`` units of work at once, each holding at
+    most two connections. After one such moment the pool keeps every connection it opened,
+    so the next one opens none (with 4 kept, 8 of them were opened and closed again each
+    time: 267 connections in one read benchmark)."""
+    from dossiers.api.deps import UNITS_AT_ONCE
+
+    def busiest_moment() -> set[int]:
+        with ExitStack() as stack:
+            conns = [stack.enter_context(db.transaction()) for _ in range(2 * UNITS_AT_ONCE)]
+            return {_pid(c) for c in conns}
+
+    first = busiest_moment()
+    assert len(first) == 2 * UNITS_AT_ONCE
+    assert busiest_moment() == first

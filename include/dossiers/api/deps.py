@@ -135,11 +135,12 @@ async def airflow_username(
 
 #: Units of work running at once, per API process. Each may hold two pooled connections
 #: (its transaction, and the one that logs a refusal in ``access_log`` whatever the
-#: outcome; an allowed read is logged in the transaction itself), and the pool has 4 + 8
-#: (``dossiers.core.db``): at most 6 at once can never wait on each other. (FastAPI's
-#: threadpool runs up to 40 requests at once.) The api-server runs
+#: outcome; an allowed read is logged in the transaction itself), and the pool keeps
+#: ``db.POOL_SIZE`` open: this many at once never wait on each other and open no new
+#: connection. (FastAPI's threadpool runs up to 40 requests at once.) The api-server runs
 #: ``dossiers.airflow.topology.API_WORKERS`` such processes, each with its own pool.
-DB_SLOTS = threading.BoundedSemaphore(6)
+UNITS_AT_ONCE = db.POOL_SIZE // 2
+DB_SLOTS = threading.BoundedSemaphore(UNITS_AT_ONCE)
 
 _SETUP = threading.Lock()  # engines and master keys are made once, by one thread
 _ENGINES: dict[str | None, Engine] = {}
