@@ -51,6 +51,16 @@ def act(username: str, work: Callable[[Connection, Actor], T]) -> T:
         return work(conn, directory.load_actor(conn, username))
 
 
+def database_dump(url: str, *options: str) -> str:
+    """What ``pg_dump`` writes of the test database: where the tests look for personal data
+    in plaintext. The embedded PostgreSQL's ``pg_dump`` (16) dumps the machine's server (15)
+    and the embedded one alike; the one on PATH refuses a server newer than itself."""
+    from dossiers.core.embedded import postgres_tool
+
+    return subprocess.run([postgres_tool("pg_dump"), *options, url.replace("+psycopg", "")],
+                          capture_output=True, check=True).stdout.decode()
+
+
 def as_owner(url: str, sql: str) -> None:
     """Run ``sql`` as the database owner (a superuser here), bypassing the application role:
     how the tests tamper with what the application may not touch."""

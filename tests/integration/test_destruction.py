@@ -24,7 +24,6 @@ from sqlalchemy import text
 from dossiers.core import clock, db, directory, ledger
 from dossiers.core.config import SHANGHAI
 from dossiers.core.crypto import Field, KeyRing
-from dossiers.core.embedded import postgres_tool
 from dossiers.core.errors import NotFound, PermissionDenied, Refused
 from dossiers.core.objects import LocalObjectStore
 from dossiers.core.policy import policy
@@ -33,7 +32,7 @@ from dossiers.destruction.execution import Executed, Stopped, confirm, execute, 
 from dossiers.destruction.register import DestructionRegister
 from dossiers.workflows import creation, lifecycle
 
-from helpers import act, form_row, import_forms, rows, scalar
+from helpers import act, database_dump, form_row, import_forms, rows, scalar
 
 pytestmark = pytest.mark.integration
 
@@ -209,10 +208,7 @@ def test_nobody_decides_two_gates(company: Any, tmp_path: Path) -> None:
 
 
 def _plaintext_found(url: str, needles: list[str]) -> list[str]:
-    # The embedded PostgreSQL's pg_dump (16): it dumps the machine's server (15) and the
-    # embedded one alike; the pg_dump on PATH refuses a newer server than its own.
-    dump = subprocess.run([postgres_tool("pg_dump"), "--data-only", url.replace("+psycopg", "")],
-                          capture_output=True, text=True, check=True).stdout
+    dump = database_dump(url, "--data-only")
     return [n for n in needles if n in dump]
 
 

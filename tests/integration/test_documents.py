@@ -10,7 +10,6 @@ line naming the file, the field and the reason, leaving neither a row nor an obj
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,11 +19,10 @@ import pytest
 from dossiers.core import clock, db
 from dossiers.core.config import home
 from dossiers.core.crypto import KeyRing
-from dossiers.core.embedded import postgres_tool
 from dossiers.local import samples
 from dossiers.workflows import creation, staff
 
-from helpers import act, as_owner, form_row, rows, scalar, submitted
+from helpers import act, as_owner, database_dump, form_row, rows, scalar, submitted
 
 pytestmark = pytest.mark.integration
 
@@ -111,10 +109,8 @@ def test_a_planning_proposal_added_filed_and_read_only_through_a_grant(
     for path in objects:
         assert MARKER.encode() not in path.read_bytes()
         assert "proposal" not in str(path.relative_to(store_root())).lower()
-    dump = subprocess.run([postgres_tool("pg_dump"), "--no-owner", "--data-only",
-                           database_url.replace("postgresql+psycopg", "postgresql")],
-                          capture_output=True, check=True).stdout
-    assert MARKER.encode() not in dump and b"proposal.pdf" not in dump
+    dump = database_dump(database_url, "--no-owner", "--data-only")
+    assert MARKER not in dump and "proposal.pdf" not in dump
 
     # The ledger carries the id, type, size and keyed hash: never content or a name.
     details = scalar("SELECT details::text FROM ledger_entry WHERE action = 'document.add'")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -13,6 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from dossiers.core import db, directory, ledger
+
+from helpers import database_dump
 
 pytestmark = pytest.mark.integration
 
@@ -162,12 +163,7 @@ def test_database_dump_holds_no_plaintext_personal_data(cli, company, tmp_path, 
             creation.review_form(conn, head, form_id, approve=True)
             made = creation.create_dossier(conn, keyring, archivist, form_id)
         assert ledger.verify(conn).ok
-    # pgserver's pg_dump (16) dumps the machine's 15 and the embedded 16 alike.
-    from dossiers.core.embedded import postgres_tool
-
-    dump = subprocess.run([postgres_tool("pg_dump"), "--no-owner",
-                           database_url.replace("+psycopg", "")],
-                          capture_output=True, check=True).stdout.decode()
+    dump = database_dump(database_url, "--no-owner")
     assert made["dossier_no"] in dump  # the dump is real and holds the dossiers
     for row in rows:
         for field in ("contact_name", "contact_email", "fee_range", "credit_rating"):
