@@ -56,11 +56,15 @@ def _run_as() -> dict[str, object]:
 
 
 def _open_path_for(pgdata: Path) -> None:
-    """Let the unprivileged server user traverse to its data folder (e.g. under mktemp -d)."""
-    for parent in pgdata.parents:
-        mode = parent.stat().st_mode
-        if mode & 0o001 == 0:
-            parent.chmod(mode | 0o011)
+    """Let the unprivileged server user traverse to its data folder and to its programs
+    (the pgserver wheel in the project's ``.venv``): either may lie under a folder only
+    root may enter (``mktemp -d``, pytest's /tmp/pytest-of-root). Traversal only: no
+    folder becomes readable."""
+    for target in (pgdata, Path(postgres_tool("pg_ctl"))):
+        for parent in target.parents:
+            mode = parent.stat().st_mode
+            if mode & 0o001 == 0:
+                parent.chmod(mode | 0o011)
 
 
 def _free_port() -> int:
