@@ -635,6 +635,54 @@ def test_a_large_backup_goes_off_site_in_segments_and_is_restored_from_them(
                                           ("offsite", False)]
 
 
+def test_an_off_site_copy_rewritten_in_the_bucket_is_held_against_the_ledger(
+        dossiers, database_url: str, vault: Path, tmp_path: Path, documents, locked_bucket,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone who can write to the bucket but not to the ledger puts a new version of an
+    object over the locked one: another backup's manifest (sealed by the same key), or a
+    segment index consistent with itself (its own segment, sizes and hashes). The drill
+    from the off-site copy names what is not what the ledger recorded at shipping, and
+    passes again once that version is gone."""
+    import hashlib
+    import json
+
+    from dossiers.backups import drill, offsite
+    from dossiers.backups.errors import DrillFailed
+
+    s3, bucket = locked_bucket
+    monkeypatch.setattr(offsite, "SEGMENT", 1 << 20)  # the 3 MiB documents file: segments
+    summary = full.run_backup(database_url, None, documents)
+    drill.drill(database_url, None, summary["backup_id"])
+    shipped = offsite.ship(database_url, None)
+    prefix = shipped["uri"].split(f"s3://{bucket}/", 1)[1]
+
+    manifest_key = f"{prefix}/{manifest.MANIFEST}"  # another backup's, its MAC as valid
+    other = (Path(summary["keyring_location"]) / manifest.MANIFEST).read_bytes()
+    forged = s3.put_object(Bucket=bucket, Key=manifest_key, Body=other)
+    with pytest.raises(DrillFailed) as failed:
+        drill.drill_offsite(database_url, None)
+    assert f"{manifest.MANIFEST} differs from what was shipped" in str(failed.value)
+    s3.delete_object(Bucket=bucket, Key=manifest_key, VersionId=forged["VersionId"])
+    assert drill.drill_offsite(database_url, None)["ok"]
+
+    segmented = next(o for o in shipped["objects"] if "segments" in o)
+    index = json.loads(s3.get_object(Bucket=bucket, Key=segmented["key"])["Body"].read())
+    body = b"forged segment"
+    forged_key = f"{prefix}/{offsite.SEGMENTS}/{'0' * 32}"
+    s3.put_object(Bucket=bucket, Key=forged_key, Body=body)
+    index.update(size=len(body), sha256=hashlib.sha256(body).hexdigest(), segments=[
+        {"n": 1, "key": forged_key, "size": len(body), "sha256": hashlib.sha256(body).hexdigest()}])
+    s3.put_object(Bucket=bucket, Key=segmented["key"], Body=json.dumps(index).encode())
+    with pytest.raises(DrillFailed) as failed:
+        drill.drill_offsite(database_url, None)
+    assert (f"lists other segments for {segmented['file']} than the ledger recorded"
+            in str(failed.value))
+    with db.transaction() as conn:
+        drills = conn.execute(text("SELECT source, ok FROM backup_drill ORDER BY id")).all()
+    assert [tuple(d) for d in drills] == [("vault", True), ("offsite", False), ("offsite", True),
+                                          ("offsite", False)]
+
+
 def test_a_missing_altered_or_swapped_segment_is_named(locked_bucket, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Restoring from the off-site copy names every segment that is not what its index

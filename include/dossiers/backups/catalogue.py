@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select, update
 from dossiers.core import clock, ledger
 from dossiers.core.errors import NotFound
 from dossiers.core.permissions import Action, Actor, authorize
-from dossiers.core.schema import backup, backup_drill
+from dossiers.core.schema import backup, backup_drill, ledger_entry
 from dossiers.core.vocabulary import BackupKind, BackupStatus, DrillSource, LedgerAction
 
 #: What a ``running`` row becomes when the next run finds its process gone.
@@ -124,6 +124,17 @@ def newest_offsite(conn: Connection) -> str:
     if found is None:
         raise NotFound("no backup has been shipped off-site yet", record="backup")
     return str(found)
+
+
+def offsite_shipment(conn: Connection, backup_id: str) -> dict[str, Any] | None:
+    """The details of the ledger entry that recorded ``backup_id``'s newest shipment off-site
+    (what each object held), or None."""
+    found = conn.execute(
+        select(ledger_entry.c.details)
+        .where(ledger_entry.c.action == LedgerAction.BACKUP_OFFSITE,
+               ledger_entry.c.subject_type == "backup", ledger_entry.c.subject_id == backup_id)
+        .order_by(ledger_entry.c.seq.desc()).limit(1)).scalar()
+    return dict(found) if found is not None else None
 
 
 def get(conn: Connection, backup_id: str) -> dict[str, Any] | None:

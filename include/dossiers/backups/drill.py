@@ -171,16 +171,21 @@ def drill_offsite(url: str, who: Actor | str | None, backup_id: str | None = Non
     with db.transaction(db.get_engine(url)) as conn:
         backup_id = backup_id or catalogue.newest_offsite(conn)
         row = catalogue.get(conn, backup_id)
+        details = catalogue.offsite_shipment(conn, backup_id)
     if row is None or not row["offsite_uri"]:
         raise NotFound("this backup has no off-site copy", record=f"backup {backup_id}")
     work = Path(tempfile.mkdtemp(prefix="dossier-offsite-"))
     started_at = clock.now()
     try:
-        try:
-            folder = offsite.fetch(row["offsite_uri"], work / "full")
-            keyring_folder = offsite.fetch(offsite.keyring_uri(row["offsite_uri"],
-                                                               str(row["keyring_backup_id"])),
-                                           work / "keyring")
+        if details is None:  # the catalogue names a copy the ledger never recorded
+            _record_failed(url, who, backup_id, started_at, [
+                f"{row['offsite_uri']}: no ledger entry records this off-site copy"])
+        try:  # the copy read back is held against the ledger's record of what was shipped
+            folder = offsite.fetch(row["offsite_uri"], work / "full",
+                                   offsite.Shipped.from_details(details))
+            keyring_folder = offsite.fetch(
+                offsite.keyring_uri(row["offsite_uri"], str(row["keyring_backup_id"])),
+                work / "keyring", offsite.Shipped.from_details(details.get("keyring_objects") or {}))
         except offsite.OffsiteCopyDamaged as exc:  # Art. 18: the copy itself fails the drill
             _record_failed(url, who, backup_id, started_at, [str(exc)])
         return drill(url, who, backup_id, source=DrillSource.OFFSITE, folder=folder,

@@ -43,6 +43,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -470,11 +471,61 @@ def ship(url: str, who: Actor | str | None, backup_id: str | None = None, *,
             details={"uri": uri, "objects": len(shipped) + len(keyring_shipped),
                      "retain_until": until.isoformat(), "mode": LOCK_MODE,
                      "keyring_retain_until": keyring_until.isoformat(),
-                     "segments": {o["file"]: [[g["key"], g["size"], g["sha256"]]
-                                              for g in o["segments"]]
-                                  for o in shipped if "segments" in o}}))
+                     **Shipped.of(shipped).as_details(),
+                     "keyring_objects": Shipped.of(keyring_shipped).as_details()}))
     return {"backup_id": backup_id, "uri": uri, "objects": shipped, "keyring": keyring_shipped,
             "retain_until": until.isoformat(), "keyring_retain_until": keyring_until.isoformat()}
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """What the ledger recorded of an off-site copy when it was shipped (the
+    ``backup.offsite`` entry): each file of the backup's folder by name, ``[size, sha256]``,
+    and each segmented file's segments, ``[key, size, sha256]`` in order. :func:`fetch`
+    holds the copy read back against it, so a listing rewritten in the bucket (a new
+    version of an index or a manifest, consistent with itself) is caught and named there,
+    not trusted: the ledger, hash-chained and anchored, is the record of what went off-site."""
+
+    files: dict[str, list[Any]]
+    segments: dict[str, list[list[Any]]]
+
+    @classmethod
+    def of(cls, shipped: list[dict[str, Any]]) -> Shipped:
+        """From what :func:`_ship_backup` returns (a segmented file is named by ``file``,
+        its size and hash the whole file's; any other object by its key's last part)."""
+        return cls({o.get("file") or o["key"].rsplit("/", 1)[-1]: [o["size"], o["sha256"]]
+                    for o in shipped},
+                   {o["file"]: [[g["key"], g["size"], g["sha256"]] for g in o["segments"]]
+                    for o in shipped if "segments" in o})
+
+    @classmethod
+    def from_details(cls, details: dict[str, Any]) -> Shipped:
+        """From a ledger entry's details (an entry written before the files were recorded
+        has only the segments: then only they are held against the copy)."""
+        return cls(details.get("files") or {}, details.get("segments") or {})
+
+    def as_details(self) -> dict[str, Any]:
+        return {"files": self.files, "segments": self.segments}
+
+    def problems(self, folder: Path, uri: str, reassembled: set[str]) -> list[str]:
+        """Each file fetched into ``folder`` that is not the one shipped, or missing. The
+        ``reassembled`` files are not read again: their segments were held against
+        :attr:`segments` as they came."""
+        if not self.files:
+            return []
+        found = {p.name for p in folder.iterdir() if p.is_file()}
+        problems = [f"{name} is missing off-site (the ledger records it shipped to {uri})"
+                    for name in sorted(set(self.files) - found)]
+        problems += [f"{name} was not shipped with this copy (the ledger does not list it)"
+                     for name in sorted(found - set(self.files))]
+        for name in sorted(found & set(self.files) - (reassembled & set(self.segments))):
+            size, sha256 = self.files[name]
+            have = (folder / name).stat().st_size, _sha256(folder / name)
+            if have != (size, sha256):
+                problems.append(f"{name} differs from what was shipped: {have[0]} bytes, "
+                                f"SHA-256 {have[1][:16]}…; the ledger records {size} bytes, "
+                                f"{sha256[:16]}…")
+        return problems
 
 
 class OffsiteCopyDamaged(Refused):
@@ -482,16 +533,24 @@ class OffsiteCopyDamaged(Refused):
     missing, altered or out of place. Not retried: the copy itself is wrong."""
 
 
-def _fetch_segmented(client: Any, bucket: str, index_key: str, folder: Path) -> list[str]:
+def _fetch_segmented(client: Any, bucket: str, index_key: str, folder: Path,
+                     shipped: Shipped | None = None) -> list[str]:
     """Reassemble the file an index object lists into ``folder``; returns the problems,
-    one per segment missing, altered or out of place (each named), or with the whole."""
+    one per segment missing, altered or out of place (each named), or with the whole. With
+    ``shipped`` (the ledger's record), an index that lists other segments than were shipped
+    is refused before any of them is read."""
     from botocore.exceptions import ClientError
 
     index = json.loads(client.get_object(Bucket=bucket, Key=index_key)["Body"].read())
     listed = index["segments"]
     name = str(index["file"])
-    if "/" in name or name.startswith("."):
+    if name.startswith(".") or index_key.rsplit("/", 1)[-1] != name + INDEX_SUFFIX:
         return [f"{index_key} names no file of a backup ({name!r})"]
+    if shipped is not None and shipped.segments:
+        recorded = shipped.segments.get(name)
+        if recorded != [[s["key"], s["size"], s["sha256"]] for s in listed]:
+            return [f"{index_key} lists other segments for {name} than the ledger recorded "
+                    "when it was shipped: the index was rewritten off-site"]
     by_hash = {s["sha256"]: s["n"] for s in listed}
     problems: list[str] = []
     whole = hashlib.sha256()
@@ -528,13 +587,14 @@ def _fetch_segmented(client: Any, bucket: str, index_key: str, folder: Path) -> 
     return problems
 
 
-def fetch(uri: str, into: Path) -> Path:
+def fetch(uri: str, into: Path, shipped: Shipped | None = None) -> Path:
     """Download the off-site backup folder at ``uri`` into ``into``; returns its folder.
 
     A segmented file is reassembled from its index (:func:`_fetch_segmented`); a segment
-    missing, altered or out of place raises :class:`OffsiteCopyDamaged` naming each one.
-    Segments no index lists (left by an interrupted, retried shipment: locked, so never
-    deleted) are not read."""
+    missing, altered or out of place raises :class:`OffsiteCopyDamaged` naming each one, as
+    does, with ``shipped`` (the ledger's record of the shipment), any file or index that is
+    not what was shipped. Segments no index lists (left by an interrupted, retried
+    shipment: locked, so never deleted) are not read."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, prefix = _split(uri)
@@ -542,6 +602,7 @@ def fetch(uri: str, into: Path) -> Path:
     folder = into / prefix.rsplit("/", 1)[-1]
     folder.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
+    reassembled: set[str] = set()
     try:
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
         for page in pages:
@@ -550,11 +611,14 @@ def fetch(uri: str, into: Path) -> Path:
                 if "/" in name:  # a segment: read through its index
                     continue
                 if name.endswith(INDEX_SUFFIX):
-                    problems += _fetch_segmented(client, bucket, item["Key"], folder)
+                    problems += _fetch_segmented(client, bucket, item["Key"], folder, shipped)
+                    reassembled.add(name.removesuffix(INDEX_SUFFIX))
                 else:
                     client.download_file(bucket, item["Key"], str(folder / name))
     except (BotoCoreError, ClientError) as exc:
         raise _failed(client, f"reading {uri}", exc) from None
+    if shipped is not None and not problems:
+        problems = shipped.problems(folder, uri, reassembled)
     if problems:
         raise OffsiteCopyDamaged("; ".join(problems), record=uri)
     if not any(folder.iterdir()):
