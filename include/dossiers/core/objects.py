@@ -298,13 +298,11 @@ class _ObjectWriter:
 def write_chunks(fd: int, chunks: Iterable[bytes | bytearray]) -> int:
     """Write ``chunks`` into the open, empty file ``fd``; return the bytes written.
 
-    The writes run on a thread of their own, beside whatever makes the chunks (sealing,
-    opening), and go on to the disk from staging buffers on another (:class:`_ObjectWriter`):
-    the local store's ``put`` (which then fsyncs) and a document saved to a file
-    (:func:`dossiers.documents.reading.save`, measured: 1 GiB opened and written in
-    1.19-1.44 s this way, 2.26-4.95 s through the page cache, same minutes). The chunks
-    must not change once passed. No ``fsync``: durability is the caller's. On an error,
-    what was written stays in the file, for the caller to remove.
+    The writes run on a thread of their own, beside whatever makes the chunks (sealing),
+    and go on to the disk from staging buffers on another (:class:`_ObjectWriter`): the
+    local store's ``put``, which then fsyncs. The chunks must not change once passed. No
+    ``fsync`` here: durability is the caller's. On an error, what was written stays in the
+    file, for the caller to remove.
     """
     out = _ObjectWriter(fd)
     size = 0
