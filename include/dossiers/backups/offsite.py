@@ -513,12 +513,13 @@ class Shipped:
         :attr:`segments` as they came."""
         if not self.files:
             return []
-        found = {p.name for p in folder.iterdir() if p.is_file()}
+        found, recorded = {p.name for p in folder.iterdir() if p.is_file()}, set(self.files)
         problems = [f"{name} is missing off-site (the ledger records it shipped to {uri})"
-                    for name in sorted(set(self.files) - found)]
+                    for name in sorted(recorded - found)]
         problems += [f"{name} was not shipped with this copy (the ledger does not list it)"
-                     for name in sorted(found - set(self.files))]
-        for name in sorted(found & set(self.files) - (reassembled & set(self.segments))):
+                     for name in sorted(found - recorded)]
+        checked_by_segment = reassembled & set(self.segments)
+        for name in sorted((found & recorded) - checked_by_segment):
             size, sha256 = self.files[name]
             have = (folder / name).stat().st_size, _sha256(folder / name)
             if have != (size, sha256):

@@ -154,7 +154,7 @@ def save(download: Download, output: Path) -> Saved:
         # the get read and wrote the disk at once: 1 GiB in 0.62 s that way, 0.33-0.36 s
         # this way, alternating on one machine (BENCHMARKS.md, issue 11; an earlier VM,
         # whose page cache was slow to fill, measured the reverse).
-        with open(fd, "wb", closefd=True) as out:
+        with open(fd, "wb") as out:  # closes fd
             for chunk in download.chunks:
                 out.write(chunk)
         os.replace(partial, target)
