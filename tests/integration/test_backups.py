@@ -683,6 +683,71 @@ def test_an_off_site_copy_rewritten_in_the_bucket_is_held_against_the_ledger(
                                           ("offsite", False)]
 
 
+def test_the_off_site_copy_is_fetched_back_for_a_restore_when_the_vault_is_lost(
+        dossiers, cli, database_url: str, vault: Path, tmp_path: Path, documents, locked_bucket,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Art. 18 (restore quickly after failure or loss): with the vault gone, `backup fetch`
+    reads the off-site copy and its key ring's back (segments reassembled, held against the
+    ledger) and `backup restore` restores them whole. With the system of record gone too,
+    the copy named by --from is held against its sealed manifest: another backup's manifest
+    put in its place is refused and nothing of that copy is kept."""
+    import shutil
+
+    from dossiers.backups import drill, offsite
+
+    s3, bucket = locked_bucket
+    monkeypatch.setattr(offsite, "SEGMENT", 1 << 20)  # the 3 MiB documents file: segments
+    summary = full.run_backup(database_url, None, documents)
+    drill.drill(database_url, None, summary["backup_id"])
+    shipped = offsite.ship(database_url, None)
+    backup_id, keyring_id = summary["backup_id"], Path(summary["keyring_location"]).name
+    hashes = {p.name: _sha256_of(p) for p in Path(summary["location"]).iterdir()}
+    for lost in (summary["location"], summary["keyring_location"]):  # the vault is lost
+        shutil.rmtree(lost)
+
+    into = tmp_path / "fetched"
+    fetched = cli("backup", "fetch", "--into", str(into), "--as", "li.archive")
+    assert fetched.status == 0, fetched.stderr
+    got = fetched.json()
+    assert (got["folder"], got["keyring_folder"]) == (str(into / backup_id), str(into / keyring_id))
+    assert {p.name: _sha256_of(p) for p in (into / backup_id).iterdir()} == hashes
+    assert got["held_against"] == ["the ledger's backup.offsite entry",
+                                   "the backup's sealed manifest"]
+    assert sorted(p.name for p in into.iterdir()) == sorted([backup_id, keyring_id])
+    again = cli("backup", "fetch", "--into", str(into), "--as", "li.archive")
+    assert again.status == 1 and "already exists" in again.stderr, again.stderr
+    target = drill.scratch_database(database_url)
+    try:
+        restored = cli("backup", "restore", got["folder"], "--into", target,
+                       "--keyring", got["keyring_folder"], "--as", "li.archive")
+        assert restored.status == 0, restored.stderr
+        assert restored.json()["rows"] == summary["rows"]
+    finally:
+        drill.drop_database(target)
+
+    monkeypatch.setenv("DOSSIER_DATABASE_URL", f"{database_url}_gone")  # no such database
+    into = tmp_path / "fetched-without-the-system-of-record"
+    fetch = ("backup", "fetch", "--into", str(into))
+    lost = cli(*fetch, "--as", "li.archive")
+    assert lost.status == 2 and "--system-of-record-lost" in lost.stderr, lost.stderr
+    unnamed = cli(*fetch, "--system-of-record-lost")
+    assert unnamed.status == 1 and "--from s3://" in unnamed.stderr, unnamed.stderr
+    keyring_manifest = next(o["key"] for o in shipped["keyring"]
+                            if o["key"].endswith(manifest.MANIFEST))
+    other = s3.get_object(Bucket=bucket, Key=keyring_manifest)["Body"].read()  # MAC valid
+    manifest_key = shipped["uri"].split(f"s3://{bucket}/", 1)[1] + f"/{manifest.MANIFEST}"
+    forged = s3.put_object(Bucket=bucket, Key=manifest_key, Body=other)
+    replayed = cli(*fetch, "--system-of-record-lost", "--from", shipped["uri"])
+    assert replayed.status == 1, replayed.stderr
+    assert f"is the manifest of {keyring_id}, not of {backup_id}" in replayed.stderr
+    assert list(into.iterdir()) == []  # nothing kept of a copy that failed
+    s3.delete_object(Bucket=bucket, Key=manifest_key, VersionId=forged["VersionId"])
+    recovered = cli(*fetch, "--system-of-record-lost", "--from", shipped["uri"])
+    assert recovered.status == 0, recovered.stderr
+    assert recovered.json()["held_against"] == ["the backup's sealed manifest"]
+    assert {p.name: _sha256_of(p) for p in (into / backup_id).iterdir()} == hashes
+
+
 def test_a_missing_altered_or_swapped_segment_is_named(locked_bucket, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Restoring from the off-site copy names every segment that is not what its index

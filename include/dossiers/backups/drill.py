@@ -166,7 +166,7 @@ def drill_offsite(url: str, who: Actor | str | None, backup_id: str | None = Non
                   ) -> dict[str, Any]:
     """The quarterly drill from the off-site copy itself (Art. 18): read it back from S3,
     then restore and check it like any drill."""
-    from dossiers.backups import offsite
+    from dossiers.backups import offsite, recovery
 
     with db.transaction(db.get_engine(url)) as conn:
         backup_id = backup_id or catalogue.newest_offsite(conn)
@@ -180,16 +180,13 @@ def drill_offsite(url: str, who: Actor | str | None, backup_id: str | None = Non
         if details is None:  # the catalogue names a copy the ledger never recorded
             _record_failed(url, who, backup_id, started_at, [
                 f"{row['offsite_uri']}: no ledger entry records this off-site copy"])
-        try:  # the copy read back is held against the ledger's record of what was shipped
-            folder = offsite.fetch(row["offsite_uri"], work / "full",
-                                   offsite.Shipped.from_details(details))
-            keyring_folder = offsite.fetch(
-                offsite.keyring_uri(row["offsite_uri"], str(row["keyring_backup_id"])),
-                work / "keyring", offsite.Shipped.from_details(details.get("keyring_objects") or {}))
-        except offsite.OffsiteCopyDamaged as exc:  # Art. 18: the copy itself fails the drill
+        try:  # the copy read back is held against the ledger's record and its manifest
+            fetched = recovery.fetch_into(row["offsite_uri"], work,
+                                          BackupKey.from_file(create=False), details)
+        except (offsite.OffsiteCopyDamaged, manifest.ManifestProblem) as exc:  # Art. 18
             _record_failed(url, who, backup_id, started_at, [str(exc)])
-        return drill(url, who, backup_id, source=DrillSource.OFFSITE, folder=folder,
-                     keyring_folder=keyring_folder)
+        return drill(url, who, backup_id, source=DrillSource.OFFSITE, folder=fetched.folder,
+                     keyring_folder=fetched.keyring_folder)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

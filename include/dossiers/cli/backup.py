@@ -3,7 +3,7 @@
 ``run`` takes one (database, documents, and the key ring's own backup); ``list`` shows the
 catalogue; ``verify FILE`` opens every byte of a backup (exit 1 naming what is wrong);
 ``restore FILE --into URL`` restores one into an empty database, only after all of it
-opened, and records it in both ledgers.
+opened, and records it in both ledgers; ``fetch`` reads an off-site copy back to disk for it.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dossiers.backups import catalogue, drill, full, offsite, restore, verify
+from dossiers.backups import catalogue, drill, full, offsite, recovery, restore, verify
 from dossiers.backups.documents import local_store, source_store
+from dossiers.backups.settings import BackupKey
 from dossiers.cli.shared import Group, command, noun, print_json
 from dossiers.core import db, directory
-from dossiers.core.errors import CannotRun, Refused, Unreachable
+from dossiers.core.errors import CannotRun, NotFound, Refused, Unreachable
 from dossiers.core.permissions import Action, authorize
 
 
@@ -88,6 +89,43 @@ def cmd_backup_offsite(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup_fetch(args: argparse.Namespace) -> int:
+    """Authorized in the system of record, and held against its ledger, while it answers;
+    with ``--system-of-record-lost`` (only while it does not) the copy named by ``--from``
+    is held against its sealed manifest alone: whoever holds the off-site store's
+    credentials and the backup key fetches it, and the restore that follows authorizes."""
+    into, key = Path(args.into), BackupKey.from_file(create=False)
+    try:
+        with db.transaction() as conn:
+            actor = directory.load_actor(conn, args.acting_user)
+            if not args.system_of_record_lost:
+                authorize(conn, actor, Action.BACKUP_RUN, subject="backup fetch")
+                backup_id = args.backup_id or catalogue.newest_offsite(conn)
+                row = catalogue.get(conn, backup_id)
+                shipment = catalogue.offsite_shipment(conn, backup_id)
+    except Unreachable as lost:
+        if not args.system_of_record_lost:
+            raise CannotRun(f"{lost}; if it is lost, fetch with --system-of-record-lost --from "
+                            "s3://…/full/<backup id>") from None
+        if not args.from_uri:
+            raise Refused("name the off-site copy: --from s3://bucket/prefix/full/<backup id> "
+                          "(the backup report lists each copy's address)",
+                          record="backup fetch", field="from") from None
+        print_json(recovery.fetch_copy(args.from_uri, into, key).as_dict())
+        return 0
+    if args.system_of_record_lost or args.from_uri:
+        raise Refused("the system of record answers: fetch without --system-of-record-lost and "
+                      "--from (the catalogue and the ledger name the copy)",
+                      record="backup fetch", field="system-of-record-lost")
+    if row is None or not row["offsite_uri"]:
+        raise NotFound("this backup has no off-site copy", record=f"backup {backup_id}")
+    if shipment is None:
+        raise Refused(f"no ledger entry records the off-site copy {row['offsite_uri']}",
+                      record=f"backup {backup_id}")
+    print_json(recovery.fetch_copy(row["offsite_uri"], into, key, shipment).as_dict())
+    return 0
+
+
 def register(nouns: Group) -> None:
     backup = noun(nouns, "backup", "full backups, their drills and off-site copies (Arts. 14, 18)")
     run = command(backup, "run", cmd_backup_run,
@@ -127,3 +165,16 @@ def register(nouns: Group) -> None:
                    "$DOSSIER_BACKUP_OFFSITE (S3, Object Lock), read back and hash-checked")
     ship.add_argument("backup_id", nargs="?", metavar="BACKUP_ID",
                       help="default: the newest verified full backup")
+    get = command(backup, "fetch", cmd_backup_fetch,
+                  "read an off-site copy and its key ring's back into a folder (segments "
+                  "reassembled), held against the ledger and the sealed manifest, for `backup "
+                  "restore`")
+    get.add_argument("backup_id", nargs="?", metavar="BACKUP_ID",
+                     help="default: the newest backup shipped off-site")
+    get.add_argument("--into", required=True, metavar="DIR",
+                     help="the folder to fetch into (as DIR/<backup id>, DIR/<key ring id>)")
+    get.add_argument("--from", dest="from_uri", metavar="S3_URI",
+                     help="with --system-of-record-lost: the copy, s3://bucket/prefix/full/<id>")
+    get.add_argument("--system-of-record-lost", action="store_true",
+                     help="disaster recovery: the dossier database is gone (refused while it "
+                          "answers); the copy is held against its sealed manifest alone")
