@@ -623,31 +623,46 @@ def test_a_large_backup_goes_off_site_in_segments_and_is_restored_from_them(
     from_offsite = drill.drill_offsite(database_url, None)
     assert from_offsite["ok"] and from_offsite["rows"] == summary["rows"]
 
-    damaged = segmented[0]["segments"][1]["key"]  # the drill from a damaged copy fails, named
+    damaged = segmented[0]["segments"][1]["key"]  # a new version over a locked segment
     s3.put_object(Bucket=bucket, Key=damaged, Body=b"not the segment")
-    with pytest.raises(DrillFailed) as failed:
-        drill.drill_offsite(database_url, None)
+    from_offsite = drill.drill_offsite(database_url, None)  # reads the version shipped
+    assert from_offsite["ok"] and [u.split(" ")[0] for u in
+                                   from_offsite["unrecorded_versions"]] == [damaged]
+    with pytest.raises(offsite.OffsiteCopyDamaged) as failed:  # without the ledger: the newest
+        offsite.fetch(shipped["uri"], tmp_path / "newest")
     assert f"segment 2 of {len(segmented[0]['segments'])} ({damaged}) was altered" in str(
         failed.value)
     with db.transaction() as conn:
         drills = conn.execute(text("SELECT source, ok FROM backup_drill ORDER BY id")).all()
-    assert [tuple(d) for d in drills] == [("vault", True), ("offsite", True),
-                                          ("offsite", False)]
+    assert [tuple(d) for d in drills] == [("vault", True), ("offsite", True), ("offsite", True)]
+
+    later = full.run_backup(database_url, None, documents)  # a copy no ledger entry records
+    with db.transaction() as conn:
+        conn.execute(text("UPDATE backup SET offsite_uri = :u, offsite_at = now() WHERE id = :i"),
+                     {"u": shipped["uri"], "i": later["backup_id"]})
+    with pytest.raises(DrillFailed) as failed:
+        drill.drill_offsite(database_url, None, later["backup_id"])
+    assert "no ledger entry records this off-site copy" in str(failed.value)
+    with db.transaction() as conn:
+        drilled = conn.execute(text("SELECT ok FROM backup_drill WHERE backup_id = :i"),
+                               {"i": later["backup_id"]}).scalars().all()
+    assert drilled == [False]
 
 
-def test_an_off_site_copy_rewritten_in_the_bucket_is_held_against_the_ledger(
+def test_an_off_site_copy_rewritten_in_the_bucket_is_restored_as_shipped(
         dossiers, database_url: str, vault: Path, tmp_path: Path, documents, locked_bucket,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Someone who can write to the bucket but not to the ledger puts a new version of an
-    object over the locked one: another backup's manifest (sealed by the same key), or a
-    segment index consistent with itself (its own segment, sizes and hashes). The drill
-    from the off-site copy names what is not what the ledger recorded at shipping, and
-    passes again once that version is gone."""
+    """Someone who can write to the bucket but not to the ledger puts new versions over the
+    locked objects (locked in their turn, nobody could delete them): another backup's
+    manifest (sealed by the same key, its MAC valid) and a segment index consistent with
+    itself. The drill reads each object at the version the ledger recorded, restores the
+    copy as shipped and names the versions it did not read. A ledger entry older than the
+    versions (files and segments only) holds the copy read back against them instead and
+    names what is not what was shipped."""
     import hashlib
     import json
 
-    from dossiers.backups import drill, offsite
-    from dossiers.backups.errors import DrillFailed
+    from dossiers.backups import catalogue, drill, offsite
 
     s3, bucket = locked_bucket
     monkeypatch.setattr(offsite, "SEGMENT", 1 << 20)  # the 3 MiB documents file: segments
@@ -658,13 +673,7 @@ def test_an_off_site_copy_rewritten_in_the_bucket_is_held_against_the_ledger(
 
     manifest_key = f"{prefix}/{manifest.MANIFEST}"  # another backup's, its MAC as valid
     other = (Path(summary["keyring_location"]) / manifest.MANIFEST).read_bytes()
-    forged = s3.put_object(Bucket=bucket, Key=manifest_key, Body=other)
-    with pytest.raises(DrillFailed) as failed:
-        drill.drill_offsite(database_url, None)
-    assert f"{manifest.MANIFEST} differs from what was shipped" in str(failed.value)
-    s3.delete_object(Bucket=bucket, Key=manifest_key, VersionId=forged["VersionId"])
-    assert drill.drill_offsite(database_url, None)["ok"]
-
+    forged_manifest = s3.put_object(Bucket=bucket, Key=manifest_key, Body=other)
     segmented = next(o for o in shipped["objects"] if "segments" in o)
     index = json.loads(s3.get_object(Bucket=bucket, Key=segmented["key"])["Body"].read())
     body = b"forged segment"
@@ -672,25 +681,49 @@ def test_an_off_site_copy_rewritten_in_the_bucket_is_held_against_the_ledger(
     s3.put_object(Bucket=bucket, Key=forged_key, Body=body)
     index.update(size=len(body), sha256=hashlib.sha256(body).hexdigest(), segments=[
         {"n": 1, "key": forged_key, "size": len(body), "sha256": hashlib.sha256(body).hexdigest()}])
-    s3.put_object(Bucket=bucket, Key=segmented["key"], Body=json.dumps(index).encode())
-    with pytest.raises(DrillFailed) as failed:
-        drill.drill_offsite(database_url, None)
+    forged_index = s3.put_object(Bucket=bucket, Key=segmented["key"],
+                                 Body=json.dumps(index).encode())
+
+    drilled = drill.drill_offsite(database_url, None)
+    assert drilled["ok"] and drilled["rows"] == summary["rows"]
+    assert drilled["documents"] == summary["documents"]
+    unrecorded = drilled["unrecorded_versions"]
+    assert len(unrecorded) == 3, unrecorded
+    assert any(u.startswith(f"{manifest_key} (version {forged_manifest['VersionId']}")
+               for u in unrecorded)
+    assert any(u.startswith(f"{segmented['key']} (version {forged_index['VersionId']}")
+               for u in unrecorded)
+    assert any(u.startswith(forged_key) for u in unrecorded)
+
+    with db.transaction() as conn:  # as an entry written before the versions were recorded
+        details = catalogue.offsite_shipment(conn, summary["backup_id"])
+    assert details is not None and len(details["versions"]) == len(shipped["objects"]) + len(
+        segmented["segments"])
+    unversioned = offsite.Shipped(details["files"], details["segments"], {})
+    with pytest.raises(offsite.OffsiteCopyDamaged) as damaged:
+        offsite.fetch(shipped["uri"], tmp_path / "index", unversioned)
     assert (f"lists other segments for {segmented['file']} than the ledger recorded"
-            in str(failed.value))
+            in str(damaged.value))
+    s3.delete_object(Bucket=bucket, Key=segmented["key"], VersionId=forged_index["VersionId"])
+    with pytest.raises(offsite.OffsiteCopyDamaged) as damaged:
+        offsite.fetch(shipped["uri"], tmp_path / "manifest", unversioned)
+    assert f"{manifest.MANIFEST} differs from what was shipped" in str(damaged.value)
+    s3.delete_object(Bucket=bucket, Key=manifest_key, VersionId=forged_manifest["VersionId"])
+    assert offsite.fetch(shipped["uri"], tmp_path / "as-shipped", unversioned).is_dir()
     with db.transaction() as conn:
         drills = conn.execute(text("SELECT source, ok FROM backup_drill ORDER BY id")).all()
-    assert [tuple(d) for d in drills] == [("vault", True), ("offsite", False), ("offsite", True),
-                                          ("offsite", False)]
+    assert [tuple(d) for d in drills] == [("vault", True), ("offsite", True)]
 
 
 def test_the_off_site_copy_is_fetched_back_for_a_restore_when_the_vault_is_lost(
         dossiers, cli, database_url: str, vault: Path, tmp_path: Path, documents, locked_bucket,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Art. 18 (restore quickly after failure or loss): with the vault gone, `backup fetch`
-    reads the off-site copy and its key ring's back (segments reassembled, held against the
-    ledger) and `backup restore` restores them whole. With the system of record gone too,
-    the copy named by --from is held against its sealed manifest: another backup's manifest
-    put in its place is refused and nothing of that copy is kept."""
+    reads the off-site copy and its key ring's back (segments reassembled, each object at
+    the version the ledger recorded: another backup's manifest written over the shipped one
+    is named, not read) and `backup restore` restores them whole. With the system of record
+    gone too, the copy named by --from is held against its sealed manifest: that forged
+    manifest is refused and nothing of the copy is kept."""
     import shutil
 
     from dossiers.backups import drill, offsite
@@ -702,6 +735,10 @@ def test_the_off_site_copy_is_fetched_back_for_a_restore_when_the_vault_is_lost(
     shipped = offsite.ship(database_url, None)
     backup_id, keyring_id = summary["backup_id"], Path(summary["keyring_location"]).name
     hashes = {p.name: _sha256_of(p) for p in Path(summary["location"]).iterdir()}
+    keyring_manifest = Path(summary["keyring_location"]) / manifest.MANIFEST
+    manifest_key = shipped["uri"].split(f"s3://{bucket}/", 1)[1] + f"/{manifest.MANIFEST}"
+    forged = s3.put_object(Bucket=bucket, Key=manifest_key,  # another backup's: MAC valid
+                           Body=keyring_manifest.read_bytes())
     for lost in (summary["location"], summary["keyring_location"]):  # the vault is lost
         shutil.rmtree(lost)
 
@@ -713,6 +750,8 @@ def test_the_off_site_copy_is_fetched_back_for_a_restore_when_the_vault_is_lost(
     assert {p.name: _sha256_of(p) for p in (into / backup_id).iterdir()} == hashes
     assert got["held_against"] == ["the ledger's backup.offsite entry",
                                    "the backup's sealed manifest"]
+    [unread] = got["unrecorded_versions"]  # the forged manifest: named, not read
+    assert unread.startswith(f"{manifest_key} (version {forged['VersionId']}, ")
     assert sorted(p.name for p in into.iterdir()) == sorted([backup_id, keyring_id])
     again = cli("backup", "fetch", "--into", str(into), "--as", "li.archive")
     assert again.status == 1 and "already exists" in again.stderr, again.stderr
@@ -732,11 +771,6 @@ def test_the_off_site_copy_is_fetched_back_for_a_restore_when_the_vault_is_lost(
     assert lost.status == 2 and "--system-of-record-lost" in lost.stderr, lost.stderr
     unnamed = cli(*fetch, "--system-of-record-lost")
     assert unnamed.status == 1 and "--from s3://" in unnamed.stderr, unnamed.stderr
-    keyring_manifest = next(o["key"] for o in shipped["keyring"]
-                            if o["key"].endswith(manifest.MANIFEST))
-    other = s3.get_object(Bucket=bucket, Key=keyring_manifest)["Body"].read()  # MAC valid
-    manifest_key = shipped["uri"].split(f"s3://{bucket}/", 1)[1] + f"/{manifest.MANIFEST}"
-    forged = s3.put_object(Bucket=bucket, Key=manifest_key, Body=other)
     replayed = cli(*fetch, "--system-of-record-lost", "--from", shipped["uri"])
     assert replayed.status == 1, replayed.stderr
     assert f"is the manifest of {keyring_id}, not of {backup_id}" in replayed.stderr

@@ -22,6 +22,7 @@ recording itself: the DAG fails loudly and ops are mailed.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 import subprocess
@@ -45,6 +46,8 @@ from dossiers.core.errors import DossierError, NotFound
 from dossiers.core.objects import ObjectStore
 from dossiers.core.permissions import Action, Actor, authorize
 from dossiers.core.vocabulary import DrillSource
+
+log = logging.getLogger(__name__)
 
 
 def _admin_url(url: str, database: str) -> str:
@@ -185,8 +188,12 @@ def drill_offsite(url: str, who: Actor | str | None, backup_id: str | None = Non
                                           BackupKey.from_file(create=False), details)
         except (offsite.OffsiteCopyDamaged, manifest.ManifestProblem) as exc:  # Art. 18
             _record_failed(url, who, backup_id, started_at, [str(exc)])
-        return drill(url, who, backup_id, source=DrillSource.OFFSITE, folder=fetched.folder,
-                     keyring_folder=fetched.keyring_folder)
+        result = drill(url, who, backup_id, source=DrillSource.OFFSITE, folder=fetched.folder,
+                       keyring_folder=fetched.keyring_folder)
+        if fetched.unrecorded:  # not read, so not a failure; but nothing of ours wrote them
+            log.warning("off-site copy of %s: object versions the ledger does not record "
+                        "(not read): %s", backup_id, "; ".join(fetched.unrecorded))
+        return {**result, "unrecorded_versions": list(fetched.unrecorded)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

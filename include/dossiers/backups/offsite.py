@@ -17,7 +17,8 @@ compared with the one computed locally (:data:`READ_BACKS` at once, so the read-
 up with the upload) — so the read-back costs about one segment's GET after the upload
 instead of a GET of the whole file.
 :func:`fetch` reassembles the file from the index and names every segment missing, altered
-or out of place.
+or out of place. Each object's S3 version is recorded in the ledger with what was shipped
+(:class:`Shipped`), and read back at that version.
 
 A backup's small objects (the key ring's backup, the manifest, the index) travel beside the
 segments rather than before or after them (:func:`_ship_backup`); the manifest is uploaded
@@ -151,7 +152,7 @@ def _read_back(client: Any, bucket: str, key: str, until: datetime, local: Any,
         raise CannotRun(f"off-site copy: {key} read back differs from {name}")
     return {"key": key, "size": head["ContentLength"], "sha256": local_hex,
             "retain_until": retained.isoformat(), "mode": retention["Mode"],
-            "read_back": read_back}
+            "read_back": read_back, "version_id": head.get("VersionId")}
 
 
 def ship_file(client: Any, bucket: str, key: str, path: Path, until: datetime, *,
@@ -481,31 +482,46 @@ def ship(url: str, who: Actor | str | None, backup_id: str | None = None, *,
 class Shipped:
     """What the ledger recorded of an off-site copy when it was shipped (the
     ``backup.offsite`` entry): each file of the backup's folder by name, ``[size, sha256]``,
-    and each segmented file's segments, ``[key, size, sha256]`` in order. :func:`fetch`
-    holds the copy read back against it, so a listing rewritten in the bucket (a new
-    version of an index or a manifest, consistent with itself) is caught and named there,
-    not trusted: the ledger, hash-chained and anchored, is the record of what went off-site."""
+    each segmented file's segments, ``[key, size, sha256]`` in order, and each object's S3
+    version by key. :func:`fetch` reads those versions, the ones locked when they were
+    shipped, so a new version written over one later (locked in its turn, so nobody can
+    delete it) neither stops a restore nor slips into it. An entry written before the
+    versions were recorded is held against the files and segments instead: a listing
+    rewritten in the bucket (a new version of an index or a manifest, consistent with
+    itself) is caught and named there, not trusted. The ledger, hash-chained and anchored,
+    is the record of what went off-site."""
 
     files: dict[str, list[Any]]
     segments: dict[str, list[list[Any]]]
+    versions: dict[str, str]
 
     @classmethod
     def of(cls, shipped: list[dict[str, Any]]) -> Shipped:
         """From what :func:`_ship_backup` returns (a segmented file is named by ``file``,
-        its size and hash the whole file's; any other object by its key's last part)."""
+        its size and hash the whole file's, its key and version its index's; any other
+        object by its key's last part)."""
+        objects = [*shipped, *(g for o in shipped for g in o.get("segments", ()))]
         return cls({o.get("file") or o["key"].rsplit("/", 1)[-1]: [o["size"], o["sha256"]]
                     for o in shipped},
                    {o["file"]: [[g["key"], g["size"], g["sha256"]] for g in o["segments"]]
-                    for o in shipped if "segments" in o})
+                    for o in shipped if "segments" in o},
+                   {o["key"]: o["version_id"] for o in objects if o.get("version_id")})
 
     @classmethod
     def from_details(cls, details: dict[str, Any]) -> Shipped:
         """From a ledger entry's details (an entry written before the files were recorded
         has only the segments: then only they are held against the copy)."""
-        return cls(details.get("files") or {}, details.get("segments") or {})
+        return cls(details.get("files") or {}, details.get("segments") or {},
+                   details.get("versions") or {})
 
     def as_details(self) -> dict[str, Any]:
-        return {"files": self.files, "segments": self.segments}
+        return {"files": self.files, "segments": self.segments, "versions": self.versions}
+
+    def version(self, key: str) -> dict[str, str]:
+        """The arguments that read ``key`` as shipped (none when its version is not
+        recorded: then its newest version is read)."""
+        found = self.versions.get(key)
+        return {"VersionId": found} if found else {}
 
     def problems(self, folder: Path, uri: str, reassembled: set[str]) -> list[str]:
         """Each file fetched into ``folder`` that is not the one shipped, or missing. The
@@ -542,7 +558,9 @@ def _fetch_segmented(client: Any, bucket: str, index_key: str, folder: Path,
     is refused before any of them is read."""
     from botocore.exceptions import ClientError
 
-    index = json.loads(client.get_object(Bucket=bucket, Key=index_key)["Body"].read())
+    shipped_as = shipped.version if shipped is not None else _newest
+    index = json.loads(client.get_object(Bucket=bucket, Key=index_key,
+                                         **shipped_as(index_key))["Body"].read())
     listed = index["segments"]
     name = str(index["file"])
     if name.startswith(".") or index_key.rsplit("/", 1)[-1] != name + INDEX_SUFFIX:
@@ -562,9 +580,10 @@ def _fetch_segmented(client: Any, bucket: str, index_key: str, folder: Path,
             if segment["n"] != position:
                 problems.append(f"{what} is listed out of order (as {segment['n']})")
             try:
-                body = client.get_object(Bucket=bucket, Key=segment["key"])["Body"]
+                body = client.get_object(Bucket=bucket, Key=segment["key"],
+                                         **shipped_as(segment["key"]))["Body"]
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+                if not _missing(exc):
                     raise
                 problems.append(f"{what} is missing off-site")
                 continue
@@ -588,14 +607,31 @@ def _fetch_segmented(client: Any, bucket: str, index_key: str, folder: Path,
     return problems
 
 
+def _newest(key: str) -> dict[str, str]:
+    return {}
+
+
+def _missing(exc: Any) -> bool:
+    """A ClientError saying the object (or the version asked for) is not there."""
+    return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchVersion", "404")
+
+
+def _listed_keys(client: Any, bucket: str, prefix: str) -> Iterator[str]:
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket,
+                                                                 Prefix=prefix + "/"):
+        yield from (item["Key"] for item in page.get("Contents", []))
+
+
 def fetch(uri: str, into: Path, shipped: Shipped | None = None) -> Path:
     """Download the off-site backup folder at ``uri`` into ``into``; returns its folder.
 
-    A segmented file is reassembled from its index (:func:`_fetch_segmented`); a segment
-    missing, altered or out of place raises :class:`OffsiteCopyDamaged` naming each one, as
-    does, with ``shipped`` (the ledger's record of the shipment), any file or index that is
-    not what was shipped. Segments no index lists (left by an interrupted, retried
-    shipment: locked, so never deleted) are not read."""
+    With ``shipped`` (the ledger's record of the shipment) the objects it records are read,
+    each at the version it records (:class:`Shipped`); without, or for an entry older than
+    the versions, the objects listed under ``uri`` now. A segmented file is reassembled
+    from its index (:func:`_fetch_segmented`); a segment missing, altered or out of place
+    raises :class:`OffsiteCopyDamaged` naming each one, as does, with ``shipped``, any file
+    or index that is not what was shipped. Segments no index lists (left by an interrupted,
+    retried shipment: locked, so never deleted) are not read."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, prefix = _split(uri)
@@ -604,18 +640,24 @@ def fetch(uri: str, into: Path, shipped: Shipped | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     reassembled: set[str] = set()
+    shipped_as = shipped.version if shipped is not None else _newest
     try:
-        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
-        for page in pages:
-            for item in page.get("Contents", []):
-                name = item["Key"][len(prefix) + 1:]
-                if "/" in name:  # a segment: read through its index
-                    continue
+        keys = sorted(shipped.versions) if shipped is not None and shipped.versions \
+            else _listed_keys(client, bucket, prefix)
+        for key in keys:
+            name = key[len(prefix) + 1:]
+            if not key.startswith(prefix + "/") or "/" in name:  # a segment: read through its index
+                continue
+            try:
                 if name.endswith(INDEX_SUFFIX):
-                    problems += _fetch_segmented(client, bucket, item["Key"], folder, shipped)
+                    problems += _fetch_segmented(client, bucket, key, folder, shipped)
                     reassembled.add(name.removesuffix(INDEX_SUFFIX))
                 else:
-                    client.download_file(bucket, item["Key"], str(folder / name))
+                    client.download_file(bucket, key, str(folder / name),
+                                         ExtraArgs=shipped_as(key))
+            except ClientError as exc:
+                if not _missing(exc):  # a recorded object gone: named by Shipped.problems
+                    raise
     except (BotoCoreError, ClientError) as exc:
         raise _failed(client, f"reading {uri}", exc) from None
     if shipped is not None and not problems:
@@ -625,6 +667,30 @@ def fetch(uri: str, into: Path, shipped: Shipped | None = None) -> Path:
     if not any(folder.iterdir()):
         raise NotFound(f"nothing off-site at {uri}", record="backup")
     return folder
+
+
+def unrecorded_versions(uri: str, shipped: Shipped) -> list[str]:
+    """Each object version under ``uri`` that ``shipped`` does not record: a version written
+    over a shipped object, an object added, or one left by an earlier or interrupted
+    shipment. :func:`fetch` does not read them; the off-site drill names them, since
+    nothing else of ours writes there."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if not shipped.versions:
+        return []
+    bucket, prefix = _split(uri)
+    client = s3_client()
+    found: list[str] = []
+    try:
+        for page in client.get_paginator("list_object_versions").paginate(
+                Bucket=bucket, Prefix=prefix + "/"):
+            for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                if shipped.versions.get(v["Key"]) != v["VersionId"]:
+                    found.append(f"{v['Key']} (version {v['VersionId']}, "
+                                 f"{v['LastModified'].isoformat()})")
+    except (BotoCoreError, ClientError) as exc:
+        raise _failed(client, f"listing the versions under {uri}", exc) from None
+    return sorted(found)
 
 
 def keyring_uri(backup_uri: str, keyring_backup_id: str) -> str:

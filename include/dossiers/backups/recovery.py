@@ -6,14 +6,17 @@ When the vault is lost with the rest, the monthly off-site copy is what is left.
 belongs to back into a folder, reassembling segmented files, ready for ``dossier backup
 restore``. What comes back is held against two records before it is kept:
 
-- the ledger's ``backup.offsite`` entry, when the system of record answers (each file and
-  segment as shipped: :class:`offsite.Shipped`);
+- the ledger's ``backup.offsite`` entry, when the system of record answers: each file and
+  segment as shipped, read at the S3 version locked when it was shipped, whatever was
+  written over it since (:class:`offsite.Shipped`; versions written since are named, not
+  read);
 - always, the backup's own manifest, sealed by the backup key: it must be the manifest of
   the backup the address names (not another backup's, replayed under its name), and the
   key ring's backup must be the one it names (the SHA-256 of that backup's manifest).
 
 So with the system of record lost, someone who can write to the bucket but does not hold
-the backup key cannot slip another copy in. Nothing is kept of a copy that fails: it is
+the backup key cannot slip another copy in (there the newest versions are read, and a
+version written over the shipped one is refused, named). Nothing is kept of a copy that fails: it is
 fetched into a hidden folder beside the destination and only moved into place whole.
 """
 
@@ -41,11 +44,14 @@ class Fetched:
     folder: Path
     keyring_folder: Path
     held_against: tuple[str, ...]
+    #: Object versions found off-site that the ledger does not record as shipped (not read).
+    unrecorded: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"backup_id": self.backup_id, "uri": self.uri, "folder": str(self.folder),
                 "keyring_folder": str(self.keyring_folder),
                 "held_against": list(self.held_against),
+                "unrecorded_versions": list(self.unrecorded),
                 "restore": f"dossier backup restore {self.folder} --keyring "
                            f"{self.keyring_folder} --into postgresql://…/empty"}
 
@@ -77,7 +83,8 @@ def fetch_copy(uri: str, into: Path, key: BackupKey,
                           record=f"backup {backup_id}", field="into")
         folder = fetched.folder.rename(into / backup_id)
         keyring_folder = fetched.keyring_folder.rename(into / keyring_id)
-        return Fetched(backup_id, uri, folder, keyring_folder, fetched.held_against)
+        return Fetched(backup_id, uri, folder, keyring_folder, fetched.held_against,
+                       fetched.unrecorded)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -87,7 +94,8 @@ def fetch_into(uri: str, work: Path, key: BackupKey,
     """:func:`fetch_copy` into a scratch folder ``work`` (``work/full/<backup id>``,
     ``work/keyring/<id>``), which the caller removes: the off-site drill's reading too."""
     backup_id = backup_id_of(uri)
-    folder = offsite.fetch(uri, work / "full", _shipped(shipment))
+    shipped = _shipped(shipment)
+    folder = offsite.fetch(uri, work / "full", shipped)
     body = manifest.read(folder, key)  # its MAC: sealed by the backup key
     if body.get("backup_id") != backup_id:
         raise offsite.OffsiteCopyDamaged(
@@ -98,17 +106,21 @@ def fetch_into(uri: str, work: Path, key: BackupKey,
         raise offsite.OffsiteCopyDamaged(f"{manifest.MANIFEST} names no key ring backup",
                                          record=uri)
     keyring_uri = offsite.keyring_uri(uri, str(named["backup_id"]))
-    keyring_folder = offsite.fetch(keyring_uri, work / "keyring",
-                                   _shipped(None if shipment is None
-                                            else shipment.get("keyring_objects")))
+    keyring_shipped = _shipped(None if shipment is None else shipment.get("keyring_objects"))
+    keyring_folder = offsite.fetch(keyring_uri, work / "keyring", keyring_shipped)
     found = hashlib.sha256((keyring_folder / manifest.MANIFEST).read_bytes()).hexdigest()
     if found != named.get("manifest_sha256"):
         raise offsite.OffsiteCopyDamaged(
             f"the key ring backup's {manifest.MANIFEST} is not the one {backup_id} names "
             f"(SHA-256 {found[:16]}…)", record=keyring_uri)
-    held = ("the ledger's backup.offsite entry",) if shipment is not None else ()
+    if shipped is None:
+        return Fetched(backup_id, uri, folder, keyring_folder, ("the backup's sealed manifest",))
+    unrecorded = offsite.unrecorded_versions(uri, shipped)
+    if keyring_shipped is not None:
+        unrecorded += offsite.unrecorded_versions(keyring_uri, keyring_shipped)
     return Fetched(backup_id, uri, folder, keyring_folder,
-                   (*held, "the backup's sealed manifest"))
+                   ("the ledger's backup.offsite entry", "the backup's sealed manifest"),
+                   tuple(unrecorded))
 
 
 def _shipped(details: dict[str, Any] | None) -> offsite.Shipped | None:
