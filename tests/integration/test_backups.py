@@ -771,6 +771,9 @@ def test_the_off_site_copy_is_fetched_back_for_a_restore_when_the_vault_is_lost(
     assert lost.status == 2 and "--system-of-record-lost" in lost.stderr, lost.stderr
     unnamed = cli(*fetch, "--system-of-record-lost")
     assert unnamed.status == 1 and "--from s3://" in unnamed.stderr, unnamed.stderr
+    elsewhere = cli(*fetch, "--system-of-record-lost", "--from", f"s3://{bucket}/dossiers")
+    assert elsewhere.status == 1 and "not the address of a full backup's off-site copy" in (
+        elsewhere.stderr), elsewhere.stderr
     replayed = cli(*fetch, "--system-of-record-lost", "--from", shipped["uri"])
     assert replayed.status == 1, replayed.stderr
     assert f"is the manifest of {keyring_id}, not of {backup_id}" in replayed.stderr

@@ -16,13 +16,15 @@ restore``. What comes back is held against two records before it is kept:
 
 So with the system of record lost, someone who can write to the bucket but does not hold
 the backup key cannot slip another copy in (there the newest versions are read, and a
-version written over the shipped one is refused, named). Nothing is kept of a copy that fails: it is
-fetched into a hidden folder beside the destination and only moved into place whole.
+version written over the shipped one is refused, named). Nothing is kept of a copy that
+fails: it is fetched into a hidden folder beside the destination and only moved into place
+whole.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -56,9 +58,18 @@ class Fetched:
                            f"{self.keyring_folder} --into postgresql://…/empty"}
 
 
+#: The address of a full backup's off-site copy (what ``offsite.ship`` records).
+COPY_URI = re.compile(r"s3://[^/]+/(?:.+/)?full/(?P<backup_id>full-[^/]+)/?")
+
+
 def backup_id_of(uri: str) -> str:
-    """``s3://bucket/prefix/full/<backup id>`` -> the backup id."""
-    return uri.rstrip("/").rsplit("/", 1)[-1]
+    """``s3://bucket/prefix/full/<backup id>`` -> the backup id; :class:`Refused` for
+    anything else."""
+    found = COPY_URI.fullmatch(uri)
+    if found is None:
+        raise Refused(f"{uri!r} is not the address of a full backup's off-site copy "
+                      "(s3://bucket/prefix/full/full-…)", record="backup fetch", field="from")
+    return found["backup_id"]
 
 
 def fetch_copy(uri: str, into: Path, key: BackupKey,
@@ -70,10 +81,10 @@ def fetch_copy(uri: str, into: Path, key: BackupKey,
     should be, :class:`manifest.ManifestProblem` for a manifest the key does not open, or
     :class:`Refused` when a destination folder already exists; then nothing is left."""
     backup_id = backup_id_of(uri)
-    into.mkdir(parents=True, exist_ok=True)
     if (into / backup_id).exists():
         raise Refused(f"{into / backup_id} already exists: fetch into another folder",
                       record=f"backup {backup_id}", field="into")
+    into.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".fetching-", dir=into))
     try:
         fetched = fetch_into(uri, staging, key, shipment)
