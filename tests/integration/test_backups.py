@@ -719,11 +719,12 @@ def test_the_off_site_copy_is_fetched_back_for_a_restore_when_the_vault_is_lost(
         dossiers, cli, database_url: str, vault: Path, tmp_path: Path, documents, locked_bucket,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Art. 18 (restore quickly after failure or loss): with the vault gone, `backup fetch`
-    reads the off-site copy and its key ring's back (segments reassembled, each object at
-    the version the ledger recorded: another backup's manifest written over the shipped one
-    is named, not read) and `backup restore` restores them whole. With the system of record
-    gone too, the copy named by --from is held against its sealed manifest: that forged
-    manifest is refused and nothing of the copy is kept."""
+    reads the off-site copy and its key ring's back (segments reassembled) and `backup
+    restore` restores them whole, whatever someone who can write to the bucket put there
+    before or after the shipment: while the system of record answers, each object is read
+    at the version the ledger recorded; with it gone too, the copy named by --from proves
+    itself by its sealed manifest. Versions not read are named; a copy that cannot be read
+    whole is refused, named, and nothing of it is kept."""
     import shutil
 
     from dossiers.backups import drill, offsite
@@ -732,15 +733,21 @@ def test_the_off_site_copy_is_fetched_back_for_a_restore_when_the_vault_is_lost(
     monkeypatch.setattr(offsite, "SEGMENT", 1 << 20)  # the 3 MiB documents file: segments
     summary = full.run_backup(database_url, None, documents)
     drill.drill(database_url, None, summary["backup_id"])
-    shipped = offsite.ship(database_url, None)
     backup_id, keyring_id = summary["backup_id"], Path(summary["keyring_location"]).name
+    prefix = f"dossiers/full/{backup_id}"
+    other = (Path(summary["keyring_location"]) / manifest.MANIFEST).read_bytes()  # MAC valid
+    before = [s3.put_object(Bucket=bucket, Key=f"{prefix}/{name}", Body=body)  # written first
+              for name, body in ((manifest.MANIFEST, other), (full.DATABASE_FILE, b"forged"))]
+    shipped = offsite.ship(database_url, None)
+    assert shipped["uri"] == f"s3://{bucket}/{prefix}"
+    after = s3.put_object(Bucket=bucket, Key=f"{prefix}/{manifest.MANIFEST}", Body=other)
     hashes = {p.name: _sha256_of(p) for p in Path(summary["location"]).iterdir()}
-    keyring_manifest = Path(summary["keyring_location"]) / manifest.MANIFEST
-    manifest_key = shipped["uri"].split(f"s3://{bucket}/", 1)[1] + f"/{manifest.MANIFEST}"
-    forged = s3.put_object(Bucket=bucket, Key=manifest_key,  # another backup's: MAC valid
-                           Body=keyring_manifest.read_bytes())
     for lost in (summary["location"], summary["keyring_location"]):  # the vault is lost
         shutil.rmtree(lost)
+    forged = {v["VersionId"] for v in (*before, after)}
+
+    def unread(fetched: dict[str, Any]) -> set[str]:
+        return {u.split("(version ")[1].split(",")[0] for u in fetched["unrecorded_versions"]}
 
     into = tmp_path / "fetched"
     fetched = cli("backup", "fetch", "--into", str(into), "--as", "li.archive")
@@ -750,8 +757,7 @@ def test_the_off_site_copy_is_fetched_back_for_a_restore_when_the_vault_is_lost(
     assert {p.name: _sha256_of(p) for p in (into / backup_id).iterdir()} == hashes
     assert got["held_against"] == ["the ledger's backup.offsite entry",
                                    "the backup's sealed manifest"]
-    [unread] = got["unrecorded_versions"]  # the forged manifest: named, not read
-    assert unread.startswith(f"{manifest_key} (version {forged['VersionId']}, ")
+    assert unread(got) == forged
     assert sorted(p.name for p in into.iterdir()) == sorted([backup_id, keyring_id])
     again = cli("backup", "fetch", "--into", str(into), "--as", "li.archive")
     assert again.status == 1 and "already exists" in again.stderr, again.stderr
@@ -774,14 +780,17 @@ def test_the_off_site_copy_is_fetched_back_for_a_restore_when_the_vault_is_lost(
     elsewhere = cli(*fetch, "--system-of-record-lost", "--from", f"s3://{bucket}/dossiers")
     assert elsewhere.status == 1 and "not the address of a full backup's off-site copy" in (
         elsewhere.stderr), elsewhere.stderr
-    replayed = cli(*fetch, "--system-of-record-lost", "--from", shipped["uri"])
-    assert replayed.status == 1, replayed.stderr
-    assert f"is the manifest of {keyring_id}, not of {backup_id}" in replayed.stderr
+    # without the ledger, the first version of the database file is read: the forged one
+    first = cli(*fetch, "--system-of-record-lost", "--from", shipped["uri"])
+    assert first.status == 1, first.stderr
+    assert f"{full.DATABASE_FILE} differs from what its manifest records" in first.stderr
     assert list(into.iterdir()) == []  # nothing kept of a copy that failed
-    s3.delete_object(Bucket=bucket, Key=manifest_key, VersionId=forged["VersionId"])
+    s3.delete_object(Bucket=bucket, Key=f"{prefix}/{full.DATABASE_FILE}",  # not locked
+                     VersionId=before[1]["VersionId"])
     recovered = cli(*fetch, "--system-of-record-lost", "--from", shipped["uri"])
     assert recovered.status == 0, recovered.stderr
     assert recovered.json()["held_against"] == ["the backup's sealed manifest"]
+    assert unread(recovered.json()) == forged - {before[1]["VersionId"]}
     assert {p.name: _sha256_of(p) for p in (into / backup_id).iterdir()} == hashes
 
 

@@ -669,28 +669,34 @@ def fetch(uri: str, into: Path, shipped: Shipped | None = None) -> Path:
     return folder
 
 
+def listed_versions(uri: str) -> list[dict[str, Any]]:
+    """Every object version and delete marker under ``uri`` (S3's listing, each key's
+    newest first; ``DeleteMarker`` says which)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, prefix = _split(uri)
+    client = s3_client()
+    found: list[dict[str, Any]] = []
+    try:
+        for page in client.get_paginator("list_object_versions").paginate(
+                Bucket=bucket, Prefix=prefix + "/"):
+            found += [{**v, "DeleteMarker": False} for v in page.get("Versions", [])]
+            found += [{**v, "DeleteMarker": True} for v in page.get("DeleteMarkers", [])]
+    except (BotoCoreError, ClientError) as exc:
+        raise _failed(client, f"listing the versions under {uri}", exc) from None
+    return found
+
+
 def unrecorded_versions(uri: str, shipped: Shipped) -> list[str]:
     """Each object version under ``uri`` that ``shipped`` does not record: a version written
     over a shipped object, an object added, or one left by an earlier or interrupted
     shipment. :func:`fetch` does not read them; the off-site drill names them, since
     nothing else of ours writes there."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     if not shipped.versions:
         return []
-    bucket, prefix = _split(uri)
-    client = s3_client()
-    found: list[str] = []
-    try:
-        for page in client.get_paginator("list_object_versions").paginate(
-                Bucket=bucket, Prefix=prefix + "/"):
-            for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
-                if shipped.versions.get(v["Key"]) != v["VersionId"]:
-                    found.append(f"{v['Key']} (version {v['VersionId']}, "
-                                 f"{v['LastModified'].isoformat()})")
-    except (BotoCoreError, ClientError) as exc:
-        raise _failed(client, f"listing the versions under {uri}", exc) from None
-    return sorted(found)
+    return sorted(f"{v['Key']} (version {v['VersionId']}, {v['LastModified'].isoformat()})"
+                  for v in listed_versions(uri)
+                  if shipped.versions.get(v["Key"]) != v["VersionId"])
 
 
 def keyring_uri(backup_uri: str, keyring_backup_id: str) -> str:

@@ -4,21 +4,20 @@ failure or loss).
 When the vault is lost with the rest, the monthly off-site copy is what is left.
 :func:`fetch_copy` reads a full backup's copy and the copy of the key ring's backup it
 belongs to back into a folder, reassembling segmented files, ready for ``dossier backup
-restore``. What comes back is held against two records before it is kept:
+restore``. Objects in the bucket are locked, but anyone who can write there can put new
+versions over them, so which version is read, and what it is held against, matters:
 
-- the ledger's ``backup.offsite`` entry, when the system of record answers: each file and
-  segment as shipped, read at the S3 version locked when it was shipped, whatever was
-  written over it since (:class:`offsite.Shipped`; versions written since are named, not
-  read);
-- always, the backup's own manifest, sealed by the backup key: it must be the manifest of
-  the backup the address names (not another backup's, replayed under its name), and the
-  key ring's backup must be the one it names (the SHA-256 of that backup's manifest).
+- while the system of record answers, each object at the version the ledger's
+  ``backup.offsite`` entry recorded when it was shipped, held against the sizes, hashes
+  and segments recorded with it (:class:`offsite.Shipped`);
+- with it lost, the version of the manifest that proves itself (sealed by the backup key,
+  and this backup's, not another's replayed under its name), the key ring's manifest whose
+  SHA-256 it names, and of every other object the first version, the one shipped; every
+  file is then held against its manifest.
 
-So with the system of record lost, someone who can write to the bucket but does not hold
-the backup key cannot slip another copy in (there the newest versions are read, and a
-version written over the shipped one is refused, named). Nothing is kept of a copy that
-fails: it is fetched into a hidden folder beside the destination and only moved into place
-whole.
+Versions not read are named (``unrecorded_versions``): nothing of ours writes there after
+shipping. Nothing is kept of a copy that fails: it is fetched into a hidden folder beside
+the destination and only moved into place whole.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ import hashlib
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,36 +103,121 @@ def fetch_copy(uri: str, into: Path, key: BackupKey,
 def fetch_into(uri: str, work: Path, key: BackupKey,
                shipment: dict[str, Any] | None) -> Fetched:
     """:func:`fetch_copy` into a scratch folder ``work`` (``work/full/<backup id>``,
-    ``work/keyring/<id>``), which the caller removes: the off-site drill's reading too."""
+    ``work/keyring/<id>``), which the caller removes: the off-site drill's reading too.
+
+    Which version of each object is read: with the ledger's entry, the one it records;
+    without (:func:`_versions_without_the_ledger`), the manifest that proves itself and
+    each other object's first version, and then every file is held against its manifest
+    (size and SHA-256), the key ring's too."""
     backup_id = backup_id_of(uri)
-    shipped = _shipped(shipment)
+    shipped = (offsite.Shipped.from_details(shipment) if shipment is not None
+               else _versions_without_the_ledger(
+                   uri, lambda data: _not_this_manifest(data, key, backup_id)))
     folder = offsite.fetch(uri, work / "full", shipped)
-    body = manifest.read(folder, key)  # its MAC: sealed by the backup key
-    if body.get("backup_id") != backup_id:
-        raise offsite.OffsiteCopyDamaged(
-            f"{manifest.MANIFEST} is the manifest of {body.get('backup_id')}, not of "
-            f"{backup_id}: another backup's manifest was put in its place", record=uri)
+    body = _this_manifest(folder, key, uri, backup_id)
     named = body.get("keyring_backup") or {}
     if not named.get("backup_id"):
         raise offsite.OffsiteCopyDamaged(f"{manifest.MANIFEST} names no key ring backup",
                                          record=uri)
     keyring_uri = offsite.keyring_uri(uri, str(named["backup_id"]))
-    keyring_shipped = _shipped(None if shipment is None else shipment.get("keyring_objects"))
+
+    def not_named(data: bytes) -> str | None:
+        found = hashlib.sha256(data).hexdigest()
+        return None if found == named.get("manifest_sha256") else (
+            f"not the {manifest.MANIFEST} {backup_id} names (SHA-256 {found[:16]}…)")
+
+    keyring_shipped = (offsite.Shipped.from_details(shipment.get("keyring_objects") or {})
+                       if shipment is not None
+                       else _versions_without_the_ledger(keyring_uri, not_named))
     keyring_folder = offsite.fetch(keyring_uri, work / "keyring", keyring_shipped)
-    found = hashlib.sha256((keyring_folder / manifest.MANIFEST).read_bytes()).hexdigest()
-    if found != named.get("manifest_sha256"):
-        raise offsite.OffsiteCopyDamaged(
-            f"the key ring backup's {manifest.MANIFEST} is not the one {backup_id} names "
-            f"(SHA-256 {found[:16]}…)", record=keyring_uri)
-    if shipped is None:
-        return Fetched(backup_id, uri, folder, keyring_folder, ("the backup's sealed manifest",))
-    unrecorded = offsite.unrecorded_versions(uri, shipped)
-    if keyring_shipped is not None:
-        unrecorded += offsite.unrecorded_versions(keyring_uri, keyring_shipped)
+    if why := not_named((keyring_folder / manifest.MANIFEST).read_bytes()):
+        raise offsite.OffsiteCopyDamaged(f"the key ring backup's {manifest.MANIFEST} is {why}",
+                                         record=keyring_uri)
+    if shipment is None:
+        _files_as_recorded(folder, body, uri)
+        _files_as_recorded(keyring_folder, manifest.read(keyring_folder, key), keyring_uri)
+    unrecorded = (offsite.unrecorded_versions(uri, shipped)
+                  + offsite.unrecorded_versions(keyring_uri, keyring_shipped))
+    held = ("the ledger's backup.offsite entry",) if shipment is not None else ()
     return Fetched(backup_id, uri, folder, keyring_folder,
-                   ("the ledger's backup.offsite entry", "the backup's sealed manifest"),
-                   tuple(unrecorded))
+                   (*held, "the backup's sealed manifest"), tuple(unrecorded))
 
 
-def _shipped(details: dict[str, Any] | None) -> offsite.Shipped | None:
-    return None if details is None else offsite.Shipped.from_details(details)
+def _not_this_manifest(data: bytes, key: BackupKey, backup_id: str) -> str | None:
+    """Why ``data`` is not the sealed manifest of ``backup_id`` (None when it is)."""
+    with tempfile.TemporaryDirectory(prefix="dossier-manifest-") as scratch:
+        folder = Path(scratch) / backup_id
+        folder.mkdir()
+        (folder / manifest.MANIFEST).write_bytes(data)
+        try:
+            body = manifest.read(folder, key)  # its MAC: sealed by the backup key
+        except manifest.ManifestProblem as exc:
+            return f"not a manifest the backup key opens ({exc})"
+    if body.get("backup_id") != backup_id:
+        return (f"the manifest of {body.get('backup_id')}, not of {backup_id}: another "
+                "backup's manifest was put in its place")
+    return None
+
+
+def _this_manifest(folder: Path, key: BackupKey, uri: str, backup_id: str) -> dict[str, Any]:
+    """The body of the manifest in ``folder``, once it is ``backup_id``'s, sealed by the
+    backup key; :class:`offsite.OffsiteCopyDamaged` otherwise."""
+    if why := _not_this_manifest((folder / manifest.MANIFEST).read_bytes(), key, backup_id):
+        raise offsite.OffsiteCopyDamaged(f"{manifest.MANIFEST} is {why}", record=uri)
+    return manifest.read(folder, key)
+
+
+def _files_as_recorded(folder: Path, body: dict[str, Any], uri: str) -> None:
+    """Each file the manifest records has its size and SHA-256 (with the ledger's entry the
+    files were held against it already); :class:`offsite.OffsiteCopyDamaged` naming each
+    one that has not."""
+    problems = []
+    for recorded in body.values():
+        if not (isinstance(recorded, dict) and {"file", "size", "sha256"} <= recorded.keys()):
+            continue
+        path = folder / str(recorded["file"])
+        if not path.is_file():
+            problems.append(f"{recorded['file']} is missing off-site")
+        elif (path.stat().st_size, _sha256(path)) != (recorded["size"], recorded["sha256"]):
+            problems.append(f"{recorded['file']} differs from what its manifest records")
+    if problems:
+        raise offsite.OffsiteCopyDamaged("; ".join(problems), record=uri)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _versions_without_the_ledger(uri: str, not_the_manifest: Callable[[bytes], str | None]
+                                 ) -> offsite.Shipped:
+    """Which version of each object under ``uri`` to read when no ledger records them: the
+    first manifest version (oldest first) that ``not_the_manifest`` accepts (it proves
+    itself: sealed by the backup key, or named by hash), and of every other object its
+    first version: the one shipped, since a copy's keys are new when it is shipped (its
+    backup's id, random segment names). A version written over one since is not read (and
+    named); one written before the shipment is caught when the file is held against the
+    manifest. Raises :class:`offsite.OffsiteCopyDamaged` when no manifest version passes."""
+    from dossiers.core.s3 import s3_client
+
+    oldest_first: dict[str, list[str]] = {}
+    for v in offsite.listed_versions(uri):  # each key's newest first
+        if not v["DeleteMarker"]:
+            oldest_first.setdefault(v["Key"], []).insert(0, v["VersionId"])
+    chosen = {k: versions[0] for k, versions in oldest_first.items()}
+    bucket, _, prefix = uri.removeprefix("s3://").rstrip("/").partition("/")
+    manifest_key = f"{prefix}/{manifest.MANIFEST}"
+    client = s3_client()
+    refused = []
+    for version in oldest_first.get(manifest_key, []):
+        data = client.get_object(Bucket=bucket, Key=manifest_key, VersionId=version)["Body"].read()
+        if (why := not_the_manifest(data)) is None:
+            chosen[manifest_key] = version
+            return offsite.Shipped({}, {}, chosen)
+        refused.append(f"version {version}: {why}")
+    raise offsite.OffsiteCopyDamaged(
+        f"no version of {manifest.MANIFEST} off-site is this backup's"
+        + (f" ({'; '.join(refused)})" if refused else ": there is none"), record=uri)
