@@ -99,7 +99,7 @@ def _failed(client: Any, doing: str, exc: BaseException) -> CannotRun:
     return CannotRun(f"off-site copy: {doing}: {reason}; the month is not marked done, retry")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
@@ -171,7 +171,7 @@ def ship_file(client: Any, bucket: str, key: str, path: Path, until: datetime, *
     if size > SEGMENT:
         return _ship_segments(client, bucket, key, path, until, size, then=then)
     with ThreadPoolExecutor(1, thread_name_prefix="offsite-local-hash") as hasher:
-        local_hash = hasher.submit(_sha256, path)  # hashlib releases the GIL: runs alongside
+        local_hash = hasher.submit(file_sha256, path)  # hashlib releases the GIL: runs alongside
         try:
             client.upload_file(str(path), bucket, key, ExtraArgs=_extra_args(until),
                                Config=_transfer_config())
@@ -537,7 +537,7 @@ class Shipped:
         checked_by_segment = reassembled & set(self.segments)
         for name in sorted((found & recorded) - checked_by_segment):
             size, sha256 = self.files[name]
-            have = (folder / name).stat().st_size, _sha256(folder / name)
+            have = (folder / name).stat().st_size, file_sha256(folder / name)
             if have != (size, sha256):
                 problems.append(f"{name} differs from what was shipped: {have[0]} bytes, "
                                 f"SHA-256 {have[1][:16]}…; the ledger records {size} bytes, "

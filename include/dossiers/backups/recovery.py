@@ -178,18 +178,10 @@ def _files_as_recorded(folder: Path, body: dict[str, Any], uri: str) -> None:
         path = folder / str(recorded["file"])
         if not path.is_file():
             problems.append(f"{recorded['file']} is missing off-site")
-        elif (path.stat().st_size, _sha256(path)) != (recorded["size"], recorded["sha256"]):
+        elif (path.stat().st_size, offsite.file_sha256(path)) != (recorded["size"], recorded["sha256"]):
             problems.append(f"{recorded['file']} differs from what its manifest records")
     if problems:
         raise offsite.OffsiteCopyDamaged("; ".join(problems), record=uri)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _versions_without_the_ledger(uri: str, not_the_manifest: Callable[[bytes], str | None]
