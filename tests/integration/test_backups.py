@@ -777,9 +777,10 @@ def test_the_off_site_copy_is_fetched_back_for_a_restore_when_the_vault_is_lost(
     assert lost.status == 2 and "--system-of-record-lost" in lost.stderr, lost.stderr
     unnamed = cli(*fetch, "--system-of-record-lost")
     assert unnamed.status == 1 and "--from s3://" in unnamed.stderr, unnamed.stderr
-    elsewhere = cli(*fetch, "--system-of-record-lost", "--from", f"s3://{bucket}/dossiers")
-    assert elsewhere.status == 1 and "not the address of a full backup's off-site copy" in (
-        elsewhere.stderr), elsewhere.stderr
+    store = cli(*fetch, "--system-of-record-lost", "--from", f"s3://{bucket}/dossiers")
+    assert store.status == 1 and "not the address of a full backup's off-site copy" in (
+        store.stderr), store.stderr
+    assert f"the newest there: {shipped['uri']}" in store.stderr  # the copies it holds
     # without the ledger, the first version of the database file is read: the forged one
     first = cli(*fetch, "--system-of-record-lost", "--from", shipped["uri"])
     assert first.status == 1, first.stderr

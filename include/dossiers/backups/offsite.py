@@ -699,5 +699,23 @@ def unrecorded_versions(uri: str, shipped: Shipped) -> list[str]:
                   if shipped.versions.get(v["Key"]) != v["VersionId"])
 
 
+def copies_at(location: str) -> list[str]:
+    """The addresses of the full backups' copies in the off-site store ``location``
+    (``s3://bucket/prefix``), newest first (a backup's id begins with when it was taken);
+    none when it cannot be listed."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, prefix = _split(location)
+    under = f"{prefix}/full/".lstrip("/")
+    try:
+        pages = s3_client().get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=under, Delimiter="/")
+        ids = [p["Prefix"][len(under):].rstrip("/") for page in pages
+               for p in page.get("CommonPrefixes", [])]
+    except (BotoCoreError, ClientError):
+        return []
+    return [f"s3://{bucket}/{under}{i}" for i in sorted(ids, reverse=True)]
+
+
 def keyring_uri(backup_uri: str, keyring_backup_id: str) -> str:
     return backup_uri.rsplit("/full/", 1)[0] + f"/keyring/{keyring_backup_id}"

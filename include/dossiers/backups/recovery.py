@@ -64,11 +64,14 @@ COPY_URI = re.compile(r"s3://[^/]+/(?:.+/)?full/(?P<backup_id>full-[^/]+)/?")
 
 def backup_id_of(uri: str) -> str:
     """``s3://bucket/prefix/full/<backup id>`` -> the backup id; :class:`Refused` for
-    anything else."""
+    anything else, naming the copies found when ``uri`` is the off-site store itself."""
     found = COPY_URI.fullmatch(uri)
     if found is None:
+        there = offsite.copies_at(uri) if uri.startswith("s3://") and "/full/" not in uri else []
+        listed = (f"; the newest there: {', '.join(there[:5])}" if there else "")
         raise Refused(f"{uri!r} is not the address of a full backup's off-site copy "
-                      "(s3://bucket/prefix/full/full-…)", record="backup fetch", field="from")
+                      f"(s3://bucket/prefix/full/full-…){listed}", record="backup fetch",
+                      field="from")
     return found["backup_id"]
 
 

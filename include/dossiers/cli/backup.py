@@ -109,7 +109,8 @@ def cmd_backup_fetch(args: argparse.Namespace) -> int:
                             "s3://…/full/<backup id>") from None
         if not args.from_uri:
             raise Refused("name the off-site copy: --from s3://bucket/prefix/full/<backup id> "
-                          "(the backup report lists each copy's address)",
+                          "(the backup report lists each copy's address; --from s3://bucket/prefix names "
+                          "the newest)",
                           record="backup fetch", field="from") from None
         print_json(recovery.fetch_copy(args.from_uri, into, key).as_dict())
         return 0
