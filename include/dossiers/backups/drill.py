@@ -186,7 +186,7 @@ def drill_offsite(url: str, who: Actor | str | None, backup_id: str | None = Non
         try:  # the copy read back is held against the ledger's record and its manifest
             fetched = recovery.fetch_into(row["offsite_uri"], work,
                                           BackupKey.from_file(create=False), details)
-        except (offsite.OffsiteCopyDamaged, manifest.ManifestProblem) as exc:  # Art. 18
+        except offsite.OffsiteCopyDamaged as exc:  # Art. 18: the copy itself fails
             _record_failed(url, who, backup_id, started_at, [str(exc)])
         result = drill(url, who, backup_id, source=DrillSource.OFFSITE, folder=fetched.folder,
                        keyring_folder=fetched.keyring_folder)

@@ -699,6 +699,19 @@ def unrecorded_versions(uri: str, shipped: Shipped) -> list[str]:
                   if shipped.versions.get(v["Key"]) != v["VersionId"])
 
 
+def read_version(uri: str, name: str, version_id: str) -> bytes:
+    """The bytes of object ``name`` of the copy at ``uri``, at version ``version_id``."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, prefix = _split(uri)
+    client = s3_client()
+    try:
+        return bytes(client.get_object(Bucket=bucket, Key=f"{prefix}/{name}",
+                                       VersionId=version_id)["Body"].read())
+    except (BotoCoreError, ClientError) as exc:
+        raise _failed(client, f"reading {name} (version {version_id}) of {uri}", exc) from None
+
+
 def copies_at(location: str) -> list[str]:
     """The addresses of the full backups' copies in the off-site store ``location``
     (``s3://bucket/prefix``), newest first (a backup's id begins with when it was taken);

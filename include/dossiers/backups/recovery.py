@@ -81,8 +81,8 @@ def fetch_copy(uri: str, into: Path, key: BackupKey,
     ``into/<backup id>`` and ``into/<key ring backup id>``), held against ``shipment`` (the
     ledger entry's details; None when the system of record is lost) and the backup's
     sealed manifest. Raises :class:`offsite.OffsiteCopyDamaged` naming what is not what it
-    should be, :class:`manifest.ManifestProblem` for a manifest the key does not open, or
-    :class:`Refused` when a destination folder already exists; then nothing is left."""
+    should be (a manifest the backup key does not open too), or :class:`Refused` when a
+    destination folder already exists; then nothing is left."""
     backup_id = backup_id_of(uri)
     if (into / backup_id).exists():
         raise Refused(f"{into / backup_id} already exists: fetch into another folder",
@@ -181,7 +181,8 @@ def _files_as_recorded(folder: Path, body: dict[str, Any], uri: str) -> None:
         path = folder / str(recorded["file"])
         if not path.is_file():
             problems.append(f"{recorded['file']} is missing off-site")
-        elif (path.stat().st_size, offsite.file_sha256(path)) != (recorded["size"], recorded["sha256"]):
+        elif (path.stat().st_size, offsite.file_sha256(path)) != (recorded["size"],
+                                                                   recorded["sha256"]):
             problems.append(f"{recorded['file']} differs from what its manifest records")
     if problems:
         raise offsite.OffsiteCopyDamaged("; ".join(problems), record=uri)
@@ -196,20 +197,17 @@ def _versions_without_the_ledger(uri: str, not_the_manifest: Callable[[bytes], s
     backup's id, random segment names). A version written over one since is not read (and
     named); one written before the shipment is caught when the file is held against the
     manifest. Raises :class:`offsite.OffsiteCopyDamaged` when no manifest version passes."""
-    from dossiers.core.s3 import s3_client
-
     oldest_first: dict[str, list[str]] = {}
     for v in offsite.listed_versions(uri):  # each key's newest first
         if not v["DeleteMarker"]:
             oldest_first.setdefault(v["Key"], []).insert(0, v["VersionId"])
     chosen = {k: versions[0] for k, versions in oldest_first.items()}
-    bucket, _, prefix = uri.removeprefix("s3://").rstrip("/").partition("/")
+    prefix = uri.removeprefix("s3://").partition("/")[2].strip("/")  # s3://bucket/prefix
     manifest_key = f"{prefix}/{manifest.MANIFEST}"
-    client = s3_client()
     refused = []
     for version in oldest_first.get(manifest_key, []):
-        data = client.get_object(Bucket=bucket, Key=manifest_key, VersionId=version)["Body"].read()
-        if (why := not_the_manifest(data)) is None:
+        if (why := not_the_manifest(offsite.read_version(uri, manifest.MANIFEST,
+                                                          version))) is None:
             chosen[manifest_key] = version
             return offsite.Shipped({}, {}, chosen)
         refused.append(f"version {version}: {why}")
