@@ -514,6 +514,11 @@ class Shipped:
         return cls(details.get("files") or {}, details.get("segments") or {},
                    details.get("versions") or {})
 
+    @classmethod
+    def nothing(cls) -> Shipped:
+        """No record: the newest version of every object is read, held against nothing."""
+        return cls({}, {}, {})
+
     def as_details(self) -> dict[str, Any]:
         return {"files": self.files, "segments": self.segments, "versions": self.versions}
 
@@ -551,21 +556,20 @@ class OffsiteCopyDamaged(Refused):
 
 
 def _fetch_segmented(client: Any, bucket: str, index_key: str, folder: Path,
-                     shipped: Shipped | None = None) -> list[str]:
+                     shipped: Shipped) -> list[str]:
     """Reassemble the file an index object lists into ``folder``; returns the problems,
-    one per segment missing, altered or out of place (each named), or with the whole. With
-    ``shipped`` (the ledger's record), an index that lists other segments than were shipped
-    is refused before any of them is read."""
+    one per segment missing, altered or out of place (each named), or with the whole. When
+    ``shipped`` (the ledger's record) lists segments, an index that lists others is refused
+    before any of them is read."""
     from botocore.exceptions import ClientError
 
-    shipped_as = shipped.version if shipped is not None else _newest
     index = json.loads(client.get_object(Bucket=bucket, Key=index_key,
-                                         **shipped_as(index_key))["Body"].read())
+                                         **shipped.version(index_key))["Body"].read())
     listed = index["segments"]
     name = str(index["file"])
     if name.startswith(".") or index_key.rsplit("/", 1)[-1] != name + INDEX_SUFFIX:
         return [f"{index_key} names no file of a backup ({name!r})"]
-    if shipped is not None and shipped.segments:
+    if shipped.segments:
         recorded = shipped.segments.get(name)
         if recorded != [[s["key"], s["size"], s["sha256"]] for s in listed]:
             return [f"{index_key} lists other segments for {name} than the ledger recorded "
@@ -581,7 +585,7 @@ def _fetch_segmented(client: Any, bucket: str, index_key: str, folder: Path,
                 problems.append(f"{what} is listed out of order (as {segment['n']})")
             try:
                 body = client.get_object(Bucket=bucket, Key=segment["key"],
-                                         **shipped_as(segment["key"]))["Body"]
+                                         **shipped.version(segment["key"]))["Body"]
             except ClientError as exc:
                 if not _missing(exc):
                     raise
@@ -605,10 +609,6 @@ def _fetch_segmented(client: Any, bucket: str, index_key: str, folder: Path,
                          or (folder / name).stat().st_size != index["size"]):
         problems.append(f"{name}: the reassembled file differs from its listing")
     return problems
-
-
-def _newest(key: str) -> dict[str, str]:
-    return {}
 
 
 def _missing(exc: Any) -> bool:
@@ -640,10 +640,9 @@ def fetch(uri: str, into: Path, shipped: Shipped | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     reassembled: set[str] = set()
-    shipped_as = shipped.version if shipped is not None else _newest
+    shipped = shipped or Shipped.nothing()
     try:
-        keys = sorted(shipped.versions) if shipped is not None and shipped.versions \
-            else _listed_keys(client, bucket, prefix)
+        keys = sorted(shipped.versions) or _listed_keys(client, bucket, prefix)
         for key in keys:
             name = key[len(prefix) + 1:]
             if not key.startswith(prefix + "/") or "/" in name:  # a segment: read through its index
@@ -654,13 +653,13 @@ def fetch(uri: str, into: Path, shipped: Shipped | None = None) -> Path:
                     reassembled.add(name.removesuffix(INDEX_SUFFIX))
                 else:
                     client.download_file(bucket, key, str(folder / name),
-                                         ExtraArgs=shipped_as(key))
+                                         ExtraArgs=shipped.version(key))
             except ClientError as exc:
                 if not _missing(exc):  # a recorded object gone: named by Shipped.problems
                     raise
     except (BotoCoreError, ClientError) as exc:
         raise _failed(client, f"reading {uri}", exc) from None
-    if shipped is not None and not problems:
+    if not problems:
         problems = shipped.problems(folder, uri, reassembled)
     if problems:
         raise OffsiteCopyDamaged("; ".join(problems), record=uri)
