@@ -146,28 +146,36 @@ def fetch_into(uri: str, work: Path, key: BackupKey,
                    (*held, "the backup's sealed manifest"), tuple(unrecorded))
 
 
+def _manifest_in(folder: Path, key: BackupKey,
+                 backup_id: str) -> tuple[dict[str, Any], None] | tuple[None, str]:
+    """The body of the manifest in ``folder`` when it is ``backup_id``'s, sealed by the
+    backup key; otherwise why it is not."""
+    try:
+        body = manifest.read(folder, key)  # its MAC: sealed by the backup key
+    except manifest.ManifestProblem as exc:
+        return None, f"not a manifest the backup key opens ({exc})"
+    if body.get("backup_id") != backup_id:
+        return None, (f"the manifest of {body.get('backup_id')}, not of {backup_id}: "
+                      "another backup's manifest was put in its place")
+    return body, None
+
+
 def _not_this_manifest(data: bytes, key: BackupKey, backup_id: str) -> str | None:
     """Why ``data`` is not the sealed manifest of ``backup_id`` (None when it is)."""
     with tempfile.TemporaryDirectory(prefix="dossier-manifest-") as scratch:
         folder = Path(scratch) / backup_id
         folder.mkdir()
         (folder / manifest.MANIFEST).write_bytes(data)
-        try:
-            body = manifest.read(folder, key)  # its MAC: sealed by the backup key
-        except manifest.ManifestProblem as exc:
-            return f"not a manifest the backup key opens ({exc})"
-    if body.get("backup_id") != backup_id:
-        return (f"the manifest of {body.get('backup_id')}, not of {backup_id}: another "
-                "backup's manifest was put in its place")
-    return None
+        return _manifest_in(folder, key, backup_id)[1]
 
 
 def _this_manifest(folder: Path, key: BackupKey, uri: str, backup_id: str) -> dict[str, Any]:
     """The body of the manifest in ``folder``, once it is ``backup_id``'s, sealed by the
     backup key; :class:`offsite.OffsiteCopyDamaged` otherwise."""
-    if why := _not_this_manifest((folder / manifest.MANIFEST).read_bytes(), key, backup_id):
+    body, why = _manifest_in(folder, key, backup_id)
+    if body is None:
         raise offsite.OffsiteCopyDamaged(f"{manifest.MANIFEST} is {why}", record=uri)
-    return manifest.read(folder, key)
+    return body
 
 
 def _files_as_recorded(folder: Path, body: dict[str, Any], uri: str) -> None:
